@@ -1,0 +1,201 @@
+// CPU reference: memory, copies, random fills, elementwise maps, reductions.
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+
+#include "kernels/cpu/cpu_backend.h"
+#include "tensor/rng.h"
+
+namespace mg::cpu {
+
+namespace {
+// Large maps run on all cores; small ones stay on one (a thread team costs µs).
+constexpr int64_t kParallelGrain = 1 << 15;
+}  // namespace
+
+
+void* CpuBackend::allocate(size_t bytes) {
+  // 64-byte alignment suits AVX-512 loads and keeps rows off shared cache lines.
+  size_t rounded = (bytes + 63) / 64 * 64;
+  void* p = std::aligned_alloc(64, rounded);
+  if (!p) fail("out of host memory allocating {} bytes", bytes);
+  return p;
+}
+
+void CpuBackend::deallocate(void* ptr, size_t) { std::free(ptr); }
+void CpuBackend::copy_from_host(void* dst, const void* src, size_t bytes) { std::memcpy(dst, src, bytes); }
+void CpuBackend::copy_to_host(void* dst, const void* src, size_t bytes) { std::memcpy(dst, src, bytes); }
+
+template <typename D, typename S>
+static void copy_typed(const Tensor& dst, const Tensor& src) {
+  D* d = static_cast<D*>(dst.data_ptr());
+  const S* s = static_cast<const S*>(src.data_ptr());
+  if (dst.is_contiguous() && src.is_contiguous()) {
+    const int64_t n = dst.numel();
+#pragma omp parallel for if (n > kParallelGrain)
+    for (int64_t i = 0; i < n; ++i) d[i] = static_cast<D>(s[i]);
+    return;
+  }
+  strided_walk<2>(dst.shape(), {&dst.strides(), &src.strides()},
+                  [&](int64_t od, int64_t os) { d[od] = static_cast<D>(s[os]); });
+}
+
+void CpuBackend::copy(const Tensor& dst, const Tensor& src) {
+  if (dst.dtype() == DType::I64 || src.dtype() == DType::I64) {
+    MG_CHECK(dst.dtype() == src.dtype(), "copy between int64 and float tensors");
+    copy_typed<int64_t, int64_t>(dst, src);
+    return;
+  }
+  dispatch_float(dst.dtype(), [&]<typename D>() {
+    dispatch_float(src.dtype(), [&]<typename S>() { copy_typed<D, S>(dst, src); });
+  });
+}
+
+void CpuBackend::fill(const Tensor& dst, double value) {
+  const int64_t n = dst.numel();
+  if (dst.dtype() == DType::I64) {
+    std::fill_n(dst.data<int64_t>(), n, static_cast<int64_t>(value));
+    return;
+  }
+  dispatch_float(dst.dtype(), [&]<typename T>() { std::fill_n(dst.data<T>(), n, static_cast<T>(value)); });
+}
+
+void CpuBackend::random_uniform(const Tensor& dst, uint64_t seed, uint64_t offset, double lo, double hi) {
+  dispatch_float(dst.dtype(), [&]<typename T>() {
+    T* d = dst.data<T>();
+    const int64_t n = dst.numel();
+#pragma omp parallel for if (n > kParallelGrain / 16)
+    for (int64_t i = 0; i < n; ++i) d[i] = static_cast<T>(lo + (hi - lo) * Philox::uniform(seed, offset + i));
+  });
+}
+
+void CpuBackend::random_normal(const Tensor& dst, uint64_t seed, uint64_t offset, double mean, double std) {
+  dispatch_float(dst.dtype(), [&]<typename T>() {
+    T* d = dst.data<T>();
+    const int64_t n = dst.numel();
+#pragma omp parallel for if (n > kParallelGrain / 16)
+    for (int64_t i = 0; i < n; ++i) d[i] = static_cast<T>(mean + std * Philox::normal(seed, offset + i));
+  });
+}
+
+template <typename T>
+static inline T unary_value(const UnaryArgs& a, T x) {
+  switch (a.op) {
+    case UnaryOp::Neg: return -x;
+    case UnaryOp::Exp: return std::exp(x);
+    case UnaryOp::Log: return std::log(x);
+    case UnaryOp::Sqrt: return std::sqrt(x);
+    case UnaryOp::Sigmoid: return T(1) / (T(1) + std::exp(-x));
+    case UnaryOp::Tanh: return std::tanh(x);
+    case UnaryOp::Relu: return x > T(0) ? x : T(0);
+    case UnaryOp::LeakyRelu: return x > T(0) ? x : static_cast<T>(a.alpha) * x;
+    case UnaryOp::Pow: return std::pow(x, static_cast<T>(a.alpha));
+    case UnaryOp::Affine: return static_cast<T>(a.alpha) * x + static_cast<T>(a.beta);
+    case UnaryOp::Abs: return std::abs(x);
+    case UnaryOp::Mask: return x >= static_cast<T>(a.alpha) ? static_cast<T>(a.beta) : T(0);
+  }
+  return x;
+}
+
+// d op(x) / dx, given x and y = op(x).
+template <typename T>
+static inline T unary_derivative(const UnaryArgs& a, T x, T y) {
+  switch (a.op) {
+    case UnaryOp::Neg: return T(-1);
+    case UnaryOp::Exp: return y;
+    case UnaryOp::Log: return T(1) / x;
+    case UnaryOp::Sqrt: return T(0.5) / y;
+    case UnaryOp::Sigmoid: return y * (T(1) - y);
+    case UnaryOp::Tanh: return T(1) - y * y;
+    case UnaryOp::Relu: return x > T(0) ? T(1) : T(0);
+    case UnaryOp::LeakyRelu: return x > T(0) ? T(1) : static_cast<T>(a.alpha);
+    case UnaryOp::Pow: return static_cast<T>(a.alpha) * std::pow(x, static_cast<T>(a.alpha - 1.0));
+    case UnaryOp::Affine: return static_cast<T>(a.alpha);
+    case UnaryOp::Abs: return x > T(0) ? T(1) : (x < T(0) ? T(-1) : T(0));
+    case UnaryOp::Mask: return T(0);
+  }
+  return T(0);
+}
+
+void CpuBackend::unary(const UnaryArgs& args, const Tensor& x, const Tensor& y) {
+  dispatch_float(x.dtype(), [&]<typename T>() {
+    const T* px = x.data<T>();
+    T* py = y.data<T>();
+    const int64_t n = x.numel();
+#pragma omp parallel for if (n > kParallelGrain)
+    for (int64_t i = 0; i < n; ++i) py[i] = unary_value(args, px[i]);
+  });
+}
+
+void CpuBackend::unary_backward(const UnaryArgs& args, const Tensor& gy, const Tensor& x, const Tensor& y,
+                                const Tensor& gx) {
+  dispatch_float(gy.dtype(), [&]<typename T>() {
+    const T* pg = gy.data<T>();
+    const T* px = x.defined() ? x.data<T>() : nullptr;
+    const T* py = y.defined() ? y.data<T>() : nullptr;
+    T* pgx = gx.data<T>();
+    const int64_t n = gy.numel();
+#pragma omp parallel for if (n > kParallelGrain)
+    for (int64_t i = 0; i < n; ++i) {
+      T xi = px ? px[i] : T(0), yi = py ? py[i] : T(0);
+      pgx[i] = pg[i] * unary_derivative(args, xi, yi);
+    }
+  });
+}
+
+template <typename T>
+static inline T binary_value(BinaryOp op, T a, T b) {
+  switch (op) {
+    case BinaryOp::Add: return a + b;
+    case BinaryOp::Sub: return a - b;
+    case BinaryOp::Mul: return a * b;
+    case BinaryOp::Div: return a / b;
+  }
+  return a;
+}
+
+void CpuBackend::binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) {
+  dispatch_float(out.dtype(), [&]<typename T>() {
+    const T* pa = a.data<T>();
+    const T* pb = b.data<T>();
+    T* po = out.data<T>();
+    const int64_t n = out.numel();
+    if (a.is_contiguous() && b.is_contiguous() && a.numel() == n && b.numel() == n) {
+#pragma omp parallel for if (n > kParallelGrain)
+      for (int64_t i = 0; i < n; ++i) po[i] = binary_value(op, pa[i], pb[i]);
+      return;
+    }
+    strided_walk<3>(out.shape(), {&out.strides(), &a.strides(), &b.strides()},
+                    [&](int64_t o, int64_t ia, int64_t ib) { po[o] = binary_value(op, pa[ia], pb[ib]); });
+  });
+}
+
+void CpuBackend::reduce_sum(const Tensor& x, const Tensor& out) {
+  // Accumulate in double so the float32 reference is not the noisy side of a parity test.
+  Shape out_strides = out.strides();
+  for (size_t d = 0; d < out_strides.size(); ++d)
+    if (out.shape()[d] == 1 && x.shape()[d] != 1) out_strides[d] = 0;
+  std::vector<double> acc(static_cast<size_t>(out.numel()), 0.0);
+  dispatch_float(x.dtype(), [&]<typename T>() {
+    const T* px = x.data<T>();
+    strided_walk<2>(x.shape(), {&x.strides(), &out_strides},
+                    [&](int64_t ix, int64_t io) { acc[static_cast<size_t>(io)] += px[ix]; });
+    T* po = out.data<T>();
+    for (size_t i = 0; i < acc.size(); ++i) po[i] = static_cast<T>(acc[i]);
+  });
+}
+
+void CpuBackend::argmax_rows(const Tensor& x, const Tensor& out) {
+  const int64_t rows = x.size(0), n = x.size(1);
+  int64_t* po = out.data<int64_t>();
+  dispatch_float(x.dtype(), [&]<typename T>() {
+    const T* px = x.data<T>();
+    for (int64_t r = 0; r < rows; ++r) {
+      const T* row = px + r * n;
+      po[r] = std::max_element(row, row + n) - row;
+    }
+  });
+}
+
+}  // namespace mg::cpu

@@ -1,0 +1,388 @@
+// CPU reference: softmax family, indexing, convolution lowering, norms, the
+// LSTM cell's pointwise part and the fused optimizer updates.
+#include <algorithm>
+#include <cmath>
+
+#include "kernels/cpu/cpu_backend.h"
+
+namespace mg::cpu {
+
+// ---- softmax over the last dim: rows x n --------------------------------
+
+void CpuBackend::softmax(const Tensor& x, const Tensor& y, bool log) {
+  const int64_t n = x.size(-1), rows = x.numel() / std::max<int64_t>(n, 1);
+  dispatch_float(x.dtype(), [&]<typename T>() {
+    const T* px = x.data<T>();
+    T* py = y.data<T>();
+#pragma omp parallel for if (rows * n > (1 << 15))
+    for (int64_t r = 0; r < rows; ++r) {
+      const T* xr = px + r * n;
+      T* yr = py + r * n;
+      // Subtracting the row max keeps exp() from overflowing.
+      T mx = *std::max_element(xr, xr + n);
+      double sum = 0.0;
+      for (int64_t j = 0; j < n; ++j) sum += std::exp(static_cast<double>(xr[j] - mx));
+      if (log) {
+        T lse = static_cast<T>(std::log(sum));
+        for (int64_t j = 0; j < n; ++j) yr[j] = xr[j] - mx - lse;
+      } else {
+        for (int64_t j = 0; j < n; ++j) yr[j] = static_cast<T>(std::exp(static_cast<double>(xr[j] - mx)) / sum);
+      }
+    }
+  });
+}
+
+void CpuBackend::softmax_backward(const Tensor& gy, const Tensor& y, const Tensor& gx, bool log) {
+  const int64_t n = y.size(-1), rows = y.numel() / std::max<int64_t>(n, 1);
+  dispatch_float(y.dtype(), [&]<typename T>() {
+    const T* pg = gy.data<T>();
+    const T* py = y.data<T>();
+    T* pgx = gx.data<T>();
+#pragma omp parallel for if (rows * n > (1 << 15))
+    for (int64_t r = 0; r < rows; ++r) {
+      const T* g = pg + r * n;
+      const T* yr = py + r * n;
+      T* out = pgx + r * n;
+      if (log) {
+        // y = x - lse(x): gx = g - softmax(x) * sum(g)
+        double gsum = 0.0;
+        for (int64_t j = 0; j < n; ++j) gsum += g[j];
+        for (int64_t j = 0; j < n; ++j) out[j] = static_cast<T>(g[j] - std::exp(static_cast<double>(yr[j])) * gsum);
+      } else {
+        // y = softmax(x): gx = y * (g - sum(g * y))
+        double dot = 0.0;
+        for (int64_t j = 0; j < n; ++j) dot += static_cast<double>(g[j]) * yr[j];
+        for (int64_t j = 0; j < n; ++j) out[j] = static_cast<T>(yr[j] * (g[j] - dot));
+      }
+    }
+  });
+}
+
+void CpuBackend::cross_entropy(const Tensor& logits, const Tensor& targets, const Tensor& losses,
+                               const Tensor& probs) {
+  softmax(logits, probs, /*log=*/false);
+  const int64_t rows = logits.size(0), n = logits.size(1);
+  const int64_t* t = targets.data<int64_t>();
+  for (int64_t r = 0; r < rows; ++r)
+    MG_CHECK(t[r] >= 0 && t[r] < n, "cross_entropy: target {} outside [0, {})", t[r], n);
+  dispatch_float(logits.dtype(), [&]<typename T>() {
+    const T* px = logits.data<T>();
+    T* pl = losses.data<T>();
+    for (int64_t r = 0; r < rows; ++r) {
+      // -log softmax computed from the logits (not log(prob)) to stay finite.
+      const T* xr = px + r * n;
+      T mx = *std::max_element(xr, xr + n);
+      double sum = 0.0;
+      for (int64_t j = 0; j < n; ++j) sum += std::exp(static_cast<double>(xr[j] - mx));
+      pl[r] = static_cast<T>(std::log(sum) - static_cast<double>(xr[t[r]] - mx));
+    }
+  });
+}
+
+void CpuBackend::probs_minus_onehot(const Tensor& probs, const Tensor& targets, const Tensor& grad) {
+  const int64_t rows = probs.size(0), n = probs.size(1);
+  const int64_t* t = targets.data<int64_t>();
+  dispatch_float(probs.dtype(), [&]<typename T>() {
+    const T* pp = probs.data<T>();
+    T* pg = grad.data<T>();
+    std::copy(pp, pp + rows * n, pg);
+    for (int64_t r = 0; r < rows; ++r) pg[r * n + t[r]] -= T(1);
+  });
+}
+
+// ---- indexing ---------------------------------------------------------------
+
+void CpuBackend::index_select(const Tensor& src, const Tensor& index, const Tensor& out) {
+  const int64_t v = src.size(0), d = src.numel() / std::max<int64_t>(v, 1), n = index.numel();
+  const int64_t* idx = index.data<int64_t>();
+  for (int64_t i = 0; i < n; ++i) MG_CHECK(idx[i] >= 0 && idx[i] < v, "index {} outside [0, {})", idx[i], v);
+  dispatch_float(src.dtype(), [&]<typename T>() {
+    const T* ps = src.data<T>();
+    T* po = out.data<T>();
+    for (int64_t i = 0; i < n; ++i) std::copy(ps + idx[i] * d, ps + (idx[i] + 1) * d, po + i * d);
+  });
+}
+
+void CpuBackend::index_add(const Tensor& dst, const Tensor& index, const Tensor& src) {
+  const int64_t v = dst.size(0), d = dst.numel() / std::max<int64_t>(v, 1), n = index.numel();
+  const int64_t* idx = index.data<int64_t>();
+  dispatch_float(dst.dtype(), [&]<typename T>() {
+    T* pd = dst.data<T>();
+    const T* ps = src.data<T>();
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t j = 0; j < d; ++j) pd[idx[i] * d + j] += ps[i * d + j];
+  });
+}
+
+// ---- convolution lowering ----------------------------------------------------
+// B = batch, C = channels, L = input length, K = kernel, T = output length.
+
+void CpuBackend::im2col1d(const Tensor& x, const Tensor& cols, const Conv1dGeometry& g) {
+  const int64_t T_out = g.out_length(), CK = g.channels * g.kernel;
+  dispatch_float(x.dtype(), [&]<typename T>() {
+    const T* px = x.data<T>();
+    T* pc = cols.data<T>();
+#pragma omp parallel for collapse(2) if (g.batch * CK * T_out > (1 << 15))
+    for (int64_t b = 0; b < g.batch; ++b) {
+      for (int64_t row = 0; row < CK; ++row) {
+        const int64_t c = row / g.kernel, k = row % g.kernel;
+        const T* xin = px + (b * g.channels + c) * g.length;
+        T* out = pc + (b * CK + row) * T_out;
+        for (int64_t t = 0; t < T_out; ++t) {
+          const int64_t pos = t * g.stride - g.pad_left + k * g.dilation;
+          out[t] = (pos >= 0 && pos < g.length) ? xin[pos] : T(0);
+        }
+      }
+    }
+  });
+}
+
+void CpuBackend::col2im1d(const Tensor& cols, const Tensor& x, const Conv1dGeometry& g) {
+  const int64_t T_out = g.out_length(), CK = g.channels * g.kernel;
+  dispatch_float(x.dtype(), [&]<typename T>() {
+    const T* pc = cols.data<T>();
+    T* px = x.data<T>();
+    // Parallel over (b, c): each writes only its own input row, so no races.
+#pragma omp parallel for collapse(2) if (g.batch * CK * T_out > (1 << 15))
+    for (int64_t b = 0; b < g.batch; ++b) {
+      for (int64_t c = 0; c < g.channels; ++c) {
+        T* xin = px + (b * g.channels + c) * g.length;
+        for (int64_t k = 0; k < g.kernel; ++k) {
+          const T* in = pc + (b * CK + c * g.kernel + k) * T_out;
+          for (int64_t t = 0; t < T_out; ++t) {
+            const int64_t pos = t * g.stride - g.pad_left + k * g.dilation;
+            if (pos >= 0 && pos < g.length) xin[pos] += in[t];
+          }
+        }
+      }
+    }
+  });
+}
+
+// ---- normalisation over [N, C, L] ---------------------------------------------
+// Group of element (n, c, l): n*C + c when per_instance, else c.
+
+void CpuBackend::norm1d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, bool per_instance,
+                                double eps, const Tensor& y, const Tensor& mean, const Tensor& rstd) {
+  const int64_t N = x.size(0), C = x.size(1), L = x.size(2);
+  dispatch_float(x.dtype(), [&]<typename T>() {
+    const T* px = x.data<T>();
+    T* py = y.data<T>();
+    T* pm = mean.data<T>();
+    T* pr = rstd.data<T>();
+    const T* pw = weight.defined() ? weight.data<T>() : nullptr;
+    const T* pb = bias.defined() ? bias.data<T>() : nullptr;
+    const int64_t groups = per_instance ? N * C : C;
+#pragma omp parallel for if (N * C * L > (1 << 15))
+    for (int64_t gi = 0; gi < groups; ++gi) {
+      const int64_t c = per_instance ? gi % C : gi;
+      const int64_t n_begin = per_instance ? gi / C : 0, n_end = per_instance ? n_begin + 1 : N;
+      double s = 0.0, ss = 0.0;
+      for (int64_t n = n_begin; n < n_end; ++n) {
+        const T* row = px + (n * C + c) * L;
+        for (int64_t l = 0; l < L; ++l) s += row[l];
+      }
+      const double count = static_cast<double>((n_end - n_begin) * L);
+      const double mu = s / count;
+      for (int64_t n = n_begin; n < n_end; ++n) {
+        const T* row = px + (n * C + c) * L;
+        for (int64_t l = 0; l < L; ++l) ss += (row[l] - mu) * (row[l] - mu);
+      }
+      const double r = 1.0 / std::sqrt(ss / count + eps);  // biased variance, as both frameworks normalise
+      pm[gi] = static_cast<T>(mu);
+      pr[gi] = static_cast<T>(r);
+      const double w = pw ? pw[c] : 1.0, b = pb ? pb[c] : 0.0;
+      for (int64_t n = n_begin; n < n_end; ++n) {
+        const T* row = px + (n * C + c) * L;
+        T* out = py + (n * C + c) * L;
+        for (int64_t l = 0; l < L; ++l) out[l] = static_cast<T>((row[l] - mu) * r * w + b);
+      }
+    }
+  });
+}
+
+void CpuBackend::norm1d_backward(const Tensor& gy, const Tensor& x, const Tensor& weight, const Tensor& mean,
+                                 const Tensor& rstd, bool per_instance, const Tensor& gx, const Tensor& gweight,
+                                 const Tensor& gbias) {
+  const int64_t N = x.size(0), C = x.size(1), L = x.size(2);
+  dispatch_float(x.dtype(), [&]<typename T>() {
+    const T* pg = gy.data<T>();
+    const T* px = x.data<T>();
+    const T* pw = weight.defined() ? weight.data<T>() : nullptr;
+    const T* pm = mean.data<T>();
+    const T* pr = rstd.data<T>();
+    T* pgx = gx.data<T>();
+    std::vector<double> gw(static_cast<size_t>(C), 0.0), gb(static_cast<size_t>(C), 0.0);
+    const int64_t groups = per_instance ? N * C : C;
+    // Per group with xhat = (x - mean) rstd and d = gy * w:
+    //   gx = rstd (d - mean(d) - xhat mean(d xhat))
+    for (int64_t gi = 0; gi < groups; ++gi) {
+      const int64_t c = per_instance ? gi % C : gi;
+      const int64_t n_begin = per_instance ? gi / C : 0, n_end = per_instance ? n_begin + 1 : N;
+      const double mu = pm[gi], r = pr[gi], w = pw ? pw[c] : 1.0;
+      double sd = 0.0, sdx = 0.0, sg = 0.0, sgx = 0.0;
+      for (int64_t n = n_begin; n < n_end; ++n) {
+        const int64_t base = (n * C + c) * L;
+        for (int64_t l = 0; l < L; ++l) {
+          const double xh = (px[base + l] - mu) * r, g = pg[base + l];
+          sg += g;
+          sgx += g * xh;
+          sd += g * w;
+          sdx += g * w * xh;
+        }
+      }
+      gw[static_cast<size_t>(c)] += sgx;
+      gb[static_cast<size_t>(c)] += sg;
+      const double count = static_cast<double>((n_end - n_begin) * L);
+      const double md = sd / count, mdx = sdx / count;
+      for (int64_t n = n_begin; n < n_end; ++n) {
+        const int64_t base = (n * C + c) * L;
+        for (int64_t l = 0; l < L; ++l) {
+          const double xh = (px[base + l] - mu) * r;
+          pgx[base + l] = static_cast<T>(r * (pg[base + l] * w - md - xh * mdx));
+        }
+      }
+    }
+    if (gweight.defined()) {
+      T* p = gweight.data<T>();
+      for (int64_t c = 0; c < C; ++c) p[c] = static_cast<T>(gw[static_cast<size_t>(c)]);
+    }
+    if (gbias.defined()) {
+      T* p = gbias.data<T>();
+      for (int64_t c = 0; c < C; ++c) p[c] = static_cast<T>(gb[static_cast<size_t>(c)]);
+    }
+  });
+}
+
+// ---- LSTM cell, pointwise part ----------------------------------------------------
+// gates [B, 4H] in order i, f, g, o (Keras calls g "c"; PyTorch calls it "g").
+//   c = sigmoid(f) c_prev + sigmoid(i) tanh(g);  h = sigmoid(o) tanh(c)
+
+void CpuBackend::lstm_pointwise_forward(const Tensor& gates, const Tensor& c_prev, const Tensor& h, const Tensor& c,
+                                        const Tensor& act) {
+  const int64_t B = c_prev.size(0), H = c_prev.size(1);
+  dispatch_float(gates.dtype(), [&]<typename T>() {
+    const T* pg = gates.data<T>();
+    const T* pc0 = c_prev.data<T>();
+    T* ph = h.data<T>();
+    T* pc = c.data<T>();
+    T* pa = act.data<T>();
+    auto sig = [](T v) { return T(1) / (T(1) + std::exp(-v)); };
+#pragma omp parallel for if (B * H > (1 << 14))
+    for (int64_t b = 0; b < B; ++b) {
+      const T* g = pg + b * 4 * H;
+      T* a = pa + b * 4 * H;
+      for (int64_t j = 0; j < H; ++j) {
+        const T i = sig(g[j]), f = sig(g[H + j]), gg = std::tanh(g[2 * H + j]), o = sig(g[3 * H + j]);
+        a[j] = i;
+        a[H + j] = f;
+        a[2 * H + j] = gg;
+        a[3 * H + j] = o;
+        const T cn = f * pc0[b * H + j] + i * gg;
+        pc[b * H + j] = cn;
+        ph[b * H + j] = o * std::tanh(cn);
+      }
+    }
+  });
+}
+
+void CpuBackend::lstm_pointwise_backward(const Tensor& gh, const Tensor& gc, const Tensor& act, const Tensor& c_prev,
+                                         const Tensor& c, const Tensor& ggates, const Tensor& gc_prev) {
+  const int64_t B = c_prev.size(0), H = c_prev.size(1);
+  dispatch_float(act.dtype(), [&]<typename T>() {
+    const T* pgh = gh.defined() ? gh.data<T>() : nullptr;
+    const T* pgc = gc.defined() ? gc.data<T>() : nullptr;
+    const T* pa = act.data<T>();
+    const T* pc0 = c_prev.data<T>();
+    const T* pc = c.data<T>();
+    T* pgg = ggates.data<T>();
+    T* pgc0 = gc_prev.data<T>();
+#pragma omp parallel for if (B * H > (1 << 14))
+    for (int64_t b = 0; b < B; ++b) {
+      const T* a = pa + b * 4 * H;
+      T* dg = pgg + b * 4 * H;
+      for (int64_t j = 0; j < H; ++j) {
+        const int64_t k = b * H + j;
+        const T i = a[j], f = a[H + j], g = a[2 * H + j], o = a[3 * H + j];
+        const T tc = std::tanh(pc[k]);
+        const T dh = pgh ? pgh[k] : T(0);
+        const T dc = (pgc ? pgc[k] : T(0)) + dh * o * (T(1) - tc * tc);
+        dg[j] = dc * g * i * (T(1) - i);                  // input gate
+        dg[H + j] = dc * pc0[k] * f * (T(1) - f);          // forget gate
+        dg[2 * H + j] = dc * i * (T(1) - g * g);           // candidate
+        dg[3 * H + j] = dh * tc * o * (T(1) - o);          // output gate
+        pgc0[k] = dc * f;
+      }
+    }
+  });
+}
+
+// ---- optimizers --------------------------------------------------------------------
+
+void CpuBackend::adam_step(const Tensor& param, const Tensor& grad, const Tensor& m, const Tensor& v,
+                           const AdamArgs& a) {
+  const double bc1 = 1.0 - std::pow(a.beta1, static_cast<double>(a.step));
+  const double bc2 = 1.0 - std::pow(a.beta2, static_cast<double>(a.step));
+  dispatch_float(param.dtype(), [&]<typename T>() {
+    T* p = param.data<T>();
+    const T* g = grad.data<T>();
+    T* pm = m.data<T>();
+    T* pv = v.data<T>();
+    const int64_t n = param.numel();
+    for (int64_t i = 0; i < n; ++i) {
+      const double gi = g[i] + a.weight_decay * p[i];  // L2 penalty folded into the gradient (PyTorch Adam)
+      pm[i] = static_cast<T>(a.beta1 * pm[i] + (1.0 - a.beta1) * gi);
+      pv[i] = static_cast<T>(a.beta2 * pv[i] + (1.0 - a.beta2) * gi * gi);
+      const double mhat = pm[i] / bc1, vhat = pv[i] / bc2;
+      p[i] = static_cast<T>(p[i] - a.lr * mhat / (std::sqrt(vhat) + a.eps));
+    }
+  });
+}
+
+void CpuBackend::adamax_step(const Tensor& param, const Tensor& grad, const Tensor& m, const Tensor& u,
+                             const AdamArgs& a) {
+  // Keras Adamax: m = b1 m + (1 - b1) g; u = max(b2 u, |g|); p -= lr / (1 - b1^t) * m / (u + eps)
+  const double bc1 = 1.0 - std::pow(a.beta1, static_cast<double>(a.step));
+  dispatch_float(param.dtype(), [&]<typename T>() {
+    T* p = param.data<T>();
+    const T* g = grad.data<T>();
+    T* pm = m.data<T>();
+    T* pu = u.data<T>();
+    const int64_t n = param.numel();
+    for (int64_t i = 0; i < n; ++i) {
+      const double gi = g[i] + a.weight_decay * p[i];
+      pm[i] = static_cast<T>(a.beta1 * pm[i] + (1.0 - a.beta1) * gi);
+      pu[i] = static_cast<T>(std::max(a.beta2 * pu[i], std::abs(gi)));
+      p[i] = static_cast<T>(p[i] - a.lr / bc1 * pm[i] / (pu[i] + a.eps));
+    }
+  });
+}
+
+void CpuBackend::sgd_step(const Tensor& param, const Tensor& grad, const Tensor& buf, double lr, double momentum,
+                          double weight_decay, bool nesterov) {
+  // PyTorch SGD: d = g + wd p; buf = momentum buf + d; step = nesterov ? d + momentum buf : buf
+  dispatch_float(param.dtype(), [&]<typename T>() {
+    T* p = param.data<T>();
+    const T* g = grad.data<T>();
+    T* pb = buf.defined() ? buf.data<T>() : nullptr;
+    const int64_t n = param.numel();
+    for (int64_t i = 0; i < n; ++i) {
+      double d = g[i] + weight_decay * p[i];
+      if (pb) {
+        pb[i] = static_cast<T>(momentum * pb[i] + d);
+        d = nesterov ? d + momentum * pb[i] : pb[i];
+      }
+      p[i] = static_cast<T>(p[i] - lr * d);
+    }
+  });
+}
+
+
+}  // namespace mg::cpu
+
+namespace mg {
+Backend& cpu_backend() {
+  static cpu::CpuBackend backend;
+  return backend;
+}
+}  // namespace mg

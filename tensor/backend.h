@@ -1,0 +1,174 @@
+#pragma once
+// The backend interface: every kernel an op needs, behind one virtual table
+// per device. Ops (autograd/ops/*.cpp) never touch memory themselves; they
+// allocate tensors and call backend_for(device).something(...). The CPU
+// backend (kernels/cpu) is the readable reference; the CUDA backend
+// (kernels/cuda) implements the same calls and is tested against it.
+//
+// Conventions: unless a parameter says otherwise, tensors passed in are
+// contiguous, of one dtype (F32 or F64), and on this backend's device.
+// Outputs are preallocated by the caller.
+#include <cstddef>
+#include <cstdint>
+
+#include "tensor/tensor.h"
+
+namespace mg {
+
+enum class UnaryOp : uint8_t {
+  Neg,        // -x
+  Exp,        // e^x
+  Log,        // ln x
+  Sqrt,       // sqrt x
+  Sigmoid,    // 1 / (1 + e^-x)
+  Tanh,       // tanh x
+  Relu,       // max(x, 0)
+  LeakyRelu,  // x > 0 ? x : alpha x
+  Pow,        // x^alpha
+  Affine,     // alpha x + beta
+  Abs,        // |x|
+  Mask,       // x >= alpha ? beta : 0   (dropout keep mask from uniforms)
+};
+
+enum class BinaryOp : uint8_t { Add, Sub, Mul, Div };
+
+struct UnaryArgs {
+  UnaryOp op;
+  double alpha = 0.0;
+  double beta = 0.0;
+};
+
+// Row-major C[m, n] = alpha * op(A)[m, k] . op(B)[k, n] + beta * C, repeated
+// over `batch` matrices. op(A) = A^T when trans_a. lda/ldb/ldc are row strides
+// of the stored matrices; stride_* step between batch items (0 = broadcast).
+struct GemmArgs {
+  DType dtype = DType::F32;
+  bool trans_a = false, trans_b = false;
+  int64_t m = 0, n = 0, k = 0;
+  double alpha = 1.0, beta = 0.0;
+  const void* a = nullptr;
+  int64_t lda = 0, stride_a = 0;
+  const void* b = nullptr;
+  int64_t ldb = 0, stride_b = 0;
+  void* c = nullptr;
+  int64_t ldc = 0, stride_c = 0;
+  int64_t batch = 1;
+};
+
+// 1-D convolution geometry over x [B, C, L] with kernel size K.
+// out length = (L + pad_left + pad_right - dilation (K - 1) - 1) / stride + 1.
+struct Conv1dGeometry {
+  int64_t batch = 0, channels = 0, length = 0, kernel = 0;
+  int64_t stride = 1, pad_left = 0, pad_right = 0, dilation = 1;
+  int64_t out_length() const { return (length + pad_left + pad_right - dilation * (kernel - 1) - 1) / stride + 1; }
+};
+
+struct AdamArgs {
+  double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0.0;
+  int64_t step = 1;  // 1-based, for bias correction
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual Device device() const = 0;
+
+  // ---- memory
+  virtual void* allocate(size_t bytes) = 0;
+  virtual void deallocate(void* ptr, size_t bytes) = 0;
+  virtual void copy_from_host(void* dst, const void* src, size_t bytes) = 0;
+  virtual void copy_to_host(void* dst, const void* src, size_t bytes) = 0;
+
+  // ---- layout
+  // dst[i] = src[i] for every index of their common shape; both may be any
+  // strided view (dst must not overlap itself); dtypes may differ among F32/F64.
+  virtual void copy(const Tensor& dst, const Tensor& src) = 0;
+  virtual void fill(const Tensor& dst, double value) = 0;
+  // U[lo, hi) and N(mean, std) from Philox counters (seed, offset + i).
+  virtual void random_uniform(const Tensor& dst, uint64_t seed, uint64_t offset, double lo, double hi) = 0;
+  virtual void random_normal(const Tensor& dst, uint64_t seed, uint64_t offset, double mean, double std) = 0;
+
+  // ---- elementwise
+  virtual void unary(const UnaryArgs& args, const Tensor& x, const Tensor& y) = 0;
+  // gx = gy * d op(x) / dx; y is op(x), passed so that exp/sigmoid/tanh/sqrt reuse it.
+  virtual void unary_backward(const UnaryArgs& args, const Tensor& gy, const Tensor& x, const Tensor& y,
+                              const Tensor& gx) = 0;
+  // out = a (op) b; a and b are strided views broadcast to out's shape (stride 0
+  // on broadcast dims); out is contiguous.
+  virtual void binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) = 0;
+
+  // ---- reductions
+  // out has x's rank with size 1 on reduced dims; out = sum of x over them.
+  virtual void reduce_sum(const Tensor& x, const Tensor& out) = 0;
+  // For x [rows, n]: out[rows] (int64) = argmax over n (first maximum).
+  virtual void argmax_rows(const Tensor& x, const Tensor& out) = 0;
+
+  // ---- linear algebra
+  virtual void gemm(const GemmArgs& args) = 0;
+
+  // ---- softmax family, over the last dim of [rows, n]
+  virtual void softmax(const Tensor& x, const Tensor& y, bool log) = 0;
+  // gx for y = softmax(x) (log = false) or y = log_softmax(x) (log = true).
+  virtual void softmax_backward(const Tensor& gy, const Tensor& y, const Tensor& gx, bool log) = 0;
+  // logits [N, C], targets int64 [N]: losses[N] = -log softmax(logits)[target],
+  // probs [N, C] = softmax(logits). A target outside [0, C) is an error.
+  virtual void cross_entropy(const Tensor& logits, const Tensor& targets, const Tensor& losses,
+                             const Tensor& probs) = 0;
+  // grad [N, C] = probs - onehot(targets).
+  virtual void probs_minus_onehot(const Tensor& probs, const Tensor& targets, const Tensor& grad) = 0;
+
+  // ---- indexing, along dim 0 of [V, D]
+  virtual void index_select(const Tensor& src, const Tensor& index, const Tensor& out) = 0;
+  // dst[index[i]] += src[i]
+  virtual void index_add(const Tensor& dst, const Tensor& index, const Tensor& src) = 0;
+
+  // ---- convolution lowering
+  // cols [B, C*K, Lout]: cols[b, c*K + k, t] = x[b, c, t*stride - pad_left + k*dilation] (0 outside).
+  virtual void im2col1d(const Tensor& x, const Tensor& cols, const Conv1dGeometry& g) = 0;
+  // The adjoint: x[b, c, ...] += cols[...] (x must be zeroed by the caller to get a plain col2im).
+  virtual void col2im1d(const Tensor& cols, const Tensor& x, const Conv1dGeometry& g) = 0;
+
+  // ---- normalisation over x [N, C, L]: per (n, c) over L when per_instance,
+  // else per c over (N, L). mean/rstd hold one value per group; weight/bias [C]
+  // may be undefined (no affine).
+  virtual void norm1d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, bool per_instance,
+                              double eps, const Tensor& y, const Tensor& mean, const Tensor& rstd) = 0;
+  // gweight/gbias may be undefined (not wanted).
+  virtual void norm1d_backward(const Tensor& gy, const Tensor& x, const Tensor& weight, const Tensor& mean,
+                               const Tensor& rstd, bool per_instance, const Tensor& gx, const Tensor& gweight,
+                               const Tensor& gbias) = 0;
+
+  // ---- LSTM cell pointwise part. gates [B, 4H] pre-activations in order
+  // i, f, g, o; c_prev, h, c [B, H]; act [B, 4H] saves sigmoid/tanh of gates.
+  virtual void lstm_pointwise_forward(const Tensor& gates, const Tensor& c_prev, const Tensor& h, const Tensor& c,
+                                      const Tensor& act) = 0;
+  // gh, gc may be undefined (treated as zero). Writes ggates [B, 4H], gc_prev [B, H].
+  virtual void lstm_pointwise_backward(const Tensor& gh, const Tensor& gc, const Tensor& act, const Tensor& c_prev,
+                                       const Tensor& c, const Tensor& ggates, const Tensor& gc_prev) = 0;
+
+  // ---- fused optimizer updates (in place on param, m, v; grad read-only)
+  virtual void adam_step(const Tensor& param, const Tensor& grad, const Tensor& m, const Tensor& v,
+                         const AdamArgs& args) = 0;
+  // Adamax: u = max(beta2 u, |g| + eps)... as in Keras/PyTorch (see kernels/cpu).
+  virtual void adamax_step(const Tensor& param, const Tensor& grad, const Tensor& m, const Tensor& u,
+                           const AdamArgs& args) = 0;
+  // SGD with momentum buffer (may be undefined when momentum = 0).
+  virtual void sgd_step(const Tensor& param, const Tensor& grad, const Tensor& buf, double lr, double momentum,
+                        double weight_decay, bool nesterov) = 0;
+
+  // Waits for queued work (no-op on the CPU).
+  virtual void synchronize() {}
+};
+
+Backend& backend_for(Device device);
+inline Backend& backend_of(const Tensor& t) { return backend_for(t.device()); }
+
+// True when CUDA was compiled in and at least one GPU is usable.
+bool cuda_available();
+
+Backend& cpu_backend();
+#if defined(MUSICGEN_WITH_CUDA)
+Backend& cuda_backend();  // kernels/cuda; errors when no GPU is present
+#endif
+
+}  // namespace mg

@@ -1,0 +1,74 @@
+#pragma once
+// Counter-based random numbers (Philox-4x32-10, Salmon et al., SC'11).
+//
+// A draw of n numbers takes the generator's current offset and advances it by
+// n; element i of the draw is a pure function of (seed, offset + i). That is
+// what lets the CPU and CUDA backends produce bit-identical dropout masks and
+// noise, and lets a checkpoint restore the stream with two integers.
+#include <array>
+#include <cmath>
+#include <cstdint>
+
+#if defined(__CUDACC__)
+#define MG_HOST_DEVICE __host__ __device__
+#else
+#define MG_HOST_DEVICE
+#endif
+
+namespace mg {
+
+struct Philox {
+  // One Philox-4x32 block: 10 rounds over a 128-bit counter with a 64-bit key.
+  static MG_HOST_DEVICE inline void block(uint64_t key, uint64_t counter, uint32_t out[4]) {
+    uint32_t c0 = static_cast<uint32_t>(counter), c1 = static_cast<uint32_t>(counter >> 32), c2 = 0, c3 = 0;
+    uint32_t k0 = static_cast<uint32_t>(key), k1 = static_cast<uint32_t>(key >> 32);
+    for (int round = 0; round < 10; ++round) {
+      uint64_t p0 = static_cast<uint64_t>(0xD2511F53u) * c0;
+      uint64_t p1 = static_cast<uint64_t>(0xCD9E8D57u) * c2;
+      uint32_t hi0 = static_cast<uint32_t>(p0 >> 32), lo0 = static_cast<uint32_t>(p0);
+      uint32_t hi1 = static_cast<uint32_t>(p1 >> 32), lo1 = static_cast<uint32_t>(p1);
+      c0 = hi1 ^ c1 ^ k0;
+      c1 = lo1;
+      c2 = hi0 ^ c3 ^ k1;
+      c3 = lo0;
+      k0 += 0x9E3779B9u;
+      k1 += 0xBB67AE85u;
+    }
+    out[0] = c0; out[1] = c1; out[2] = c2; out[3] = c3;
+  }
+
+  // U[0, 1) with 24 random bits (exact in float32).
+  static MG_HOST_DEVICE inline double uniform(uint64_t key, uint64_t counter) {
+    uint32_t r[4];
+    block(key, counter, r);
+    return static_cast<double>(r[0] >> 8) * (1.0 / 16777216.0);
+  }
+
+  // N(0, 1) by Box-Muller on the first two lanes; u1 in (0, 1] keeps log finite.
+  static MG_HOST_DEVICE inline double normal(uint64_t key, uint64_t counter) {
+    uint32_t r[4];
+    block(key, counter, r);
+    double u1 = (static_cast<double>(r[0] >> 8) + 1.0) * (1.0 / 16777216.0);
+    double u2 = static_cast<double>(r[1] >> 8) * (1.0 / 16777216.0);
+    return ::sqrt(-2.0 * ::log(u1)) * ::cos(6.283185307179586 * u2);
+  }
+};
+
+// The stream position: (seed, offset). Copyable, so a checkpoint can store it.
+struct Generator {
+  uint64_t seed = 0x5eed;
+  uint64_t offset = 0;
+  // Reserves n counters and returns the first.
+  uint64_t advance(uint64_t n) {
+    uint64_t start = offset;
+    offset += n;
+    return start;
+  }
+};
+
+// The process-wide generator used by rand/randn/dropout.
+Generator& default_generator();
+// Resets the default generator to (seed, 0).
+void manual_seed(uint64_t seed);
+
+}  // namespace mg
