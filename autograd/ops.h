@@ -72,6 +72,10 @@ Tensor mse(const Tensor& a, const Tensor& b);
 // ---- joining and indexing (autograd/ops/shape.cpp)
 Tensor concat(const std::vector<Tensor>& xs, int64_t dim);
 Tensor stack(const std::vector<Tensor>& xs, int64_t dim);
+// The slices of x along dim as separate tensors (views). One graph node for
+// all of them, so backward assembles the full gradient once rather than once
+// per slice (what an LSTM over T time steps needs).
+std::vector<Tensor> unbind(const Tensor& x, int64_t dim);
 // Rows of src [V, D...] picked by int64 index [n...] -> [n..., D...] (an embedding lookup).
 Tensor index_select(const Tensor& src, const Tensor& index);
 

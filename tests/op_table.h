@@ -171,6 +171,13 @@ inline const std::vector<OpCase>& op_table() {
                  {{"range", {{5, 4}}, Init::Normal, [](const TensorList& in) { return in[0].slice(0, 1, 4); }},
                   {"step", {{5, 4}}, Init::Normal, [](const TensorList& in) { return in[0].slice(1, 0, 4, 2); }},
                   {"negative", {{5, 4}}, Init::Normal, [](const TensorList& in) { return in[0].slice(0, -3, -1); }}}});
+    t.push_back({"unbind",
+                 {{"dim 1", {{2, 3, 4}}, Init::Normal,
+                   [](const TensorList& in) {
+                     std::vector<Tensor> parts = unbind(in[0], 1);
+                     return add(mul(parts[0], parts[2]), parts[1]);
+                   }},
+                  {"unused slices", {{4, 2}}, Init::Normal, [](const TensorList& in) { return unbind(in[0], 0)[3]; }}}});
     t.push_back({"index_select",
                  {{"repeated rows", {{6, 3}}, Init::Normal,
                    [](const TensorList& in) { return index_select(in[0], targets_like(in[0], {1, 4, 1, 0})); }},

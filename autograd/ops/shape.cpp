@@ -51,6 +51,25 @@ Tensor stack(const std::vector<Tensor>& xs, int64_t dim) {
   return concat(us, dim);
 }
 
+std::vector<Tensor> unbind(const Tensor& x, int64_t dim) {
+  dim = wrap_dim(dim, x.dim());
+  const int64_t n = x.size(dim);
+  Shape s = x.shape(), st = x.strides();
+  s.erase(s.begin() + dim);
+  st.erase(st.begin() + dim);
+  std::vector<Tensor> outs;
+  for (int64_t i = 0; i < n; ++i)
+    outs.push_back(make_view(x, s, st, x.offset() + i * x.strides()[static_cast<size_t>(dim)]));
+  if (needs_grad({x})) {
+    record("unbind", outs, {x}, [dim, s, dt = x.dtype(), dev = x.device()](const TensorList& g) {
+      std::vector<Tensor> parts;
+      for (const Tensor& gi : g) parts.push_back(gi.defined() ? gi : zeros(s, dt, dev));
+      return TensorList{stack(parts, dim)};
+    });
+  }
+  return outs;
+}
+
 Tensor index_select(const Tensor& src, const Tensor& index) {
   MG_CHECK(index.dtype() == DType::I64, "index_select: index must be int64");
   MG_CHECK(src.dim() >= 1, "index_select: src needs at least one dim");

@@ -119,7 +119,10 @@ void gemm_blocked(const GemmArgs& g) {
   constexpr int64_t NR = Tile<T>::NR;
   const int64_t m = g.m, n = g.n, k = g.k;
   const int64_t nc_max = std::min(kNC, (n + NR - 1) / NR * NR);
-  std::vector<T, std::allocator<T>> bpack(static_cast<size_t>(kKC * nc_max));
+  // Packing buffers persist per thread: allocating (and zeroing) them per call
+  // costs more than the multiply for the small GEMMs of an LSTM step.
+  static thread_local std::vector<T> bpack;
+  if (bpack.size() < static_cast<size_t>(kKC * nc_max)) bpack.resize(static_cast<size_t>(kKC * nc_max));
 
   for (int64_t bi = 0; bi < g.batch; ++bi) {
     Operand<T> A{static_cast<const T*>(g.a) + bi * g.stride_a, g.lda, g.trans_a};
@@ -147,7 +150,8 @@ void gemm_blocked(const GemmArgs& g) {
         const int64_t panels_per_group = (npanels + ngroups - 1) / ngroups;
 #pragma omp parallel if (m * nc * kc > (1 << 18))
         {
-          std::vector<T> apack(static_cast<size_t>(kMC * kKC));
+          static thread_local std::vector<T> apack;
+          if (apack.size() < static_cast<size_t>(kMC * kKC)) apack.resize(static_cast<size_t>(kMC * kKC));
           alignas(64) T tile[kMR * NR];
 #pragma omp for collapse(2) schedule(static)
           for (int64_t mb = 0; mb < mblocks; ++mb) {
@@ -181,6 +185,11 @@ void gemm_blocked(const GemmArgs& g) {
 
 void CpuBackend::gemm(const GemmArgs& g) {
   if (g.m == 0 || g.n == 0 || g.batch == 0) return;
+  // Tiny products: packing would cost more than it saves.
+  if (g.m * g.n * g.k < 4096) {
+    gemm_reference(g);
+    return;
+  }
   dispatch_float(g.dtype, [&]<typename T>() { gemm_blocked<T>(g); });
 }
 

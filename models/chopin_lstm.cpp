@@ -1,0 +1,61 @@
+#include "models/chopin_lstm.h"
+
+namespace mg::nn {
+
+nlohmann::json ChopinConfig::to_json() const {
+  return {{"input", input},     {"vocab", vocab},         {"hidden1", hidden1}, {"hidden2", hidden2},
+          {"dense", dense},     {"embed_dim", embed_dim}, {"dropout", dropout}};
+}
+
+ChopinConfig ChopinConfig::from_json(const nlohmann::json& j) {
+  ChopinConfig c;
+  try {
+    c.input = j.at("input").get<std::string>();
+    c.vocab = j.at("vocab").get<int64_t>();
+    c.hidden1 = j.at("hidden1").get<int64_t>();
+    c.hidden2 = j.at("hidden2").get<int64_t>();
+    c.dense = j.at("dense").get<int64_t>();
+    c.embed_dim = j.at("embed_dim").get<int64_t>();
+    c.dropout = j.at("dropout").get<double>();
+  } catch (const nlohmann::json::exception& e) {
+    fail("model config: {}", e.what());
+  }
+  if (c.input != "seed" && c.input != "embed") fail("model config: input must be 'seed' or 'embed', got '{}'", c.input);
+  if (c.vocab < 2 || c.hidden1 < 1 || c.hidden2 < 1 || c.dense < 1 || c.embed_dim < 1)
+    fail("model config: sizes must be positive (vocab {})", c.vocab);
+  return c;
+}
+
+ChopinLSTM::ChopinLSTM(const ChopinConfig& c) : config_(c) {
+  int64_t in = 1;
+  if (c.input == "embed") {
+    embedding_ = register_module("embedding", std::make_shared<Embedding>(c.vocab, c.embed_dim));
+    in = c.embed_dim;
+  }
+  lstm1_ = register_module("lstm1", std::make_shared<LSTM>(in, c.hidden1));
+  drop1_ = register_module("drop1", std::make_shared<Dropout>(c.dropout));
+  lstm2_ = register_module("lstm2", std::make_shared<LSTM>(c.hidden1, c.hidden2));
+  dense1_ = register_module("dense1", std::make_shared<Linear>(c.hidden2, c.dense));
+  drop2_ = register_module("drop2", std::make_shared<Dropout>(c.dropout));
+  dense2_ = register_module("dense2", std::make_shared<Linear>(c.dense, c.vocab));
+}
+
+Tensor ChopinLSTM::encode_input(const std::vector<int64_t>& ids, int64_t batch, int64_t steps, Device device) const {
+  MG_CHECK(static_cast<int64_t>(ids.size()) == batch * steps, "encode_input: {} ids for [{}, {}]", ids.size(), batch,
+           steps);
+  if (embedding_) return from_vector(ids, {batch, steps}, device);
+  // The seed's input: one scalar per step, index / vocab.
+  std::vector<float> x(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) x[i] = static_cast<float>(ids[i]) / static_cast<float>(config_.vocab);
+  return from_vector(x, {batch, steps}, device);
+}
+
+Tensor ChopinLSTM::forward(const Tensor& x) const {
+  Tensor seq = embedding_ ? embedding_->forward(x) : x.unsqueeze(2);  // [B, T, in]
+  auto [h1, s1] = lstm1_->forward(seq);
+  auto [h2, s2] = lstm2_->forward(drop1_->forward(h1));
+  Tensor last = s2.h;  // [B, H2]: the last step only, as return_sequences=False
+  return dense2_->forward(drop2_->forward(dense1_->forward(last)));
+}
+
+}  // namespace mg::nn

@@ -1,0 +1,83 @@
+#pragma once
+// Optimizers with PyTorch/Keras semantics. Each keeps per-parameter state
+// tensors (moments) on the parameter's device and updates parameters in
+// place with one fused backend kernel per tensor.
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "models/module.h"
+#include "tensor/backend.h"
+
+namespace mg::nn {
+
+class Optimizer {
+ public:
+  explicit Optimizer(NamedTensors params) : params_(std::move(params)) {}
+  virtual ~Optimizer() = default;
+  virtual std::string type() const = 0;
+  // Applies one update from the parameters' .grad (parameters without one are skipped).
+  void step();
+  void zero_grad();
+  int64_t steps_taken() const { return step_; }
+  double learning_rate() const { return lr_; }
+  void set_learning_rate(double lr) { lr_ = lr; }
+  // Hyper-parameters and step count, for checkpoints.
+  virtual nlohmann::json config() const;
+  // State tensors named "<param>.<slot>", for checkpoints; restore with load_state.
+  NamedTensors named_state() const;
+  void load_state(const NamedTensors& state, int64_t steps, const std::string& what);
+
+ protected:
+  virtual void update(size_t i, const Tensor& param, const Tensor& grad) = 0;
+  // Slot tensors for parameter i, created (zeros) on first use.
+  Tensor slot(size_t i, const std::string& name);
+  NamedTensors params_;
+  std::vector<std::vector<std::pair<std::string, Tensor>>> slots_;
+  int64_t step_ = 0;
+  double lr_ = 1e-3;
+};
+
+class SGD : public Optimizer {
+ public:
+  SGD(NamedTensors params, double lr, double momentum = 0.0, double weight_decay = 0.0, bool nesterov = false);
+  std::string type() const override { return "sgd"; }
+  nlohmann::json config() const override;
+
+ protected:
+  void update(size_t i, const Tensor& param, const Tensor& grad) override;
+
+ private:
+  double momentum_, weight_decay_;
+  bool nesterov_;
+};
+
+// Adam (Kingma & Ba) with bias correction; eps added to sqrt(v̂) as in PyTorch and Keras.
+class Adam : public Optimizer {
+ public:
+  Adam(NamedTensors params, double lr = 1e-3, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8,
+       double weight_decay = 0.0);
+  std::string type() const override { return "adam"; }
+  nlohmann::json config() const override;
+
+ protected:
+  void update(size_t i, const Tensor& param, const Tensor& grad) override;
+  AdamArgs args_;
+};
+
+// Adamax (the infinity-norm Adam variant) with Keras semantics:
+// u = max(β2 u, |g|); p -= lr / (1 - β1^t) · m / (u + eps); Keras' eps is 1e-7.
+class Adamax : public Adam {
+ public:
+  Adamax(NamedTensors params, double lr = 0.002, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-7);
+  std::string type() const override { return "adamax"; }
+
+ protected:
+  void update(size_t i, const Tensor& param, const Tensor& grad) override;
+};
+
+// Scales all gradients so that their joint L2 norm is at most max_norm.
+// Returns the norm before clipping.
+double clip_grad_norm(const std::vector<Tensor>& params, double max_norm);
+
+}  // namespace mg::nn
