@@ -41,8 +41,14 @@ void gemm_reference(const GemmArgs& g) {
 
 namespace {
 
-// Register tile: MR rows x (2 vectors of W lanes). W = 8 floats or 4 doubles
-// for 256-bit vectors; the compiler maps the vector type to AVX2/AVX-512.
+// Register tile: MR rows x (2 vectors of W lanes), 12 vector accumulators.
+// The vector is 512 bits where AVX-512 is available, else 256 bits; the
+// compiler maps the GCC vector type to the widest matching registers.
+#if defined(__AVX512F__)
+constexpr int64_t kVectorBytes = 64;
+#else
+constexpr int64_t kVectorBytes = 32;
+#endif
 constexpr int64_t kMR = 6;
 constexpr int64_t kMC = 96;   // multiple of kMR
 constexpr int64_t kKC = 256;
@@ -50,9 +56,9 @@ constexpr int64_t kNC = 2048;
 
 template <typename T>
 struct Tile {
-  static constexpr int64_t W = 32 / sizeof(T);
+  static constexpr int64_t W = kVectorBytes / sizeof(T);
   static constexpr int64_t NR = 2 * W;
-  typedef T Vec __attribute__((vector_size(32)));
+  typedef T Vec __attribute__((vector_size(kVectorBytes)));
 };
 
 // acc[MR x NR] = sum_p a[p, 0..MR) (outer) b[p, 0..NR).
@@ -123,6 +129,7 @@ void gemm_blocked(const GemmArgs& g) {
   // costs more than the multiply for the small GEMMs of an LSTM step.
   static thread_local std::vector<T> bpack;
   if (bpack.size() < static_cast<size_t>(kKC * nc_max)) bpack.resize(static_cast<size_t>(kKC * nc_max));
+  T* const bshared = bpack.data();  // the caller's buffer, shared by the team below
 
   for (int64_t bi = 0; bi < g.batch; ++bi) {
     Operand<T> A{static_cast<const T*>(g.a) + bi * g.stride_a, g.lda, g.trans_a};
@@ -141,7 +148,7 @@ void gemm_blocked(const GemmArgs& g) {
       const int64_t nc = std::min(kNC, n - j0);
       for (int64_t p0 = 0; p0 < k; p0 += kKC) {
         const int64_t kc = std::min(kKC, k - p0);
-        pack_b(B, p0, kc, j0, nc, bpack.data());
+        pack_b(B, p0, kc, j0, nc, bshared);
         const int64_t mblocks = (m + kMC - 1) / kMC;
         const int64_t npanels = (nc + NR - 1) / NR;
         // Parallel over (row block, column panel group) so that skinny
@@ -161,7 +168,7 @@ void gemm_blocked(const GemmArgs& g) {
               const int64_t pan_end = std::min(npanels, (grp + 1) * panels_per_group);
               for (int64_t pan = grp * panels_per_group; pan < pan_end; ++pan) {
                 const int64_t jr = pan * NR, cols = std::min(NR, nc - jr);
-                const T* bp = bpack.data() + pan * NR * kc;
+                const T* bp = bshared + pan * NR * kc;
                 for (int64_t ir = 0; ir < mc; ir += kMR) {
                   const int64_t rows = std::min(kMR, mc - ir);
                   micro_kernel<T>(kc, apack.data() + ir * kc, bp, tile);

@@ -1,0 +1,54 @@
+#pragma once
+// Benchmark helpers: warm up, time many repeats, report the median; print
+// aligned tables with a reference column and the ratio.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+namespace mg::bench {
+
+// Median wall time of fn() in seconds over `repeats` runs after `warmup` runs.
+// Stops early once `budget_seconds` is spent (after at least 3 timed runs).
+inline double median_seconds(const std::function<void()>& fn, int repeats = 15, int warmup = 2,
+                             double budget_seconds = 5.0) {
+  for (int i = 0; i < warmup; ++i) fn();
+  std::vector<double> times;
+  auto begin = std::chrono::steady_clock::now();
+  for (int i = 0; i < repeats; ++i) {
+    auto t0 = std::chrono::steady_clock::now();
+    fn();
+    auto t1 = std::chrono::steady_clock::now();
+    times.push_back(std::chrono::duration<double>(t1 - t0).count());
+    if (times.size() >= 3 && std::chrono::duration<double>(t1 - begin).count() > budget_seconds) break;
+  }
+  std::sort(times.begin(), times.end());
+  return times[times.size() / 2];
+}
+
+struct Table {
+  std::vector<std::string> header;
+  std::vector<std::vector<std::string>> rows;
+  void print() const {
+    std::vector<size_t> w(header.size());
+    for (size_t i = 0; i < header.size(); ++i) w[i] = header[i].size();
+    for (const auto& r : rows)
+      for (size_t i = 0; i < r.size() && i < w.size(); ++i) w[i] = std::max(w[i], r[i].size());
+    auto print_row = [&](const std::vector<std::string>& r) {
+      std::string s = "|";
+      for (size_t i = 0; i < w.size(); ++i) s += " " + fmt::format("{:>{}}", i < r.size() ? r[i] : "", w[i]) + " |";
+      std::puts(s.c_str());
+    };
+    print_row(header);
+    std::string sep = "|";
+    for (size_t x : w) sep += std::string(x + 2, '-') + "|";
+    std::puts(sep.c_str());
+    for (const auto& r : rows) print_row(r);
+  }
+};
+
+}  // namespace mg::bench
