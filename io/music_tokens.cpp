@@ -1,0 +1,309 @@
+#include "io/music_tokens.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <tuple>
+
+#include "tensor/error.h"
+
+namespace mg::io {
+
+namespace {
+
+// music21's default spelling of the twelve pitch classes.
+constexpr const char* kPitchClassNames[12] = {"C", "C#", "D", "E-", "E", "F", "F#", "G", "G#", "A", "B-", "B"};
+
+int mask_of(const std::vector<int>& pcs) {
+  int mask = 0;
+  for (int pc : pcs) mask |= 1 << (((pc % 12) + 12) % 12);
+  return mask;
+}
+
+std::vector<int> pcs_of(int mask) {
+  std::vector<int> pcs;
+  for (int pc = 0; pc < 12; ++pc)
+    if (mask >> pc & 1) pcs.push_back(pc);
+  return pcs;
+}
+
+// Forte's comparison key of one rotation (intervals above its first element):
+// span first, then the intervals to the 2nd, 3rd, ... element.
+std::vector<int> forte_key(const std::vector<int>& rel) {
+  std::vector<int> key{rel.back()};
+  if (rel.size() > 2) key.insert(key.end(), rel.begin() + 1, rel.end() - 1);
+  return key;
+}
+
+// The best rotation of a set by Forte's rule, transposed to start on 0.
+std::vector<int> forte_best_rotation(int mask) {
+  std::vector<int> pcs = pcs_of(mask);
+  size_t n = pcs.size();
+  std::vector<int> best, best_key;
+  for (size_t r = 0; r < n; ++r) {
+    std::vector<int> rel(n);
+    for (size_t k = 0; k < n; ++k) rel[k] = (pcs[(r + k) % n] - pcs[r] + 12) % 12;
+    std::vector<int> key = forte_key(rel);
+    if (best.empty() || key < best_key) {
+      best = rel;
+      best_key = key;
+    }
+  }
+  return best;
+}
+
+std::vector<int> transposed(const std::vector<int>& form, int t) {
+  std::vector<int> out(form.size());
+  for (size_t i = 0; i < form.size(); ++i) out[i] = (form[i] + t) % 12;
+  return out;
+}
+
+// music21's ordering of one track's notes into note and chord groups (see the header).
+struct Group {
+  std::vector<const MidiNote*> notes;
+  int64_t onset_tick;
+  // music21 makes a zero-length group a grace note, which sorts first at its
+  // offset; a chord's length is taken as its first note's release minus its
+  // last note's onset.
+  bool grace() const { return notes.front()->end_tick == notes.back()->start_tick; }
+};
+
+std::vector<Group> group_track(const std::vector<const MidiNote*>& notes, double quarter_ticks) {
+  std::vector<Group> groups;
+  std::vector<bool> gathered(notes.size(), false);
+  auto within = [&](int64_t a, int64_t b) { return 16.0 * double(std::llabs(a - b)) <= quarter_ticks; };
+  for (size_t i = 0; i < notes.size(); ++i) {
+    if (gathered[i]) continue;
+    Group g{{notes[i]}, notes[i]->start_tick};
+    // As in music21, j is not checked against `gathered`: a note can join two chords.
+    for (size_t j = i + 1; j < notes.size(); ++j) {
+      if (!within(notes[j]->start_tick, notes[i]->start_tick)) break;
+      if (!within(notes[j]->end_tick, notes[i]->end_tick)) continue;
+      g.notes.push_back(notes[j]);
+      gathered[i] = gathered[j] = true;
+    }
+    groups.push_back(std::move(g));
+  }
+  return groups;
+}
+
+// music21's quantisation of an offset (quarter notes) to the nearest 1/4 or
+// 1/3: the smaller error wins (rounded to 7 decimals), then the smaller value.
+// Returned in twelfths of a quarter so that equal offsets compare equal
+// (music21 snaps them to exact fractions).
+int64_t quantize_offset_twelfths(double q) {
+  int64_t best = 0;
+  double best_err = INFINITY;
+  for (int div : {4, 3}) {
+    double unit = 1.0 / div;
+    double mult = std::floor(q / unit);
+    if (q > unit * mult + unit / 2) mult += 1;
+    double err = std::round(std::abs(q - unit * mult) * 1e7) / 1e7;
+    int64_t twelfths = int64_t(mult) * (12 / div);
+    if (err < best_err || (err == best_err && twelfths < best)) {
+      best = twelfths;
+      best_err = err;
+    }
+  }
+  return best;
+}
+
+}  // namespace
+
+std::string pitch_name(int midi_pitch) {
+  int pc = ((midi_pitch % 12) + 12) % 12;
+  int octave = (midi_pitch - pc) / 12 - 1;
+  return std::string(kPitchClassNames[pc]) + std::to_string(octave);
+}
+
+int parse_pitch_name(const std::string& token) {
+  auto bad = [&]() -> int { fail("'{}' is not a pitch name such as C4, G#2 or B-4", token); };
+  if (token.size() < 2) return bad();
+  static const int kLetter[7] = {9, 11, 0, 2, 4, 5, 7};  // A B C D E F G
+  char letter = token[0];
+  if (letter < 'A' || letter > 'G') return bad();
+  int pc = kLetter[letter - 'A'];
+  size_t pos = 1;
+  // music21 spells MIDI pitches with one '#' or, on E and B only, one '-'
+  // (flat); on other letters a '-' can only start a negative octave.
+  if (token[pos] == '#') {
+    ++pc;
+    ++pos;
+  } else if ((letter == 'E' || letter == 'B') && token[pos] == '-' && token.size() > 2) {
+    --pc;
+    ++pos;
+  }
+  bool negative = pos < token.size() && token[pos] == '-';
+  if (negative) ++pos;
+  if (pos >= token.size() || token.size() - pos > 2) return bad();
+  int octave = 0;
+  for (size_t i = pos; i < token.size(); ++i) {
+    if (!std::isdigit(static_cast<unsigned char>(token[i]))) return bad();
+    octave = octave * 10 + (token[i] - '0');
+  }
+  if (negative) octave = -octave;
+  int pitch = (octave + 1) * 12 + pc;
+  if (pitch < 0 || pitch > 127) fail("pitch '{}' is outside the MIDI range", token);
+  return pitch;
+}
+
+std::vector<int> normal_order(const std::vector<int>& pitch_classes) {
+  int mask = mask_of(pitch_classes);
+  if (mask == 0) return {};
+  int inverted = 0;
+  for (int pc = 0; pc < 12; ++pc)
+    if (mask >> pc & 1) inverted |= 1 << ((12 - pc) % 12);
+  // Forte prime form: the better of the set's and its inversion's best rotations.
+  std::vector<int> a = forte_best_rotation(mask), b = forte_best_rotation(inverted);
+  std::vector<int> prime = forte_key(b) < forte_key(a) ? b : a;
+  bool is_transposition = false;
+  for (int t = 0; t < 12 && !is_transposition; ++t) is_transposition = mask_of(transposed(prime, t)) == mask;
+  std::vector<int> form = prime;
+  if (!is_transposition) {
+    // music21's table entry for the inverted member: the prime form's mirror image.
+    size_t n = prime.size();
+    for (size_t k = 0; k < n; ++k) form[k] = prime[n - 1] - prime[n - 1 - k];
+  }
+  for (int t : pcs_of(mask)) {
+    std::vector<int> candidate = transposed(form, t);
+    if (mask_of(candidate) == mask) return candidate;
+  }
+  fail("normal_order: no rotation found (internal error)");
+}
+
+std::string chord_token(const std::vector<int>& pitches) {
+  std::string out;
+  for (int pc : normal_order(pitches)) {
+    if (!out.empty()) out += '.';
+    out += std::to_string(pc);
+  }
+  return out;
+}
+
+bool is_chord_token(const std::string& token) {
+  return !token.empty() && std::isdigit(static_cast<unsigned char>(token[0]));
+}
+
+std::vector<std::string> midi_to_tokens(const MidiFile& midi) {
+  double quarter_ticks = midi.ticks_per_quarter ? double(midi.ticks_per_quarter)
+                                                : midi.smpte_fps * midi.smpte_ticks_per_frame * 0.5;
+  size_t track_count = midi.track_names.size();
+  std::vector<std::vector<const MidiNote*>> by_track(track_count);
+  for (const MidiNote& n : midi.notes) {
+    if (n.released && size_t(n.track) < track_count) by_track[n.track].push_back(&n);
+  }
+
+  struct Placed {
+    int64_t offset;
+    bool not_grace;
+    int track;
+    int order;
+    std::string token;
+  };
+  std::vector<Placed> placed;
+  for (size_t t = 0; t < track_count; ++t) {
+    auto& notes = by_track[t];
+    std::sort(notes.begin(), notes.end(), [](const MidiNote* a, const MidiNote* b) { return a->order < b->order; });
+    for (const Group& g : group_track(notes, quarter_ticks)) {
+      std::string token;
+      if (g.notes.size() == 1) {
+        token = pitch_name(g.notes[0]->pitch);
+      } else {
+        std::vector<int> pitches;
+        for (const MidiNote* n : g.notes) pitches.push_back(n->pitch);
+        token = chord_token(pitches);
+      }
+      placed.push_back({quantize_offset_twelfths(double(g.onset_tick) / quarter_ticks), !g.grace(), int(t), g.notes[0]->order,
+                        std::move(token)});
+    }
+  }
+  std::stable_sort(placed.begin(), placed.end(), [](const Placed& a, const Placed& b) {
+    return std::tie(a.offset, a.not_grace, a.track, a.order) < std::tie(b.offset, b.not_grace, b.track, b.order);
+  });
+  std::vector<std::string> tokens;
+  tokens.reserve(placed.size());
+  for (Placed& p : placed) tokens.push_back(std::move(p.token));
+  return tokens;
+}
+
+FolderTokens tokenize_midi_folder(const std::string& folder,
+                                  const std::function<void(const std::string&, const std::string&)>& on_skip) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::is_directory(folder, ec)) fail("{}: MIDI folder not found", folder);
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::directory_iterator(folder, ec)) {
+    std::string ext = entry.path().extension().string();
+    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+    if ((ext == ".mid" || ext == ".midi") && entry.is_regular_file(ec)) files.push_back(entry.path());
+  }
+  if (ec) fail("{}: cannot list folder: {}", folder, ec.message());
+  if (files.empty()) fail("{}: no .mid or .midi files in this folder", folder);
+  std::sort(files.begin(), files.end());
+
+  FolderTokens out;
+  for (const fs::path& path : files) {
+    std::vector<std::string> tokens;
+    try {
+      tokens = midi_to_tokens(read_midi(path.string()));
+    } catch (const Error& e) {
+      ++out.files_skipped;
+      if (on_skip) on_skip(path.filename().string(), e.what());
+      continue;
+    }
+    out.tokens.insert(out.tokens.end(), tokens.begin(), tokens.end());
+    out.files_read.push_back(path.filename().string());
+  }
+  return out;
+}
+
+std::vector<NoteEvent> tokens_to_notes(const std::vector<std::string>& tokens, double step_beats,
+                                       double duration_beats, int velocity) {
+  std::vector<NoteEvent> notes;
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    const std::string& token = tokens[i];
+    double start = double(i) * step_beats;
+    if (!is_chord_token(token)) {
+      notes.push_back({start, duration_beats, parse_pitch_name(token), velocity});
+      continue;
+    }
+    // All pitch classes of the chord, once each, at one onset.
+    size_t pos = 0;
+    while (pos <= token.size()) {
+      size_t dot = token.find('.', pos);
+      std::string part = token.substr(pos, dot == std::string::npos ? std::string::npos : dot - pos);
+      char* end = nullptr;
+      long pc = std::strtol(part.c_str(), &end, 10);
+      if (part.empty() || *end != '\0' || pc < 0 || pc > 11) fail("'{}' is not a chord token such as 5.8.10", token);
+      notes.push_back({start, duration_beats, 60 + int(pc), velocity});
+      if (dot == std::string::npos) break;
+      pos = dot + 1;
+    }
+  }
+  return notes;
+}
+
+std::map<std::string, int64_t> count_tokens(const std::vector<std::string>& tokens) {
+  std::map<std::string, int64_t> counts;
+  for (const std::string& t : tokens) ++counts[t];
+  return counts;
+}
+
+std::vector<std::string> filter_rare_tokens(const std::vector<std::string>& tokens, int64_t min_count) {
+  std::map<std::string, int64_t> counts = count_tokens(tokens);
+  std::vector<std::string> kept;
+  for (const std::string& t : tokens)
+    if (counts[t] >= min_count) kept.push_back(t);
+  return kept;
+}
+
+std::vector<std::string> build_vocabulary(const std::vector<std::string>& tokens) {
+  std::vector<std::string> vocab = tokens;
+  std::sort(vocab.begin(), vocab.end());
+  vocab.erase(std::unique(vocab.begin(), vocab.end()), vocab.end());
+  return vocab;
+}
+
+}  // namespace mg::io
