@@ -34,9 +34,10 @@ std::pair<Tensor, LstmState> LSTM::forward(const Tensor& x, const std::optional<
   const int64_t B = x.size(0), T = x.size(1), H = hidden_;
   Tensor h = state ? state->h : zeros({B, H}, x.dtype(), x.device());
   Tensor c = state ? state->c : zeros({B, H}, x.dtype(), x.device());
-  // All steps' input projections at once: [B, T, I] @ [I, 4H] -> [B, T, 4H].
-  Tensor xproj = add(matmul(x, w_ih.transpose(0, 1)), bias);
-  std::vector<Tensor> steps = unbind(xproj, 1);
+  // All steps' input projections at once, time-major so that each step's
+  // slice is contiguous: [T, B, I] @ [I, 4H] -> [T, B, 4H].
+  Tensor xproj = add(matmul(x.transpose(0, 1).contiguous(), w_ih.transpose(0, 1)), bias);
+  std::vector<Tensor> steps = unbind(xproj, 0);
   std::vector<Tensor> hs;
   hs.reserve(static_cast<size_t>(T));
   Tensor w_hh_t = w_hh.transpose(0, 1);

@@ -8,6 +8,7 @@ namespace mg::cpu {
 
 class CpuBackend final : public Backend {
  public:
+  CpuBackend();
   Device device() const override { return Device::CPU; }
   void* allocate(size_t bytes) override;
   void deallocate(void* ptr, size_t bytes) override;

@@ -4,6 +4,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include <malloc.h>
+
 #include "kernels/cpu/cpu_backend.h"
 #include "tensor/rng.h"
 
@@ -14,6 +16,14 @@ namespace {
 constexpr int64_t kParallelGrain = 1 << 15;
 }  // namespace
 
+
+CpuBackend::CpuBackend() {
+  // Keep freed blocks in the heap instead of unmapping them: a training step
+  // frees and reallocates the same large activations every iteration, and
+  // fresh mmap'd pages would be zero-filled by the kernel each time.
+  mallopt(M_MMAP_THRESHOLD, 1 << 30);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+}
 
 void* CpuBackend::allocate(size_t bytes) {
   // 64-byte alignment suits AVX-512 loads and keeps rows off shared cache lines.
@@ -173,14 +183,36 @@ void CpuBackend::binary(BinaryOp op, const Tensor& a, const Tensor& b, const Ten
 
 void CpuBackend::reduce_sum(const Tensor& x, const Tensor& out) {
   // Accumulate in double so the float32 reference is not the noisy side of a parity test.
-  Shape out_strides = out.strides();
-  for (size_t d = 0; d < out_strides.size(); ++d)
-    if (out.shape()[d] == 1 && x.shape()[d] != 1) out_strides[d] = 0;
+  const size_t nd = x.shape().size();
   std::vector<double> acc(static_cast<size_t>(out.numel()), 0.0);
   dispatch_float(x.dtype(), [&]<typename T>() {
     const T* px = x.data<T>();
-    strided_walk<2>(x.shape(), {&x.strides(), &out_strides},
-                    [&](int64_t ix, int64_t io) { acc[static_cast<size_t>(io)] += px[ix]; });
+    // Fast paths for a contiguous x whose reduced dims are all leading
+    // (bias gradients: [rows, n] -> [1, n]) or all trailing ([rows, n] -> [rows, 1]).
+    size_t lead = 0, trail = nd;
+    while (lead < nd && out.shape()[lead] == 1) ++lead;
+    while (trail > 0 && out.shape()[trail - 1] == 1) --trail;
+    bool prefix = x.is_contiguous(), suffix = x.is_contiguous();
+    for (size_t d = lead; d < nd; ++d) prefix = prefix && out.shape()[d] == x.shape()[d];
+    for (size_t d = 0; d < trail; ++d) suffix = suffix && out.shape()[d] == x.shape()[d];
+    const int64_t inner = out.numel(), rows = inner > 0 ? x.numel() / inner : 0;
+    if (prefix) {
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t j = 0; j < inner; ++j) acc[static_cast<size_t>(j)] += px[r * inner + j];
+    } else if (suffix) {
+#pragma omp parallel for if (x.numel() > kParallelGrain)
+      for (int64_t j = 0; j < inner; ++j) {
+        double a = 0.0;
+        for (int64_t r = 0; r < rows; ++r) a += px[j * rows + r];
+        acc[static_cast<size_t>(j)] = a;
+      }
+    } else {
+      Shape out_strides = out.strides();
+      for (size_t d = 0; d < nd; ++d)
+        if (out.shape()[d] == 1) out_strides[d] = 0;
+      strided_walk<2>(x.shape(), {&x.strides(), &out_strides},
+                      [&](int64_t ix, int64_t io) { acc[static_cast<size_t>(io)] += px[ix]; });
+    }
     T* po = out.data<T>();
     for (size_t i = 0; i < acc.size(); ++i) po[i] = static_cast<T>(acc[i]);
   });
