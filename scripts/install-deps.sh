@@ -9,6 +9,7 @@ packages=(
   libfluidsynth-dev fluid-soundfont-gm
   libcli11-dev nlohmann-json3-dev libfmt-dev doctest-dev libstb-dev
   libopenblas-dev
+  python3-numpy
 )
 
 missing=()

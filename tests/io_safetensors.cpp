@@ -227,8 +227,16 @@ TEST_CASE("safetensors reader: every truncation fails cleanly, corrupted bytes n
 }
 
 TEST_CASE("safetensors files read by an independent Python reader") {
-  if (std::system("python3 -c \"import numpy\" > /dev/null 2>&1") != 0) {
-    MESSAGE("python3 with numpy not available: independent reader check skipped");
+  // The first Python with numpy: PATH's python3, else Debian's (scripts/install-deps.sh installs python3-numpy).
+  std::string python;
+  for (const char* candidate : {"python3", "/usr/bin/python3"}) {
+    if (std::system((std::string(candidate) + " -c \"import numpy\" > /dev/null 2>&1").c_str()) == 0) {
+      python = candidate;
+      break;
+    }
+  }
+  if (python.empty()) {
+    MESSAGE("no python3 with numpy: independent reader check skipped");
     return;
   }
   std::string dir = mg::test::scratch_dir("safetensors/python");
@@ -252,7 +260,7 @@ for name in sorted(k for k in header if k != "__metadata__"):
 print("meta", json.dumps(header.get("__metadata__", {}), sort_keys=True))
 )";
   std::string out_path = dir + "/out.txt";
-  REQUIRE(std::system(("python3 " + dir + "/reader.py " + path + " > " + out_path).c_str()) == 0);
+  REQUIRE(std::system((python + " " + dir + "/reader.py " + path + " > " + out_path).c_str()) == 0);
 
   std::vector<TensorRecord> sorted = in.tensors;
   std::sort(sorted.begin(), sorted.end(), [](const TensorRecord& a, const TensorRecord& b) { return a.name < b.name; });
