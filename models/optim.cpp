@@ -95,7 +95,8 @@ void Adam::update(size_t i, const Tensor& param, const Tensor& grad) {
   AdamArgs a = args_;
   a.lr = lr_;
   a.step = step_;
-  backend_of(param).adam_step(param.detach(), grad, slot(i, "m"), slot(i, "v"), a);
+  Tensor m = slot(i, "m"), v = slot(i, "v");
+  backend_of(param).adam_step(param.detach(), grad, m, v, a);
 }
 
 Adamax::Adamax(NamedTensors params, double lr, double beta1, double beta2, double eps)
@@ -105,7 +106,8 @@ void Adamax::update(size_t i, const Tensor& param, const Tensor& grad) {
   AdamArgs a = args_;
   a.lr = lr_;
   a.step = step_;
-  backend_of(param).adamax_step(param.detach(), grad, slot(i, "m"), slot(i, "u"), a);
+  Tensor m = slot(i, "m"), u = slot(i, "u");
+  backend_of(param).adamax_step(param.detach(), grad, m, u, a);
 }
 
 double clip_grad_norm(const std::vector<Tensor>& params, double max_norm) {
