@@ -1,0 +1,81 @@
+#pragma once
+// The chopin-lstm subcommands and what they share.
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "apps/chopin-lstm/corpus.h"
+#include "apps/common/cli.h"
+#include "models/chopin_lstm.h"
+
+namespace chopin {
+
+inline constexpr const char* kApp = "chopin-lstm";
+
+struct TrainOptions {
+  mg::app::CommonOptions common;
+  std::string model = "seed";
+  int64_t min_count = 100;
+  int64_t seq_len = 40;
+  double lr = 0.01;
+  int64_t max_steps = 0;  // 0: whole epochs
+  bool resume = false;
+  mg::nn::ChopinConfig net;  // sizes (vocab filled from the data)
+};
+
+struct GenerateOptions {
+  mg::app::CommonOptions common;
+  std::string checkpoint, out, wav, roll, primer;
+  int64_t notes = 100;
+  double temperature = 0.0;  // 0: greedy, as the original
+  int64_t top_k = 0;
+  double top_p = 1.0;
+  double step_beats = 1.0;
+  double tempo = 120.0;
+};
+
+struct EvalOptions {
+  mg::app::CommonOptions common;
+  std::string checkpoint;
+  int64_t pieces = 4, notes = 200;
+};
+
+int run_train(TrainOptions o);
+int run_generate(const GenerateOptions& o);
+int run_eval(const EvalOptions& o);
+
+// A model rebuilt from a checkpoint, with what generation and evaluation need.
+struct LoadedModel {
+  std::shared_ptr<mg::nn::ChopinLSTM> net;
+  nlohmann::json meta;
+  std::vector<std::string> vocab;
+  int64_t seq_len = 40;
+};
+LoadedModel load_model(const std::string& path, mg::Device device);
+
+// Held-out loss (mean cross-entropy), perplexity e^loss and top-1 accuracy.
+struct HeldoutMetrics {
+  double loss = 0, perplexity = 0, accuracy = 0;
+  int64_t windows = 0;
+};
+HeldoutMetrics evaluate_windows(const mg::nn::ChopinLSTM& net, const std::vector<int64_t>& ids,
+                                const std::vector<int64_t>& starts, int64_t seq_len, int64_t batch, mg::Device device);
+
+// Batch of windows -> (model input [B, T], targets [B]).
+std::pair<mg::Tensor, mg::Tensor> make_batch(const mg::nn::ChopinLSTM& net, const std::vector<int64_t>& ids,
+                                             const std::vector<int64_t>& starts, size_t begin, size_t end,
+                                             int64_t seq_len, mg::Device device);
+
+// Sampling controls for the next token.
+struct Sampler {
+  double temperature = 0.0;
+  int64_t top_k = 0;
+  double top_p = 1.0;
+  uint64_t seed = 42;
+};
+// Continues `window` (seq_len ids) by n tokens.
+std::vector<int64_t> generate_tokens(const mg::nn::ChopinLSTM& net, std::vector<int64_t> window, int64_t n,
+                                     const Sampler& sampler, mg::Device device);
+
+}  // namespace chopin

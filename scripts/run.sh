@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The main job on a fresh Debian 12 machine: install packages, build, then
+# train both models on their built-in data and generate music from them.
+# Everything lands in runs/. Takes about ten minutes on two cores.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-deps.sh
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
+cmake --build build -j "$(nproc)"
+
+chopin=build/apps/chopin-lstm/chopin-lstm
+jazz=build/apps/jazz-vae/jazz-vae
+mkdir -p runs
+
+echo "== chopin-lstm: train on the built-in piano corpus"
+$chopin train --out runs/chopin --model embed --epochs 4
+echo "== chopin-lstm: generate 200 tokens"
+$chopin generate --checkpoint runs/chopin/model.safetensors --notes 200 --temperature 0.8 --top-p 0.95 \
+  --out runs/chopin/generated.mid --wav runs/chopin/generated.wav
+$chopin eval --checkpoint runs/chopin/model.safetensors
+
+echo "== jazz-vae: train on the built-in jazz clips"
+$jazz train --out runs/jazz --epochs 10
+echo "== jazz-vae: sample, grid and interpolate"
+$jazz generate --checkpoint runs/jazz/model.safetensors --count 4 --grid 3 --out runs/jazz/samples
+$jazz eval --checkpoint runs/jazz/model.safetensors
+
+echo "== done: outputs in runs/chopin and runs/jazz"
+ls runs/chopin runs/jazz
