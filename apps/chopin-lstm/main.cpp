@@ -6,7 +6,8 @@
 
 int main(int argc, char** argv) {
   return mg::app::guarded_main(chopin::kApp, [&] {
-    CLI::App app{"chopin-lstm: an LSTM that learns note and chord tokens from piano MIDI and writes new pieces"};
+    CLI::App app{"chopin-lstm: an LSTM that learns note and chord tokens from piano MIDI and writes new pieces",
+                 chopin::kApp};
     app.require_subcommand(1);
 
     chopin::TrainOptions t;

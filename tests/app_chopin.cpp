@@ -1,0 +1,201 @@
+// chopin-lstm as a user runs it: train, resume, generate, eval and the error
+// paths, through the built binary on the built-in corpus with a tiny network.
+#include <doctest/doctest.h>
+
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include "io/midi.h"
+#include "models/checkpoint.h"
+#include "models/layers.h"
+#include "test_support.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string kBin = MUSICGEN_BINARY_DIR "/apps/chopin-lstm/chopin-lstm";
+const std::string kTiny = " --hidden1 24 --hidden2 12 --dense 12 --batch 32 --max-steps 4 --threads 2";
+
+struct Run {
+  int code = -1;
+  std::string output;  // stdout and stderr together
+};
+
+Run run(const std::string& args) {
+  Run r;
+  FILE* p = popen((kBin + " " + args + " 2>&1").c_str(), "r");
+  REQUIRE(p != nullptr);
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
+  const int status = pclose(p);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// The last line of the output (where the one-line error is).
+std::string last_line(const std::string& s) {
+  std::string t = s;
+  while (!t.empty() && t.back() == '\n') t.pop_back();
+  return t.substr(t.rfind('\n') == std::string::npos ? 0 : t.rfind('\n') + 1);
+}
+
+}  // namespace
+
+TEST_CASE("chopin-lstm resumed training equals uninterrupted training") {
+  const std::string dir = mg::test::scratch_dir("chopin-resume");
+  Run a = run("train --out " + dir + "/straight --epochs 2" + kTiny);
+  REQUIRE_MESSAGE(a.code == 0, a.output);
+  Run b1 = run("train --out " + dir + "/resumed --epochs 1" + kTiny);
+  REQUIRE_MESSAGE(b1.code == 0, b1.output);
+  Run b2 = run("train --out " + dir + "/resumed --epochs 2 --resume" + kTiny);
+  REQUIRE_MESSAGE(b2.code == 0, b2.output);
+  CHECK(b2.output.find("resuming after epoch 1") != std::string::npos);
+
+  mg::nn::Checkpoint x = mg::nn::load_checkpoint(dir + "/straight/model.safetensors", "chopin-lstm");
+  mg::nn::Checkpoint y = mg::nn::load_checkpoint(dir + "/resumed/model.safetensors", "chopin-lstm");
+  REQUIRE(x.model.size() == y.model.size());
+  for (size_t i = 0; i < x.model.size(); ++i) {
+    INFO(x.model[i].first);
+    CHECK(x.model[i].second.to_vector<float>() == y.model[i].second.to_vector<float>());
+  }
+  CHECK(x.meta["rng"] == y.meta["rng"]);
+  CHECK(x.meta["epoch"] == 2);
+  for (const char* f : {"log.csv", "curves.png", "token-histogram.png"}) CHECK(fs::exists(dir + "/straight/" + f));
+}
+
+TEST_CASE("chopin-lstm training lowers the held-out loss") {
+  const std::string dir = mg::test::scratch_dir("chopin-learn");
+  Run r = run("train --out " + dir + " --model embed --epochs 3 --lr 0.01" + kTiny);
+  REQUIRE_MESSAGE(r.code == 0, r.output);
+  std::istringstream csv(slurp(dir + "/log.csv"));
+  std::string line;
+  std::getline(csv, line);
+  CHECK(line.rfind("epoch,train_loss,heldout_loss", 0) == 0);
+  std::vector<double> heldout;
+  while (std::getline(csv, line)) {
+    std::stringstream ss(line);
+    std::string cell;
+    std::getline(ss, cell, ',');
+    std::getline(ss, cell, ',');
+    std::getline(ss, cell, ',');
+    heldout.push_back(std::stod(cell));
+  }
+  REQUIRE(heldout.size() == 3);
+  CHECK(heldout.back() < heldout.front());
+}
+
+TEST_CASE("chopin-lstm generation is deterministic for a seed and writes readable MIDI") {
+  const std::string dir = mg::test::scratch_dir("chopin-generate");
+  REQUIRE(run("train --out " + dir + " --epochs 1" + kTiny).code == 0);
+  const std::string ck = " --checkpoint " + dir + "/model.safetensors";
+  for (const char* name : {"a", "b", "c", "greedy1", "greedy2"}) {
+    const std::string n = name;
+    const std::string sampling = n[0] == 'g' ? "" : " --temperature 1 --top-k 10 --top-p 0.9";
+    const std::string seed = n == "c" ? " --seed 7" : " --seed 3";
+    Run r = run("generate" + ck + " --notes 30 --out " + dir + "/" + n + ".mid" + sampling + seed);
+    REQUIRE_MESSAGE(r.code == 0, r.output);
+  }
+  CHECK(slurp(dir + "/a.mid") == slurp(dir + "/b.mid"));
+  CHECK(slurp(dir + "/a.mid") != slurp(dir + "/c.mid"));
+  CHECK(slurp(dir + "/greedy1.mid") == slurp(dir + "/greedy2.mid"));
+  CHECK(fs::exists(dir + "/a-roll.png"));
+  mg::io::MidiFile m = mg::io::read_midi(dir + "/a.mid");
+  // 30 tokens, one per quarter note: every note starts on a whole beat in [0, 30).
+  REQUIRE(!m.notes.empty());
+  for (const auto& note : m.notes) {
+    const double beat = m.tick_to_beats(note.start_tick);
+    CHECK(beat == doctest::Approx(std::round(beat)));
+    CHECK(beat < 30);
+  }
+
+  Run wav = run("generate" + ck + " --notes 8 --out " + dir + "/w.mid --wav " + dir + "/w.wav");
+  REQUIRE_MESSAGE(wav.code == 0, wav.output);
+  CHECK(fs::file_size(dir + "/w.wav") > 44100);
+
+  Run ev = run("eval" + ck + " --pieces 2 --notes 20");
+  REQUIRE_MESSAGE(ev.code == 0, ev.output);
+  CHECK(ev.output.find("held-out perplexity") != std::string::npos);
+  CHECK(ev.output.find("pitch-class entropy") != std::string::npos);
+}
+
+TEST_CASE("chopin-lstm bad input gives one line naming the culprit and writes nothing") {
+  const std::string dir = mg::test::scratch_dir("chopin-errors");
+  fs::create_directories(dir + "/empty");
+  fs::create_directories(dir + "/junk");
+  std::ofstream(dir + "/junk/a.mid") << "not a midi file";
+  std::ofstream(dir + "/junk.safetensors") << "garbage";
+  // A checkpoint of the other app.
+  mg::nn::Linear lin(2, 2);
+  mg::nn::save_checkpoint(dir + "/other.safetensors", "jazz-vae", lin, nullptr, nlohmann::json::object());
+
+  struct Case {
+    std::string args, must_name;
+  } cases[] = {
+      {"train --data " + dir + "/empty --out " + dir + "/o1" + kTiny, dir + "/empty"},
+      {"train --data " + dir + "/junk --out " + dir + "/o2" + kTiny, dir + "/junk"},
+      {"train --data " + dir + "/missing --out " + dir + "/o3" + kTiny, dir + "/missing"},
+      {"train --min-count 100000 --out " + dir + "/o4" + kTiny, "--min-count"},
+      {"generate --checkpoint " + dir + "/junk.safetensors --out " + dir + "/o5.mid", dir + "/junk.safetensors"},
+      {"generate --checkpoint " + dir + "/other.safetensors --out " + dir + "/o6.mid", dir + "/other.safetensors"},
+      {"train --epochs -1 --out " + dir + "/o7", "--epochs"},
+      {"train --model lstm --out " + dir + "/o8", "--model"},
+#if !defined(MUSICGEN_WITH_CUDA)
+      {"train --device cuda --out " + dir + "/o9" + kTiny, "--device"},
+#endif
+  };
+  for (const Case& c : cases) {
+    Run r = run(c.args);
+    INFO(c.args, "\n", r.output);
+    CHECK(r.code != 0);
+    CHECK(last_line(r.output).find(c.must_name) != std::string::npos);
+  }
+  for (const char* out : {"o1", "o2", "o3", "o4", "o7", "o8", "o9"}) CHECK_FALSE(fs::exists(dir + "/" + out));
+  CHECK_FALSE(fs::exists(dir + "/o5.mid"));
+  CHECK_FALSE(fs::exists(dir + "/o6.mid"));
+
+  // One unreadable file among good ones: a warning naming it, and training goes on.
+  const std::string mixed = dir + "/mixed";
+  fs::create_directories(mixed);
+  fs::copy_file(dir + "/junk/a.mid", mixed + "/broken.mid");
+  Run gen = run("train --out " + dir + "/seeded --epochs 1" + kTiny);
+  REQUIRE(gen.code == 0);
+  REQUIRE(run("generate --checkpoint " + dir + "/seeded/model.safetensors --notes 300 --temperature 1.5 --out " +
+              mixed + "/good.mid")
+              .code == 0);
+  Run r = run("train --data " + mixed + " --min-count 1 --batch 8 --max-steps 2 --epochs 1 --hidden1 8 --hidden2 8 "
+              "--dense 8 --out " + dir + "/mixed-out");
+  INFO(r.output);
+  CHECK(r.code == 0);
+  CHECK(r.output.find("warning: skipping broken.mid") != std::string::npos);
+  CHECK(r.output.find("1 skipped") != std::string::npos);
+}
+
+TEST_CASE("chopin-lstm on the original 48 Chopin files") {
+  const std::string data = mg::test::shared_data_dir();
+  if (data.empty()) {
+    MESSAGE("skipped: ../shared/data not present");
+    return;
+  }
+  const std::string dir = mg::test::scratch_dir("chopin-real");
+  Run r = run("train --data " + data + "/chopin-midi --out " + dir + " --epochs 1" + kTiny);
+  INFO(r.output);
+  REQUIRE(r.code == 0);
+  CHECK(r.output.find("48 MIDI files read") != std::string::npos);
+  CHECK(r.output.find("tokens: 63628 (317 distinct)") != std::string::npos);
+  CHECK(r.output.find("vocabulary 117") != std::string::npos);
+  CHECK(r.output.find("windows: 47613 train, 11904 held out") != std::string::npos);
+}
