@@ -55,7 +55,8 @@ void run_backward(const Tensor& root, const Tensor& grad_output, bool retain_gra
     MG_CHECK(g.shape() == leaf.shape(), "gradient shape {} for a leaf of shape {}", shape_str(g.shape()),
              shape_str(leaf.shape()));
     Tensor cur = leaf.grad();
-    leaf.impl()->grad = (cur.defined() ? add(cur, g) : g.contiguous().detach()).impl_ptr();
+    // A fresh tensor either way: g may be shared with other leaves or owned by the caller.
+    leaf.impl()->grad = (cur.defined() ? add(cur, g) : g.detach().clone()).impl_ptr();
   };
   if (root.is_leaf()) {
     deposit_leaf(root, g0);

@@ -60,7 +60,10 @@ struct GemmArgs {
 struct Conv1dGeometry {
   int64_t batch = 0, channels = 0, length = 0, kernel = 0;
   int64_t stride = 1, pad_left = 0, pad_right = 0, dilation = 1;
-  int64_t out_length() const { return (length + pad_left + pad_right - dilation * (kernel - 1) - 1) / stride + 1; }
+  int64_t out_length() const {
+    const int64_t span = length + pad_left + pad_right - dilation * (kernel - 1) - 1;
+    return span < 0 ? 0 : span / stride + 1;  // C++ division truncates toward zero: guard negative spans
+  }
 };
 
 struct AdamArgs {

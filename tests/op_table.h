@@ -217,6 +217,8 @@ inline const std::vector<OpCase>& op_table() {
                    [](const TensorList& in) { return conv_transpose1d(in[0], in[1], in[2], 1, 0); }},
                   {"dilation 2 no bias", {{1, 2, 4}, {2, 3, 3}}, Init::Normal,
                    [](const TensorList& in) { return conv_transpose1d(in[0], in[1], Tensor(), 1, 1, 0, 2); }},
+                  {"output_padding beyond stride", {{1, 2, 4}, {2, 2, 3}, {2}}, Init::Normal,
+                   [](const TensorList& in) { return conv_transpose1d(in[0], in[1], in[2], 1, 0, 1, 2); }},
                   {"non-contiguous input", {{2, 5, 3}, {3, 4, 2}, {4}}, Init::Normal,
                    [](const TensorList& in) { return conv_transpose1d(in[0].transpose(1, 2), in[1], in[2], 2, 0); }}}});
     t.push_back({"instance_norm1d",

@@ -136,7 +136,8 @@ Tensor conv_transpose1d(const Tensor& x, const Tensor& weight, const Tensor& bia
   MG_CHECK(T > 0, "conv_transpose1d: output length {} is not positive", T);
   if (bias.defined()) MG_CHECK(bias.dim() == 1 && bias.size(0) == Cout, "conv_transpose1d: bias must be [{}]", Cout);
   // The convolution whose input-gradient this is: over y [B, Cout, T], producing L positions.
-  Conv1dGeometry geo{B, Cout, T, K, stride, padding, padding, dilation};
+  // Its right padding absorbs output_padding (kernels only read pad_left).
+  Conv1dGeometry geo{B, Cout, T, K, stride, padding, padding - output_padding, dilation};
   MG_CHECK(geo.out_length() == L, "conv_transpose1d: inconsistent geometry");
   const int64_t CK = Cout * K;
 

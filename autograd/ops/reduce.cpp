@@ -8,7 +8,13 @@ namespace mg {
 // Sums x over dims into a keepdim-shaped result (no autograd record).
 static Tensor reduce_keepdim(const Tensor& x, const std::vector<int64_t>& dims) {
   Shape keep = x.shape();
-  for (int64_t d : dims) keep[wrap_dim(d, x.dim())] = 1;
+  std::vector<bool> seen(static_cast<size_t>(x.dim()), false);
+  for (int64_t d : dims) {
+    const int64_t w = wrap_dim(d, x.dim());
+    MG_CHECK(!seen[static_cast<size_t>(w)], "dim {} appears twice in a reduction", w);
+    seen[static_cast<size_t>(w)] = true;
+    keep[static_cast<size_t>(w)] = 1;
+  }
   Tensor out = empty(keep, x.dtype(), x.device());
   if (out.numel() == 0) return out;
   if (x.numel() == 0) {
@@ -48,9 +54,10 @@ Tensor sum(const Tensor& x) {
 }
 
 Tensor mean(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
+  Tensor total = sum(x, dims, keepdim);  // rejects repeated dims before they are counted twice
   int64_t count = 1;
   for (int64_t d : dims) count *= x.size(d);
-  return mul(sum(x, dims, keepdim), 1.0 / static_cast<double>(std::max<int64_t>(count, 1)));
+  return mul(total, 1.0 / static_cast<double>(std::max<int64_t>(count, 1)));
 }
 
 Tensor mean(const Tensor& x) { return mul(sum(x), 1.0 / static_cast<double>(std::max<int64_t>(x.numel(), 1))); }
