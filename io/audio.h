@@ -1,0 +1,57 @@
+#pragma once
+// Audio files in and out: libsndfile reads WAV, AU (GTZAN's original format),
+// FLAC and OGG; libsamplerate resamples. Everything is mono float in [-1, 1].
+// Errors are mg::Error, one line, naming the file or folder.
+#include <cstddef>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace mg::io {
+
+struct Audio {
+  int sample_rate = 0;
+  std::vector<float> samples;  // mono
+};
+
+// Reads an audio file, mixes it down to mono (mean of the channels) and, when
+// target_rate > 0 and differs from the file's rate, resamples it
+// (SRC_SINC_MEDIUM_QUALITY) to exactly round(frames * target_rate / rate)
+// samples. Throws for an unreadable file, for no audio at all, and for a
+// truncated file: a WAV or AU whose header promises more data than the file
+// holds, or any file whose decoder delivers fewer frames than announced
+// ("truncated: header says N frames, read M").
+Audio load_audio(const std::string& path, int target_rate = 0);
+
+// The first `length` samples of x, zero-padded at the end when x is shorter.
+std::vector<float> crop_or_pad(const std::vector<float>& x, size_t length);
+
+struct ClipSet {
+  std::vector<std::string> names;          // file names (no folder), sorted
+  std::vector<std::vector<float>> clips;   // one per name, each of the requested length
+};
+
+// Loads every .wav/.au/.flac/.ogg file (extension case-insensitive) of `dir`,
+// sorted by name, at `rate` Hz, cropped or zero-padded to clip_length samples
+// (0 keeps each clip's own length). Hidden files, which include macOS "._*"
+// AppleDouble metadata, and files with other extensions are ignored silently.
+// A file that cannot be loaded (unreadable, truncated, empty) is reported once
+// through on_skip(file path, reason) and left out. Throws when dir is missing
+// or not a folder, or when no clip could be loaded (the message counts the
+// skipped and ignored files).
+ClipSet load_audio_folder(const std::string& dir, int rate, size_t clip_length,
+                          const std::function<void(const std::string& file, const std::string& why)>& on_skip);
+
+// Writes mono 16-bit PCM WAV atomically (io/atomic_file.h). With
+// peak_normalize the samples are scaled so the peak is at -1 dBFS (0.891);
+// silence stays silence. Without it they are clamped to [-1, 1]. NaN or
+// infinite samples are an error (they mean the producer diverged; writing
+// zeros would hide that), and so is an empty signal.
+void write_wav(const std::string& path, const std::vector<float>& samples, int sample_rate, bool peak_normalize);
+
+// Level helpers; all return 0 for an empty signal.
+double rms(const std::vector<float>& x);
+float peak(const std::vector<float>& x);          // max |x|
+size_t count_clipped(const std::vector<float>& x);  // samples with |x| >= 0.999
+
+}  // namespace mg::io
