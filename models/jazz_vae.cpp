@@ -13,9 +13,11 @@ ResNet1DBlock::ResNet1DBlock(int64_t channels, int64_t kernel, Kind kind) : kind
     // A stride-1 transposed convolution with padding (K-1)/2 keeps the length.
     const int64_t pad = (kernel - 1) / 2;
     convt1_ = register_module("conv1", std::make_shared<ConvTranspose1d>(channels, channels, kernel, 1, pad));
-    bn1_ = register_module("norm1", std::make_shared<BatchNorm1d>(channels));
+    // Running statistics move at 0.1 per step (PyTorch's default) rather than Keras' 0.01, so that
+    // evaluation after a few epochs on a small set does not use near-initial statistics.
+    bn1_ = register_module("norm1", std::make_shared<BatchNorm1d>(channels, 1e-3, 0.1));
     convt2_ = register_module("conv2", std::make_shared<ConvTranspose1d>(channels, channels, kernel, 1, pad));
-    bn2_ = register_module("norm2", std::make_shared<BatchNorm1d>(channels));
+    bn2_ = register_module("norm2", std::make_shared<BatchNorm1d>(channels, 1e-3, 0.1));
   }
 }
 

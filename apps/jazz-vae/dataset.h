@@ -1,0 +1,94 @@
+#pragma once
+// Audio in: files -> fixed-length clips -> model features, and the train /
+// held-out split.
+//
+// One file gives floor(length / clip) non-overlapping clips (at least one,
+// zero-padded). The split is by file, so no held-out clip shares a recording
+// with a training clip.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "io/stft.h"
+
+#include "io/plot.h"
+
+namespace jazz {
+
+// How audio becomes the model's input; saved in checkpoints so that generate,
+// encode and eval rebuild exactly the training features.
+//   conv: log(1 + |STFT|) frames, C = n_fft/2+1 bins over L frames, less each
+//         bin's mean over the training clips, divided by one overall deviation
+//         (raw log-magnitudes have bin-dependent offsets of several units that 3e-4
+//         Adam steps would take thousands of steps to learn in the decoder; a
+//         deviation per bin would blow up the noise of near-constant bins);
+//   seed: the raw waveform at 3 kHz, C = 1, L = samples.
+struct FeatureConfig {
+  std::string model = "conv";
+  int sample_rate = 22050;
+  double clip_seconds = 5;
+  int n_fft = 1024, hop = 512;
+  std::vector<float> bin_mean;  // conv only, C values
+  float log_std = 1;            // conv only
+
+  int64_t clip_samples() const;
+  mg::io::StftConfig stft_config() const { return {n_fft, hop, true}; }
+  int64_t channels() const;
+  int64_t length() const;
+  nlohmann::json to_json() const;
+  static FeatureConfig from_json(const nlohmann::json& j, const std::string& what);
+};
+
+struct Clip {
+  std::string name;            // "file.wav" or "file.wav@5s" for later clips of a file
+  size_t file = 0;             // index into Dataset::files
+  std::vector<float> audio;    // clip_samples() at sample_rate
+  std::vector<float> features; // [C, L] row-major, filled by compute_features
+};
+
+struct Dataset {
+  std::string source;               // the folder, or "built-in"
+  std::vector<std::string> files;   // file names, sorted
+  std::vector<Clip> clips;
+  std::vector<size_t> train, test;  // indices into clips
+  std::string split;                // how the split was made, one line
+};
+
+// Loads a folder (warning line per skipped file) or, with an empty folder
+// name, the built-in synthesised set; splits it (see split_files).
+Dataset load_dataset(const std::string& folder, const FeatureConfig& f, uint64_t seed);
+
+// Clips of one file: the whole signal cut into clip-length pieces.
+std::vector<std::vector<float>> cut_clips(const std::vector<float>& signal, size_t clip_samples);
+
+// Train and held-out file indices. GTZAN jazz names (jazz.000NN.*) get the
+// seed notebook's lists (index 45 in both, as there); anything else a seeded
+// 80/20 split with at least one held-out file when there are two or more.
+struct FileSplit {
+  std::vector<size_t> train, test;
+  std::string description;
+};
+FileSplit split_files(const std::vector<std::string>& files, uint64_t seed);
+
+// Per-bin statistics of the training clips' log-magnitudes (conv), stored in f.
+void fit_standardisation(FeatureConfig& f, const std::vector<std::vector<float>>& train_audio);
+
+// Audio clip -> features [C, L]; and back: decoded features -> audio
+// (conv: Griffin-Lim with `griffin_lim_iters` iterations; seed: 2 sigmoid - 1).
+std::vector<float> compute_features(const FeatureConfig& f, const std::vector<float>& audio);
+std::vector<float> features_to_audio(const FeatureConfig& f, const std::vector<float>& decoded, int griffin_lim_iters);
+
+// Magnitude spectrograms in dB for pictures: of an audio clip, and of decoded features.
+mg::io::SpectrogramPanel clip_spectrogram(const FeatureConfig& f, const std::vector<float>& audio);
+mg::io::SpectrogramPanel decoded_spectrogram(const FeatureConfig& f, const std::vector<float>& decoded);
+
+// Spectral convergence and log-spectral distance (io/stft.h) of a decoded
+// clip's magnitude spectrogram against the clip's own.
+struct SpectralScores {
+  double convergence = 0, log_distance = 0;
+};
+SpectralScores spectral_scores(const FeatureConfig& f, const Clip& clip, const std::vector<float>& decoded);
+
+}  // namespace jazz

@@ -1,0 +1,218 @@
+// jazz-vae end to end through its built binary: training on tiny configs,
+// generate / interpolate / encode / eval, exact resume, loader and checkpoint
+// errors, and a short run on the shared rendered-jazz folder when present.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "io/audio.h"
+#include "io/safetensors.h"
+#include "models/checkpoint.h"
+#include "models/layers.h"
+#include "test_support.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string kBinary = MUSICGEN_BINARY_DIR "/apps/jazz-vae/jazz-vae";
+// A model small enough for a test: 1 s clips, 129 bins, two stages of 8 channels.
+const std::string kTiny = " --clip-seconds 1 --n-fft 256 --hop 128 --channels 8,8 --threads 2";
+
+struct Run {
+  int rc = 0;
+  std::string output;  // stdout and stderr
+};
+
+Run run(const std::string& args) {
+  Run r;
+  FILE* p = popen((kBinary + " " + args + " 2>&1").c_str(), "r");
+  REQUIRE(p != nullptr);
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, p)) r.output.append(buf, n);
+  const int status = pclose(p);
+  r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+// A jazz-like test signal: a few partials with a slow swell, different per seed.
+std::vector<float> tone(double seconds, int seed) {
+  const int rate = 22050;
+  std::vector<float> x(static_cast<size_t>(seconds * rate));
+  for (size_t i = 0; i < x.size(); ++i) {
+    const double t = static_cast<double>(i) / rate;
+    double v = 0;
+    for (int k = 1; k <= 3; ++k) v += std::sin(2 * M_PI * (110.0 * (seed + 1) * k) * t) / k;
+    x[i] = static_cast<float>(0.3 * v * (0.6 + 0.4 * std::sin(2 * M_PI * 0.5 * t)));
+  }
+  return x;
+}
+
+std::vector<std::string> csv_column(const std::string& path, const std::string& name) {
+  std::ifstream f(path);
+  std::string line, cell;
+  std::getline(f, line);
+  std::stringstream head(line);
+  size_t k = 0, col = 0;
+  bool found = false;
+  while (std::getline(head, cell, ','))
+    if (cell == name) col = k, found = true;
+    else ++k;
+  REQUIRE(found);
+  std::vector<std::string> out;
+  while (std::getline(f, line)) {
+    std::stringstream row(line);
+    for (size_t i = 0; std::getline(row, cell, ','); ++i)
+      if (i == col) out.push_back(cell);
+  }
+  return out;
+}
+
+void check_wav(const std::string& path) {
+  INFO(path);
+  REQUIRE(fs::exists(path));
+  mg::io::Audio a = mg::io::load_audio(path);
+  CHECK(a.sample_rate == 22050);
+  CHECK(mg::io::rms(a.samples) > 0.01);
+  CHECK(mg::io::count_clipped(a.samples) == 0);
+}
+
+}  // namespace
+
+TEST_CASE("jazz-vae overfits one short clip") {
+  const std::string dir = mg::test::scratch_dir("jazz-overfit");
+  fs::create_directories(dir + "/data");
+  mg::io::write_wav(dir + "/data/one.wav", tone(1.0, 1), 22050, true);
+  // Two stages of 64 channels: the tiny 8-channel decoder cannot represent 129 bins well enough to overfit.
+  Run r = run("train --data " + dir + "/data --out " + dir + "/run --epochs 60 --lr 3e-3 --beta 0.01 --clip-seconds 1 "
+              "--n-fft 256 --hop 128 --channels 64,64 --threads 2");
+  INFO(r.output);
+  REQUIRE(r.rc == 0);
+  std::vector<std::string> recon = csv_column(dir + "/run/log.csv", "train_recon");
+  REQUIRE(recon.size() == 60);
+  CHECK(std::stod(recon.back()) < 0.1 * std::stod(recon.front()));
+}
+
+TEST_CASE("jazz-vae train, generate, interpolate, encode and eval on the built-in clips") {
+  const std::string dir = mg::test::scratch_dir("jazz-e2e");
+  const std::string ck = dir + "/run/model.safetensors";
+  Run t = run("train --out " + dir + "/run --epochs 2" + kTiny);
+  INFO(t.output);
+  REQUIRE(t.rc == 0);
+  CHECK(t.output.find("built-in") != std::string::npos);
+  for (const char* f : {"model.safetensors", "log.csv", "training.gif", "latent-map.png", "reconstruction.png",
+                        "curves.png", "epochs/epoch-001.png", "epochs/epoch-002.png"})
+    CHECK_MESSAGE(fs::exists(dir + "/run/" + f), f);
+
+  Run g = run("generate --checkpoint " + ck + " --count 2 --grid 2 --griffin-lim-iters 8 --out " + dir + "/gen");
+  INFO(g.output);
+  REQUIRE(g.rc == 0);
+  for (const char* f : {"sample-01.wav", "sample-02.wav", "grid-1-1.wav", "grid-2-2.wav"}) check_wav(dir + "/gen/" + f);
+
+  mg::io::write_wav(dir + "/a.wav", tone(1.5, 0), 22050, true);
+  mg::io::write_wav(dir + "/b.wav", tone(1.5, 2), 22050, true);
+  Run ip = run("interpolate --checkpoint " + ck + " " + dir + "/a.wav " + dir + "/b.wav --steps 3 --griffin-lim-iters 8 --out " +
+               dir + "/interp");
+  INFO(ip.output);
+  REQUIRE(ip.rc == 0);
+  for (const char* f : {"step-01.wav", "step-03.wav", "interpolation.wav"}) check_wav(dir + "/interp/" + f);
+
+  Run e = run("encode --checkpoint " + ck + " " + dir + "/a.wav " + dir + "/b.wav");
+  INFO(e.output);
+  REQUIRE(e.rc == 0);
+  CHECK(e.output.find("a.wav  mu [") != std::string::npos);
+  CHECK(e.output.find("sigma [") != std::string::npos);
+
+  Run v = run("eval --checkpoint " + ck);
+  INFO(v.output);
+  REQUIRE(v.rc == 0);
+  CHECK(v.output.find("spectral convergence") != std::string::npos);
+}
+
+TEST_CASE("jazz-vae resume continues exactly") {
+  const std::string dir = mg::test::scratch_dir("jazz-resume");
+  fs::create_directories(dir + "/data");
+  for (int i = 0; i < 3; ++i) mg::io::write_wav(dir + "/data/c" + std::to_string(i) + ".wav", tone(2.0, i), 22050, true);
+  const std::string common = " --data " + dir + "/data --batch 2 --beta-warmup 1" + kTiny;
+  REQUIRE(run("train --epochs 2 --out " + dir + "/straight" + common).rc == 0);
+  REQUIRE(run("train --epochs 1 --out " + dir + "/resumed" + common).rc == 0);
+  Run r = run("train --epochs 2 --resume --out " + dir + "/resumed" + common);
+  INFO(r.output);
+  REQUIRE(r.rc == 0);
+  mg::io::SafetensorsFile a = mg::io::read_safetensors(dir + "/straight/model.safetensors");
+  mg::io::SafetensorsFile b = mg::io::read_safetensors(dir + "/resumed/model.safetensors");
+  REQUIRE(a.tensors.size() == b.tensors.size());
+  for (size_t i = 0; i < a.tensors.size(); ++i) {
+    INFO(a.tensors[i].name);
+    CHECK(a.tensors[i].name == b.tensors[i].name);
+    CHECK(a.tensors[i].data == b.tensors[i].data);
+  }
+  CHECK(csv_column(dir + "/resumed/log.csv", "train_loss") == csv_column(dir + "/straight/log.csv", "train_loss"));
+}
+
+TEST_CASE("jazz-vae skips unreadable files and fails on a folder without audio") {
+  const std::string dir = mg::test::scratch_dir("jazz-loader");
+  fs::create_directories(dir + "/mixed");
+  mg::io::write_wav(dir + "/mixed/good1.wav", tone(1.0, 0), 22050, true);
+  mg::io::write_wav(dir + "/mixed/good2.wav", tone(1.0, 1), 22050, true);
+  mg::io::write_wav(dir + "/mixed/broken.wav", tone(1.0, 2), 22050, true);
+  fs::resize_file(dir + "/mixed/broken.wav", 2000);  // header promises more than is there
+  Run ok = run("train --data " + dir + "/mixed --out " + dir + "/run --epochs 1" + kTiny);
+  INFO(ok.output);
+  CHECK(ok.rc == 0);
+  CHECK(ok.output.find("warning: skipping " + dir + "/mixed/broken.wav") != std::string::npos);
+
+  fs::create_directories(dir + "/bad");
+  fs::copy_file(dir + "/mixed/broken.wav", dir + "/bad/broken.wav");
+  std::ofstream(dir + "/bad/notes.txt") << "not audio";
+  Run bad = run("train --data " + dir + "/bad --out " + dir + "/run2 --epochs 1" + kTiny);
+  INFO(bad.output);
+  CHECK(bad.rc != 0);
+  CHECK(bad.output.find(dir + "/bad: no usable audio") != std::string::npos);
+  CHECK_FALSE(fs::exists(dir + "/run2/model.safetensors"));
+
+  fs::create_directories(dir + "/empty");
+  CHECK(run("train --data " + dir + "/empty --out " + dir + "/run3" + kTiny).rc != 0);
+}
+
+TEST_CASE("jazz-vae rejects bad flags and foreign or corrupt checkpoints") {
+  const std::string dir = mg::test::scratch_dir("jazz-errors");
+  Run fft = run("train --out " + dir + "/run --n-fft 1000");
+  CHECK(fft.rc != 0);
+  CHECK(fft.output.find("--n-fft") != std::string::npos);
+  Run ch = run("train --out " + dir + "/run --channels 8,x");
+  CHECK(ch.rc != 0);
+  CHECK(ch.output.find("--channels") != std::string::npos);
+  CHECK(run("interpolate --checkpoint x a.wav b.wav --out " + dir + " --steps -1").rc != 0);
+
+  mg::nn::Linear lin(2, 2);
+  mg::nn::save_checkpoint(dir + "/chopin.safetensors", "chopin-lstm", lin, nullptr, {{"epoch", 1}});
+  Run other = run("generate --checkpoint " + dir + "/chopin.safetensors --out " + dir + "/gen");
+  CHECK(other.rc != 0);
+  CHECK(other.output.find("chopin-lstm checkpoint") != std::string::npos);
+
+  std::ofstream(dir + "/corrupt.safetensors") << "this is not a checkpoint";
+  Run corrupt = run("eval --checkpoint " + dir + "/corrupt.safetensors");
+  CHECK(corrupt.rc != 0);
+  CHECK(corrupt.output.find(dir + "/corrupt.safetensors") != std::string::npos);
+}
+
+TEST_CASE("jazz-vae trains on the shared rendered jazz clips") {
+  const std::string data = mg::test::shared_data_dir();
+  if (data.empty() || !fs::is_directory(data + "/jazz-rendered")) {
+    MESSAGE("skipped: ../shared/data/jazz-rendered not found (set MUSICGEN_DATA)");
+    return;
+  }
+  const std::string dir = mg::test::scratch_dir("jazz-rendered");
+  Run r = run("train --data " + data + "/jazz-rendered --out " + dir + " --epochs 1 --clip-seconds 3 --n-fft 256 "
+              "--hop 128 --channels 8,8 --threads 2");
+  INFO(r.output);
+  REQUIRE(r.rc == 0);
+  CHECK(r.output.find("16 files") != std::string::npos);
+  CHECK(r.output.find("held-out recon") != std::string::npos);
+  CHECK(r.output.find("LSD") != std::string::npos);
+}
