@@ -257,4 +257,13 @@ size_t count_clipped(const std::vector<float>& x) {
   return static_cast<size_t>(std::count_if(x.begin(), x.end(), [](float v) { return std::fabs(v) >= 0.999f; }));
 }
 
+std::vector<float> resample(const std::vector<float>& x, int from_rate, int to_rate) {
+  MG_CHECK(from_rate > 0 && to_rate > 0, "resample: rates must be positive ({} Hz to {} Hz)", from_rate, to_rate);
+  if (from_rate == to_rate) return x;
+  std::string why;
+  std::vector<float> out = resample(x, from_rate, to_rate, why);
+  if (!why.empty()) fail("{}", why);
+  return out;
+}
+
 }  // namespace mg::io

@@ -49,6 +49,10 @@ ClipSet load_audio_folder(const std::string& dir, int rate, size_t clip_length,
 // zeros would hide that), and so is an empty signal.
 void write_wav(const std::string& path, const std::vector<float>& samples, int sample_rate, bool peak_normalize);
 
+// Resamples with libsamplerate (SRC_SINC_MEDIUM_QUALITY) to exactly
+// round(n * to_rate / from_rate) samples; an error when that is 0.
+std::vector<float> resample(const std::vector<float>& x, int from_rate, int to_rate);
+
 // Level helpers; all return 0 for an empty signal.
 double rms(const std::vector<float>& x);
 float peak(const std::vector<float>& x);          // max |x|

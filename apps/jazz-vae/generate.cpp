@@ -13,8 +13,10 @@ namespace jazz {
 namespace {
 
 // Peak-normalised to -1 dBFS by write_wav, so nothing clips; prints the levels.
+// Every WAV is written at 22,050 Hz (GTZAN's rate); the seed model's 3 kHz audio is resampled.
 void write_clip(const std::string& path, const std::vector<float>& audio, int rate) {
-  mg::io::write_wav(path, audio, rate, true);
+  constexpr int kOutRate = 22050;
+  mg::io::write_wav(path, mg::io::resample(audio, rate, kOutRate), kOutRate, true);
   std::printf("wrote %s  (%.1f s, rms before normalising %.4f, peak %.4f)\n", path.c_str(),
               static_cast<double>(audio.size()) / rate, mg::io::rms(audio), static_cast<double>(mg::io::peak(audio)));
 }
