@@ -14,12 +14,14 @@ namespace {
 
 constexpr int kThreads = 256;
 
-// Block-wide sum of one double per thread (blockDim.x a power of two <= 1024).
-__device__ double block_sum(double v, double* shared) {
+// Block-wide reduction of one double per thread (blockDim.x a power of two
+// <= 1024); every thread gets the result. `combine` is sum or max.
+template <typename Combine>
+__device__ double block_reduce(double v, double* shared, Combine combine) {
   shared[threadIdx.x] = v;
   __syncthreads();
   for (unsigned s = blockDim.x / 2; s > 0; s >>= 1) {
-    if (threadIdx.x < s) shared[threadIdx.x] += shared[threadIdx.x + s];
+    if (threadIdx.x < s) shared[threadIdx.x] = combine(shared[threadIdx.x], shared[threadIdx.x + s]);
     __syncthreads();
   }
   const double total = shared[0];
@@ -27,17 +29,15 @@ __device__ double block_sum(double v, double* shared) {
   return total;
 }
 
-__device__ double block_max(double v, double* shared) {
-  shared[threadIdx.x] = v;
-  __syncthreads();
-  for (unsigned s = blockDim.x / 2; s > 0; s >>= 1) {
-    if (threadIdx.x < s) shared[threadIdx.x] = fmax(shared[threadIdx.x], shared[threadIdx.x + s]);
-    __syncthreads();
-  }
-  const double m = shared[0];
-  __syncthreads();
-  return m;
-}
+struct Sum {
+  __device__ double operator()(double a, double b) const { return a + b; }
+};
+struct Max {
+  __device__ double operator()(double a, double b) const { return fmax(a, b); }
+};
+
+__device__ double block_sum(double v, double* shared) { return block_reduce(v, shared, Sum{}); }
+__device__ double block_max(double v, double* shared) { return block_reduce(v, shared, Max{}); }
 
 // ---- softmax: one block per row ---------------------------------------------------
 
