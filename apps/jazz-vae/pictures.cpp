@@ -13,6 +13,20 @@
 
 namespace jazz {
 
+std::string short_label(const std::string& clip_name) {
+  std::string name = clip_name, suffix;
+  if (const size_t at = name.find('@'); at != std::string::npos) {
+    suffix = name.substr(at);
+    name.resize(at);
+  }
+  for (const char* ext : {".wav", ".au", ".flac", ".ogg", ".WAV", ".AU", ".FLAC", ".OGG"}) {
+    const std::string e = ext;
+    if (name.size() > e.size() && name.compare(name.size() - e.size(), e.size(), e) == 0) name.resize(name.size() - e.size());
+  }
+  if (const size_t dot = name.rfind('.'); dot != std::string::npos && dot + 1 < name.size()) name = name.substr(dot + 1);
+  return name + suffix;
+}
+
 std::string epoch_frame_path(const std::string& out_dir, int epoch) {
   return fmt::format("{}/epochs/epoch-{:03}.png", out_dir, epoch);
 }

@@ -32,4 +32,8 @@ void reconstruction_picture(const std::string& path, const FeatureConfig& f, con
 // Training loss and held-out reconstruction (log scale) above the KL terms.
 void loss_curves(const std::string& path, const mg::app::CsvLog& log);
 
+// A compact picture label for a clip name: "jazz.00054.wav@5s" -> "00054@5s"
+// (names in one folder share their prefix and extension; labels must stay short).
+std::string short_label(const std::string& clip_name);
+
 }  // namespace jazz

@@ -122,7 +122,7 @@ void write_pictures(const std::string& out, int epoch, const LoadedModel& m, con
   std::vector<std::vector<float>> decoded = reconstruct(m, clips_at(d, grid), 10);
   std::vector<mg::io::WaveformPanel> panels;
   for (size_t i = 0; i < grid.size(); ++i)
-    panels.push_back({d.clips[grid[i]].name, features_to_audio(m.features, decoded[i], kPreviewGriffinLim)});
+    panels.push_back({short_label(d.clips[grid[i]].name), features_to_audio(m.features, decoded[i], kPreviewGriffinLim)});
   epoch_grid(epoch_frame_path(out, epoch), epoch, panels);
 
   std::vector<size_t> all(d.clips.size());
@@ -133,7 +133,7 @@ void write_pictures(const std::string& out, int epoch, const LoadedModel& m, con
     const Clip& c = d.clips[i];
     const bool first_of_file = i == 0 || d.clips[i - 1].file != c.file;
     const bool held_out = std::find(d.test.begin(), d.test.end(), i) != d.test.end();
-    points.push_back({mu[i][0], mu[i].size() > 1 ? mu[i][1] : 0.0f, held_out, first_of_file ? c.name : ""});
+    points.push_back({mu[i][0], mu[i].size() > 1 ? mu[i][1] : 0.0f, held_out, first_of_file ? short_label(c.name) : ""});
   }
   latent_map(out + "/latent-map.png", points, m.vae->config().latent);
   reconstruction_picture(out + "/reconstruction.png", m.features, d.clips[shown.front()], decoded.front());
