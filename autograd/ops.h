@@ -119,6 +119,15 @@ std::pair<Tensor, Tensor> lstm_pointwise(const Tensor& gates, const Tensor& c_pr
 std::pair<Tensor, Tensor> lstm_cell(const Tensor& x, const Tensor& h, const Tensor& c, const Tensor& w_ih,
                                     const Tensor& w_hh, const Tensor& b);
 
+// The recurrence of a whole LSTM layer as one op. T = time steps.
+// xproj [T, B, 4H] holds every step's input projection x_t W_ihᵀ + b (one
+// GEMM for all steps, done by the caller); w_hh [4H, H]; h0, c0 [B, H].
+// Per step: one recurrent GEMM accumulated onto xproj_t and the fused
+// pointwise kernel. Backward mirrors it step by step and forms the gradient
+// of w_hh with a single GEMM over all steps. Returns (h for every step
+// [T, B, H], final c [B, H]); the final h is the last row of the first.
+std::pair<Tensor, Tensor> lstm_recurrence(const Tensor& xproj, const Tensor& w_hh, const Tensor& h0, const Tensor& c0);
+
 // ---- variational (autograd/ops/vae.cpp)
 // z = mu + exp(0.5 logvar) eps, with eps ~ N(0, 1) given (so it can be seeded).
 Tensor reparameterize(const Tensor& mu, const Tensor& logvar, const Tensor& eps);

@@ -34,19 +34,11 @@ std::pair<Tensor, LstmState> LSTM::forward(const Tensor& x, const std::optional<
   const int64_t B = x.size(0), T = x.size(1), H = hidden_;
   Tensor h = state ? state->h : zeros({B, H}, x.dtype(), x.device());
   Tensor c = state ? state->c : zeros({B, H}, x.dtype(), x.device());
-  // All steps' input projections at once, time-major so that each step's
-  // slice is contiguous: [T, B, I] @ [I, 4H] -> [T, B, 4H].
+  // All steps' input projections in one GEMM, time-major: [T, B, I] @ [I, 4H] -> [T, B, 4H].
   Tensor xproj = add(matmul(x.transpose(0, 1).contiguous(), w_ih.transpose(0, 1)), bias);
-  std::vector<Tensor> steps = unbind(xproj, 0);
-  std::vector<Tensor> hs;
-  hs.reserve(static_cast<size_t>(T));
-  Tensor w_hh_t = w_hh.transpose(0, 1);
-  for (int64_t t = 0; t < T; ++t) {
-    Tensor gates = add(steps[static_cast<size_t>(t)], matmul(h, w_hh_t));
-    std::tie(h, c) = lstm_pointwise(gates, c);
-    hs.push_back(h);
-  }
-  return {stack(hs, 1), LstmState{h, c}};
+  auto [hs, c_last] = lstm_recurrence(xproj, w_hh, h, c);  // hs [T, B, H]
+  // [B, T, H] as a view: a following LSTM's time-major transpose makes it contiguous again for free.
+  return {hs.transpose(0, 1), LstmState{hs.select(0, T - 1), c_last}};
 }
 
 Conv1d::Conv1d(int64_t in, int64_t out, const ConvSpec& spec, bool has_bias) : spec_(spec) {

@@ -40,8 +40,9 @@ struct LstmState {
 };
 
 // One LSTM layer over a sequence: x [B, T, I] -> h for every step [B, T, H]
-// (and the final state). The input projection of all steps is one GEMM; each
-// step then adds one recurrent GEMM and runs the fused pointwise kernel.
+// (and the final state). The input projection of all steps is one GEMM; the
+// recurrence (one GEMM and the fused pointwise kernel per step) is the
+// lstm_recurrence op, whose backward forms W_hh's gradient in one GEMM.
 class LSTM : public Module {
  public:
   LSTM(int64_t input_size, int64_t hidden_size);

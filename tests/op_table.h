@@ -244,6 +244,15 @@ inline const std::vector<OpCase>& op_table() {
                   {"h only", {{2, 3}, {2, 2}, {2, 2}, {8, 3}, {8, 2}}, Init::Normal, [](const TensorList& in) {
                      return lstm_cell(in[0], in[1], in[2], in[3], in[4], Tensor()).first;
                    }}}});
+    t.push_back({"lstm_recurrence",
+                 {{"h and c", {{3, 2, 8}, {8, 2}, {2, 2}, {2, 2}}, Init::Normal,
+                   [](const TensorList& in) {
+                     auto [hs, c] = lstm_recurrence(in[0], in[1], in[2], in[3]);
+                     return concat({hs.reshape({-1}), c.reshape({-1})}, 0);
+                   }},
+                  {"last h only", {{4, 3, 4}, {4, 1}, {3, 1}, {3, 1}}, Init::Normal, [](const TensorList& in) {
+                     return lstm_recurrence(in[0], in[1], in[2], in[3]).first.select(0, 3);
+                   }}}});
     t.push_back({"lstm_pointwise",
                  {{"h and c", {{3, 8}, {3, 2}}, Init::Normal, [](const TensorList& in) {
                     auto [h, c] = lstm_pointwise(in[0], in[1]);
