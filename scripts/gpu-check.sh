@@ -1,38 +1,58 @@
 #!/usr/bin/env bash
-# On a machine with an NVIDIA GPU: build with CUDA (sm_90 by default), run
-# the CUDA test suites and the GPU benchmarks, and print a short summary.
-#   scripts/gpu-check.sh [CUDA_ARCHITECTURES]     e.g. 90 (H100/H200), or "80;90"
+# On a machine with an NVIDIA GPU (packages from scripts/install-deps.sh
+# already present): build with CUDA, run the CUDA test suites and the GPU
+# benchmarks, print a short summary. Exits non-zero when a CUDA test fails.
+#   scripts/gpu-check.sh [CUDA_ARCHITECTURES]    default 90 (H100/H200); e.g. "80;90"
 set -uo pipefail
 cd "$(dirname "$0")/.."
 arch="${1:-90}"
 build=build-gpu
+log_dir="$build/gpu-check"
 
 echo "== GPU"
-nvidia-smi -L || { echo "gpu-check: nvidia-smi found no GPU" >&2; exit 1; }
-
-echo "== build (CUDA architectures $arch)"
-if [ -x scripts/install-deps.sh ] && [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
-  scripts/install-deps.sh || echo "gpu-check: package install failed; trying with what is present"
+if ! nvidia-smi -L; then
+  echo "gpu-check: nvidia-smi found no GPU" >&2
+  exit 1
 fi
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DMUSICGEN_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES="$arch" >/dev/null || exit 1
-cmake --build "$build" -j "$(nproc)" 2>&1 | grep -E "error|warning: unused" ; test "${PIPESTATUS[0]}" -eq 0 || exit 1
+gpu_name=$(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | head -n 1)
+
+echo "== configure and build (CUDA architectures $arch)"
+if ! cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DMUSICGEN_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES="$arch" \
+    > /tmp/gpu-check-configure.log 2>&1; then
+  tail -n 20 /tmp/gpu-check-configure.log
+  echo "gpu-check: configure failed (full log: /tmp/gpu-check-configure.log)" >&2
+  exit 1
+fi
+mkdir -p "$log_dir"
+if ! cmake --build "$build" -j "$(nproc)" > "$log_dir/build.log" 2>&1; then
+  grep -E "error" "$log_dir/build.log" | head -n 20
+  echo "gpu-check: build failed (full log: $log_dir/build.log)" >&2
+  exit 1
+fi
 
 echo "== CUDA tests"
-(cd "$build" && ctest -R "cuda" --output-on-failure 2>&1 | tee /tmp/gpu-check-ctest.log | tail -n 25)
-tests_line=$(grep -E "tests passed|tests failed" /tmp/gpu-check-ctest.log | tail -n 1)
-
-echo "== all other tests on this machine"
-(cd "$build" && ctest -E "cuda" -j "$(nproc)" 2>&1 | tail -n 3)
+(cd "$build" && ctest -R cuda --output-on-failure) > "$log_dir/ctest.log" 2>&1
+tests_rc=$?
+grep -E "Failed|\*\*\*|tests passed|tests failed" "$log_dir/ctest.log" | tail -n 25
+tests_line=$(grep -E "tests passed|tests failed" "$log_dir/ctest.log" | tail -n 1)
 
 echo "== GPU benchmarks"
+benches=0
 for b in "$build"/bench/bench_*; do
   [ -x "$b" ] || continue
-  if "$b" --help 2>&1 | grep -q -- "--device"; then
-    echo "-- $(basename "$b") --device cuda"
-    "$b" --device cuda || echo "($(basename "$b") failed)"
+  "$b" --help 2>&1 | grep -q -- "--device" || continue
+  name=$(basename "$b")
+  echo "-- $name --device cuda"
+  if "$b" --device cuda 2>&1 | tee "$log_dir/$name.log" | tail -n 15; then
+    benches=$((benches + 1))
+  else
+    echo "($name failed; log: $log_dir/$name.log)"
   fi
 done
+[ "$benches" -gt 0 ] || echo "(no benchmark with a --device flag was built)"
 
 echo "== summary"
-echo "GPU: $(nvidia-smi --query-gpu=name,memory.total --format=csv,noheader | head -n 1)"
-echo "CUDA tests: ${tests_line:-no result}"
+echo "GPU: $gpu_name"
+echo "CUDA tests: ${tests_line:-no result (see $log_dir/ctest.log)}"
+echo "GPU benchmarks run: $benches"
+exit "$tests_rc"

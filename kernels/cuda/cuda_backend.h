@@ -1,10 +1,12 @@
 #pragma once
 // The CUDA backend: the same calls as the CPU reference (tensor/backend.h),
-// as CUDA kernels plus cuBLAS for GEMM. Every kernel is checked against the
-// CPU reference by tests/cuda_parity.cpp.
+// as CUDA kernels plus cuBLAS for GEMM, one .cu file per op family. Every
+// kernel is checked against the CPU reference by tests/cuda_parity.cpp.
 //
-// All work runs on the default stream; host<->device copies are synchronous,
-// so item() and to_vector() see finished results without extra syncs.
+// All work runs on the default stream, so a block freed to the caching
+// allocator can be handed out again at once: later kernels are ordered after
+// the ones still reading it. Host<->device copies are synchronous, so item()
+// and to_vector() see finished results without extra syncs.
 #include <cuda_runtime.h>
 #include <cublas_v2.h>
 
@@ -12,6 +14,7 @@
 #include <mutex>
 #include <vector>
 
+#include "kernels/cuda/cuda_memory.h"
 #include "tensor/backend.h"
 
 // Every CUDA and cuBLAS call is checked; failures name the call site.
@@ -22,30 +25,27 @@
       ::mg::fail("CUDA error at {}:{}: {} ({})", __FILE__, __LINE__, cudaGetErrorString(mg_err_), #call); \
   } while (0)
 
-#define MG_CUBLAS_CHECK(call)                                                                      \
-  do {                                                                                             \
-    cublasStatus_t mg_st_ = (call);                                                                \
-    if (mg_st_ != CUBLAS_STATUS_SUCCESS)                                                           \
-      ::mg::fail("cuBLAS error at {}:{}: status {} ({})", __FILE__, __LINE__, static_cast<int>(mg_st_), #call); \
+#define MG_CUBLAS_CHECK(call)                                                                          \
+  do {                                                                                                 \
+    cublasStatus_t mg_st_ = (call);                                                                    \
+    if (mg_st_ != CUBLAS_STATUS_SUCCESS)                                                               \
+      ::mg::fail("cuBLAS error at {}:{}: {} ({})", __FILE__, __LINE__, cublasGetStatusString(mg_st_), #call); \
   } while (0)
 
-// After a kernel launch: launch-configuration errors surface here.
+// After a kernel launch: bad launch configurations surface here, at the call site.
 #define MG_CUDA_LAUNCHED() MG_CUDA_CHECK(cudaGetLastError())
 
 namespace mg::cuda {
 
-// Up to 8 dims of geometry passed to kernels by value.
+// Up to 8 dims of geometry, passed to kernels by value.
+constexpr int kMaxDims = 8;
 struct Strided {
   int nd = 0;
-  int64_t shape[8] = {};
-  int64_t stride[8] = {};
+  int64_t shape[kMaxDims] = {};
+  int64_t stride[kMaxDims] = {};
 };
 Strided strided_of(const Tensor& t);
 Strided strided_of(const Shape& shape, const Shape& strides);
-
-inline unsigned blocks_for(int64_t n, int threads = 256) {
-  return static_cast<unsigned>((n + threads - 1) / threads);
-}
 
 // Size-bucketed free lists: a training loop reallocates the same sizes every
 // step, so after the first step no cudaMalloc happens at all.
@@ -54,13 +54,14 @@ class CachingAllocator {
   void* allocate(size_t bytes);
   void release(void* ptr, size_t bytes);
   void empty_cache();
-  size_t cached_bytes() const;
+  MemoryStats stats() const;
   static size_t bucket(size_t bytes);
 
  private:
   mutable std::mutex mu_;
   std::map<size_t, std::vector<void*>> free_;
   size_t cached_ = 0;
+  size_t mallocs_ = 0;
 };
 
 class CudaBackend final : public Backend {
@@ -119,7 +120,6 @@ class CudaBackend final : public Backend {
   void synchronize() override;
 
   CachingAllocator& allocator() { return alloc_; }
-  cublasHandle_t cublas() const { return cublas_; }
 
  private:
   CachingAllocator alloc_;
@@ -128,18 +128,25 @@ class CudaBackend final : public Backend {
 
 CudaBackend& backend();
 
-// Reads an int64 index tensor to the host and checks every value is in [0, n).
+// Copies an int64 index tensor to the host (indices are small) and checks
+// every value is in [0, n): an out-of-range index on the device would be a
+// silent wild read or write, not an error.
 void check_indices(const Tensor& index, int64_t n, const char* what);
 
 }  // namespace mg::cuda
 
 namespace mg::cuda::detail {
-// Calls f(T{}) with T = float or double (CUDA sources are C++17: no
-// templated lambdas, so the element type travels as a tag value).
+// Calls f(T{}) with T = float or double (CUDA sources are C++17: no templated
+// lambdas, so the element type travels as a tag value).
 template <typename F>
 void dispatch_float(DType dtype, F&& f) {
   if (dtype == DType::F32) f(float{});
   else if (dtype == DType::F64) f(double{});
   else fail("CUDA kernel expects float32 or float64, got {}", dtype_name(dtype));
+}
+// Optional tensor -> nullable device pointer.
+template <typename T>
+T* data_or_null(const Tensor& t) {
+  return t.defined() ? t.data<T>() : nullptr;
 }
 }  // namespace mg::cuda::detail

@@ -1,15 +1,17 @@
 // Device memory (caching allocator), host<->device copies, the backend
-// singleton, and the cuBLAS handle.
-#include <cstring>
+// singleton and the cuBLAS handle. Sizes are in bytes.
+#include <algorithm>
 
 #include "kernels/cuda/cuda_backend.h"
 
 namespace mg::cuda {
 
 size_t CachingAllocator::bucket(size_t bytes) {
-  // 512-byte granules up to 1 MiB, then whole MiB: few distinct sizes, little waste.
+  // 512-byte granules up to 1 MiB, then whole MiB: few distinct sizes, and at
+  // most 1 MiB (under half) wasted per large block, where powers of two could
+  // waste half of a 100 MiB activation. Zero-byte tensors get a real block.
   constexpr size_t kSmall = 512, kLarge = size_t{1} << 20;
-  if (bytes <= kLarge) return (bytes + kSmall - 1) / kSmall * kSmall;
+  if (bytes <= kLarge) return std::max<size_t>((bytes + kSmall - 1) / kSmall, 1) * kSmall;
   return (bytes + kLarge - 1) / kLarge * kLarge;
 }
 
@@ -24,16 +26,19 @@ void* CachingAllocator::allocate(size_t bytes) {
       cached_ -= b;
       return p;
     }
+    ++mallocs_;
   }
   void* p = nullptr;
   cudaError_t err = cudaMalloc(&p, b);
   if (err == cudaErrorMemoryAllocation) {
-    // Give cached blocks back and try once more before failing.
+    // Blocks of other sizes may be sitting in the cache: give them back and retry once.
     cudaGetLastError();
     empty_cache();
     err = cudaMalloc(&p, b);
   }
-  if (err != cudaSuccess) fail("CUDA out of memory allocating {} bytes ({})", b, cudaGetErrorString(err));
+  if (err != cudaSuccess)
+    fail("CUDA out of memory allocating {} bytes ({}; {} bytes were cached)", b, cudaGetErrorString(err),
+         stats().cached_bytes);
   return p;
 }
 
@@ -46,27 +51,36 @@ void CachingAllocator::release(void* ptr, size_t bytes) {
 
 void CachingAllocator::empty_cache() {
   std::lock_guard<std::mutex> lock(mu_);
+  // Kernels queued on the default stream may still read a block freed a moment ago.
+  MG_CUDA_CHECK(cudaDeviceSynchronize());
   for (auto& [size, blocks] : free_)
-    for (void* p : blocks) cudaFree(p);
+    for (void* p : blocks) MG_CUDA_CHECK(cudaFree(p));
   free_.clear();
   cached_ = 0;
 }
 
-size_t CachingAllocator::cached_bytes() const {
+MemoryStats CachingAllocator::stats() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return cached_;
+  return MemoryStats{mallocs_, cached_};
 }
 
 CudaBackend::CudaBackend() {
   int count = 0;
-  cudaError_t err = cudaGetDeviceCount(&count);
-  if (err != cudaSuccess || count == 0)
+  const cudaError_t err = cudaGetDeviceCount(&count);
+  if (err != cudaSuccess || count == 0) {
+    cudaGetLastError();  // leave no error behind for a caller that goes on without CUDA
     fail("--device cuda: no CUDA GPU is available ({})",
-         err != cudaSuccess ? cudaGetErrorString(err) : "cudaGetDeviceCount found 0 devices");
+         err != cudaSuccess ? cudaGetErrorString(err) : "the driver reports 0 devices");
+  }
   MG_CUBLAS_CHECK(cublasCreate(&cublas_));
+  // Full float32 products: tensor-core TF32 would move results by ~1e-3 and
+  // break parity with the CPU reference.
+  MG_CUBLAS_CHECK(cublasSetMathMode(cublas_, CUBLAS_DEFAULT_MATH));
 }
 
-// The backend lives until exit; the driver releases device memory with the process.
+// The backend is never destroyed (see backend()); the driver releases device
+// memory with the process, and destroying a cuBLAS handle after the CUDA
+// runtime has shut down at exit would fail.
 CudaBackend::~CudaBackend() = default;
 
 void* CudaBackend::allocate(size_t bytes) { return alloc_.allocate(bytes); }
@@ -83,13 +97,18 @@ void CudaBackend::copy_to_host(void* dst, const void* src, size_t bytes) {
 void CudaBackend::synchronize() { MG_CUDA_CHECK(cudaDeviceSynchronize()); }
 
 CudaBackend& backend() {
-  // Constructed on first use so that CPU-only runs never touch the driver.
+  // Constructed on first use, so CPU-only runs never touch the driver; if the
+  // constructor throws, the next call tries again and throws the same message.
   static CudaBackend* instance = new CudaBackend();
   return *instance;
 }
 
+MemoryStats memory_stats() { return backend().allocator().stats(); }
+void empty_cache() { backend().allocator().empty_cache(); }
+
 Strided strided_of(const Shape& shape, const Shape& strides) {
-  MG_CHECK(shape.size() <= 8, "CUDA kernels support up to 8 dims, got {}", shape.size());
+  MG_CHECK(shape.size() <= static_cast<size_t>(kMaxDims), "CUDA kernels support up to {} dims, got {}", kMaxDims,
+           shape.size());
   Strided s;
   s.nd = static_cast<int>(shape.size());
   for (size_t i = 0; i < shape.size(); ++i) {
@@ -102,8 +121,8 @@ Strided strided_of(const Shape& shape, const Shape& strides) {
 Strided strided_of(const Tensor& t) { return strided_of(t.shape(), t.strides()); }
 
 void check_indices(const Tensor& index, int64_t n, const char* what) {
-  std::vector<int64_t> idx = index.to_vector<int64_t>();
-  for (int64_t i : idx) MG_CHECK(i >= 0 && i < n, "{}: index {} outside [0, {})", what, i, n);
+  MG_CHECK(index.dtype() == DType::I64, "{}: indices must be int64, got {}", what, dtype_name(index.dtype()));
+  for (int64_t i : index.to_vector<int64_t>()) MG_CHECK(i >= 0 && i < n, "{}: index {} outside [0, {})", what, i, n);
 }
 
 }  // namespace mg::cuda
@@ -111,12 +130,16 @@ void check_indices(const Tensor& index, int64_t n, const char* what) {
 namespace mg {
 
 bool cuda_available() {
-  int count = 0;
-  if (cudaGetDeviceCount(&count) != cudaSuccess) {
-    cudaGetLastError();  // clear it, so later checks do not report this probe
-    return false;
-  }
-  return count > 0;
+  // Probed once: GPUs do not come and go while the process runs.
+  static const bool available = [] {
+    int count = 0;
+    if (cudaGetDeviceCount(&count) != cudaSuccess) {
+      cudaGetLastError();  // clear it, so later checks do not report this probe
+      return false;
+    }
+    return count > 0;
+  }();
+  return available;
 }
 
 Backend& cuda_backend() { return cuda::backend(); }

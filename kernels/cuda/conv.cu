@@ -1,0 +1,65 @@
+// Convolution lowering: im2col and its adjoint col2im, with the geometry of
+// tensor/backend.h. B = batch, C = channels, L = input length, K = kernel,
+// T = output length; x [B, C, L], cols [B, C*K, T] with
+// cols[b, c*K + k, t] = x[b, c, t*stride - pad_left + k*dilation] (0 outside).
+#include "kernels/cuda/launch.h"
+
+namespace mg::cuda {
+
+using detail::dispatch_float;
+
+namespace {
+
+// One thread per column entry, i = ((b C + c) K + k) T + t.
+template <typename T>
+__global__ void im2col_kernel(const T* x, T* cols, Conv1dGeometry g, int64_t t_out, int64_t total) {
+  const int64_t i = global_index();
+  if (i >= total) return;
+  const int64_t t = i % t_out;
+  const int64_t k = (i / t_out) % g.kernel;
+  const int64_t bc = i / (t_out * g.kernel);
+  const int64_t pos = t * g.stride - g.pad_left + k * g.dilation;
+  cols[i] = (pos >= 0 && pos < g.length) ? x[bc * g.length + pos] : T(0);
+}
+
+// One thread per input element gathers every column entry that reads it
+// (pos = t stride - pad_left + k dilation, solved for t): no atomics, so the
+// result does not depend on scheduling. Accumulates into x, as the interface asks.
+template <typename T>
+__global__ void col2im_kernel(const T* cols, T* x, Conv1dGeometry g, int64_t t_out, int64_t total) {
+  const int64_t i = global_index();
+  if (i >= total) return;
+  const int64_t pos = i % g.length, bc = i / g.length;
+  T acc = x[i];
+  for (int64_t k = 0; k < g.kernel; ++k) {
+    const int64_t num = pos + g.pad_left - k * g.dilation;
+    if (num < 0 || num % g.stride != 0) continue;
+    const int64_t t = num / g.stride;
+    if (t < t_out) acc += cols[(bc * g.kernel + k) * t_out + t];
+  }
+  x[i] = acc;
+}
+
+}  // namespace
+
+void CudaBackend::im2col1d(const Tensor& x, const Tensor& cols, const Conv1dGeometry& g) {
+  const int64_t t_out = g.out_length(), total = g.batch * g.channels * g.kernel * t_out;
+  if (total == 0) return;
+  dispatch_float(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    im2col_kernel<<<blocks_for(total), kThreads>>>(x.data<T>(), cols.data<T>(), g, t_out, total);
+  });
+  MG_CUDA_LAUNCHED();
+}
+
+void CudaBackend::col2im1d(const Tensor& cols, const Tensor& x, const Conv1dGeometry& g) {
+  const int64_t t_out = g.out_length(), total = g.batch * g.channels * g.length;
+  if (total == 0 || t_out == 0) return;
+  dispatch_float(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    col2im_kernel<<<blocks_for(total), kThreads>>>(cols.data<T>(), x.data<T>(), g, t_out, total);
+  });
+  MG_CUDA_LAUNCHED();
+}
+
+}  // namespace mg::cuda
