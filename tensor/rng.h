@@ -54,6 +54,17 @@ struct Philox {
   }
 };
 
+// Scaled draws, with the multiply-add fused explicitly so the CPU and CUDA
+// backends round them identically whatever the compiler's contraction flags.
+struct PhiloxScaled {
+  static MG_HOST_DEVICE inline double uniform_in(uint64_t key, uint64_t counter, double lo, double hi) {
+    return ::fma(hi - lo, Philox::uniform(key, counter), lo);
+  }
+  static MG_HOST_DEVICE inline double normal_with(uint64_t key, uint64_t counter, double mean, double std) {
+    return ::fma(std, Philox::normal(key, counter), mean);
+  }
+};
+
 // The stream position: (seed, offset). Copyable, so a checkpoint can store it.
 struct Generator {
   uint64_t seed = 0x5eed;

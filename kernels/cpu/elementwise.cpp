@@ -76,7 +76,7 @@ void CpuBackend::random_uniform(const Tensor& dst, uint64_t seed, uint64_t offse
     T* d = dst.data<T>();
     const int64_t n = dst.numel();
 #pragma omp parallel for if (n > kParallelGrain / 16)
-    for (int64_t i = 0; i < n; ++i) d[i] = static_cast<T>(lo + (hi - lo) * Philox::uniform(seed, offset + i));
+    for (int64_t i = 0; i < n; ++i) d[i] = static_cast<T>(PhiloxScaled::uniform_in(seed, offset + i, lo, hi));
   });
 }
 
@@ -85,7 +85,7 @@ void CpuBackend::random_normal(const Tensor& dst, uint64_t seed, uint64_t offset
     T* d = dst.data<T>();
     const int64_t n = dst.numel();
 #pragma omp parallel for if (n > kParallelGrain / 16)
-    for (int64_t i = 0; i < n; ++i) d[i] = static_cast<T>(mean + std * Philox::normal(seed, offset + i));
+    for (int64_t i = 0; i < n; ++i) d[i] = static_cast<T>(PhiloxScaled::normal_with(seed, offset + i, mean, std));
   });
 }
 

@@ -51,13 +51,13 @@ __global__ void fill_kernel(T* dst, T value, int64_t n) {
 template <typename T>
 __global__ void uniform_kernel(T* dst, uint64_t seed, uint64_t offset, double lo, double hi, int64_t n) {
   const int64_t i = global_index();
-  if (i < n) dst[i] = static_cast<T>(fma(hi - lo, Philox::uniform(seed, offset + i), lo));
+  if (i < n) dst[i] = static_cast<T>(PhiloxScaled::uniform_in(seed, offset + i, lo, hi));
 }
 
 template <typename T>
 __global__ void normal_kernel(T* dst, uint64_t seed, uint64_t offset, double mean, double std, int64_t n) {
   const int64_t i = global_index();
-  if (i < n) dst[i] = static_cast<T>(fma(std, Philox::normal(seed, offset + i), mean));
+  if (i < n) dst[i] = static_cast<T>(PhiloxScaled::normal_with(seed, offset + i, mean, std));
 }
 
 // Same formulas as kernels/cpu/elementwise.cpp, in the element type.
