@@ -40,7 +40,7 @@ struct Table {
       for (size_t i = 0; i < r.size() && i < w.size(); ++i) w[i] = std::max(w[i], r[i].size());
     auto print_row = [&](const std::vector<std::string>& r) {
       std::string s = "|";
-      for (size_t i = 0; i < w.size(); ++i) s += " " + fmt::format("{:>{}}", i < r.size() ? r[i] : "", w[i]) + " |";
+      for (size_t i = 0; i < w.size(); ++i) s += fmt::format(" {:>{}} |", i < r.size() ? r[i] : "", w[i]);
       std::puts(s.c_str());
     };
     print_row(header);

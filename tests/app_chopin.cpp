@@ -5,11 +5,13 @@
 #include <sys/wait.h>
 
 #include <cstdio>
-#include <filesystem>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
+#include "io/audio.h"
 #include "io/midi.h"
 #include "models/checkpoint.h"
 #include "models/layers.h"
@@ -114,17 +116,39 @@ TEST_CASE("chopin-lstm generation is deterministic for a seed and writes readabl
   CHECK(slurp(dir + "/greedy1.mid") == slurp(dir + "/greedy2.mid"));
   CHECK(fs::exists(dir + "/a-roll.png"));
   mg::io::MidiFile m = mg::io::read_midi(dir + "/a.mid");
-  // 30 tokens, one per quarter note: every note starts on a whole beat in [0, 30).
-  REQUIRE(!m.notes.empty());
+  // 30 tokens, one per quarter note: notes start on every whole beat 0..29,
+  // and a chord token is one chord (no pitch twice at one onset, unlike the seed's bug).
+  std::set<int64_t> onsets;
+  std::set<std::pair<int64_t, int>> onset_pitches;
   for (const auto& note : m.notes) {
     const double beat = m.tick_to_beats(note.start_tick);
-    CHECK(beat == doctest::Approx(std::round(beat)));
-    CHECK(beat < 30);
+    REQUIRE(beat == doctest::Approx(std::round(beat)));
+    onsets.insert(std::llround(beat));
+    CHECK(onset_pitches.insert({std::llround(beat), note.pitch}).second);
   }
+  CHECK(onsets.size() == 30);
+  CHECK(*onsets.begin() == 0);
+  CHECK(*onsets.rbegin() == 29);
 
-  Run wav = run("generate" + ck + " --notes 8 --out " + dir + "/w.mid --wav " + dir + "/w.wav");
+  Run wav = run("generate" + ck + " --notes 8 --step 0.5 --tempo 90 --out " + dir + "/w.mid --wav " + dir + "/w.wav");
   REQUIRE_MESSAGE(wav.code == 0, wav.output);
-  CHECK(fs::file_size(dir + "/w.wav") > 44100);
+  mg::io::MidiFile w = mg::io::read_midi(dir + "/w.mid");
+  REQUIRE(!w.tempo_map.empty());
+  CHECK(w.tempo_map[0].bpm() == doctest::Approx(90));
+  for (const auto& note : w.notes) CHECK(w.tick_to_beats(note.start_tick) < 4.0);  // 8 tokens of half a beat
+  const mg::io::Audio audio = mg::io::load_audio(dir + "/w.wav");
+  CHECK(audio.sample_rate == 44100);
+  CHECK(audio.samples.size() > 44100);  // 4 beats at 90 BPM plus the release tail
+
+  // A MIDI primer: our own output re-tokenizes into the vocabulary; 30 tokens are too few for 40-token windows.
+  REQUIRE(run("generate" + ck + " --notes 50 --out " + dir + "/long.mid").code == 0);
+  Run primed = run("generate" + ck + " --notes 10 --primer " + dir + "/long.mid --out " + dir + "/primed.mid");
+  CHECK_MESSAGE(primed.code == 0, primed.output);
+  CHECK(primed.output.find("not in the vocabulary") == std::string::npos);
+  Run short_primer = run("generate" + ck + " --notes 10 --primer " + dir + "/a.mid --out " + dir + "/short.mid");
+  CHECK(short_primer.code != 0);
+  CHECK(last_line(short_primer.output).find("--primer " + dir + "/a.mid") != std::string::npos);
+  CHECK_FALSE(fs::exists(dir + "/short.mid"));
 
   Run ev = run("eval" + ck + " --pieces 2 --notes 20");
   REQUIRE_MESSAGE(ev.code == 0, ev.output);

@@ -39,6 +39,7 @@ struct EvalOptions {
   mg::app::CommonOptions common;
   std::string checkpoint;
   int64_t pieces = 4, notes = 200;
+  double temperature = 1.0;
 };
 
 int run_train(TrainOptions o);

@@ -24,19 +24,20 @@ int run_eval(const EvalOptions& o) {
   std::printf("held-out windows: %lld\nheld-out loss: %.4f\nheld-out perplexity: %.2f\nheld-out top-1 accuracy: %.2f%%\n",
               static_cast<long long>(h.windows), h.loss, h.perplexity, 100 * h.accuracy);
 
-  // Generated music: a few pieces sampled at temperature 1 from held-out primers.
+  // Generated music: a few pieces continued from held-out primers.
   std::vector<std::string> generated;
   for (int64_t p = 0; p < o.pieces && p < static_cast<int64_t>(split.heldout.size()); ++p) {
     const int64_t st = split.heldout[static_cast<size_t>(p)];
     std::vector<int64_t> window(corpus.ids.begin() + st, corpus.ids.begin() + st + lm.seq_len);
-    Sampler s{1.0, 0, 1.0, o.common.seed + static_cast<uint64_t>(p)};
+    Sampler s{o.temperature, 0, 1.0, o.common.seed + static_cast<uint64_t>(p)};
     for (int64_t id : generate_tokens(*lm.net, window, o.notes, s, device))
       generated.push_back(lm.vocab[static_cast<size_t>(id)]);
   }
   std::vector<std::string> training;
   for (int64_t id : corpus.ids) training.push_back(lm.vocab[static_cast<size_t>(id)]);
-  std::printf("\ngenerated: %lld pieces x %lld tokens at temperature 1, versus the training music\n",
-              static_cast<long long>(o.pieces), static_cast<long long>(o.notes));
+  std::printf("\ngenerated: %lld pieces x %lld tokens (%s), versus the training music\n",
+              static_cast<long long>(o.pieces), static_cast<long long>(o.notes),
+              o.temperature > 0 ? fmt::format("temperature {}", o.temperature).c_str() : "greedy");
   print_stats_table(music_stats(training), "training", music_stats(generated), "generated");
   return 0;
 }

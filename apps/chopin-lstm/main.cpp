@@ -12,7 +12,12 @@ int main(int argc, char** argv) {
 
     chopin::TrainOptions t;
     CLI::App* train = app.add_subcommand("train", "Train on a MIDI folder (default: the built-in corpus)");
+    t.common.epochs = 200;
+    t.common.batch = 256;
+    t.common.out = "runs/chopin";
     mg::app::add_common_options(train, t.common);
+    train->get_option("--epochs")->description("Training epochs (default 200)");
+    train->get_option("--batch")->description("Batch size (default 256)");
     train->add_option("--out", t.common.out, "Output folder (default runs/chopin)");
     train->add_option("--model", t.model, "seed: scalar input as the original; embed: learned embedding")
         ->check(CLI::IsMember({"seed", "embed"}));
@@ -53,6 +58,8 @@ int main(int argc, char** argv) {
     ev->add_option("--data", e.common.data, "The training data (default: what the checkpoint was trained on)");
     ev->add_option("--pieces", e.pieces, "Pieces to generate for the statistics (default 4)")->check(CLI::PositiveNumber);
     ev->add_option("--notes", e.notes, "Tokens per piece (default 200)")->check(CLI::PositiveNumber);
+    ev->add_option("--temperature", e.temperature, "Sampling temperature of those pieces (default 1; 0: greedy)")
+        ->check(CLI::NonNegativeNumber);
 
     if (int rc = mg::app::parse_cli(app, argc, argv); rc >= 0) return rc;
     if (*train) return chopin::run_train(t);

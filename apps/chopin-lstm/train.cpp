@@ -89,8 +89,8 @@ void draw_histogram(const Corpus& c, int64_t min_count, const std::string& path)
   std::vector<mg::io::Bar> bars;
   for (const auto& [token, n] : c.counts) bars.push_back({token, static_cast<double>(n)});
   mg::io::BarChartOptions opt;
-  opt.title = fmt::format("token frequency: {} tokens, {} distinct; {} kept with count >= {}", c.raw_tokens,
-                          c.raw_distinct, c.vocab.size(), min_count);
+  opt.title = fmt::format("token counts: {} tokens, {} distinct, {} kept", c.raw_tokens, c.raw_distinct,
+                          c.vocab.size());
   opt.x_label = "token (most frequent first)";
   opt.y_label = "count";
   opt.log_y = true;
@@ -100,18 +100,26 @@ void draw_histogram(const Corpus& c, int64_t min_count, const std::string& path)
   mg::io::bar_chart(path, bars, opt);
 }
 
+// Loss above, accuracy below: one picture, each curve on a scale where it moves.
 void draw_curves(const mg::app::CsvLog& log, const std::string& path) {
-  std::vector<double> epoch = log.column("epoch");
+  const std::vector<double> epoch = log.column("epoch");
+  std::vector<double> accuracy = log.column("heldout_accuracy");
+  for (double& a : accuracy) a *= 100;
   mg::io::LineChartOptions opt;
-  opt.title = "chopin-lstm training";
   opt.x_label = "epoch";
-  opt.y_label = "loss / accuracy";
   opt.markers = epoch.size() < 30;
-  mg::io::line_chart(path,
-                     {{"train loss", epoch, log.column("train_loss"), {}},
-                      {"held-out loss", epoch, log.column("heldout_loss"), {}},
-                      {"held-out accuracy", epoch, log.column("heldout_accuracy"), {}}},
-                     opt);
+  opt.height = 400;
+  opt.title = "chopin-lstm: cross-entropy loss";
+  opt.y_label = "loss";
+  const mg::io::Image loss = mg::io::render_line_chart(
+      {{"train", epoch, log.column("train_loss"), {}}, {"held-out", epoch, log.column("heldout_loss"), {}}}, opt);
+  opt.title = "held-out top-1 accuracy";
+  opt.y_label = "accuracy (%)";
+  const mg::io::Image acc = mg::io::render_line_chart({{"held-out", epoch, accuracy, mg::io::series_color(2)}}, opt);
+  mg::io::Image both(opt.width, loss.height() + acc.height());
+  both.blit(loss, 0, 0);
+  both.blit(acc, 0, loss.height());
+  both.write_png(path);
 }
 
 // A few held-out windows stored in the checkpoint, so generate needs no data.
@@ -128,9 +136,7 @@ nlohmann::json primer_windows(const Corpus& c, const Split& s, int64_t seq_len) 
 
 int run_train(TrainOptions o) {
   const mg::Device device = mg::app::setup_device(o.common);
-  if (o.common.out.empty()) o.common.out = "runs/chopin";
-  if (o.common.epochs == 0) o.common.epochs = 200;
-  if (o.common.batch == 0) o.common.batch = 256;
+  if (o.common.out.empty()) mg::fail("--out: give the folder for the checkpoint, log and pictures");
   const std::string ckpt_path = o.common.out + "/model.safetensors";
 
   // On --resume, the data settings come from the checkpoint, so the windows match.
@@ -154,8 +160,9 @@ int run_train(TrainOptions o) {
 
   Corpus corpus = load_corpus(o.common.data, o.min_count, o.common.seed);
   std::printf("data: %s\n", corpus.source.c_str());
-  std::printf("tokens: %lld (%lld distinct); the original notebook counted 63,429 (317 distinct) on its 48 files\n",
-              static_cast<long long>(corpus.raw_tokens), static_cast<long long>(corpus.raw_distinct));
+  std::printf("tokens: %lld (%lld distinct)%s\n", static_cast<long long>(corpus.raw_tokens),
+              static_cast<long long>(corpus.raw_distinct),
+              o.common.data.empty() ? "" : "; the original notebook counted 63,429 (317 distinct) on its 48 files");
   std::printf("after --min-count %lld: %zu tokens, vocabulary %zu\n", static_cast<long long>(o.min_count),
               corpus.ids.size(), corpus.vocab.size());
   Split split = split_windows(static_cast<int64_t>(corpus.ids.size()), o.seq_len, o.common.seed);
@@ -187,6 +194,8 @@ int run_train(TrainOptions o) {
     mg::default_generator() = mg::Generator{resume_meta.at("rng").at("seed").get<uint64_t>(),
                                             resume_meta.at("rng").at("offset").get<uint64_t>()};
     std::printf("resuming after epoch %d of %s\n", start_epoch, ckpt_path.c_str());
+    if (start_epoch >= o.common.epochs)
+      std::printf("nothing to do: already trained for %d epochs; pass a larger --epochs to continue\n", start_epoch);
   }
   std::printf("model: %s input, %lld parameters, device %s\n", o.net.input.c_str(),
               static_cast<long long>(net.num_parameters()), std::string(mg::device_name(device)).c_str());
