@@ -21,31 +21,10 @@ Conv1dOptions Conv1dOptions::same(int64_t length, int64_t kernel, int64_t stride
 
 namespace {
 
-// GEMM arguments for C [m, n] = op(A) op(B) over contiguous row-major
-// operands (leading dimensions follow from the shapes), batch strides unset.
-GemmArgs gemm_args(const Tensor& out, double beta, bool ta, bool tb, int64_t m, int64_t n, int64_t k, const Tensor& a,
-                   const Tensor& b) {
-  GemmArgs g;
-  g.dtype = out.dtype();
-  g.trans_a = ta;
-  g.trans_b = tb;
-  g.m = m;
-  g.n = n;
-  g.k = k;
-  g.beta = beta;
-  g.a = a.data_ptr();
-  g.lda = ta ? m : k;
-  g.b = b.data_ptr();
-  g.ldb = tb ? k : n;
-  g.c = out.data_ptr();
-  g.ldc = n;
-  return g;
-}
-
 // Batched C[b] = op(A)[b] @ op(B)[b].
 void batched_gemm(const Tensor& out, double beta, bool ta, bool tb, int64_t m, int64_t n, int64_t k, const Tensor& a,
                   int64_t stride_a, const Tensor& b, int64_t stride_b, int64_t batch) {
-  GemmArgs g = gemm_args(out, beta, ta, tb, m, n, k, a, b);
+  GemmArgs g = detail::contiguous_gemm(out, beta, ta, tb, m, n, k, a, b);
   g.stride_a = stride_a;
   g.stride_b = stride_b;
   g.stride_c = m * n;
@@ -58,7 +37,7 @@ void gemm_sum_over_batch(const Tensor& out, bool ta, bool tb, int64_t m, int64_t
                          int64_t stride_a, const Tensor& b, int64_t stride_b, int64_t batch) {
   const int64_t elem = static_cast<int64_t>(dtype_size(out.dtype()));
   for (int64_t i = 0; i < batch; ++i) {
-    GemmArgs g = gemm_args(out, i == 0 ? 0.0 : 1.0, ta, tb, m, n, k, a, b);
+    GemmArgs g = detail::contiguous_gemm(out, i == 0 ? 0.0 : 1.0, ta, tb, m, n, k, a, b);
     g.a = static_cast<const char*>(g.a) + i * stride_a * elem;
     g.b = static_cast<const char*>(g.b) + i * stride_b * elem;
     backend_of(out).gemm(g);

@@ -45,24 +45,10 @@ std::pair<Tensor, Tensor> lstm_cell(const Tensor& x, const Tensor& h, const Tens
 
 namespace {
 
-// C [m, n] (+)= A [m, k] @ op(B), all contiguous row-major.
+// C [m, n] = A [m, k] @ op(B) + beta C, all contiguous.
 void gemm_into(const Tensor& c, double beta, const Tensor& a, const Tensor& b, bool trans_b, int64_t m, int64_t n,
                int64_t k, bool trans_a = false) {
-  GemmArgs g;
-  g.dtype = c.dtype();
-  g.trans_a = trans_a;
-  g.trans_b = trans_b;
-  g.m = m;
-  g.n = n;
-  g.k = k;
-  g.beta = beta;
-  g.a = a.data_ptr();
-  g.lda = trans_a ? m : k;
-  g.b = b.data_ptr();
-  g.ldb = trans_b ? k : n;
-  g.c = c.data_ptr();
-  g.ldc = n;
-  backend_of(c).gemm(g);
+  backend_of(c).gemm(detail::contiguous_gemm(c, beta, trans_a, trans_b, m, n, k, a, b));
 }
 
 }  // namespace
