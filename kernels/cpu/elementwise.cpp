@@ -7,6 +7,7 @@
 #include <malloc.h>
 
 #include "kernels/cpu/cpu_backend.h"
+#include "kernels/pointwise.h"
 #include "tensor/rng.h"
 
 namespace mg::cpu {
@@ -89,52 +90,14 @@ void CpuBackend::random_normal(const Tensor& dst, uint64_t seed, uint64_t offset
   });
 }
 
-template <typename T>
-static inline T unary_value(const UnaryArgs& a, T x) {
-  switch (a.op) {
-    case UnaryOp::Neg: return -x;
-    case UnaryOp::Exp: return std::exp(x);
-    case UnaryOp::Log: return std::log(x);
-    case UnaryOp::Sqrt: return std::sqrt(x);
-    case UnaryOp::Sigmoid: return T(1) / (T(1) + std::exp(-x));
-    case UnaryOp::Tanh: return std::tanh(x);
-    case UnaryOp::Relu: return x > T(0) ? x : T(0);
-    case UnaryOp::LeakyRelu: return x > T(0) ? x : static_cast<T>(a.alpha) * x;
-    case UnaryOp::Pow: return std::pow(x, static_cast<T>(a.alpha));
-    case UnaryOp::Affine: return static_cast<T>(a.alpha) * x + static_cast<T>(a.beta);
-    case UnaryOp::Abs: return std::abs(x);
-    case UnaryOp::Mask: return x >= static_cast<T>(a.alpha) ? static_cast<T>(a.beta) : T(0);
-  }
-  return x;
-}
-
-// d op(x) / dx, given x and y = op(x).
-template <typename T>
-static inline T unary_derivative(const UnaryArgs& a, T x, T y) {
-  switch (a.op) {
-    case UnaryOp::Neg: return T(-1);
-    case UnaryOp::Exp: return y;
-    case UnaryOp::Log: return T(1) / x;
-    case UnaryOp::Sqrt: return T(0.5) / y;
-    case UnaryOp::Sigmoid: return y * (T(1) - y);
-    case UnaryOp::Tanh: return T(1) - y * y;
-    case UnaryOp::Relu: return x > T(0) ? T(1) : T(0);
-    case UnaryOp::LeakyRelu: return x > T(0) ? T(1) : static_cast<T>(a.alpha);
-    case UnaryOp::Pow: return static_cast<T>(a.alpha) * std::pow(x, static_cast<T>(a.alpha - 1.0));
-    case UnaryOp::Affine: return static_cast<T>(a.alpha);
-    case UnaryOp::Abs: return x > T(0) ? T(1) : (x < T(0) ? T(-1) : T(0));
-    case UnaryOp::Mask: return T(0);
-  }
-  return T(0);
-}
-
 void CpuBackend::unary(const UnaryArgs& args, const Tensor& x, const Tensor& y) {
   dispatch_float(x.dtype(), [&]<typename T>() {
     const T* px = x.data<T>();
     T* py = y.data<T>();
     const int64_t n = x.numel();
+    const T alpha = static_cast<T>(args.alpha), beta = static_cast<T>(args.beta);
 #pragma omp parallel for if (n > kParallelGrain)
-    for (int64_t i = 0; i < n; ++i) py[i] = unary_value(args, px[i]);
+    for (int64_t i = 0; i < n; ++i) py[i] = pointwise::unary_value(args.op, alpha, beta, px[i]);
   });
 }
 
@@ -146,23 +109,13 @@ void CpuBackend::unary_backward(const UnaryArgs& args, const Tensor& gy, const T
     const T* py = y.defined() ? y.data<T>() : nullptr;
     T* pgx = gx.data<T>();
     const int64_t n = gy.numel();
+    const T alpha = static_cast<T>(args.alpha), alpha1 = static_cast<T>(args.alpha - 1.0);
 #pragma omp parallel for if (n > kParallelGrain)
     for (int64_t i = 0; i < n; ++i) {
       T xi = px ? px[i] : T(0), yi = py ? py[i] : T(0);
-      pgx[i] = pg[i] * unary_derivative(args, xi, yi);
+      pgx[i] = pg[i] * pointwise::unary_derivative(args.op, alpha, alpha1, xi, yi);
     }
   });
-}
-
-template <typename T>
-static inline T binary_value(BinaryOp op, T a, T b) {
-  switch (op) {
-    case BinaryOp::Add: return a + b;
-    case BinaryOp::Sub: return a - b;
-    case BinaryOp::Mul: return a * b;
-    case BinaryOp::Div: return a / b;
-  }
-  return a;
 }
 
 void CpuBackend::binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) {
@@ -173,11 +126,11 @@ void CpuBackend::binary(BinaryOp op, const Tensor& a, const Tensor& b, const Ten
     const int64_t n = out.numel();
     if (a.is_contiguous() && b.is_contiguous() && a.numel() == n && b.numel() == n) {
 #pragma omp parallel for if (n > kParallelGrain)
-      for (int64_t i = 0; i < n; ++i) po[i] = binary_value(op, pa[i], pb[i]);
+      for (int64_t i = 0; i < n; ++i) po[i] = pointwise::binary_value(op, pa[i], pb[i]);
       return;
     }
     strided_walk<3>(out.shape(), {&out.strides(), &a.strides(), &b.strides()},
-                    [&](int64_t o, int64_t ia, int64_t ib) { po[o] = binary_value(op, pa[ia], pb[ib]); });
+                    [&](int64_t o, int64_t ia, int64_t ib) { po[o] = pointwise::binary_value(op, pa[ia], pb[ib]); });
   });
 }
 

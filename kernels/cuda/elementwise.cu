@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "kernels/cuda/launch.h"
+#include "kernels/pointwise.h"
 #include "tensor/rng.h"
 
 namespace mg::cuda {
@@ -60,80 +61,29 @@ __global__ void normal_kernel(T* dst, uint64_t seed, uint64_t offset, double mea
   if (i < n) dst[i] = static_cast<T>(PhiloxScaled::normal_with(seed, offset + i, mean, std));
 }
 
-// Same formulas as kernels/cpu/elementwise.cpp, in the element type.
-template <typename T>
-__device__ __forceinline__ T unary_value(UnaryOp op, T a, T b, T x) {
-  switch (op) {
-    case UnaryOp::Neg: return -x;
-    case UnaryOp::Exp: return exp(x);
-    case UnaryOp::Log: return log(x);
-    case UnaryOp::Sqrt: return sqrt(x);
-    case UnaryOp::Sigmoid: return T(1) / (T(1) + exp(-x));
-    case UnaryOp::Tanh: return tanh(x);
-    case UnaryOp::Relu: return x > T(0) ? x : T(0);
-    case UnaryOp::LeakyRelu: return x > T(0) ? x : a * x;
-    case UnaryOp::Pow: return pow(x, a);
-    case UnaryOp::Affine: return a * x + b;
-    case UnaryOp::Abs: return fabs(x);
-    case UnaryOp::Mask: return x >= a ? b : T(0);
-  }
-  return x;
-}
-
-// d op(x) / dx, given x and y = op(x); a1 = alpha - 1 (for Pow).
-template <typename T>
-__device__ __forceinline__ T unary_derivative(UnaryOp op, T a, T a1, T x, T y) {
-  switch (op) {
-    case UnaryOp::Neg: return T(-1);
-    case UnaryOp::Exp: return y;
-    case UnaryOp::Log: return T(1) / x;
-    case UnaryOp::Sqrt: return T(0.5) / y;
-    case UnaryOp::Sigmoid: return y * (T(1) - y);
-    case UnaryOp::Tanh: return T(1) - y * y;
-    case UnaryOp::Relu: return x > T(0) ? T(1) : T(0);
-    case UnaryOp::LeakyRelu: return x > T(0) ? T(1) : a;
-    case UnaryOp::Pow: return a * pow(x, a1);
-    case UnaryOp::Affine: return a;
-    case UnaryOp::Abs: return x > T(0) ? T(1) : (x < T(0) ? T(-1) : T(0));
-    case UnaryOp::Mask: return T(0);
-  }
-  return T(0);
-}
-
 template <typename T>
 __global__ void unary_kernel(UnaryOp op, T a, T b, const T* x, T* y, int64_t n) {
   const int64_t i = global_index();
-  if (i < n) y[i] = unary_value(op, a, b, x[i]);
+  if (i < n) y[i] = pointwise::unary_value(op, a, b, x[i]);
 }
 
 template <typename T>
 __global__ void unary_backward_kernel(UnaryOp op, T a, T a1, const T* gy, const T* x, const T* y, T* gx, int64_t n) {
   const int64_t i = global_index();
-  if (i < n) gx[i] = gy[i] * unary_derivative(op, a, a1, x ? x[i] : T(0), y ? y[i] : T(0));
-}
-
-template <typename T>
-__device__ __forceinline__ T binary_value(BinaryOp op, T a, T b) {
-  switch (op) {
-    case BinaryOp::Add: return a + b;
-    case BinaryOp::Sub: return a - b;
-    case BinaryOp::Mul: return a * b;
-    case BinaryOp::Div: return a / b;
-  }
-  return a;
+  if (i < n) gx[i] = gy[i] * pointwise::unary_derivative(op, a, a1, x ? x[i] : T(0), y ? y[i] : T(0));
 }
 
 template <typename T>
 __global__ void binary_contiguous_kernel(BinaryOp op, const T* a, const T* b, T* out, int64_t n) {
   const int64_t i = global_index();
-  if (i < n) out[i] = binary_value(op, a[i], b[i]);
+  if (i < n) out[i] = pointwise::binary_value(op, a[i], b[i]);
 }
 
 // a and b under out's shape with their own strides (0 on broadcast dims).
 template <typename T>
 __global__ void binary_strided_kernel(BinaryOp op, const T* a, Strided as, const T* b, Strided bs, T* out, int64_t n) {
   const int64_t i = global_index();
-  if (i < n) out[i] = binary_value(op, a[offset_of(i, as)], b[offset_of(i, bs)]);
+  if (i < n) out[i] = pointwise::binary_value(op, a[offset_of(i, as)], b[offset_of(i, bs)]);
 }
 
 }  // namespace
