@@ -1,0 +1,132 @@
+"""musicgen's jazz-vae conv model (models/jazz_vae.cpp) in PyTorch, timed one
+training step at a time. B = batch, C = channels, L = frames, Z = latent size.
+
+  encoder  x [B, 513, 216] -> 4 x (Conv1d(k3, s2, Keras 'same') -> encoder block)
+           -> flatten [B, 256 * 14] -> Linear -> mu, logvar [B, 2]
+  decoder  z = mu + exp(logvar / 2) eps -> Linear -> [B, 256, 14]
+           -> 4 x (decoder block -> ConvTranspose1d(k4, s2, p1)) -> [B, 513, 224] cropped to 216
+  block    relu -> conv -> norm -> LeakyReLU(0.4) -> conv -> norm -> LeakyReLU(0.4) -> + input -> relu
+           encoder: Conv1d(k3, 'same') + InstanceNorm1d(affine, eps 1e-3);
+           decoder: ConvTranspose1d(k3, s1, p1) + BatchNorm1d(eps 1e-3, momentum 0.1)
+  loss     sum((recon - x)^2) / B + mean over the batch of KL(N(mu, σ²) || N(0, 1)); Adam(3e-4)
+The input is a fixed standard-normal batch and eps is drawn every step, as in bench_jazz.
+
+    torch_jazz.py [--model conv] [--threads N] [--steps N] [--warmup N] [--batch B]
+"""
+import math
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common  # noqa: E402
+
+CHANNELS = [64, 128, 128, 256]
+IN_CHANNELS, FRAMES, KERNEL, LATENT = 513, 216, 3, 2  # 5 s at 22,050 Hz, n_fft 1024, hop 512
+
+
+def main():
+    p = common.parser("PyTorch jazz conv VAE training step", ["conv"], "conv", 10)
+    args = p.parse_args()
+    common.check_args(p, args)
+
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+    import_rss = common.rss_mib()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.set_num_interop_threads(1)
+    torch.manual_seed(1)
+
+    def glorot(layer):
+        nn.init.xavier_uniform_(layer.weight)
+        nn.init.zeros_(layer.bias)
+        return layer
+
+    class SameConv1d(nn.Conv1d):
+        """Keras 'same' padding for any stride: ceil(L / stride) outputs, the odd
+        padding element on the right (PyTorch's padding='same' allows stride 1 only)."""
+
+        def forward(self, x):
+            L, K, S = x.shape[-1], self.kernel_size[0], self.stride[0]
+            total = max((math.ceil(L / S) - 1) * S + K - L, 0)
+            left, right = total // 2, total - total // 2
+            if left == right:
+                return F.conv1d(x, self.weight, self.bias, S, left)
+            return F.conv1d(F.pad(x, (left, right)), self.weight, self.bias, S)
+
+    class ResNet1DBlock(nn.Module):
+        def __init__(self, channels, kind):
+            super().__init__()
+            if kind == "encode":
+                self.conv1 = glorot(SameConv1d(channels, channels, KERNEL))
+                self.norm1 = nn.InstanceNorm1d(channels, eps=1e-3, affine=True)
+                self.conv2 = glorot(SameConv1d(channels, channels, KERNEL))
+                self.norm2 = nn.InstanceNorm1d(channels, eps=1e-3, affine=True)
+            else:
+                pad = (KERNEL - 1) // 2  # a stride-1 transposed convolution that keeps the length
+                self.conv1 = glorot(nn.ConvTranspose1d(channels, channels, KERNEL, 1, pad))
+                self.norm1 = nn.BatchNorm1d(channels, eps=1e-3, momentum=0.1)
+                self.conv2 = glorot(nn.ConvTranspose1d(channels, channels, KERNEL, 1, pad))
+                self.norm2 = nn.BatchNorm1d(channels, eps=1e-3, momentum=0.1)
+
+        def forward(self, x):
+            h = F.relu(x)
+            h = F.leaky_relu(self.norm1(self.conv1(h)), 0.4)
+            h = F.leaky_relu(self.norm2(self.conv2(h)), 0.4)
+            return F.relu(h + x)
+
+    class ConvVAE(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.down, self.enc_blocks = nn.ModuleList(), nn.ModuleList()
+            length, prev = FRAMES, IN_CHANNELS
+            for ch in CHANNELS:
+                self.down.append(glorot(SameConv1d(prev, ch, KERNEL, stride=2)))
+                self.enc_blocks.append(ResNet1DBlock(ch, "encode"))
+                prev, length = ch, (length + 1) // 2
+            self.bottleneck = length
+            flat = CHANNELS[-1] * length
+            self.to_latent = glorot(nn.Linear(flat, 2 * LATENT))
+            self.from_latent = glorot(nn.Linear(LATENT, flat))
+            self.dec_blocks, self.up = nn.ModuleList(), nn.ModuleList()
+            for i in reversed(range(len(CHANNELS))):
+                nxt = CHANNELS[i - 1] if i > 0 else IN_CHANNELS
+                self.dec_blocks.append(ResNet1DBlock(CHANNELS[i], "decode"))
+                self.up.append(glorot(nn.ConvTranspose1d(CHANNELS[i], nxt, 4, 2, 1)))  # exactly doubles L
+
+        def forward(self, x, eps):
+            h = x
+            for down, block in zip(self.down, self.enc_blocks):
+                h = block(down(h))
+            stats = self.to_latent(h.flatten(1))  # [B, 2Z]
+            mu, logvar = stats[:, :LATENT], stats[:, LATENT:]
+            z = mu + torch.exp(0.5 * logvar) * eps
+            h = self.from_latent(z).reshape(z.shape[0], CHANNELS[-1], self.bottleneck)
+            for block, up in zip(self.dec_blocks, self.up):
+                h = up(block(h))
+            return h[:, :, :FRAMES], mu, logvar
+
+    vae = ConvVAE()
+    vae.train()
+    parameters = sum(q.numel() for q in vae.parameters())
+    opt = torch.optim.Adam(vae.parameters(), lr=3e-4, betas=(0.9, 0.999), eps=1e-8)
+    x = torch.randn(args.batch, IN_CHANNELS, FRAMES)
+
+    def step():
+        recon, mu, logvar = vae(x, torch.randn(args.batch, LATENT))
+        kl = -0.5 * torch.sum(1 + logvar - mu * mu - torch.exp(logvar), dim=-1)
+        loss = torch.sum((recon - x) ** 2) / args.batch + kl.mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    step_s, loss_first = common.time_steps(step, args.steps, args.warmup)
+    common.print_result("jazz", "pytorch", torch.__version__, args.model, torch.get_num_threads(), step_s, args.batch,
+                        loss_first, parameters, import_rss)
+
+
+if __name__ == "__main__":
+    main()
