@@ -13,6 +13,7 @@
 #include <memory>
 
 #include "io/atomic_file.h"
+#include "io/input_file.h"
 #include "tensor/error.h"
 
 namespace mg::io {
@@ -114,29 +115,52 @@ std::vector<float> resample(const std::vector<float>& x, int from_rate, int to_r
 
 // Loads path into out; returns "" on success, otherwise why it failed.
 std::string read_audio(const std::string& path, int target_rate, Audio& out) {
+  try {
+    input_file_size(path, "audio");
+  } catch (const Error& e) {
+    // The message without the path, which the caller puts in front.
+    const std::string what = e.what();
+    return what.substr(std::min(what.size(), path.size() + 2));
+  }
   SF_INFO info{};
   SndFile file(sf_open(path.c_str(), SFM_READ, &info), &sf_close);
   if (!file) return fmt::format("cannot read audio: {}", sf_strerror(nullptr));
   if (info.frames <= 0 || info.channels <= 0) return "no audio (zero frames)";
   if (info.samplerate <= 0) return fmt::format("invalid sample rate {}", info.samplerate);
+  if (info.frames > kMaxAudioFrames)
+    return fmt::format("{} frames is longer than the limit of {} ({:.0f} s at {} Hz)", info.frames, kMaxAudioFrames,
+                       double(kMaxAudioFrames) / info.samplerate, info.samplerate);
 
-  std::vector<float> interleaved(static_cast<size_t>(info.frames) * info.channels);
-  sf_count_t read = sf_readf_float(file.get(), interleaved.data(), info.frames);
+  // Read in blocks, so memory follows the frames actually decoded rather than
+  // the header's promise, and a many-channel file needs no interleaved copy.
+  const size_t channels = static_cast<size_t>(info.channels);
+  const sf_count_t block = std::max<sf_count_t>(1, (1 << 20) / info.channels);
+  std::vector<float> interleaved(static_cast<size_t>(block) * channels);
+  std::vector<float> mono;
+  sf_count_t read = 0;
+  while (read < info.frames) {
+    const sf_count_t got = sf_readf_float(file.get(), interleaved.data(), std::min(block, info.frames - read));
+    if (got <= 0) break;
+    for (sf_count_t i = 0; i < got; ++i) {
+      float sum = 0.0f;
+      for (size_t c = 0; c < channels; ++c) {
+        const float v = interleaved[static_cast<size_t>(i) * channels + c];
+        if (!std::isfinite(v))
+          return fmt::format("sample {}{} is {}; audio must hold finite values", read + i,
+                             channels > 1 ? fmt::format(" (channel {})", c + 1) : "", v);
+        sum += v;
+      }
+      mono.push_back(sum / float(channels));
+    }
+    read += got;
+  }
   std::string decoder_error = sf_error(file.get()) != SF_ERR_NO_ERROR ? sf_strerror(file.get()) : "";
-  if (read < 0) return fmt::format("read failed: {}", decoder_error);
   int64_t promised = std::max<int64_t>(info.frames, promised_frames(path, info.format));
   if (read < promised) {
     return fmt::format("truncated: header says {} frames, read {}{}", promised, read,
                        decoder_error.empty() ? "" : " (" + decoder_error + ")");
   }
   if (!decoder_error.empty()) return fmt::format("read failed: {}", decoder_error);
-
-  std::vector<float> mono(static_cast<size_t>(read));
-  for (size_t i = 0; i < mono.size(); ++i) {
-    float sum = 0.0f;
-    for (int c = 0; c < info.channels; ++c) sum += interleaved[i * info.channels + c];
-    mono[i] = sum / float(info.channels);
-  }
 
   out.sample_rate = info.samplerate;
   if (target_rate > 0 && target_rate != info.samplerate) {

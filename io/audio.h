@@ -14,13 +14,18 @@ struct Audio {
   std::vector<float> samples;  // mono
 };
 
+// Longest file the loaders read: 2^25 frames, 12.7 minutes at 44.1 kHz
+// (128 MiB of mono samples); a longer file is refused before it is read.
+inline constexpr int64_t kMaxAudioFrames = int64_t(1) << 25;
+
 // Reads an audio file, mixes it down to mono (mean of the channels) and, when
 // target_rate > 0 and differs from the file's rate, resamples it
 // (SRC_SINC_MEDIUM_QUALITY) to exactly round(frames * target_rate / rate)
-// samples. Throws for an unreadable file, for no audio at all, and for a
-// truncated file: a WAV or AU whose header promises more data than the file
-// holds, or any file whose decoder delivers fewer frames than announced
-// ("truncated: header says N frames, read M").
+// samples. Throws for a path that is not a regular file, an unreadable file,
+// no audio at all, more than kMaxAudioFrames, a NaN or infinite sample
+// ("sample N is nan"), and a truncated file: a WAV or AU whose header promises
+// more data than the file holds, or any file whose decoder delivers fewer
+// frames than announced ("truncated: header says N frames, read M").
 Audio load_audio(const std::string& path, int target_rate = 0);
 
 // The first `length` samples of x, zero-padded at the end when x is shorter.
@@ -35,7 +40,8 @@ struct ClipSet {
 // sorted by name, at `rate` Hz, cropped or zero-padded to clip_length samples
 // (0 keeps each clip's own length). Hidden files, which include macOS "._*"
 // AppleDouble metadata, and files with other extensions are ignored silently.
-// A file that cannot be loaded (unreadable, truncated, empty) is reported once
+// A file that cannot be loaded (unreadable, truncated, empty, too long,
+// non-finite samples) is reported once
 // through on_skip(file path, reason) and left out. Throws when dir is missing
 // or not a folder, or when no clip could be loaded (the message counts the
 // skipped and ignored files).

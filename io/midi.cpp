@@ -6,8 +6,10 @@
 #include <deque>
 #include <fstream>
 #include <map>
+#include <sstream>
 
 #include "io/atomic_file.h"
+#include "io/input_file.h"
 #include "tensor/error.h"
 
 namespace mg::io {
@@ -75,11 +77,10 @@ struct ProgramChange {
   int program;
 };
 
-// Everything one MTrk chunk contributes; notes get seconds and programs once
-// all tracks (and so the global tempo map) are known.
+// Everything one MTrk chunk contributes besides its notes; notes get seconds
+// and programs once all tracks (and so the global tempo map) are known.
 struct TrackResult {
   std::string name;
-  std::vector<MidiNote> notes;
   std::vector<TempoChange> tempos;
   std::vector<TimeSignature> time_signatures;
   std::vector<ProgramChange> programs;
@@ -97,7 +98,10 @@ int channel_data_bytes(uint8_t status) {
   }
 }
 
-TrackResult parse_track(ByteReader& r, int track_index) {
+// Parses one track, appending its notes to `notes`. `events` counts the
+// stored events (notes, tempo, time signatures, programs) of the whole file
+// against kMaxMidiEvents.
+TrackResult parse_track(ByteReader& r, int track_index, std::vector<MidiNote>& notes, size_t& events) {
   TrackResult out;
   // Open notes per (channel, pitch), oldest first: overlapping notes of one
   // pitch pair first-on with first-off.
@@ -105,6 +109,10 @@ TrackResult parse_track(ByteReader& r, int track_index) {
   int64_t tick = 0;
   uint8_t running = 0;
   int note_count = 0;
+  auto count_event = [&](size_t offset) {
+    if (++events > kMaxMidiEvents)
+      r.fail_at(offset, fmt::format("more than {} notes and timed events (the limit for one file)", kMaxMidiEvents));
+  };
 
   auto close_note = [&](int channel, int pitch) {
     auto it = open.find(channel * 128 + pitch);
@@ -112,7 +120,7 @@ TrackResult parse_track(ByteReader& r, int track_index) {
     MidiNote n = it->second.front();
     it->second.pop_front();
     n.end_tick = tick;
-    out.notes.push_back(n);
+    notes.push_back(n);
   };
 
   while (!r.at_end()) {
@@ -134,10 +142,14 @@ TrackResult parse_track(ByteReader& r, int track_index) {
         if (len != 3) r.fail_at(data_offset, fmt::format("tempo event of length {} (expected 3)", len));
         int us = (d[0] << 16) | (d[1] << 8) | d[2];
         if (us == 0) r.fail_at(data_offset, "tempo of 0 microseconds per quarter");
+        count_event(status_offset);
         out.tempos.push_back({tick, us, 0.0});
       } else if (type == 0x58 && len >= 2) {
         if (d[1] > 30) r.fail_at(data_offset, fmt::format("time signature denominator 2^{}", d[1]));
-        if (d[0] > 0) out.time_signatures.push_back({tick, d[0], 1 << d[1]});
+        if (d[0] > 0) {
+          count_event(status_offset);
+          out.time_signatures.push_back({tick, d[0], 1 << d[1]});
+        }
       }
       continue;
     }
@@ -165,6 +177,7 @@ TrackResult parse_track(ByteReader& r, int track_index) {
     switch (status & 0xF0) {
       case 0x90:
         if (second_data > 0) {
+          count_event(status_offset);
           MidiNote n;
           n.track = track_index;
           n.channel = channel;
@@ -180,6 +193,7 @@ TrackResult parse_track(ByteReader& r, int track_index) {
         close_note(channel, first_data);
         break;
       case 0xC0:
+        count_event(status_offset);
         out.programs.push_back({tick, channel, first_data});
         break;
       default:  // poly pressure, controllers, channel pressure, pitch bend: not needed
@@ -193,7 +207,7 @@ TrackResult parse_track(ByteReader& r, int track_index) {
     for (MidiNote n : queue) {
       n.end_tick = tick;
       n.released = false;
-      out.notes.push_back(n);
+      notes.push_back(n);
     }
   }
   return out;
@@ -251,6 +265,7 @@ MidiFile parse_midi(const uint8_t* data, size_t size, const std::string& name) {
   }
 
   std::vector<TrackResult> tracks;
+  size_t events = 0;
   size_t pos = header_end;
   while (pos < size) {
     if (size - pos < 8) {
@@ -268,7 +283,7 @@ MidiFile parse_midi(const uint8_t* data, size_t size, const std::string& name) {
     }
     if (std::memcmp(id, "MTrk", 4) == 0) {
       ByteReader track(data, body, body + len, name);
-      tracks.push_back(parse_track(track, int(tracks.size())));
+      tracks.push_back(parse_track(track, int(tracks.size()), mf.notes, events));
     }
     pos = body + len;  // unknown chunk types are skipped whole
   }
@@ -305,7 +320,6 @@ MidiFile parse_midi(const uint8_t* data, size_t size, const std::string& name) {
   for (const TrackResult& t : tracks) programs.insert(programs.end(), t.programs.begin(), t.programs.end());
   std::stable_sort(programs.begin(), programs.end(), [](auto& a, auto& b) { return a.tick < b.tick; });
 
-  for (TrackResult& t : tracks) mf.notes.insert(mf.notes.end(), t.notes.begin(), t.notes.end());
   std::sort(mf.notes.begin(), mf.notes.end(), [](const MidiNote& a, const MidiNote& b) {
     if (a.start_tick != b.start_tick) return a.start_tick < b.start_tick;
     if (a.pitch != b.pitch) return a.pitch < b.pitch;
@@ -327,16 +341,15 @@ MidiFile parse_midi(const uint8_t* data, size_t size, const std::string& name) {
 }
 
 MidiFile read_midi(const std::string& path) {
-  std::ifstream f(path, std::ios::binary | std::ios::ate);
-  if (!f) fail("{}: cannot open MIDI file", path);
-  std::streamoff size = f.tellg();
-  if (size < 0) fail("{}: cannot read MIDI file", path);
-  if (size_t(size) > kMaxMidiFileBytes) {
+  const uint64_t size = input_file_size(path, "MIDI file");
+  if (size > kMaxMidiFileBytes) {
     fail("{}: file of {} bytes is too large for a MIDI file (limit {} MiB)", path, size, kMaxMidiFileBytes >> 20);
   }
+  std::ifstream f(path, std::ios::binary);
+  if (!f) fail("{}: cannot open MIDI file", path);
   std::vector<uint8_t> bytes(static_cast<size_t>(size));
-  f.seekg(0);
-  if (size > 0 && !f.read(reinterpret_cast<char*>(bytes.data()), size)) fail("{}: read failed", path);
+  if (size > 0 && !f.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size)))
+    fail("{}: read failed", path);
   return parse_midi(bytes.data(), bytes.size(), path);
 }
 
@@ -344,120 +357,156 @@ MidiFile read_midi(const std::string& path) {
 
 namespace {
 
-void put_u16(std::string& s, uint32_t v) {
-  s.push_back(char((v >> 8) & 0xFF));
-  s.push_back(char(v & 0xFF));
+void put_u16(std::ostream& s, uint32_t v) {
+  s.put(char((v >> 8) & 0xFF));
+  s.put(char(v & 0xFF));
 }
 
-void put_u32(std::string& s, uint32_t v) {
-  for (int shift = 24; shift >= 0; shift -= 8) s.push_back(char((v >> shift) & 0xFF));
+void put_u32(std::ostream& s, uint32_t v) {
+  for (int shift = 24; shift >= 0; shift -= 8) s.put(char((v >> shift) & 0xFF));
 }
 
-void put_vlq(std::string& s, uint32_t v) {
+// Writes a variable-length quantity; returns its size in bytes.
+int put_vlq(std::ostream& s, uint32_t v) {
   char buf[4];
   int n = 0;
   do {
     buf[n++] = char(v & 0x7F);
     v >>= 7;
   } while (v && n < 4);
-  for (int i = n - 1; i >= 0; --i) s.push_back(char(buf[i] | (i ? 0x80 : 0)));
+  for (int i = n - 1; i >= 0; --i) s.put(char(buf[i] | (i ? 0x80 : 0)));
+  return n;
 }
 
-void put_chunk(std::string& out, const char* id, const std::string& body) {
-  out.append(id, 4);
-  put_u32(out, uint32_t(body.size()));
-  out += body;
+// Largest delta time a 4-byte variable-length quantity holds.
+constexpr int64_t kMaxDelta = 0x0FFFFFFF;
+// Latest time in beats a note may end at: far beyond any piece, and far from int64 overflow in ticks.
+constexpr double kMaxBeats = 1e12;
+
+}  // namespace
+
+MidiWriter::MidiWriter(std::ostream& out, double tempo_bpm, int ticks_per_quarter, int program)
+    : out_(out), ticks_per_quarter_(ticks_per_quarter) {
+  if (!(tempo_bpm > 0) || !std::isfinite(tempo_bpm)) fail("MIDI writer: tempo {} bpm is not positive", tempo_bpm);
+  if (ticks_per_quarter < 1 || ticks_per_quarter > 0x7FFF) fail("MIDI writer: ticks per quarter {} outside 1..32767", ticks_per_quarter);
+  if (program < 0 || program > 127) fail("MIDI writer: program {} outside 0..127", program);
+  const double us = std::round(60e6 / tempo_bpm);
+  if (us < 1 || us > 0xFFFFFF) fail("MIDI writer: tempo {} bpm cannot be stored", tempo_bpm);
+  const uint32_t us_per_quarter = uint32_t(us);
+
+  out_.write("MThd", 4);
+  put_u32(out_, 6);
+  put_u16(out_, 1);
+  put_u16(out_, 2);
+  put_u16(out_, uint32_t(ticks_per_quarter));
+
+  // Track 0: tempo, 4/4 (24 clocks per click, 8 32nds per quarter), end of track: 19 bytes.
+  out_.write("MTrk", 4);
+  put_u32(out_, 19);
+  out_.write("\x00\xFF\x51\x03", 4);
+  out_.put(char(us_per_quarter >> 16));
+  out_.put(char((us_per_quarter >> 8) & 0xFF));
+  out_.put(char(us_per_quarter & 0xFF));
+  out_.write("\x00\xFF\x58\x04\x04\x02\x18\x08", 8);
+  out_.write("\x00\xFF\x2F\x00", 4);
+
+  // Track 1: its length is filled in by finish().
+  out_.write("MTrk", 4);
+  length_at_ = out_.tellp();
+  put_u32(out_, 0);
+  static const std::string kName = "Piano";
+  out_.write("\x00\xFF\x03", 3);
+  out_.put(char(kName.size()));
+  out_.write(kName.data(), std::streamsize(kName.size()));
+  out_.write("\x00\xC0", 2);
+  out_.put(char(program));
+  track_bytes_ = 4 + kName.size() + 3;
+}
+
+void MidiWriter::event(int64_t tick, uint8_t status, int pitch, int velocity) {
+  if (tick - last_tick_ > kMaxDelta)
+    fail("MIDI writer: a gap of {} ticks between events is longer than a MIDI file can hold", tick - last_tick_);
+  track_bytes_ += put_vlq(out_, uint32_t(tick - last_tick_)) + 3;
+  last_tick_ = tick;
+  out_.put(char(status));
+  out_.put(char(pitch));
+  out_.put(char(velocity));
+}
+
+void MidiWriter::release_until(int64_t tick) {
+  while (!sounding_.empty() && sounding_.top().tick <= tick) {
+    event(sounding_.top().tick, 0x80, sounding_.top().pitch, 64);
+    sounding_.pop();
+  }
+}
+
+void MidiWriter::add(const NoteEvent& n) {
+  MG_CHECK(!finished_, "MIDI writer: add() after finish()");
+  if (n.pitch < 0 || n.pitch > 127) fail("MIDI writer: pitch {} outside 0..127", n.pitch);
+  if (n.velocity < 1 || n.velocity > 127) fail("MIDI writer: velocity {} outside 1..127", n.velocity);
+  const double end_beats = n.start_beats + n.duration_beats;
+  if (!(n.start_beats >= 0) || !(n.duration_beats >= 0) || !(end_beats <= kMaxBeats))
+    fail("MIDI writer: note at {} beats with duration {} (must be non-negative and end before {:g} beats)",
+         n.start_beats, n.duration_beats, kMaxBeats);
+  if (n.start_beats < last_start_)
+    fail("MIDI writer: note at {} beats after one at {} (onsets must not decrease)", n.start_beats, last_start_);
+  last_start_ = n.start_beats;
+  // At one tick, releases go first so a repeated pitch is not cut by its own previous note's release.
+  const int64_t on = std::llround(n.start_beats * ticks_per_quarter_);
+  const int64_t off = std::max(on + 1, int64_t(std::llround(end_beats * ticks_per_quarter_)));
+  release_until(on);
+  event(on, 0x90, n.pitch, n.velocity);
+  sounding_.push({off, sequence_++, n.pitch});
+}
+
+void MidiWriter::finish() {
+  if (finished_) return;
+  release_until(INT64_MAX);
+  out_.write("\x00\xFF\x2F\x00", 4);
+  track_bytes_ += 4;
+  if (track_bytes_ > 0xFFFFFFFFu) fail("MIDI writer: the note track exceeds the 4 GiB a MIDI chunk can hold");
+  const std::streampos end = out_.tellp();
+  out_.seekp(length_at_);
+  put_u32(out_, uint32_t(track_bytes_));
+  out_.seekp(end);
+  finished_ = true;
+}
+
+namespace {
+
+void encode_sorted(std::ostream& out, std::vector<NoteEvent> notes, double tempo_bpm, int ticks_per_quarter,
+                   int program) {
+  // Sorting needs comparable onsets; the writer reports the note itself.
+  for (const NoteEvent& n : notes)
+    if (!std::isfinite(n.start_beats)) fail("MIDI writer: note at {} beats", n.start_beats);
+  std::stable_sort(notes.begin(), notes.end(),
+                   [](const NoteEvent& a, const NoteEvent& b) { return a.start_beats < b.start_beats; });
+  MidiWriter writer(out, tempo_bpm, ticks_per_quarter, program);
+  for (const NoteEvent& n : notes) writer.add(n);
+  writer.finish();
 }
 
 }  // namespace
 
 std::string encode_midi(const std::vector<NoteEvent>& notes, double tempo_bpm, int ticks_per_quarter, int program) {
-  if (!(tempo_bpm > 0) || !std::isfinite(tempo_bpm)) fail("MIDI writer: tempo {} bpm is not positive", tempo_bpm);
-  if (ticks_per_quarter < 1 || ticks_per_quarter > 0x7FFF) fail("MIDI writer: ticks per quarter {} outside 1..32767", ticks_per_quarter);
-  if (program < 0 || program > 127) fail("MIDI writer: program {} outside 0..127", program);
-  uint32_t us_per_quarter = uint32_t(std::lround(60e6 / tempo_bpm));
-  if (us_per_quarter < 1 || us_per_quarter > 0xFFFFFF) fail("MIDI writer: tempo {} bpm cannot be stored", tempo_bpm);
-
-  // Largest tick a 4-byte delta can reach from 0; keeps every delta encodable.
-  constexpr double kMaxTick = double(0x0FFFFFFF);
-  struct Ev {
-    int64_t tick;
-    bool on;
-    int pitch;
-    int velocity;
-  };
-  std::vector<Ev> events;
-  events.reserve(notes.size() * 2);
-  for (const NoteEvent& n : notes) {
-    if (n.pitch < 0 || n.pitch > 127) fail("MIDI writer: pitch {} outside 0..127", n.pitch);
-    if (n.velocity < 1 || n.velocity > 127) fail("MIDI writer: velocity {} outside 1..127", n.velocity);
-    if (!(n.start_beats >= 0) || !(n.duration_beats >= 0)) {
-      fail("MIDI writer: note at {} beats with duration {} (must be non-negative)", n.start_beats, n.duration_beats);
-    }
-    double end_beats = n.start_beats + n.duration_beats;
-    if (end_beats * ticks_per_quarter > kMaxTick) fail("MIDI writer: note ending at {} beats is too late", end_beats);
-    int64_t on = std::llround(n.start_beats * ticks_per_quarter);
-    int64_t off = std::max(on + 1, int64_t(std::llround(end_beats * ticks_per_quarter)));
-    events.push_back({on, true, n.pitch, n.velocity});
-    events.push_back({off, false, n.pitch, 0});
-  }
-  // At one tick, releases go first so a repeated pitch is not cut by its own
-  // previous note's release.
-  std::stable_sort(events.begin(), events.end(), [](const Ev& a, const Ev& b) {
-    if (a.tick != b.tick) return a.tick < b.tick;
-    return !a.on && b.on;
-  });
-
-  std::string tempo_track;
-  put_vlq(tempo_track, 0);
-  tempo_track += "\xFF\x51\x03";
-  tempo_track.push_back(char(us_per_quarter >> 16));
-  tempo_track.push_back(char((us_per_quarter >> 8) & 0xFF));
-  tempo_track.push_back(char(us_per_quarter & 0xFF));
-  put_vlq(tempo_track, 0);
-  tempo_track += std::string("\xFF\x58\x04\x04\x02\x18\x08", 7);  // 4/4, 24 clocks per click, 8 32nds per quarter
-  put_vlq(tempo_track, 0);
-  tempo_track += std::string("\xFF\x2F\x00", 3);
-
-  std::string note_track;
-  static const std::string kName = "Piano";
-  put_vlq(note_track, 0);
-  note_track += "\xFF\x03";
-  put_vlq(note_track, uint32_t(kName.size()));
-  note_track += kName;
-  put_vlq(note_track, 0);
-  note_track.push_back(char(0xC0));
-  note_track.push_back(char(program));
-  int64_t last = 0;
-  for (const Ev& e : events) {
-    put_vlq(note_track, uint32_t(e.tick - last));
-    last = e.tick;
-    note_track.push_back(char(e.on ? 0x90 : 0x80));
-    note_track.push_back(char(e.pitch));
-    note_track.push_back(char(e.on ? e.velocity : 64));
-  }
-  put_vlq(note_track, 0);
-  note_track += std::string("\xFF\x2F\x00", 3);
-
-  std::string out = "MThd";
-  put_u32(out, 6);
-  put_u16(out, 1);
-  put_u16(out, 2);
-  put_u16(out, uint32_t(ticks_per_quarter));
-  put_chunk(out, "MTrk", tempo_track);
-  put_chunk(out, "MTrk", note_track);
-  return out;
+  std::ostringstream out;
+  encode_sorted(out, notes, tempo_bpm, ticks_per_quarter, program);
+  return out.str();
 }
 
 void write_midi(const std::string& path, const std::vector<NoteEvent>& notes, double tempo_bpm, int ticks_per_quarter,
                 int program) {
-  std::string bytes;
-  try {
-    bytes = encode_midi(notes, tempo_bpm, ticks_per_quarter, program);
-  } catch (const Error& e) {
-    fail("{}: {}", path, e.what());
-  }
-  write_file_atomic(path, bytes);
+  write_file_atomic(path, [&](const std::string& tmp) {
+    std::ofstream f(tmp, std::ios::binary);
+    if (!f) fail("{}: cannot open for writing", path);
+    try {
+      encode_sorted(f, notes, tempo_bpm, ticks_per_quarter, program);
+    } catch (const Error& e) {
+      fail("{}: {}", path, e.what());
+    }
+    f.flush();
+    if (!f) fail("{}: write failed (disk full?)", path);
+  });
 }
 
 }  // namespace mg::io

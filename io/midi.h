@@ -7,11 +7,16 @@
 // far enough to be skipped. Malformed input throws mg::Error naming the file
 // and the byte offset; sizes are checked against the bytes actually present
 // before anything is allocated, so a hostile header cannot cause a huge
-// allocation, a hang or an out-of-bounds read.
+// allocation, a hang or an out-of-bounds read. Parsing takes time linear in
+// the file's size and memory proportional to the notes (about 64 bytes a
+// note), and stops with an error at kMaxMidiEvents.
 //
-// The writer makes format 1 files: a tempo track and one instrument track.
+// The writer makes format 1 files: a tempo track and one instrument track,
+// note by note (MidiWriter), so a long piece never has to be held in memory.
 #include <cstddef>
 #include <cstdint>
+#include <ostream>
+#include <queue>
 #include <string>
 #include <vector>
 
@@ -70,6 +75,11 @@ struct MidiFile {
 
 // Largest file read_midi accepts; bigger files are refused rather than loaded.
 inline constexpr size_t kMaxMidiFileBytes = size_t(64) << 20;
+// Most notes plus tempo, time-signature and program-change events one file may
+// hold (the 48 Chopin pieces hold 78,000 notes in all); a file with more is an
+// error naming it. Other events (controllers, sysex, text) are skipped and
+// not counted.
+inline constexpr size_t kMaxMidiEvents = 1'000'000;
 
 // Reads and parses a file. Errors: "<path>: <what> at offset <n>".
 MidiFile read_midi(const std::string& path);
@@ -85,11 +95,45 @@ struct NoteEvent {
   int velocity = 90;  // 1..127
 };
 
-// Writes a format 1 file atomically: track 0 holds the tempo and a 4/4 time
-// signature, track 1 a track name, a program change on channel 0 and the
-// notes. Times are rounded to the nearest tick; a note keeps at least one tick.
-// Throws mg::Error for a pitch outside 0..127, a velocity outside 1..127, a negative time or
-// duration, a non-positive tempo, or ticks_per_quarter outside 1..32767.
+// Writes a format 1 file note by note to a seekable stream: track 0 holds the
+// tempo and a 4/4 time signature, track 1 a track name, a program change on
+// channel 0 and the notes. Times are rounded to the nearest tick; a note keeps
+// at least one tick. Memory is proportional to the notes sounding at once.
+// Throws mg::Error ("MIDI writer: ...") for a pitch outside 0..127, a velocity
+// outside 1..127, a negative or non-finite time or duration, an onset earlier
+// than the previous note's, a tempo outside 3.6..60,000,000 bpm, or
+// ticks_per_quarter outside 1..32767.
+class MidiWriter {
+ public:
+  MidiWriter(std::ostream& out, double tempo_bpm, int ticks_per_quarter = 480, int program = 0);
+  // Onsets must not decrease from one call to the next.
+  void add(const NoteEvent& note);
+  // Releases the notes still sounding, ends the track and fills in its length.
+  void finish();
+
+ private:
+  struct Release {
+    int64_t tick;
+    uint64_t sequence;  // notes released at one tick go in the order they started
+    int pitch;
+    bool operator>(const Release& o) const { return tick != o.tick ? tick > o.tick : sequence > o.sequence; }
+  };
+  void event(int64_t tick, uint8_t status, int pitch, int velocity);
+  void release_until(int64_t tick);
+
+  std::ostream& out_;
+  int ticks_per_quarter_;
+  std::streampos length_at_;  // where the note track's length goes
+  uint64_t track_bytes_ = 0;
+  int64_t last_tick_ = 0;
+  double last_start_ = 0;
+  uint64_t sequence_ = 0;
+  bool finished_ = false;
+  std::priority_queue<Release, std::vector<Release>, std::greater<Release>> sounding_;
+};
+
+// Writes a format 1 file atomically with MidiWriter; the notes may come in any
+// order (they are sorted by onset). Errors name the file.
 void write_midi(const std::string& path, const std::vector<NoteEvent>& notes, double tempo_bpm,
                 int ticks_per_quarter = 480, int program = 0);
 

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <set>
 #include <tuple>
 
 #include "tensor/error.h"
@@ -60,33 +61,46 @@ std::vector<int> transposed(const std::vector<int>& form, int t) {
   return out;
 }
 
-// music21's ordering of one track's notes into note and chord groups (see the header).
-struct Group {
-  std::vector<const MidiNote*> notes;
-  int64_t onset_tick;
-  // music21 makes a zero-length group a grace note, which sorts first at its
-  // offset; a chord's length is taken as its first note's release minus its
-  // last note's onset.
-  bool grace() const { return notes.front()->end_tick == notes.back()->start_tick; }
-};
-
-std::vector<Group> group_track(const std::vector<const MidiNote*>& notes, double quarter_ticks) {
-  std::vector<Group> groups;
-  std::vector<bool> gathered(notes.size(), false);
-  auto within = [&](int64_t a, int64_t b) { return 16.0 * double(std::llabs(a - b)) <= quarter_ticks; };
-  for (size_t i = 0; i < notes.size(); ++i) {
-    if (gathered[i]) continue;
-    Group g{{notes[i]}, notes[i]->start_tick};
-    // As in music21, j is not checked against `gathered`: a note can join two chords.
-    for (size_t j = i + 1; j < notes.size(); ++j) {
-      if (!within(notes[j]->start_tick, notes[i]->start_tick)) break;
-      if (!within(notes[j]->end_tick, notes[i]->end_tick)) continue;
-      g.notes.push_back(notes[j]);
-      gathered[i] = gathered[j] = true;
+// music21's grouping of one track's notes into notes and chords (see the
+// header), in O(n log n). `notes` are sorted by onset, then note-on order.
+// Calls emit(group) with each group: its first note, then the notes it
+// gathered in index order.
+//
+// The notes whose onset lies within the current note's window are kept in a
+// set ordered by release tick, so a group is one range query. A note can
+// join at most two groups (two group leaders in one onset window release more
+// than a window apart, or the first would have gathered the second), so all
+// the queries together visit O(n) notes.
+template <typename Emit>
+void group_track(const std::vector<const MidiNote*>& notes, double quarter_ticks, Emit&& emit) {
+  // 16 |a - b| <= quarter_ticks, for integer ticks.
+  const int64_t w = static_cast<int64_t>(std::floor(quarter_ticks / 16.0));
+  const size_t n = notes.size();
+  std::vector<bool> gathered(n, false);
+  std::set<std::pair<int64_t, size_t>> window;  // (release tick, index) of notes i+1 .. next-1
+  std::vector<const MidiNote*> group;
+  std::vector<size_t> members;
+  size_t next = 0;  // first note past the window
+  for (size_t i = 0; i < n; ++i) {
+    window.erase({notes[i]->end_tick, i});
+    next = std::max(next, i + 1);
+    while (next < n && notes[next]->start_tick - notes[i]->start_tick <= w) {
+      window.insert({notes[next]->end_tick, next});
+      ++next;
     }
-    groups.push_back(std::move(g));
+    if (gathered[i]) continue;
+    // As in music21, members are not checked against `gathered`: a note can join two chords.
+    members.clear();
+    for (auto it = window.lower_bound({notes[i]->end_tick - w, 0}); it != window.end() && it->first <= notes[i]->end_tick + w; ++it)
+      members.push_back(it->second);
+    std::sort(members.begin(), members.end());
+    group.assign(1, notes[i]);
+    for (size_t j : members) {
+      group.push_back(notes[j]);
+      gathered[j] = true;
+    }
+    emit(group);
   }
-  return groups;
 }
 
 // music21's quantisation of an offset (quarter notes) to the nearest 1/4 or
@@ -203,21 +217,29 @@ std::vector<std::string> midi_to_tokens(const MidiFile& midi) {
     std::string token;
   };
   std::vector<Placed> placed;
+  std::vector<int> pitches;
   for (size_t t = 0; t < track_count; ++t) {
     auto& notes = by_track[t];
-    std::sort(notes.begin(), notes.end(), [](const MidiNote* a, const MidiNote* b) { return a->order < b->order; });
-    for (const Group& g : group_track(notes, quarter_ticks)) {
+    std::sort(notes.begin(), notes.end(), [](const MidiNote* a, const MidiNote* b) {
+      return a->start_tick != b->start_tick ? a->start_tick < b->start_tick : a->order < b->order;
+    });
+    group_track(notes, quarter_ticks, [&](const std::vector<const MidiNote*>& g) {
       std::string token;
-      if (g.notes.size() == 1) {
-        token = pitch_name(g.notes[0]->pitch);
+      if (g.size() == 1) {
+        token = pitch_name(g[0]->pitch);
       } else {
-        std::vector<int> pitches;
-        for (const MidiNote* n : g.notes) pitches.push_back(n->pitch);
+        pitches.clear();
+        for (const MidiNote* n : g) pitches.push_back(n->pitch);
         token = chord_token(pitches);
       }
-      placed.push_back({quantize_offset_twelfths(double(g.onset_tick) / quarter_ticks), !g.grace(), int(t), g.notes[0]->order,
+      // music21 makes a zero-length group a grace note, which sorts first at its
+      // offset; a chord's length is taken as its first note's release minus its
+      // last note's onset.
+      const bool grace = g.front()->end_tick == g.back()->start_tick;
+      placed.push_back({quantize_offset_twelfths(double(g[0]->start_tick) / quarter_ticks), !grace, int(t), g[0]->order,
                         std::move(token)});
-    }
+    });
+    std::vector<const MidiNote*>().swap(notes);
   }
   std::stable_sort(placed.begin(), placed.end(), [](const Placed& a, const Placed& b) {
     return std::tie(a.offset, a.not_grace, a.track, a.order) < std::tie(b.offset, b.not_grace, b.track, b.order);
@@ -253,34 +275,41 @@ FolderTokens tokenize_midi_folder(const std::string& folder,
       if (on_skip) on_skip(path.filename().string(), e.what());
       continue;
     }
-    out.tokens.insert(out.tokens.end(), tokens.begin(), tokens.end());
+    if (out.tokens.size() + tokens.size() > kMaxFolderTokens)
+      fail("{}: more than {} tokens in the folder's MIDI files (the limit); use fewer files", folder,
+           kMaxFolderTokens);
+    out.tokens.insert(out.tokens.end(), std::make_move_iterator(tokens.begin()), std::make_move_iterator(tokens.end()));
     out.files_read.push_back(path.filename().string());
   }
   return out;
+}
+
+std::vector<NoteEvent> token_to_notes(const std::string& token, double start_beats, double duration_beats,
+                                      int velocity) {
+  if (!is_chord_token(token)) return {{start_beats, duration_beats, parse_pitch_name(token), velocity}};
+  // All pitch classes of the chord, once each, at one onset.
+  std::vector<NoteEvent> notes;
+  size_t pos = 0;
+  while (pos <= token.size()) {
+    size_t dot = token.find('.', pos);
+    std::string part = token.substr(pos, dot == std::string::npos ? std::string::npos : dot - pos);
+    char* end = nullptr;
+    long pc = std::strtol(part.c_str(), &end, 10);
+    if (part.empty() || *end != '\0' || pc < 0 || pc > 11 || notes.size() >= 12)
+      fail("'{}' is not a chord token such as 5.8.10", token);
+    notes.push_back({start_beats, duration_beats, 60 + int(pc), velocity});
+    if (dot == std::string::npos) break;
+    pos = dot + 1;
+  }
+  return notes;
 }
 
 std::vector<NoteEvent> tokens_to_notes(const std::vector<std::string>& tokens, double step_beats,
                                        double duration_beats, int velocity) {
   std::vector<NoteEvent> notes;
   for (size_t i = 0; i < tokens.size(); ++i) {
-    const std::string& token = tokens[i];
-    double start = double(i) * step_beats;
-    if (!is_chord_token(token)) {
-      notes.push_back({start, duration_beats, parse_pitch_name(token), velocity});
-      continue;
-    }
-    // All pitch classes of the chord, once each, at one onset.
-    size_t pos = 0;
-    while (pos <= token.size()) {
-      size_t dot = token.find('.', pos);
-      std::string part = token.substr(pos, dot == std::string::npos ? std::string::npos : dot - pos);
-      char* end = nullptr;
-      long pc = std::strtol(part.c_str(), &end, 10);
-      if (part.empty() || *end != '\0' || pc < 0 || pc > 11) fail("'{}' is not a chord token such as 5.8.10", token);
-      notes.push_back({start, duration_beats, 60 + int(pc), velocity});
-      if (dot == std::string::npos) break;
-      pos = dot + 1;
-    }
+    for (const NoteEvent& n : token_to_notes(tokens[i], double(i) * step_beats, duration_beats, velocity))
+      notes.push_back(n);
   }
   return notes;
 }

@@ -10,13 +10,14 @@
 #include <nlohmann/json.hpp>
 
 #include "io/atomic_file.h"
+#include "io/input_file.h"
+#include "io/json_limits.h"
 #include "tensor/error.h"
 
 namespace mg::io {
 
 namespace {
 
-constexpr uint64_t kMaxHeader = 100'000'000;  // the reference implementation's limit
 constexpr const char* kMetadataKey = "__metadata__";
 
 // Element count times element size, or false when it overflows 64 bits.
@@ -36,6 +37,19 @@ std::string shape_text(const std::vector<int64_t>& shape) {
   for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
   return s + "]";
 }
+
+// FNV-1a, 64-bit: a plain, well-known checksum; enough to catch corruption (not an attack).
+class Fnv1a64 {
+ public:
+  void update(const void* data, size_t n) {
+    const auto* p = static_cast<const uint8_t*>(data);
+    for (size_t i = 0; i < n; ++i) hash_ = (hash_ ^ p[i]) * 0x100000001b3ULL;
+  }
+  uint64_t value() const { return hash_; }
+
+ private:
+  uint64_t hash_ = 0xcbf29ce484222325ULL;
+};
 
 }  // namespace
 
@@ -86,23 +100,33 @@ void write_safetensors(const std::string& path, const SafetensorsFile& file) {
   });
 }
 
-SafetensorsFile read_safetensors(const std::string& path) {
-  std::error_code ec;
-  const uint64_t size = std::filesystem::file_size(path, ec);
-  if (ec) fail("{}: cannot read: {}", path, ec.message());
-  std::ifstream f(path, std::ios::binary);
-  if (!f) fail("{}: cannot open: {}", path, std::strerror(errno));
-  if (size < 8) fail("{}: {} bytes is too short for a safetensors file", path, size);
+namespace {
 
-  uint8_t len[8];
-  f.read(reinterpret_cast<char*>(len), 8);
+// One tensor's header entry: the record without its data, and its byte range in the data buffer.
+struct Entry {
+  TensorRecord record;
+  uint64_t begin = 0, end = 0;
+};
+
+// The parsed header: metadata, and the tensors in data-buffer order, checked to tile the buffer exactly.
+struct Layout {
+  std::map<std::string, std::string> metadata;
+  std::vector<Entry> entries;
+};
+
+// The 8-byte length prefix, checked against the file size and kMaxSafetensorsHeader.
+uint64_t header_length(const uint8_t* prefix, uint64_t file_size, const std::string& path) {
   uint64_t n = 0;
-  for (int i = 0; i < 8; ++i) n |= static_cast<uint64_t>(len[i]) << (8 * i);
-  if (n > kMaxHeader || n > size - 8) fail("{}: header length {} is impossible for a file of {} bytes", path, n, size);
-  std::string text(n, '\0');
-  f.read(text.data(), static_cast<std::streamsize>(n));
-  if (!f) fail("{}: cannot read the header", path);
+  for (int i = 0; i < 8; ++i) n |= static_cast<uint64_t>(prefix[i]) << (8 * i);
+  if (n > file_size - 8) fail("{}: header length {} is impossible for a file of {} bytes", path, n, file_size);
+  if (n > kMaxSafetensorsHeader)
+    fail("{}: header of {} bytes is larger than the limit of {}", path, n, kMaxSafetensorsHeader);
+  return n;
+}
+
+Layout parse_layout(const std::string& text, uint64_t buffer, const std::string& path) {
   if (text.empty() || text[0] != '{') fail("{}: header does not start with '{{'", path);
+  check_json_limits(text, {kMaxSafetensorsHeader, kMaxSafetensorsHeaderDepth}, path + ": header");
 
   // nlohmann keeps the last of duplicate keys; the callback sees them all.
   std::string duplicate;
@@ -117,13 +141,7 @@ SafetensorsFile read_safetensors(const std::string& path) {
   if (!header.is_object()) fail("{}: header is not a JSON object", path);
   if (!duplicate.empty()) fail("{}: header names '{}' twice", path, duplicate);
 
-  struct Entry {
-    TensorRecord record;
-    uint64_t begin = 0, end = 0;
-  };
-  const uint64_t buffer = size - 8 - n;
-  SafetensorsFile out;
-  std::vector<Entry> entries;
+  Layout out;
   for (const auto& [name, info] : header.items()) {
     if (name == kMetadataKey) {
       if (!info.is_object()) fail("{}: __metadata__ is not an object", path);
@@ -162,21 +180,40 @@ SafetensorsFile read_safetensors(const std::string& path) {
     if (!byte_length(e.record.shape, elem, bytes) || bytes != e.end - e.begin)
       fail("{}: tensor '{}' ({} {}) spans {} bytes, which does not match its shape", path, name, e.record.dtype,
            shape_text(e.record.shape), e.end - e.begin);
-    entries.push_back(std::move(e));
+    out.entries.push_back(std::move(e));
   }
 
   // The tensors must tile the buffer exactly.
-  std::stable_sort(entries.begin(), entries.end(),
+  std::stable_sort(out.entries.begin(), out.entries.end(),
                    [](const Entry& a, const Entry& b) { return a.begin != b.begin ? a.begin < b.begin : a.end < b.end; });
   uint64_t pos = 0;
-  for (const Entry& e : entries) {
+  for (const Entry& e : out.entries) {
     if (e.begin < pos) fail("{}: tensor '{}' overlaps the tensor before it", path, e.record.name);
     if (e.begin > pos) fail("{}: data buffer has a hole at bytes [{}, {})", path, pos, e.begin);
     pos = e.end;
   }
   if (pos != buffer) fail("{}: {} bytes of trailing data after the last tensor", path, buffer - pos);
+  return out;
+}
 
-  for (Entry& e : entries) {
+}  // namespace
+
+SafetensorsFile read_safetensors(const std::string& path) {
+  const uint64_t size = input_file_size(path, "safetensors file");
+  if (size < 8) fail("{}: {} bytes is too short for a safetensors file", path, size);
+  std::ifstream f(path, std::ios::binary);
+  if (!f) fail("{}: cannot open: {}", path, std::strerror(errno));
+  uint8_t prefix[8];
+  f.read(reinterpret_cast<char*>(prefix), 8);
+  const uint64_t n = header_length(prefix, size, path);
+  std::string text(n, '\0');
+  f.read(text.data(), static_cast<std::streamsize>(n));
+  if (!f) fail("{}: cannot read the header", path);
+  Layout layout = parse_layout(text, size - 8 - n, path);
+
+  SafetensorsFile out;
+  out.metadata = std::move(layout.metadata);
+  for (Entry& e : layout.entries) {
     e.record.data.resize(e.end - e.begin);
     f.seekg(static_cast<std::streamoff>(8 + n + e.begin));
     f.read(reinterpret_cast<char*>(e.record.data.data()), static_cast<std::streamsize>(e.record.data.size()));
@@ -184,6 +221,41 @@ SafetensorsFile read_safetensors(const std::string& path) {
     out.tensors.push_back(std::move(e.record));
   }
   return out;
+}
+
+SafetensorsFile parse_safetensors(const uint8_t* data, size_t size, const std::string& name) {
+  if (size < 8) fail("{}: {} bytes is too short for a safetensors file", name, size);
+  const uint64_t n = header_length(data, size, name);
+  Layout layout = parse_layout(std::string(reinterpret_cast<const char*>(data) + 8, n), size - 8 - n, name);
+  SafetensorsFile out;
+  out.metadata = std::move(layout.metadata);
+  const uint8_t* buffer = data + 8 + n;
+  for (Entry& e : layout.entries) {
+    e.record.data.assign(buffer + e.begin, buffer + e.end);
+    out.tensors.push_back(std::move(e.record));
+  }
+  return out;
+}
+
+uint64_t content_checksum(const SafetensorsFile& file, const std::string& skip_key) {
+  Fnv1a64 h;
+  auto field = [&](const void* p, size_t n) {
+    const uint64_t len = n;
+    h.update(&len, sizeof len);
+    h.update(p, n);
+  };
+  for (const auto& [key, value] : file.metadata) {
+    if (key == skip_key) continue;
+    field(key.data(), key.size());
+    field(value.data(), value.size());
+  }
+  for (const TensorRecord& t : file.tensors) {
+    field(t.name.data(), t.name.size());
+    field(t.dtype.data(), t.dtype.size());
+    field(t.shape.data(), t.shape.size() * sizeof(int64_t));
+    field(t.data.data(), t.data.size());
+  }
+  return h.value();
 }
 
 }  // namespace mg::io

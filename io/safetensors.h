@@ -33,11 +33,27 @@ size_t dtype_size(const std::string& dtype);
 // reserved names, unknown dtype, data size not matching the shape) name the file.
 void write_safetensors(const std::string& path, const SafetensorsFile& file);
 
+// Largest header read_safetensors accepts (the reference implementation allows
+// 100 MB; musicgen's own headers are a few hundred kilobytes), and the deepest
+// JSON nesting in it (a valid header nests 3 levels).
+inline constexpr uint64_t kMaxSafetensorsHeader = 16'000'000;
+inline constexpr int kMaxSafetensorsHeaderDepth = 8;
+
 // Reads and validates the whole file; tensors come back in data-buffer order.
-// Any malformed input (short file, absurd header length, bad JSON, missing or
-// invalid fields, offsets out of range, overlap, holes, trailing bytes,
-// non-string metadata) is an mg::Error naming the file; allocations never
-// exceed the file's size.
+// Any malformed input (not a regular file, short file, absurd header length,
+// header too large or too deeply nested, bad JSON, missing or invalid fields,
+// offsets out of range, overlap, holes, trailing bytes, non-string metadata)
+// is an mg::Error naming the file; allocations never exceed the file's size.
 SafetensorsFile read_safetensors(const std::string& path);
+
+// The same from bytes in memory; name_for_errors starts every error message.
+SafetensorsFile parse_safetensors(const uint8_t* data, size_t size, const std::string& name_for_errors);
+
+// A 64-bit FNV-1a checksum of everything a file holds: each metadata entry
+// except `skip_key` (where a writer stores the checksum itself), then each
+// tensor's name, dtype, shape and bytes in order, every field length-prefixed.
+// Equal for a file as written and as read back; any change to a covered byte
+// changes it with probability 1 - 2^-64.
+uint64_t content_checksum(const SafetensorsFile& file, const std::string& skip_key);
 
 }  // namespace mg::io

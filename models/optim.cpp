@@ -110,14 +110,19 @@ void Adamax::update(size_t i, const Tensor& param, const Tensor& grad) {
   backend_of(param).adamax_step(param.detach(), grad, m, u, a);
 }
 
-double clip_grad_norm(const std::vector<Tensor>& params, double max_norm) {
+double grad_norm(const std::vector<Tensor>& params) {
   NoGradGuard ng;
   double total = 0.0;
   for (const Tensor& p : params) {
     Tensor g = p.grad();
     if (g.defined()) total += sum(mul(g, g)).item();
   }
-  const double norm = std::sqrt(total);
+  return std::sqrt(total);
+}
+
+double clip_grad_norm(const std::vector<Tensor>& params, double max_norm) {
+  NoGradGuard ng;
+  const double norm = grad_norm(params);
   if (norm > max_norm && norm > 0.0) {
     const double scale = max_norm / (norm + 1e-6);
     for (const Tensor& p : params) {

@@ -76,6 +76,10 @@ class Adamax : public Adam {
   void update(size_t i, const Tensor& param, const Tensor& grad) override;
 };
 
+// The joint L2 norm of all gradients (parameters without one count 0); NaN or
+// infinity when any gradient holds one.
+double grad_norm(const std::vector<Tensor>& params);
+
 // Scales all gradients so that their joint L2 norm is at most max_norm.
 // Returns the norm before clipping.
 double clip_grad_norm(const std::vector<Tensor>& params, double max_norm);

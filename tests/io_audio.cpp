@@ -2,6 +2,7 @@
 // files, the folder loader, level handling, and the built-in jazz clips.
 #include <doctest/doctest.h>
 #include <sndfile.h>
+#include <sys/stat.h>
 
 #include <chrono>
 #include <cmath>
@@ -298,4 +299,46 @@ TEST_CASE("shared data: the GTZAN clip at 3 kHz and the rendered jazz folder") {
   CHECK(rendered.clips.size() == 16);
   CHECK(rendered.names.front() == "jazzsynth.00000.wav");
   for (const auto& clip : rendered.clips) CHECK(rms(clip) > 0.01);
+}
+
+TEST_CASE("non-finite samples are refused, naming the file and the sample") {
+  const std::string dir = mg::test::scratch_dir("audio-nonfinite");
+  std::vector<float> x(1000, 0.25f);
+  x[617] = NAN;
+  write_raw(dir + "/nan.wav", x, 1, 22050, SF_FORMAT_WAV | SF_FORMAT_FLOAT);
+  CHECK(error_of([&] { mg::io::load_audio(dir + "/nan.wav"); }) ==
+        dir + "/nan.wav: sample 617 is nan; audio must hold finite values");
+  std::vector<float> stereo(2000, 0.1f);
+  stereo[2 * 40 + 1] = INFINITY;
+  write_raw(dir + "/inf.wav", stereo, 2, 22050, SF_FORMAT_WAV | SF_FORMAT_FLOAT);
+  CHECK(error_of([&] { mg::io::load_audio(dir + "/inf.wav", 3000); }) ==
+        dir + "/inf.wav: sample 40 (channel 2) is inf; audio must hold finite values");
+
+  // In a folder: the file is skipped with that reason, the good one kept.
+  fs::create_directories(dir + "/set");
+  fs::copy_file(dir + "/nan.wav", dir + "/set/bad.wav");
+  write_raw(dir + "/set/good.wav", std::vector<float>(1000, 0.2f), 1, 22050, SF_FORMAT_WAV | SF_FORMAT_PCM_16);
+  std::vector<std::string> skipped;
+  mg::io::ClipSet set = mg::io::load_audio_folder(dir + "/set", 22050, 0, [&](const std::string& f, const std::string& why) {
+    skipped.push_back(f + ": " + why);
+  });
+  CHECK(set.names == std::vector<std::string>{"good.wav"});
+  REQUIRE(skipped.size() == 1);
+  CHECK(skipped[0] == dir + "/set/bad.wav: sample 617 is nan; audio must hold finite values");
+}
+
+TEST_CASE("audio longer than the frame limit, FIFOs and folders are refused before reading") {
+  const std::string dir = mg::test::scratch_dir("audio-limits");
+  // 8-bit mono: one byte a frame, so the limit plus one frame is a 32 MiB file.
+  write_raw(dir + "/long.wav", std::vector<float>(size_t(mg::io::kMaxAudioFrames) + 1, 0.0f), 1, 8000,
+            SF_FORMAT_WAV | SF_FORMAT_PCM_U8);
+  CHECK(error_of([&] { mg::io::load_audio(dir + "/long.wav"); }) ==
+        dir + "/long.wav: 33554433 frames is longer than the limit of 33554432 (4194 s at 8000 Hz)");
+  fs::remove(dir + "/long.wav");
+  REQUIRE(mkfifo((dir + "/pipe.wav").c_str(), 0600) == 0);
+  CHECK(error_of([&] { mg::io::load_audio(dir + "/pipe.wav"); }) ==
+        dir + "/pipe.wav: cannot read audio: not a regular file");
+  fs::create_directories(dir + "/folder.wav");
+  CHECK(error_of([&] { mg::io::load_audio(dir + "/folder.wav"); }) ==
+        dir + "/folder.wav: cannot read audio: it is a folder");
 }

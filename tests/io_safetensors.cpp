@@ -145,6 +145,9 @@ TEST_CASE("safetensors reader: every kind of corrupt file is one error naming th
       {"header longer than the file", le64(1000) + "{}"},
       {"header length absurd", le64(1ULL << 62) + "{}"},
       {"header over 100 MB", le64(200'000'000) + std::string(16, ' ')},
+      {"header over the 16 MB limit", le64(17'000'000) + "{" + std::string(17'000'000 - 2, ' ') + "}"},
+      {"header nested 200,000 levels deep",
+       raw(R"({"a": )" + std::string(200'000, '[') + std::string(200'000, ']') + "}", 0)},
       {"header not JSON", raw("{\"a\": ", 0)},
       {"header not an object", raw("[1, 2]  ", 0)},
       {"header not closed", raw("{\"a\": {}", 0)},
@@ -295,4 +298,46 @@ print("meta", json.dumps(header.get("__metadata__", {}), sort_keys=True))
   REQUIRE(meta_at != std::string::npos);
   CHECK(got.substr(0, meta_at) == expected.substr(0, expected.rfind("meta ")));
   CHECK(nlohmann::json::parse(got.substr(meta_at + 5)) == nlohmann::json(in.metadata));
+}
+
+TEST_CASE("safetensors parsed from memory equals the file read from disk") {
+  std::string path = mg::test::scratch_dir("safetensors/memory") + "/model.safetensors";
+  write_safetensors(path, sample());
+  const std::string bytes = read_bytes(path);
+  const SafetensorsFile a = read_safetensors(path);
+  const SafetensorsFile b = parse_safetensors(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), "mem");
+  REQUIRE(a.tensors.size() == b.tensors.size());
+  for (size_t i = 0; i < a.tensors.size(); ++i) {
+    CHECK(a.tensors[i].name == b.tensors[i].name);
+    CHECK(a.tensors[i].data == b.tensors[i].data);
+  }
+  CHECK(a.metadata == b.metadata);
+  CHECK(content_checksum(a, "") == content_checksum(b, ""));
+  CHECK_THROWS_WITH_AS(parse_safetensors(reinterpret_cast<const uint8_t*>(bytes.data()), 7, "mem"),
+                       doctest::Contains("mem: 7 bytes is too short"), mg::Error);
+}
+
+TEST_CASE("content checksum changes with every covered field and ignores the skipped key") {
+  const SafetensorsFile f = sample();
+  const uint64_t base = content_checksum(f, "checksum");
+  SafetensorsFile g = f;
+  g.metadata["checksum"] = "anything";
+  CHECK(content_checksum(g, "checksum") == base);
+  g = f;
+  g.tensors[0].data[3] ^= 1;
+  CHECK(content_checksum(g, "checksum") != base);
+  g = f;
+  g.tensors[1].name = "adam.n";
+  CHECK(content_checksum(g, "checksum") != base);
+  g = f;
+  g.tensors[0].shape = {3, 2};
+  CHECK(content_checksum(g, "checksum") != base);
+  g = f;
+  g.metadata["epoch"] = "18";
+  CHECK(content_checksum(g, "checksum") != base);
+  // Field boundaries count: moving a byte from a key to its value changes the sum.
+  SafetensorsFile x, y;
+  x.metadata = {{"ab", "c"}};
+  y.metadata = {{"a", "bc"}};
+  CHECK(content_checksum(x, "") != content_checksum(y, ""));
 }

@@ -1,5 +1,6 @@
 #pragma once
 // Helpers shared by the test suites.
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
@@ -22,5 +23,105 @@ inline std::string scratch_dir(const std::string& name) {
   std::filesystem::create_directories(p);
   return p.string();
 }
+
+}  // namespace mg::test
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <functional>
+#include <vector>
+
+namespace mg::test {
+
+// How a child process ended, and what it cost.
+struct ChildResult {
+  int exit_code = -1;   // when it exited normally
+  int signal = 0;       // when a signal ended it (0 otherwise)
+  double seconds = 0;   // wall time
+  double peak_mb = 0;   // peak resident memory (ru_maxrss)
+  std::string output;   // stdout and stderr together
+  bool timed_out = false;
+};
+
+// Runs body() in a forked child (its return value is the exit status) with
+// stdout and stderr captured; kills it after timeout_s. The child's peak
+// memory comes from wait4(), so it counts only what the child allocated after
+// the fork touched (the parent's pages are shared until written).
+inline ChildResult run_child(const std::function<int()>& body, double timeout_s) {
+  int pipe_fd[2];
+  if (pipe(pipe_fd) != 0) return {};
+  const auto start = std::chrono::steady_clock::now();
+  std::fflush(nullptr);  // or the child would repeat whatever this process has buffered
+  const pid_t pid = fork();
+  if (pid == 0) {
+    dup2(pipe_fd[1], STDOUT_FILENO);
+    dup2(pipe_fd[1], STDERR_FILENO);
+    close(pipe_fd[0]);
+    close(pipe_fd[1]);
+    const int status = body();
+    std::fflush(stdout);
+    std::fflush(stderr);
+    _exit(status);
+  }
+  close(pipe_fd[1]);
+  fcntl(pipe_fd[0], F_SETFL, O_NONBLOCK);
+  ChildResult r;
+  int status = 0;
+  rusage usage{};
+  char buf[4096];
+  for (;;) {
+    ssize_t n;
+    while ((n = read(pipe_fd[0], buf, sizeof buf)) > 0) r.output.append(buf, static_cast<size_t>(n));
+    const pid_t done = wait4(pid, &status, WNOHANG, &usage);
+    if (done == pid) break;
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (elapsed > timeout_s && !r.timed_out) {
+      r.timed_out = true;
+      kill(pid, SIGKILL);
+    }
+    usleep(2000);
+  }
+  ssize_t n;
+  while ((n = read(pipe_fd[0], buf, sizeof buf)) > 0) r.output.append(buf, static_cast<size_t>(n));
+  close(pipe_fd[0]);
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  r.peak_mb = static_cast<double>(usage.ru_maxrss) / 1024.0;
+  if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) r.signal = WTERMSIG(status);
+  return r;
+}
+
+// Runs a program with arguments (no shell) in a child; see run_child.
+inline ChildResult run_program(const std::vector<std::string>& argv, double timeout_s) {
+  return run_child(
+      [&] {
+        std::vector<char*> args;
+        for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+        args.push_back(nullptr);
+        execv(args[0], args.data());
+        return 127;
+      },
+      timeout_s);
+}
+
+// True in a build with AddressSanitizer, whose shadow memory and checks make
+// programs several times larger and slower.
+constexpr bool kSanitized =
+#if defined(__SANITIZE_ADDRESS__)
+    true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+    true;
+#else
+    false;
+#endif
+#else
+    false;
+#endif
 
 }  // namespace mg::test
