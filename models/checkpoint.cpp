@@ -133,9 +133,10 @@ Checkpoint decode_checkpoint(const io::SafetensorsFile& f, const std::string& pa
 }
 
 void check_model_state(const Module& model, const NamedTensors& state, const std::string& path) {
+  const NamedTensors params = model.named_parameters(), buffers = model.named_buffers();
   std::map<std::string, const Tensor*> expected;
-  for (const auto& list : {model.named_parameters(), model.named_buffers()})
-    for (const auto& [name, t] : list) expected[name] = &t;
+  for (const NamedTensors* list : {&params, &buffers})
+    for (const auto& [name, t] : *list) expected[name] = &t;
   std::map<std::string, const Tensor*> found;
   for (const auto& [name, t] : state) {
     auto it = expected.find(name);
