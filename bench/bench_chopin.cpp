@@ -6,7 +6,6 @@
 // from that folder (--min-count 100); without, the 48-file set's 117 tokens
 // and 59,517 windows.
 //   bench_chopin [--device cpu|cuda] [--steps N] [--model seed|embed] [--threads N] [--data DIR]
-#include <omp.h>
 
 #include <cstring>
 
@@ -35,7 +34,7 @@ int main(int argc, char** argv) {
     } else if (!std::strcmp(argv[i], "--model") && i + 1 < argc) {
       model = argv[++i];
     } else if (!std::strcmp(argv[i], "--threads") && i + 1 < argc) {
-      omp_set_num_threads(std::atoi(argv[++i]));
+      mg::set_cpu_threads(std::atoi(argv[++i]));
     } else if (!std::strcmp(argv[i], "--data") && i + 1 < argc) {
       data = argv[++i];
     } else {
@@ -96,7 +95,7 @@ int main(int argc, char** argv) {
   const double epoch = static_cast<double>(train_steps) * t;
   bench::Table table;
   table.header = {"model", "device", "threads", "step ms (median)", "samples/s", "one epoch", "loss"};
-  table.rows.push_back({model, std::string(device_name(device)), std::to_string(omp_get_max_threads()),
+  table.rows.push_back({model, std::string(device_name(device)), std::to_string(mg::cpu_threads()),
                         fmt::format("{:.1f}", t * 1e3), fmt::format("{:.1f}", samples_per_s),
                         fmt::format("{} ({} steps)", format_seconds(epoch), train_steps),
                         fmt::format("{:.4f}", last_loss)});

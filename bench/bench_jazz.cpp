@@ -3,7 +3,6 @@
 // clips/s (median over steps) and the epoch time that projects to on the
 // seed notebook's 13 GTZAN training files.
 //   bench_jazz [--device cpu|cuda] [--threads N] [--batch B] [--quick]
-#include <omp.h>
 
 #include <cmath>
 #include <cstring>
@@ -35,7 +34,7 @@ int main(int argc, char** argv) {
   bool quick = false;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--quick") == 0) quick = true;
-    else if (std::strcmp(argv[i], "--threads") == 0 && i + 1 < argc) omp_set_num_threads(std::atoi(argv[++i]));
+    else if (std::strcmp(argv[i], "--threads") == 0 && i + 1 < argc) mg::set_cpu_threads(std::atoi(argv[++i]));
     else if (std::strcmp(argv[i], "--batch") == 0 && i + 1 < argc) batch = std::atoi(argv[++i]);
     else if (std::strcmp(argv[i], "--device") == 0 && i + 1 < argc) {
       if (std::strcmp(argv[++i], "cuda") == 0) {
@@ -86,7 +85,7 @@ int main(int argc, char** argv) {
                       fmt::format("{:.1f}", static_cast<double>(kTrainFiles * c.clips_per_file) / rate)});
   }
   std::printf("jazz VAE training step (forward + backward + Adam), %s, %d threads, median over steps\n",
-              device == Device::CPU ? "CPU" : "CUDA", omp_get_max_threads());
+              device == Device::CPU ? "CPU" : "CUDA", mg::cpu_threads());
   t.print();
   return 0;
 }

@@ -30,6 +30,28 @@ inline double median_seconds(const std::function<void()>& fn, int repeats = 15, 
   return times[times.size() / 2];
 }
 
+// Runs the candidates alternately (A B C A B C ...) `repeats` times after
+// `warmup` rounds and returns each one's median seconds: load that comes
+// and goes on a shared machine then hits every candidate alike.
+inline std::vector<double> interleaved_medians(const std::vector<std::function<void()>>& fns, int repeats,
+                                               int warmup = 1) {
+  for (int w = 0; w < warmup; ++w)
+    for (const auto& f : fns) f();
+  std::vector<std::vector<double>> times(fns.size());
+  for (int r = 0; r < repeats; ++r)
+    for (size_t i = 0; i < fns.size(); ++i) {
+      const auto t0 = std::chrono::steady_clock::now();
+      fns[i]();
+      times[i].push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+  std::vector<double> med;
+  for (auto& t : times) {
+    std::sort(t.begin(), t.end());
+    med.push_back(t[t.size() / 2]);
+  }
+  return med;
+}
+
 struct Table {
   std::vector<std::string> header;
   std::vector<std::vector<std::string>> rows;

@@ -149,6 +149,20 @@ class Backend {
   virtual void lstm_pointwise_backward(const Tensor& gh, const Tensor& gc, const Tensor& act, const Tensor& c_prev,
                                        const Tensor& c, const Tensor& ggates, const Tensor& gc_prev) = 0;
 
+  // ---- one LSTM layer's recurrence over all T steps (the equations are in
+  // autograd/ops/lstm.cpp). xproj [T, B, 4H] = x W_ihᵀ + b; w_hh [4H, H];
+  // h0, c0 [B, H]. Writes hs, cs [T, B, H] and acts [T, B, 4H] (the activated
+  // gates, saved for backward). The default runs one GEMM and one
+  // lstm_pointwise_forward per step; the CPU fuses the two.
+  virtual void lstm_sequence_forward(const Tensor& xproj, const Tensor& w_hh, const Tensor& h0, const Tensor& c0,
+                                     const Tensor& hs, const Tensor& cs, const Tensor& acts);
+  // The gradients of g_hs [T, B, H] (the loss through every h_t) and g_c_last
+  // [B, H] (through the last c), either undefined when zero. Writes dgates
+  // [T, B, 4H] (also the gradient of xproj), dh0 and dc0 [B, H].
+  virtual void lstm_sequence_backward(const Tensor& g_hs, const Tensor& g_c_last, const Tensor& w_hh,
+                                      const Tensor& acts, const Tensor& cs, const Tensor& c0, const Tensor& dgates,
+                                      const Tensor& dh0, const Tensor& dc0);
+
   // ---- fused optimizer updates (in place on param, m, v; grad read-only)
   virtual void adam_step(const Tensor& param, const Tensor& grad, const Tensor& m, const Tensor& v,
                          const AdamArgs& args) = 0;
@@ -170,6 +184,14 @@ inline Backend& backend_of(const Tensor& t) { return backend_for(t.device()); }
 bool cuda_available();
 
 Backend& cpu_backend();
+
+// Threads of the CPU backend's pool (kernels/cpu/parallel.h): n >= 1 sets the
+// count, 0 means every CPU this process may run on (the default).
+void set_cpu_threads(int n);
+int cpu_threads();
+// The CPU instruction set the fast kernels use ("avx512", "avx2", "generic";
+// MUSICGEN_ISA overrides the choice).
+const char* cpu_isa();
 #if defined(MUSICGEN_WITH_CUDA)
 Backend& cuda_backend();  // kernels/cuda; errors when no GPU is present
 #endif

@@ -4,12 +4,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <vector>
 
 #include "autograd/ops.h"
 #include "kernels/cpu/cpu_backend.h"
+#include "kernels/cpu/isa.h"
 #include "tensor/backend.h"
 #include "tensor/rng.h"
 
@@ -55,11 +57,12 @@ struct GemmCase {
   int64_t pad;                    // extra columns in every stored row (ld > width)
 };
 
-// Runs the blocked CPU GEMM and the reference on the same data and compares
-// both with a direct loop. The tolerance scales with sum |alpha a b| + |beta c|,
-// the size of the rounding error of any summation order.
+// Runs a fast GEMM (the CPU backend's, or one instruction set's kernel) and
+// the reference on the same data and compares both with a direct loop. The
+// tolerance scales with sum |alpha a b| + |beta c|, the size of the rounding
+// error of any summation order. Returns the fast result.
 template <typename T>
-void check_gemm(const GemmCase& c, double rtol) {
+std::vector<T> check_gemm(const GemmCase& c, double rtol, void (*fast_gemm)(const mg::GemmArgs&) = nullptr) {
   const int64_t rows_a = c.ta ? c.k : c.m, cols_a = c.ta ? c.m : c.k;
   const int64_t rows_b = c.tb ? c.n : c.k, cols_b = c.tb ? c.k : c.n;
   const int64_t lda = cols_a + c.pad, ldb = cols_b + c.pad, ldc = c.n + c.pad;
@@ -100,7 +103,8 @@ void check_gemm(const GemmCase& c, double rtol) {
 
   std::vector<T> fast = C0, ref = C0;
   g.c = fast.data();
-  mg::backend_for(mg::Device::CPU).gemm(g);
+  if (fast_gemm) fast_gemm(g);
+  else mg::backend_for(mg::Device::CPU).gemm(g);
   g.c = ref.data();
   mg::cpu::gemm_reference(g);
 
@@ -113,7 +117,7 @@ void check_gemm(const GemmCase& c, double rtol) {
         if (j >= c.n) {
           if (fast[at] != sentinel || ref[at] != sentinel) {
             FAIL_CHECK("write outside C at batch " << b << " row " << i << " col " << j);
-            return;
+            return fast;
           }
           continue;
         }
@@ -128,21 +132,24 @@ void check_gemm(const GemmCase& c, double rtol) {
         const double want = c.alpha * acc + c0;
         const double tol = rtol * (std::abs(c.alpha) * mag + std::abs(c0)) + std::numeric_limits<T>::min();
         if (!(std::abs(fast[at] - want) <= tol) || !(std::abs(ref[at] - want) <= tol)) {
-          FAIL_CHECK("batch " << b << " C[" << i << ", " << j << "]: blocked " << fast[at] << ", reference "
+          FAIL_CHECK("batch " << b << " C[" << i << ", " << j << "]: fast " << fast[at] << ", reference "
                               << ref[at] << ", direct " << want);
-          return;
+          return fast;
         }
       }
     }
   }
+  return fast;
 }
 
-// Sizes around the 6-row register tile, the 16/32-column panels (AVX2 float
-// or double / AVX-512 float) and the MC = 96, KC = 256, NC = 2048 cache blocks.
+// Sizes around the register tiles (4 x 8 SSE2, 6 x 16 AVX2, 12 x 32 AVX-512),
+// the MC = 144 and KC = 256 cache blocks, one-row (GEMV) products and the
+// multi-slab packing of a deep K.
 std::vector<GemmCase> gemm_cases() {
-  const int64_t sizes[][3] = {{1, 1, 1},     {5, 7, 13},     {13, 97, 7},   {97, 13, 300}, {300, 97, 13},
-                              {7, 300, 97},  {97, 97, 97},   {6, 32, 257},  {96, 33, 256}, {7, 2100, 13},
-                              {13, 2049, 300}, {300, 300, 300}};
+  const int64_t sizes[][3] = {{1, 1, 1},     {5, 7, 13},      {13, 97, 7},    {97, 13, 300}, {300, 97, 13},
+                              {7, 300, 97},  {97, 97, 97},    {6, 32, 257},   {96, 33, 256}, {7, 2100, 13},
+                              {13, 2049, 300}, {300, 300, 300}, {1, 300, 97},  {1, 67, 300},  {12, 64, 512},
+                              {145, 31, 1}, {2, 40, 9000}};
   const double ab[][2] = {{1.0, 0.0}, {0.75, -1.5}, {-2.0, 1.0}, {0.0, 0.5}, {1.0, 1.0}};
   std::vector<GemmCase> out;
   int variant = 0;
@@ -248,7 +255,7 @@ Vec sum_by_hand(const Vec& v, const Shape& shape, const std::vector<int64_t>& di
 
 }  // namespace
 
-TEST_CASE("blocked GEMM equals the reference in float32") {
+TEST_CASE("the CPU backend's GEMM equals the reference in float32") {
   for (const GemmCase& c : gemm_cases()) {
     CAPTURE(c.m);
     CAPTURE(c.n);
@@ -260,7 +267,39 @@ TEST_CASE("blocked GEMM equals the reference in float32") {
   }
 }
 
-TEST_CASE("blocked GEMM equals the reference in float64") {
+// Every instruction set this CPU can run, whichever one the backend chose,
+// at one and at three threads: each must match the reference, the thread
+// count must not change a single bit, and the two FMA sets (which sum in the
+// same order) must agree bit for bit.
+TEST_CASE("every instruction set's GEMM equals the reference, bit-identical across threads") {
+  using mg::cpu::Isa;
+  std::vector<Isa> isas;
+  for (Isa isa : {Isa::Generic, Isa::Avx2, Isa::Avx512})
+    if (mg::cpu::isa_supported(isa)) isas.push_back(isa);
+  const int threads_before = mg::cpu_threads();
+  for (const GemmCase& c : gemm_cases()) {
+    CAPTURE(c.m);
+    CAPTURE(c.n);
+    CAPTURE(c.k);
+    CAPTURE(c.ta);
+    CAPTURE(c.tb);
+    std::vector<std::vector<float>> fma_results;
+    for (Isa isa : isas) {
+      CAPTURE(mg::cpu::isa_name(isa));
+      mg::set_cpu_threads(1);
+      const std::vector<float> one = check_gemm<float>(c, 1e-5, mg::cpu::kernels_for(isa).sgemm);
+      mg::set_cpu_threads(3);
+      const std::vector<float> three = check_gemm<float>(c, 1e-5, mg::cpu::kernels_for(isa).sgemm);
+      CHECK(std::memcmp(one.data(), three.data(), one.size() * sizeof(float)) == 0);
+      if (isa != Isa::Generic) fma_results.push_back(one);
+    }
+    if (fma_results.size() == 2)
+      CHECK(std::memcmp(fma_results[0].data(), fma_results[1].data(), fma_results[0].size() * sizeof(float)) == 0);
+  }
+  mg::set_cpu_threads(threads_before);
+}
+
+TEST_CASE("the reference GEMM equals the direct product in float64") {
   for (const GemmCase& c : gemm_cases()) {
     CAPTURE(c.m);
     CAPTURE(c.n);

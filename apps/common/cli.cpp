@@ -1,7 +1,5 @@
 #include "apps/common/cli.h"
 
-#include <omp.h>
-
 #include <cstdio>
 
 #include "tensor/backend.h"
@@ -21,7 +19,7 @@ void add_common_options(CLI::App* cmd, CommonOptions& o, bool with_training) {
 }
 
 Device setup_device(const CommonOptions& o) {
-  if (o.threads > 0) omp_set_num_threads(o.threads);
+  set_cpu_threads(o.threads);
   if (o.device == "cpu") return Device::CPU;
   if (o.device != "cuda") fail("--device: expected cpu or cuda, got '{}'", o.device);
 #if defined(MUSICGEN_WITH_CUDA)

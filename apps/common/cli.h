@@ -18,7 +18,7 @@ struct CommonOptions {
   int batch = 0;
   std::string device = "cpu";
   uint64_t seed = 42;
-  int threads = 0;           // 0: OpenMP's default (all cores)
+  int threads = 0;           // 0: every CPU this process may use
 };
 
 // Adds --data/--out/--epochs/--batch/--device/--seed/--threads to a subcommand.

@@ -64,41 +64,24 @@ std::pair<Tensor, Tensor> lstm_recurrence(const Tensor& xproj, const Tensor& w_h
   MG_CHECK(h0.shape() == (Shape{B, H}) && c0.shape() == (Shape{B, H}), "lstm_recurrence: h0 and c0 must be [{}, {}]", B,
            H);
   MG_CHECK(T >= 1, "lstm_recurrence: needs at least one time step");
-  Backend& be = backend_of(xproj);
-  Tensor w = plain(w_hh), hprev0 = plain(h0), cprev0 = plain(c0);
-  // gates starts as a copy of xproj; each step adds h_{t-1} W_hhᵀ in place (GEMM with beta = 1).
-  Tensor gates = xproj.detach().clone();
+  Tensor xp = plain(xproj), w = plain(w_hh), hprev0 = plain(h0), cprev0 = plain(c0);
   Tensor hs = empty({T, B, H}, xproj.dtype(), xproj.device());
   Tensor cs = empty({T, B, H}, xproj.dtype(), xproj.device());
   Tensor acts = empty({T, B, 4 * H}, xproj.dtype(), xproj.device());
-  for (int64_t t = 0; t < T; ++t) {
-    Tensor h_prev = t == 0 ? hprev0 : hs.select(0, t - 1);
-    Tensor c_prev = t == 0 ? cprev0 : cs.select(0, t - 1);
-    Tensor g_t = gates.select(0, t);
-    gemm_into(g_t, 1.0, h_prev, w, /*trans_b=*/true, B, 4 * H, H);
-    be.lstm_pointwise_forward(g_t, c_prev, hs.select(0, t), cs.select(0, t), acts.select(0, t));
-  }
+  // All T steps in one backend call: per step one recurrent GEMM and the cell.
+  backend_of(xp).lstm_sequence_forward(xp, w, hprev0, cprev0, hs, cs, acts);
   Tensor c_last = cs.select(0, T - 1).clone();
   if (needs_grad({xproj, w_hh, h0, c0})) {
     const bool gw_on = w_hh.requires_grad();
+    // Saved: W_hh, h0, c0, every step's h, c and activated gates (acts is the
+    // largest: 4 B H floats per step).
     record("lstm_recurrence", {hs, c_last}, {xproj, w_hh, h0, c0},
-           [=, hs_saved = hs.detach()](const TensorList& g) {
-             Backend& b = backend_of(acts);
+           [T, B, H, gw_on, w, hprev0, cprev0, acts, cs, hs_saved = hs.detach()](const TensorList& g) {
              Tensor g_hs = g[0].defined() ? plain(g[0]) : Tensor();
-             Tensor dh = zeros({B, H}, acts.dtype(), acts.device());
-             Tensor dc = g[1].defined() ? plain(g[1]).clone() : zeros({B, H}, acts.dtype(), acts.device());
+             Tensor g_c = g[1].defined() ? plain(g[1]) : Tensor();
              Tensor dgates = empty({T, B, 4 * H}, acts.dtype(), acts.device());
-             for (int64_t t = T - 1; t >= 0; --t) {
-               // Gradient reaching h_t: from the output at step t and from step t + 1.
-               Tensor dh_total = g_hs.defined() ? add(g_hs.select(0, t), dh) : dh;
-               Tensor c_prev = t == 0 ? cprev0 : cs.select(0, t - 1);
-               Tensor dc_prev = empty({B, H}, acts.dtype(), acts.device());
-               Tensor dg_t = dgates.select(0, t);
-               b.lstm_pointwise_backward(dh_total, dc, acts.select(0, t), c_prev, cs.select(0, t), dg_t, dc_prev);
-               dc = dc_prev;
-               dh = empty({B, H}, acts.dtype(), acts.device());
-               gemm_into(dh, 0.0, dg_t, w, /*trans_b=*/false, B, H, 4 * H);  // dgates_t @ W_hh
-             }
+             Tensor dh0 = empty({B, H}, acts.dtype(), acts.device()), dc0 = empty_like(dh0);
+             backend_of(acts).lstm_sequence_backward(g_hs, g_c, w, acts, cs, cprev0, dgates, dh0, dc0);
              Tensor gw;
              if (gw_on) {
                // h_{t-1} for every step in one block: [h0, h_0 .. h_{T-2}] -> [T*B, H].
@@ -109,7 +92,7 @@ std::pair<Tensor, Tensor> lstm_recurrence(const Tensor& xproj, const Tensor& w_h
                // Σ_t dgates_tᵀ h_{t-1} = dGᵀ [4H, T*B] @ Hprev [T*B, H]: one GEMM for all steps.
                gemm_into(gw, 0.0, dgates, hprev, /*trans_b=*/false, 4 * H, H, T * B, /*trans_a=*/true);
              }
-             return TensorList{dgates, gw, dh, dc};
+             return TensorList{dgates, gw, dh0, dc0};
            });
   }
   return {hs, c_last};

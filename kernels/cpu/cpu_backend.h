@@ -1,7 +1,9 @@
 #pragma once
 // The CPU backend: plain loops that are the reference every faster kernel
-// (CUDA, SIMD) is tested against. Loops are written for clarity first; OpenMP
-// parallelises the ones that are large enough to pay for a thread team.
+// (CUDA, SIMD) is tested against. Loops are written for clarity first; the
+// project's thread pool (kernels/cpu/parallel.h) runs the ones that are large
+// enough to pay for it. GEMM and the LSTM go to the vectorised kernels of
+// kernels/cpu/isa.h.
 #include "tensor/backend.h"
 
 namespace mg::cpu {
@@ -50,6 +52,11 @@ class CpuBackend final : public Backend {
                               const Tensor& act) override;
   void lstm_pointwise_backward(const Tensor& gh, const Tensor& gc, const Tensor& act, const Tensor& c_prev,
                                const Tensor& c, const Tensor& ggates, const Tensor& gc_prev) override;
+  void lstm_sequence_forward(const Tensor& xproj, const Tensor& w_hh, const Tensor& h0, const Tensor& c0,
+                             const Tensor& hs, const Tensor& cs, const Tensor& acts) override;
+  void lstm_sequence_backward(const Tensor& g_hs, const Tensor& g_c_last, const Tensor& w_hh, const Tensor& acts,
+                              const Tensor& cs, const Tensor& c0, const Tensor& dgates, const Tensor& dh0,
+                              const Tensor& dc0) override;
 
   void adam_step(const Tensor& param, const Tensor& grad, const Tensor& m, const Tensor& v,
                  const AdamArgs& args) override;
@@ -104,7 +111,13 @@ void strided_walk(const Shape& shape, const std::array<const Shape*, N>& strides
   }
 }
 
-// The untuned triple loop: the oracle the blocked GEMM is tested against.
+// The untuned triple loop: the oracle the fast GEMMs are tested against.
 void gemm_reference(const GemmArgs& args);
+// Plain loops for one LSTM step's pointwise part (float32 or float64), the
+// oracle for the vectorised cell and the fused layer kernels.
+void lstm_pointwise_forward_reference(const Tensor& gates, const Tensor& c_prev, const Tensor& h, const Tensor& c,
+                                      const Tensor& act);
+void lstm_pointwise_backward_reference(const Tensor& gh, const Tensor& gc, const Tensor& act, const Tensor& c_prev,
+                                       const Tensor& c, const Tensor& ggates, const Tensor& gc_prev);
 
 }  // namespace mg::cpu

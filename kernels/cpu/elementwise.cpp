@@ -7,6 +7,7 @@
 #include <malloc.h>
 
 #include "kernels/cpu/cpu_backend.h"
+#include "kernels/cpu/parallel.h"
 #include "kernels/pointwise.h"
 #include "tensor/rng.h"
 
@@ -44,8 +45,9 @@ static void copy_typed(const Tensor& dst, const Tensor& src) {
   const S* s = static_cast<const S*>(src.data_ptr());
   if (dst.is_contiguous() && src.is_contiguous()) {
     const int64_t n = dst.numel();
-#pragma omp parallel for if (n > kParallelGrain)
-    for (int64_t i = 0; i < n; ++i) d[i] = static_cast<D>(s[i]);
+    parallel_for(n, kParallelGrain, [&](int64_t lo, int64_t hi) {
+      for (int64_t i = lo; i < hi; ++i) d[i] = static_cast<D>(s[i]);
+    });
     return;
   }
   strided_walk<2>(dst.shape(), {&dst.strides(), &src.strides()},
@@ -76,8 +78,9 @@ void CpuBackend::random_uniform(const Tensor& dst, uint64_t seed, uint64_t offse
   dispatch_float(dst.dtype(), [&]<typename T>() {
     T* d = dst.data<T>();
     const int64_t n = dst.numel();
-#pragma omp parallel for if (n > kParallelGrain / 16)
-    for (int64_t i = 0; i < n; ++i) d[i] = static_cast<T>(PhiloxScaled::uniform_in(seed, offset + i, lo, hi));
+    parallel_for(n, kParallelGrain / 16, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) d[i] = static_cast<T>(PhiloxScaled::uniform_in(seed, offset + i, lo, hi));
+    });
   });
 }
 
@@ -85,8 +88,9 @@ void CpuBackend::random_normal(const Tensor& dst, uint64_t seed, uint64_t offset
   dispatch_float(dst.dtype(), [&]<typename T>() {
     T* d = dst.data<T>();
     const int64_t n = dst.numel();
-#pragma omp parallel for if (n > kParallelGrain / 16)
-    for (int64_t i = 0; i < n; ++i) d[i] = static_cast<T>(PhiloxScaled::normal_with(seed, offset + i, mean, std));
+    parallel_for(n, kParallelGrain / 16, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) d[i] = static_cast<T>(PhiloxScaled::normal_with(seed, offset + i, mean, std));
+    });
   });
 }
 
@@ -96,8 +100,9 @@ void CpuBackend::unary(const UnaryArgs& args, const Tensor& x, const Tensor& y) 
     T* py = y.data<T>();
     const int64_t n = x.numel();
     const T alpha = static_cast<T>(args.alpha), beta = static_cast<T>(args.beta);
-#pragma omp parallel for if (n > kParallelGrain)
-    for (int64_t i = 0; i < n; ++i) py[i] = pointwise::unary_value(args.op, alpha, beta, px[i]);
+    parallel_for(n, kParallelGrain, [&](int64_t lo, int64_t hi) {
+      for (int64_t i = lo; i < hi; ++i) py[i] = pointwise::unary_value(args.op, alpha, beta, px[i]);
+    });
   });
 }
 
@@ -110,11 +115,12 @@ void CpuBackend::unary_backward(const UnaryArgs& args, const Tensor& gy, const T
     T* pgx = gx.data<T>();
     const int64_t n = gy.numel();
     const T alpha = static_cast<T>(args.alpha), alpha1 = static_cast<T>(args.alpha - 1.0);
-#pragma omp parallel for if (n > kParallelGrain)
-    for (int64_t i = 0; i < n; ++i) {
-      T xi = px ? px[i] : T(0), yi = py ? py[i] : T(0);
-      pgx[i] = pg[i] * pointwise::unary_derivative(args.op, alpha, alpha1, xi, yi);
-    }
+    parallel_for(n, kParallelGrain, [&](int64_t lo, int64_t hi) {
+      for (int64_t i = lo; i < hi; ++i) {
+        T xi = px ? px[i] : T(0), yi = py ? py[i] : T(0);
+        pgx[i] = pg[i] * pointwise::unary_derivative(args.op, alpha, alpha1, xi, yi);
+      }
+    });
   });
 }
 
@@ -125,8 +131,9 @@ void CpuBackend::binary(BinaryOp op, const Tensor& a, const Tensor& b, const Ten
     T* po = out.data<T>();
     const int64_t n = out.numel();
     if (a.is_contiguous() && b.is_contiguous() && a.numel() == n && b.numel() == n) {
-#pragma omp parallel for if (n > kParallelGrain)
-      for (int64_t i = 0; i < n; ++i) po[i] = pointwise::binary_value(op, pa[i], pb[i]);
+      parallel_for(n, kParallelGrain, [&](int64_t lo, int64_t hi) {
+        for (int64_t i = lo; i < hi; ++i) po[i] = pointwise::binary_value(op, pa[i], pb[i]);
+      });
       return;
     }
     strided_walk<3>(out.shape(), {&out.strides(), &a.strides(), &b.strides()},
@@ -153,12 +160,13 @@ void CpuBackend::reduce_sum(const Tensor& x, const Tensor& out) {
       for (int64_t r = 0; r < rows; ++r)
         for (int64_t j = 0; j < inner; ++j) acc[static_cast<size_t>(j)] += px[r * inner + j];
     } else if (suffix) {
-#pragma omp parallel for if (x.numel() > kParallelGrain)
-      for (int64_t j = 0; j < inner; ++j) {
-        double a = 0.0;
-        for (int64_t r = 0; r < rows; ++r) a += px[j * rows + r];
-        acc[static_cast<size_t>(j)] = a;
-      }
+      parallel_for(inner, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(rows, 1)), [&](int64_t j0, int64_t j1) {
+        for (int64_t j = j0; j < j1; ++j) {
+          double a = 0.0;
+          for (int64_t r = 0; r < rows; ++r) a += px[j * rows + r];
+          acc[static_cast<size_t>(j)] = a;
+        }
+      });
     } else {
       Shape out_strides = out.strides();
       for (size_t d = 0; d < nd; ++d)

@@ -1,11 +1,24 @@
-// CPU reference: softmax family, indexing, convolution lowering, norms, the
-// LSTM cell's pointwise part and the fused optimizer updates.
+// CPU reference: softmax family, indexing, convolution lowering, norms and
+// the fused optimizer updates.
 #include <algorithm>
 #include <cmath>
 
 #include "kernels/cpu/cpu_backend.h"
+#include "kernels/cpu/parallel.h"
 
 namespace mg::cpu {
+
+namespace {
+
+// f(r) for every row r, in parallel once rows x row_cost is worth a thread.
+template <typename F>
+void each_row(int64_t rows, int64_t row_cost, F&& f) {
+  parallel_for(rows, std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(row_cost, 1)), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) f(r);
+  });
+}
+
+}  // namespace
 
 // ---- softmax over the last dim: rows x n --------------------------------
 
@@ -14,8 +27,7 @@ void CpuBackend::softmax(const Tensor& x, const Tensor& y, bool log) {
   dispatch_float(x.dtype(), [&]<typename T>() {
     const T* px = x.data<T>();
     T* py = y.data<T>();
-#pragma omp parallel for if (rows * n > (1 << 15))
-    for (int64_t r = 0; r < rows; ++r) {
+    each_row(rows, n, [&](int64_t r) {
       const T* xr = px + r * n;
       T* yr = py + r * n;
       // Subtracting the row max keeps exp() from overflowing.
@@ -28,7 +40,7 @@ void CpuBackend::softmax(const Tensor& x, const Tensor& y, bool log) {
       } else {
         for (int64_t j = 0; j < n; ++j) yr[j] = static_cast<T>(std::exp(static_cast<double>(xr[j] - mx)) / sum);
       }
-    }
+    });
   });
 }
 
@@ -38,8 +50,7 @@ void CpuBackend::softmax_backward(const Tensor& gy, const Tensor& y, const Tenso
     const T* pg = gy.data<T>();
     const T* py = y.data<T>();
     T* pgx = gx.data<T>();
-#pragma omp parallel for if (rows * n > (1 << 15))
-    for (int64_t r = 0; r < rows; ++r) {
+    each_row(rows, n, [&](int64_t r) {
       const T* g = pg + r * n;
       const T* yr = py + r * n;
       T* out = pgx + r * n;
@@ -54,7 +65,7 @@ void CpuBackend::softmax_backward(const Tensor& gy, const Tensor& y, const Tenso
         for (int64_t j = 0; j < n; ++j) dot += static_cast<double>(g[j]) * yr[j];
         for (int64_t j = 0; j < n; ++j) out[j] = static_cast<T>(yr[j] * (g[j] - dot));
       }
-    }
+    });
   });
 }
 
@@ -122,18 +133,16 @@ void CpuBackend::im2col1d(const Tensor& x, const Tensor& cols, const Conv1dGeome
   dispatch_float(x.dtype(), [&]<typename T>() {
     const T* px = x.data<T>();
     T* pc = cols.data<T>();
-#pragma omp parallel for collapse(2) if (g.batch * CK * T_out > (1 << 15))
-    for (int64_t b = 0; b < g.batch; ++b) {
-      for (int64_t row = 0; row < CK; ++row) {
-        const int64_t c = row / g.kernel, k = row % g.kernel;
-        const T* xin = px + (b * g.channels + c) * g.length;
-        T* out = pc + (b * CK + row) * T_out;
-        for (int64_t t = 0; t < T_out; ++t) {
-          const int64_t pos = t * g.stride - g.pad_left + k * g.dilation;
-          out[t] = (pos >= 0 && pos < g.length) ? xin[pos] : T(0);
-        }
+    each_row(g.batch * CK, T_out, [&](int64_t br) {
+      const int64_t b = br / CK, row = br % CK;
+      const int64_t c = row / g.kernel, k = row % g.kernel;
+      const T* xin = px + (b * g.channels + c) * g.length;
+      T* out = pc + (b * CK + row) * T_out;
+      for (int64_t t = 0; t < T_out; ++t) {
+        const int64_t pos = t * g.stride - g.pad_left + k * g.dilation;
+        out[t] = (pos >= 0 && pos < g.length) ? xin[pos] : T(0);
       }
-    }
+    });
   });
 }
 
@@ -143,19 +152,17 @@ void CpuBackend::col2im1d(const Tensor& cols, const Tensor& x, const Conv1dGeome
     const T* pc = cols.data<T>();
     T* px = x.data<T>();
     // Parallel over (b, c): each writes only its own input row, so no races.
-#pragma omp parallel for collapse(2) if (g.batch * CK * T_out > (1 << 15))
-    for (int64_t b = 0; b < g.batch; ++b) {
-      for (int64_t c = 0; c < g.channels; ++c) {
-        T* xin = px + (b * g.channels + c) * g.length;
-        for (int64_t k = 0; k < g.kernel; ++k) {
-          const T* in = pc + (b * CK + c * g.kernel + k) * T_out;
-          for (int64_t t = 0; t < T_out; ++t) {
-            const int64_t pos = t * g.stride - g.pad_left + k * g.dilation;
-            if (pos >= 0 && pos < g.length) xin[pos] += in[t];
-          }
+    each_row(g.batch * g.channels, g.kernel * T_out, [&](int64_t bc) {
+      const int64_t b = bc / g.channels, c = bc % g.channels;
+      T* xin = px + (b * g.channels + c) * g.length;
+      for (int64_t k = 0; k < g.kernel; ++k) {
+        const T* in = pc + (b * CK + c * g.kernel + k) * T_out;
+        for (int64_t t = 0; t < T_out; ++t) {
+          const int64_t pos = t * g.stride - g.pad_left + k * g.dilation;
+          if (pos >= 0 && pos < g.length) xin[pos] += in[t];
         }
       }
-    }
+    });
   });
 }
 
@@ -173,8 +180,7 @@ void CpuBackend::norm1d_forward(const Tensor& x, const Tensor& weight, const Ten
     const T* pw = weight.defined() ? weight.data<T>() : nullptr;
     const T* pb = bias.defined() ? bias.data<T>() : nullptr;
     const int64_t groups = per_instance ? N * C : C;
-#pragma omp parallel for if (N * C * L > (1 << 15))
-    for (int64_t gi = 0; gi < groups; ++gi) {
+    each_row(groups, N * C * L / std::max<int64_t>(groups, 1), [&](int64_t gi) {
       const int64_t c = per_instance ? gi % C : gi;
       const int64_t n_begin = per_instance ? gi / C : 0, n_end = per_instance ? n_begin + 1 : N;
       double s = 0.0, ss = 0.0;
@@ -197,7 +203,7 @@ void CpuBackend::norm1d_forward(const Tensor& x, const Tensor& weight, const Ten
         T* out = py + (n * C + c) * L;
         for (int64_t l = 0; l < L; ++l) out[l] = static_cast<T>((row[l] - mu) * r * w + b);
       }
-    }
+    });
   });
 }
 
@@ -250,69 +256,6 @@ void CpuBackend::norm1d_backward(const Tensor& gy, const Tensor& x, const Tensor
     if (gbias.defined()) {
       T* p = gbias.data<T>();
       for (int64_t c = 0; c < C; ++c) p[c] = static_cast<T>(gb[static_cast<size_t>(c)]);
-    }
-  });
-}
-
-// ---- LSTM cell, pointwise part ----------------------------------------------------
-// gates [B, 4H] in order i, f, g, o (Keras calls g "c"; PyTorch calls it "g").
-//   c = sigmoid(f) c_prev + sigmoid(i) tanh(g);  h = sigmoid(o) tanh(c)
-
-void CpuBackend::lstm_pointwise_forward(const Tensor& gates, const Tensor& c_prev, const Tensor& h, const Tensor& c,
-                                        const Tensor& act) {
-  const int64_t B = c_prev.size(0), H = c_prev.size(1);
-  dispatch_float(gates.dtype(), [&]<typename T>() {
-    const T* pg = gates.data<T>();
-    const T* pc0 = c_prev.data<T>();
-    T* ph = h.data<T>();
-    T* pc = c.data<T>();
-    T* pa = act.data<T>();
-    auto sig = [](T v) { return T(1) / (T(1) + std::exp(-v)); };
-#pragma omp parallel for if (B * H > (1 << 14))
-    for (int64_t b = 0; b < B; ++b) {
-      const T* g = pg + b * 4 * H;
-      T* a = pa + b * 4 * H;
-      for (int64_t j = 0; j < H; ++j) {
-        const T i = sig(g[j]), f = sig(g[H + j]), gg = std::tanh(g[2 * H + j]), o = sig(g[3 * H + j]);
-        a[j] = i;
-        a[H + j] = f;
-        a[2 * H + j] = gg;
-        a[3 * H + j] = o;
-        const T cn = f * pc0[b * H + j] + i * gg;
-        pc[b * H + j] = cn;
-        ph[b * H + j] = o * std::tanh(cn);
-      }
-    }
-  });
-}
-
-void CpuBackend::lstm_pointwise_backward(const Tensor& gh, const Tensor& gc, const Tensor& act, const Tensor& c_prev,
-                                         const Tensor& c, const Tensor& ggates, const Tensor& gc_prev) {
-  const int64_t B = c_prev.size(0), H = c_prev.size(1);
-  dispatch_float(act.dtype(), [&]<typename T>() {
-    const T* pgh = gh.defined() ? gh.data<T>() : nullptr;
-    const T* pgc = gc.defined() ? gc.data<T>() : nullptr;
-    const T* pa = act.data<T>();
-    const T* pc0 = c_prev.data<T>();
-    const T* pc = c.data<T>();
-    T* pgg = ggates.data<T>();
-    T* pgc0 = gc_prev.data<T>();
-#pragma omp parallel for if (B * H > (1 << 14))
-    for (int64_t b = 0; b < B; ++b) {
-      const T* a = pa + b * 4 * H;
-      T* dg = pgg + b * 4 * H;
-      for (int64_t j = 0; j < H; ++j) {
-        const int64_t k = b * H + j;
-        const T i = a[j], f = a[H + j], g = a[2 * H + j], o = a[3 * H + j];
-        const T tc = std::tanh(pc[k]);
-        const T dh = pgh ? pgh[k] : T(0);
-        const T dc = (pgc ? pgc[k] : T(0)) + dh * o * (T(1) - tc * tc);
-        dg[j] = dc * g * i * (T(1) - i);                  // input gate
-        dg[H + j] = dc * pc0[k] * f * (T(1) - f);          // forget gate
-        dg[2 * H + j] = dc * i * (T(1) - g * g);           // candidate
-        dg[3 * H + j] = dh * tc * o * (T(1) - o);          // output gate
-        pgc0[k] = dc * f;
-      }
     }
   });
 }

@@ -1,0 +1,31 @@
+// The fast CPU kernels compiled for AVX2 with FMA.
+// Standard and intrinsic headers come first, outside the target region, so
+// that only this file's own kernels use the wider instructions.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+#include "kernels/cpu/isa.h"
+#include "kernels/cpu/parallel.h"
+
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,bmi2")
+#define MG_ISA_AVX2 1
+namespace mg::cpu::isa_avx2 {
+#include "kernels/cpu/simd.inl"
+#include "kernels/cpu/simd_kernels.inl"
+}  // namespace mg::cpu::isa_avx2
+#pragma GCC pop_options
+
+namespace mg::cpu {
+
+const CpuKernels& avx2_kernels() {
+  namespace k = isa_avx2;
+  static const CpuKernels table{Isa::Avx2, k::kMR, k::kNR, k::sgemm, k::lstm_forward, k::lstm_backward,
+                                k::lstm_cell_forward, k::lstm_cell_backward};
+  return table;
+}
+
+}  // namespace mg::cpu

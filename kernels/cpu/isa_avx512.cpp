@@ -1,0 +1,37 @@
+// The fast CPU kernels compiled for AVX-512 (F, DQ, BW, VL) with FMA.
+// Standard and intrinsic headers come first, outside the target region, so
+// that only this file's own kernels use the wider instructions.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+#include "kernels/cpu/isa.h"
+#include "kernels/cpu/parallel.h"
+
+#pragma GCC push_options
+// GCC 12's avx512fintrin.h seeds some intrinsics with deliberately undefined
+// registers (_mm512_undefined_ps), which -Wuninitialized reports.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma,bmi2")
+#define MG_ISA_AVX512 1
+namespace mg::cpu::isa_avx512 {
+#include "kernels/cpu/simd.inl"
+#include "kernels/cpu/simd_kernels.inl"
+}  // namespace mg::cpu::isa_avx512
+#pragma GCC diagnostic pop
+#pragma GCC pop_options
+
+namespace mg::cpu {
+
+const CpuKernels& avx512_kernels() {
+  namespace k = isa_avx512;
+  static const CpuKernels table{Isa::Avx512, k::kMR, k::kNR, k::sgemm, k::lstm_forward, k::lstm_backward,
+                                k::lstm_cell_forward, k::lstm_cell_backward};
+  return table;
+}
+
+}  // namespace mg::cpu

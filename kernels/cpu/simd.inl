@@ -1,0 +1,155 @@
+// The vector layer under the fast CPU kernels: one register type and a dozen
+// operations, defined for the instruction set its including translation unit
+// selects (MG_ISA_AVX512, MG_ISA_AVX2 or neither for SSE2). Included inside
+// that unit's `#pragma GCC target` region and its own namespace, after the
+// standard headers and <immintrin.h>.
+//
+// The transcendental functions are Cephes-style polynomials, written once in
+// terms of these operations, so every instruction set evaluates the same
+// formula (and the two FMA sets round identically).
+
+#if defined(MG_ISA_AVX512)
+
+using VReg = __m512;
+constexpr int kW = 16;  // float lanes
+inline VReg vload(const float* p) { return _mm512_loadu_ps(p); }
+inline void vstore(float* p, VReg v) { _mm512_storeu_ps(p, v); }
+inline VReg vset1(float x) { return _mm512_set1_ps(x); }
+inline VReg vzero() { return _mm512_setzero_ps(); }
+inline VReg vadd(VReg a, VReg b) { return _mm512_add_ps(a, b); }
+inline VReg vsub(VReg a, VReg b) { return _mm512_sub_ps(a, b); }
+inline VReg vmul(VReg a, VReg b) { return _mm512_mul_ps(a, b); }
+inline VReg vdiv(VReg a, VReg b) { return _mm512_div_ps(a, b); }
+inline VReg vmin(VReg a, VReg b) { return _mm512_min_ps(a, b); }
+inline VReg vmax(VReg a, VReg b) { return _mm512_max_ps(a, b); }
+inline VReg vfma(VReg a, VReg b, VReg c) { return _mm512_fmadd_ps(a, b, c); }    // a b + c
+inline VReg vfnma(VReg a, VReg b, VReg c) { return _mm512_fnmadd_ps(a, b, c); }  // c - a b
+inline VReg vabs(VReg a) {
+  return _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(a), _mm512_set1_epi32(0x7fffffff)));
+}
+// |a| with the sign of s.
+inline VReg vcopysign(VReg a, VReg s) {
+  const __m512i sign = _mm512_set1_epi32(static_cast<int>(0x80000000u));
+  return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(vabs(a)),
+                                             _mm512_and_si512(_mm512_castps_si512(s), sign)));
+}
+// lt < bound ? a : b, lane by lane.
+inline VReg vselect_lt(VReg lt, VReg bound, VReg a, VReg b) {
+  return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(lt, bound, _CMP_LT_OQ), b, a);
+}
+// 2^n for integral n in [-126, 127], built in the exponent field.
+inline VReg vpow2i(VReg n) {
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23));
+}
+inline float vsum(VReg v) { return _mm512_reduce_add_ps(v); }
+#define MG_HAVE_FMA 1
+
+#elif defined(MG_ISA_AVX2)
+
+using VReg = __m256;
+constexpr int kW = 8;
+inline VReg vload(const float* p) { return _mm256_loadu_ps(p); }
+inline void vstore(float* p, VReg v) { _mm256_storeu_ps(p, v); }
+inline VReg vset1(float x) { return _mm256_set1_ps(x); }
+inline VReg vzero() { return _mm256_setzero_ps(); }
+inline VReg vadd(VReg a, VReg b) { return _mm256_add_ps(a, b); }
+inline VReg vsub(VReg a, VReg b) { return _mm256_sub_ps(a, b); }
+inline VReg vmul(VReg a, VReg b) { return _mm256_mul_ps(a, b); }
+inline VReg vdiv(VReg a, VReg b) { return _mm256_div_ps(a, b); }
+inline VReg vmin(VReg a, VReg b) { return _mm256_min_ps(a, b); }
+inline VReg vmax(VReg a, VReg b) { return _mm256_max_ps(a, b); }
+inline VReg vfma(VReg a, VReg b, VReg c) { return _mm256_fmadd_ps(a, b, c); }
+inline VReg vfnma(VReg a, VReg b, VReg c) { return _mm256_fnmadd_ps(a, b, c); }
+inline VReg vabs(VReg a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a); }
+inline VReg vcopysign(VReg a, VReg s) {
+  const VReg sign = _mm256_set1_ps(-0.0f);
+  return _mm256_or_ps(_mm256_andnot_ps(sign, a), _mm256_and_ps(sign, s));
+}
+inline VReg vselect_lt(VReg lt, VReg bound, VReg a, VReg b) {
+  return _mm256_blendv_ps(b, a, _mm256_cmp_ps(lt, bound, _CMP_LT_OQ));
+}
+inline VReg vpow2i(VReg n) {
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23));
+}
+inline float vsum(VReg v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+  return _mm_cvtss_f32(s);
+}
+#define MG_HAVE_FMA 1
+
+#else  // SSE2: every x86-64 CPU
+
+using VReg = __m128;
+constexpr int kW = 4;
+inline VReg vload(const float* p) { return _mm_loadu_ps(p); }
+inline void vstore(float* p, VReg v) { _mm_storeu_ps(p, v); }
+inline VReg vset1(float x) { return _mm_set1_ps(x); }
+inline VReg vzero() { return _mm_setzero_ps(); }
+inline VReg vadd(VReg a, VReg b) { return _mm_add_ps(a, b); }
+inline VReg vsub(VReg a, VReg b) { return _mm_sub_ps(a, b); }
+inline VReg vmul(VReg a, VReg b) { return _mm_mul_ps(a, b); }
+inline VReg vdiv(VReg a, VReg b) { return _mm_div_ps(a, b); }
+inline VReg vmin(VReg a, VReg b) { return _mm_min_ps(a, b); }
+inline VReg vmax(VReg a, VReg b) { return _mm_max_ps(a, b); }
+inline VReg vfma(VReg a, VReg b, VReg c) { return _mm_add_ps(_mm_mul_ps(a, b), c); }  // no FMA: two roundings
+inline VReg vfnma(VReg a, VReg b, VReg c) { return _mm_sub_ps(c, _mm_mul_ps(a, b)); }
+inline VReg vabs(VReg a) { return _mm_andnot_ps(_mm_set1_ps(-0.0f), a); }
+inline VReg vcopysign(VReg a, VReg s) {
+  const VReg sign = _mm_set1_ps(-0.0f);
+  return _mm_or_ps(_mm_andnot_ps(sign, a), _mm_and_ps(sign, s));
+}
+inline VReg vselect_lt(VReg lt, VReg bound, VReg a, VReg b) {
+  const VReg m = _mm_cmplt_ps(lt, bound);
+  return _mm_or_ps(_mm_and_ps(m, a), _mm_andnot_ps(m, b));
+}
+inline VReg vpow2i(VReg n) {
+  return _mm_castsi128_ps(_mm_slli_epi32(_mm_add_epi32(_mm_cvtps_epi32(n), _mm_set1_epi32(127)), 23));
+}
+inline float vsum(VReg v) {
+  VReg s = _mm_add_ps(v, _mm_movehl_ps(v, v));
+  s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+  return _mm_cvtss_f32(s);
+}
+
+#endif
+
+// e^x, within 2 ulp over the float range; inputs are clamped to
+// [-87.3, 88.3] so that 2^n stays a normal number (e^-87.3 ~ 1.2e-38).
+inline VReg vexp(VReg x) {
+  x = vmax(vmin(x, vset1(88.3f)), vset1(-87.3f));
+  // n = round(x / ln 2): adding and subtracting 1.5 * 2^23 rounds to nearest even.
+  const VReg magic = vset1(12582912.0f);
+  const VReg n = vsub(vfma(x, vset1(1.44269504088896341f), magic), magic);
+  // r = x - n ln 2, with ln 2 split in two so that n ln2_hi is exact.
+  VReg r = vfnma(n, vset1(0.693359375f), x);
+  r = vfnma(n, vset1(-2.12194440e-4f), r);
+  VReg p = vset1(1.9875691500e-4f);
+  p = vfma(p, r, vset1(1.3981999507e-3f));
+  p = vfma(p, r, vset1(8.3334519073e-3f));
+  p = vfma(p, r, vset1(4.1665795894e-2f));
+  p = vfma(p, r, vset1(1.6666665459e-1f));
+  p = vfma(p, r, vset1(5.0000001201e-1f));
+  p = vfma(p, vmul(r, r), vadd(r, vset1(1.0f)));
+  return vmul(p, vpow2i(n));
+}
+
+// 1 / (1 + e^-x)
+inline VReg vsigmoid(VReg x) { return vdiv(vset1(1.0f), vadd(vset1(1.0f), vexp(vsub(vzero(), x)))); }
+
+// tanh x: an odd polynomial below |x| = 0.625 (where 1 - 2/(e^2x + 1) would
+// cancel), 1 - 2 / (e^2|x| + 1) with x's sign above.
+inline VReg vtanh(VReg x) {
+  const VReg ax = vabs(x);
+  const VReg z = vmul(x, x);
+  VReg p = vset1(-5.70498872745e-3f);
+  p = vfma(p, z, vset1(2.06390887954e-2f));
+  p = vfma(p, z, vset1(-5.37397155531e-2f));
+  p = vfma(p, z, vset1(1.33314422036e-1f));
+  p = vfma(p, z, vset1(-3.33332819422e-1f));
+  const VReg small = vfma(vmul(p, z), x, x);
+  const VReg e = vexp(vadd(ax, ax));
+  const VReg large = vcopysign(vsub(vset1(1.0f), vdiv(vset1(2.0f), vadd(e, vset1(1.0f)))), x);
+  return vselect_lt(ax, vset1(0.625f), small, large);
+}

@@ -1,0 +1,329 @@
+// The fast CPU kernels of every instruction set this machine can run (see
+// kernels/cpu/isa.h) against independent plain loops: the fused LSTM layer
+// against T textbook steps in double precision, the vectorised LSTM cell
+// against the reference loops, and the thread pool they run on.
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <stdexcept>
+#include <vector>
+
+#include "kernels/cpu/cpu_backend.h"
+#include "kernels/cpu/isa.h"
+#include "kernels/cpu/parallel.h"
+#include "tensor/backend.h"
+
+using mg::cpu::Isa;
+using Vec = std::vector<double>;
+
+namespace {
+
+std::vector<Isa> runnable_isas() {
+  std::vector<Isa> out;
+  for (Isa isa : {Isa::Generic, Isa::Avx2, Isa::Avx512})
+    if (mg::cpu::isa_supported(isa)) out.push_back(isa);
+  return out;
+}
+
+std::vector<float> random_floats(size_t n, uint32_t seed, float scale = 1.0f) {
+  std::mt19937 gen(seed);
+  std::uniform_real_distribution<float> dist(-scale, scale);
+  std::vector<float> v(n);
+  for (float& x : v) x = dist(gen);
+  return v;
+}
+
+double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
+
+// |got - want| <= atol + rtol |want| everywhere; reports the first miss.
+void check_close(const std::vector<float>& got, const Vec& want, double rtol, double atol, const char* what) {
+  REQUIRE(got.size() == want.size());
+  for (size_t i = 0; i < got.size(); ++i)
+    if (!(std::abs(got[i] - want[i]) <= atol + rtol * std::abs(want[i]))) {
+      FAIL_CHECK(std::string(what) << "[" << i << "]: got " << got[i] << ", want " << want[i]);
+      return;
+    }
+}
+
+bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
+struct LstmShape {
+  int64_t T, B, H;
+};
+
+// One layer's inputs and T textbook steps computed in double.
+struct LstmProblem {
+  LstmShape s;
+  std::vector<float> xproj, w_hh, h0, c0, g_hs, g_c;
+  Vec hs, cs, acts;             // forward
+  Vec dgates, dh0, dc0;         // backward
+
+  LstmProblem(LstmShape shape, uint32_t seed, bool with_g_hs, bool with_g_c) : s(shape) {
+    const int64_t T = s.T, B = s.B, H = s.H, G = 4 * H;
+    xproj = random_floats(static_cast<size_t>(T * B * G), seed, 1.5f);
+    w_hh = random_floats(static_cast<size_t>(G * H), seed + 1, 1.0f / std::sqrt(static_cast<float>(H)));
+    h0 = random_floats(static_cast<size_t>(B * H), seed + 2);
+    c0 = random_floats(static_cast<size_t>(B * H), seed + 3);
+    if (with_g_hs) g_hs = random_floats(static_cast<size_t>(T * B * H), seed + 4);
+    if (with_g_c) g_c = random_floats(static_cast<size_t>(B * H), seed + 5);
+    forward();
+    backward();
+  }
+
+  void forward() {
+    const int64_t T = s.T, B = s.B, H = s.H, G = 4 * H;
+    hs.assign(static_cast<size_t>(T * B * H), 0);
+    cs = hs;
+    acts.assign(static_cast<size_t>(T * B * G), 0);
+    for (int64_t t = 0; t < T; ++t)
+      for (int64_t b = 0; b < B; ++b)
+        for (int64_t j = 0; j < H; ++j) {
+          double gate[4];
+          for (int q = 0; q < 4; ++q) {
+            double acc = xproj[static_cast<size_t>((t * B + b) * G + q * H + j)];
+            for (int64_t p = 0; p < H; ++p) {
+              const double h = t == 0 ? h0[static_cast<size_t>(b * H + p)] : hs[static_cast<size_t>(((t - 1) * B + b) * H + p)];
+              acc += h * w_hh[static_cast<size_t>((q * H + j) * H + p)];
+            }
+            gate[q] = acc;
+          }
+          const double i = sigmoid(gate[0]), f = sigmoid(gate[1]), g = std::tanh(gate[2]), o = sigmoid(gate[3]);
+          const double cp = t == 0 ? c0[static_cast<size_t>(b * H + j)] : cs[static_cast<size_t>(((t - 1) * B + b) * H + j)];
+          const double c = f * cp + i * g;
+          const size_t k = static_cast<size_t>((t * B + b) * H + j), a = static_cast<size_t>((t * B + b) * G + j);
+          cs[k] = c;
+          hs[k] = o * std::tanh(c);
+          acts[a] = i;
+          acts[a + static_cast<size_t>(H)] = f;
+          acts[a + static_cast<size_t>(2 * H)] = g;
+          acts[a + static_cast<size_t>(3 * H)] = o;
+        }
+  }
+
+  void backward() {
+    const int64_t T = s.T, B = s.B, H = s.H, G = 4 * H;
+    dgates.assign(static_cast<size_t>(T * B * G), 0);
+    Vec dh(static_cast<size_t>(B * H), 0), dc(static_cast<size_t>(B * H), 0);
+    for (size_t e = 0; e < dc.size() && !g_c.empty(); ++e) dc[e] = g_c[e];
+    for (int64_t t = T - 1; t >= 0; --t) {
+      for (int64_t b = 0; b < B; ++b)
+        for (int64_t j = 0; j < H; ++j) {
+          const size_t k = static_cast<size_t>(b * H + j), tk = static_cast<size_t>((t * B + b) * H + j);
+          const size_t a = static_cast<size_t>((t * B + b) * G + j);
+          const double i = acts[a], f = acts[a + H], g = acts[a + 2 * H], o = acts[a + 3 * H];
+          const double tc = std::tanh(cs[tk]);
+          const double cp = t == 0 ? c0[k] : cs[static_cast<size_t>(((t - 1) * B + b) * H + j)];
+          const double dht = dh[k] + (g_hs.empty() ? 0.0 : g_hs[tk]);
+          const double dct = dc[k] + dht * o * (1 - tc * tc);
+          dgates[a] = dct * g * i * (1 - i);
+          dgates[a + H] = dct * cp * f * (1 - f);
+          dgates[a + 2 * H] = dct * i * (1 - g * g);
+          dgates[a + 3 * H] = dht * tc * o * (1 - o);
+          dc[k] = dct * f;
+        }
+      // dh_{t-1} = dgates_t W_hh
+      for (int64_t b = 0; b < B; ++b)
+        for (int64_t p = 0; p < H; ++p) {
+          double acc = 0;
+          for (int64_t n = 0; n < G; ++n)
+            acc += dgates[static_cast<size_t>((t * B + b) * G + n)] * w_hh[static_cast<size_t>(n * H + p)];
+          dh[static_cast<size_t>(b * H + p)] = acc;
+        }
+    }
+    dh0 = dh;
+    dc0 = dc;
+  }
+};
+
+struct LstmResult {
+  std::vector<float> hs, cs, acts, dgates, dh0, dc0;
+};
+
+LstmResult run_fused(const mg::cpu::CpuKernels& k, const LstmProblem& pr) {
+  const int64_t T = pr.s.T, B = pr.s.B, H = pr.s.H;
+  LstmResult r;
+  // NaN-poisoned outputs: an element the kernel forgets to write fails the comparison.
+  const float nan = std::nanf("");
+  r.hs.assign(static_cast<size_t>(T * B * H), nan);
+  r.cs = r.hs;
+  r.acts.assign(static_cast<size_t>(T * B * 4 * H), nan);
+  r.dgates = r.acts;
+  r.dh0.assign(static_cast<size_t>(B * H), nan);
+  r.dc0 = r.dh0;
+  mg::cpu::LstmForward f;
+  f.T = T;
+  f.B = B;
+  f.H = H;
+  f.xproj = pr.xproj.data();
+  f.w_hh = pr.w_hh.data();
+  f.h0 = pr.h0.data();
+  f.c0 = pr.c0.data();
+  f.hs = r.hs.data();
+  f.cs = r.cs.data();
+  f.acts = r.acts.data();
+  k.lstm_forward(f);
+  mg::cpu::LstmBackward g;
+  g.T = T;
+  g.B = B;
+  g.H = H;
+  g.w_hh = pr.w_hh.data();
+  g.acts = r.acts.data();
+  g.cs = r.cs.data();
+  g.c0 = pr.c0.data();
+  g.g_hs = pr.g_hs.empty() ? nullptr : pr.g_hs.data();
+  g.g_c_last = pr.g_c.empty() ? nullptr : pr.g_c.data();
+  g.dgates = r.dgates.data();
+  g.dh0 = r.dh0.data();
+  g.dc0 = r.dc0.data();
+  k.lstm_backward(g);
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("fused LSTM layer equals T textbook steps on every instruction set, bit-identical across threads") {
+  const int threads_before = mg::cpu_threads();
+  // Batches around the row tiles (4, 6, 12) and bands; hidden sizes around the 8/16/32-unit blocks.
+  const LstmShape shapes[] = {{1, 1, 5}, {3, 13, 40}, {5, 30, 64}, {4, 25, 33}, {2, 50, 16}};
+  int variant = 0;
+  for (const LstmShape& s : shapes) {
+    const bool with_g_hs = variant % 3 != 2, with_g_c = variant % 2 == 0;
+    ++variant;
+    CAPTURE(s.T);
+    CAPTURE(s.B);
+    CAPTURE(s.H);
+    CAPTURE(with_g_hs);
+    CAPTURE(with_g_c);
+    const LstmProblem pr(s, static_cast<uint32_t>(100 + variant), with_g_hs, with_g_c);
+    std::vector<LstmResult> fma_results;
+    for (Isa isa : runnable_isas()) {
+      CAPTURE(mg::cpu::isa_name(isa));
+      mg::set_cpu_threads(1);
+      const LstmResult one = run_fused(mg::cpu::kernels_for(isa), pr);
+      mg::set_cpu_threads(3);
+      const LstmResult three = run_fused(mg::cpu::kernels_for(isa), pr);
+      check_close(one.hs, pr.hs, 1e-4, 1e-5, "hs");
+      check_close(one.cs, pr.cs, 1e-4, 1e-5, "cs");
+      check_close(one.acts, pr.acts, 1e-4, 1e-5, "acts");
+      check_close(one.dgates, pr.dgates, 1e-4, 1e-5, "dgates");
+      check_close(one.dh0, pr.dh0, 1e-4, 1e-5, "dh0");
+      check_close(one.dc0, pr.dc0, 1e-4, 1e-5, "dc0");
+      CHECK(same_bits(one.hs, three.hs));
+      CHECK(same_bits(one.acts, three.acts));
+      CHECK(same_bits(one.dgates, three.dgates));
+      CHECK(same_bits(one.dh0, three.dh0));
+      if (isa != Isa::Generic) fma_results.push_back(one);
+    }
+    if (fma_results.size() == 2) {
+      CHECK(same_bits(fma_results[0].hs, fma_results[1].hs));
+      CHECK(same_bits(fma_results[0].dgates, fma_results[1].dgates));
+      CHECK(same_bits(fma_results[0].dh0, fma_results[1].dh0));
+    }
+  }
+  mg::set_cpu_threads(threads_before);
+}
+
+TEST_CASE("vectorised LSTM cell equals the reference loops, saturated and tiny gates included") {
+  const int64_t B = 7, H = 37;  // H not a multiple of any vector width: the tail path runs
+  std::vector<float> gates = random_floats(static_cast<size_t>(B * 4 * H), 7, 4.0f);
+  // Extremes: saturation far past exp's range, and values where tanh x ~ x.
+  const float extremes[] = {-120.0f, -88.0f, -20.0f, -1e-6f, 0.0f, 3e-8f, 1e-4f, 0.6f, 0.65f, 20.0f, 90.0f, 150.0f};
+  for (size_t e = 0; e < std::size(extremes); ++e) gates[e * 13] = extremes[e];
+  std::vector<float> c_prev = random_floats(static_cast<size_t>(B * H), 8, 2.0f);
+  std::vector<float> gh = random_floats(static_cast<size_t>(B * H), 9), gc = random_floats(static_cast<size_t>(B * H), 10);
+  auto T = [](std::vector<float>& v, mg::Shape shape) { return mg::from_vector(v, shape); };
+  std::vector<float> h_ref(static_cast<size_t>(B * H)), c_ref(h_ref.size()), act_ref(gates.size());
+  mg::Tensor tg = T(gates, {B, 4 * H}), tcp = T(c_prev, {B, H});
+  mg::Tensor th = mg::empty({B, H}), tc = mg::empty({B, H}), ta = mg::empty({B, 4 * H});
+  mg::cpu::lstm_pointwise_forward_reference(tg, tcp, th, tc, ta);
+  mg::Tensor gg_ref = mg::empty({B, 4 * H}), gcp_ref = mg::empty({B, H});
+  mg::cpu::lstm_pointwise_backward_reference(T(gh, {B, H}), T(gc, {B, H}), ta, tcp, tc, gg_ref, gcp_ref);
+  auto to_d = [](const mg::Tensor& t) { return t.to_vector<double>(); };
+  for (Isa isa : runnable_isas()) {
+    CAPTURE(mg::cpu::isa_name(isa));
+    std::vector<float> h(h_ref.size(), NAN), c(h_ref.size(), NAN), act(gates.size(), NAN);
+    mg::cpu::LstmCell a;
+    a.B = B;
+    a.H = H;
+    a.gates = gates.data();
+    a.c_prev = c_prev.data();
+    a.h = h.data();
+    a.c = c.data();
+    a.act = act.data();
+    mg::cpu::kernels_for(isa).lstm_cell_forward(a);
+    check_close(act, to_d(ta), 2e-6, 1e-7, "act");
+    check_close(c, to_d(tc), 2e-6, 1e-7, "c");
+    check_close(h, to_d(th), 2e-6, 1e-7, "h");
+    // Backward from the reference's saved state, so only the backward math differs.
+    std::vector<float> act_saved = ta.to_vector<float>(), c_saved = tc.to_vector<float>();
+    std::vector<float> gg(gates.size(), NAN), gcp(h_ref.size(), NAN);
+    mg::cpu::LstmCell b;
+    b.B = B;
+    b.H = H;
+    b.act = act_saved.data();
+    b.c = c_saved.data();
+    b.c_prev = c_prev.data();
+    b.gh = gh.data();
+    b.gc = gc.data();
+    b.ggates = gg.data();
+    b.gc_prev = gcp.data();
+    mg::cpu::kernels_for(isa).lstm_cell_backward(b);
+    check_close(gg, to_d(gg_ref), 1e-5, 1e-6, "ggates");
+    check_close(gcp, to_d(gcp_ref), 1e-5, 1e-6, "gc_prev");
+  }
+}
+
+TEST_CASE("MUSICGEN_ISA names a set this CPU runs, and the backend reports it") {
+  const std::string name = mg::cpu_isa();
+  CHECK((name == "avx512" || name == "avx2" || name == "generic"));
+  CHECK(mg::cpu::isa_supported(mg::cpu::active_isa()));
+  CHECK(mg::cpu::kernels().isa == mg::cpu::active_isa());
+  CHECK(mg::cpu::isa_supported(Isa::Generic));
+}
+
+TEST_CASE("thread pool runs every task exactly once at any thread count") {
+  const int threads_before = mg::cpu_threads();
+  for (int threads : {1, 2, 3, 8}) {
+    mg::set_cpu_threads(threads);
+    CHECK(mg::cpu_threads() == threads);
+    for (int64_t n : {1, 2, 7, 1000, 100000}) {
+      std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
+      auto task = [&](int64_t i) { hits[static_cast<size_t>(i)].fetch_add(1); };
+      mg::cpu::run_tasks(n, mg::cpu::TaskRef(task));
+      int64_t wrong = 0;
+      for (auto& h : hits) wrong += h.load() != 1;
+      CAPTURE(threads);
+      CAPTURE(n);
+      CHECK(wrong == 0);
+    }
+  }
+  mg::set_cpu_threads(0);
+  CHECK(mg::cpu_threads() == mg::cpu::available_cpus());
+  mg::set_cpu_threads(threads_before);
+}
+
+TEST_CASE("thread pool: nested parallel calls run inline, and a task's exception reaches the caller") {
+  const int threads_before = mg::cpu_threads();
+  mg::set_cpu_threads(4);
+  std::atomic<int64_t> sum{0};
+  mg::cpu::parallel_for(64, 1, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i)
+      mg::cpu::parallel_for(100, 1, [&](int64_t j0, int64_t j1) { sum.fetch_add(j1 - j0); });
+  });
+  CHECK(sum.load() == 64 * 100);
+  auto throwing = [](int64_t i) {
+    if (i == 37) throw std::runtime_error("task 37 failed");
+  };
+  CHECK_THROWS_WITH(mg::cpu::run_tasks(100, mg::cpu::TaskRef(throwing)), "task 37 failed");
+  // The pool still works afterwards.
+  std::atomic<int> count{0};
+  auto counting = [&](int64_t) { count.fetch_add(1); };
+  mg::cpu::run_tasks(50, mg::cpu::TaskRef(counting));
+  CHECK(count.load() == 50);
+  mg::set_cpu_threads(threads_before);
+}
