@@ -130,11 +130,14 @@ std::string read_audio(const std::string& path, int target_rate, Audio& out) {
   if (info.frames > kMaxAudioFrames)
     return fmt::format("{} frames is longer than the limit of {} ({:.0f} s at {} Hz)", info.frames, kMaxAudioFrames,
                        double(kMaxAudioFrames) / info.samplerate, info.samplerate);
+  if (target_rate > 0 && double(info.frames) * target_rate / info.samplerate > double(kMaxAudioFrames))
+    return fmt::format("{} frames at {} Hz are more than {} samples at {} Hz (the limit)", info.frames,
+                       info.samplerate, kMaxAudioFrames, target_rate);
 
   // Read in blocks, so memory follows the frames actually decoded rather than
   // the header's promise, and a many-channel file needs no interleaved copy.
   const size_t channels = static_cast<size_t>(info.channels);
-  const sf_count_t block = std::max<sf_count_t>(1, (1 << 20) / info.channels);
+  const sf_count_t block = std::max<sf_count_t>(1, (1 << 16) / info.channels);
   std::vector<float> interleaved(static_cast<size_t>(block) * channels);
   std::vector<float> mono;
   sf_count_t read = 0;
@@ -219,7 +222,7 @@ ClipSet load_audio_folder(const std::string& dir, int rate, size_t clip_length,
             [](const fs::path& a, const fs::path& b) { return a.filename().string() < b.filename().string(); });
 
   ClipSet set;
-  size_t skipped = 0;
+  size_t skipped = 0, samples = 0;
   for (const fs::path& file : files) {
     Audio audio;
     if (std::string why = read_audio(file.string(), rate, audio); !why.empty()) {
@@ -229,6 +232,10 @@ ClipSet load_audio_folder(const std::string& dir, int rate, size_t clip_length,
     }
     set.names.push_back(file.filename().string());
     set.clips.push_back(clip_length > 0 ? crop_or_pad(audio.samples, clip_length) : std::move(audio.samples));
+    samples += set.clips.back().size();
+    if (samples > kMaxFolderSamples)
+      fail("{}: more than {} samples of audio at {} Hz in the folder (the limit); use fewer or shorter files", dir,
+           kMaxFolderSamples, rate);
   }
   if (set.clips.empty()) {
     fail("{}: no usable audio clip (.wav/.au/.flac/.ogg): {} unreadable file(s) skipped, {} other file(s) ignored",

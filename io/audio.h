@@ -31,6 +31,10 @@ Audio load_audio(const std::string& path, int target_rate = 0);
 // The first `length` samples of x, zero-padded at the end when x is shorter.
 std::vector<float> crop_or_pad(const std::vector<float>& x, size_t length);
 
+// Most samples load_audio_folder gathers from one folder (2^28, 1 GiB of
+// floats: 3.4 hours at 22,050 Hz); a folder with more is an error naming it.
+inline constexpr size_t kMaxFolderSamples = size_t(1) << 28;
+
 struct ClipSet {
   std::vector<std::string> names;          // file names (no folder), sorted
   std::vector<std::vector<float>> clips;   // one per name, each of the requested length
@@ -43,8 +47,8 @@ struct ClipSet {
 // A file that cannot be loaded (unreadable, truncated, empty, too long,
 // non-finite samples) is reported once
 // through on_skip(file path, reason) and left out. Throws when dir is missing
-// or not a folder, or when no clip could be loaded (the message counts the
-// skipped and ignored files).
+// or not a folder, when the clips pass kMaxFolderSamples, or when no clip
+// could be loaded (the message counts the skipped and ignored files).
 ClipSet load_audio_folder(const std::string& dir, int rate, size_t clip_length,
                           const std::function<void(const std::string& file, const std::string& why)>& on_skip);
 

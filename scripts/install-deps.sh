@@ -1,7 +1,17 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages musicgen needs, only those missing.
 # Idempotent: with everything present it only runs dpkg-query and exits.
+#   scripts/install-deps.sh          what the build, the tests and the apps need
+#   scripts/install-deps.sh --fuzz   also clang and libFuzzer, for scripts/fuzz.sh only
 set -euo pipefail
+
+fuzz=0
+for arg in "$@"; do
+  case "$arg" in
+    --fuzz) fuzz=1 ;;
+    *) echo "install-deps.sh: unknown option $arg (try --fuzz)" >&2; exit 2 ;;
+  esac
+done
 
 packages=(
   build-essential cmake pkg-config git
@@ -11,6 +21,9 @@ packages=(
   libopenblas-dev
   python3-numpy
 )
+if [ "$fuzz" -eq 1 ]; then
+  packages+=(clang libclang-rt-14-dev)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

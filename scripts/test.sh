@@ -2,7 +2,8 @@
 # Sets up a fresh Debian 12 machine (packages), builds musicgen and runs the
 # whole test suite under CTest.
 #   scripts/test.sh              release build in build/ (CUDA too when nvcc is found)
-#   scripts/test.sh --sanitize   ASan + UBSan build of the CPU suite in build-asan/
+#   scripts/test.sh --sanitize   ASan + UBSan build of the CPU suite in build-asan/, then each
+#                                libFuzzer target for 60 s (scripts/fuzz.sh, clang, build-fuzz/)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +22,7 @@ if [ "$sanitize" -eq 1 ]; then
   cmake --build build-asan -j "$jobs"
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
   (cd build-asan && ctest --output-on-failure -j "$jobs")
+  scripts/fuzz.sh all 60
 else
   cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
   cmake --build build -j "$jobs"

@@ -2,7 +2,9 @@
 // paths, through the built binary on the built-in corpus with a tiny network.
 #include <doctest/doctest.h>
 
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cmath>
@@ -222,4 +224,57 @@ TEST_CASE("chopin-lstm on the original 48 Chopin files") {
   CHECK(r.output.find("tokens: 63628 (317 distinct)") != std::string::npos);
   CHECK(r.output.find("vocabulary 117") != std::string::npos);
   CHECK(r.output.find("windows: 47613 train, 11904 held out") != std::string::npos);
+}
+
+TEST_CASE("chopin-lstm outputs: through a symbolic link, never into a FIFO, stale temporaries swept") {
+  const std::string dir = mg::test::scratch_dir("chopin-outputs");
+  REQUIRE(run("train --out " + dir + "/run --epochs 1" + kTiny).code == 0);
+  const std::string ck = " --checkpoint " + dir + "/run/model.safetensors --notes 8";
+
+  // A link to an existing file: the file is replaced, the link stays.
+  fs::create_directories(dir + "/real");
+  std::ofstream(dir + "/real/piece.mid") << "old";
+  fs::create_symlink("real/piece.mid", dir + "/piece.mid");
+  Run linked = run("generate" + ck + " --out " + dir + "/piece.mid --roll " + dir + "/roll.png");
+  REQUIRE_MESSAGE(linked.code == 0, linked.output);
+  CHECK(fs::is_symlink(dir + "/piece.mid"));
+  CHECK(mg::io::read_midi(dir + "/real/piece.mid").notes.size() >= 8);
+
+  // A FIFO as the WAV: refused before anything is written, the FIFO untouched.
+  REQUIRE(mkfifo((dir + "/audio.wav").c_str(), 0600) == 0);
+  Run fifo = run("generate" + ck + " --out " + dir + "/f.mid --wav " + dir + "/audio.wav");
+  CHECK(fifo.code == 1);
+  CHECK(last_line(fifo.output) == "chopin-lstm: error: " + dir + "/audio.wav: is a FIFO; outputs are written only to regular files");
+  CHECK_FALSE(fs::exists(dir + "/f.mid"));
+  CHECK_FALSE(fs::exists(dir + "/f-roll.png"));
+
+  // A temporary left by a killed run (a pid that no longer exists) goes on the next write into its folder.
+  const pid_t gone = fork();
+  if (gone == 0) _exit(0);
+  waitpid(gone, nullptr, 0);
+  const std::string stale = dir + "/g.mid.tmp." + std::to_string(gone);
+  std::ofstream(stale) << "torn";
+  REQUIRE(run("generate" + ck + " --out " + dir + "/g.mid").code == 0);
+  CHECK_FALSE(fs::exists(stale));
+}
+
+TEST_CASE("chopin-lstm: a primer of 100,000 notes struck together takes seconds, not minutes") {
+  const std::string dir = mg::test::scratch_dir("chopin-big-primer");
+  REQUIRE(run("train --out " + dir + "/run --epochs 1" + kTiny).code == 0);
+  // 100,000 notes at tick 0, each released 100 ticks after the previous one (600 KB): no two form a chord.
+  std::string track;
+  for (int k = 0; k < 100000; ++k) track += std::string("\x00\x90", k == 0 ? 2 : 1) + char(48 + k % 24) + char(0x40);
+  for (int k = 0; k < 100000; ++k) track += std::string("\x64", 1) + char(48 + k % 24) + char(0x00);
+  track += std::string("\x00\xFF\x2F\x00", 4);
+  auto u32 = [](uint32_t v) { return std::string{char(v >> 24), char(v >> 16), char(v >> 8), char(v)}; };
+  std::ofstream(dir + "/primer.mid", std::ios::binary)
+      << "MThd" + u32(6) + std::string("\x00\x00\x00\x01\x01\xE0", 6) + "MTrk" + u32(uint32_t(track.size())) + track;
+  const mg::test::ChildResult r = mg::test::run_program(
+      {kBin, "generate", "--checkpoint", dir + "/run/model.safetensors", "--notes", "8", "--primer",
+       dir + "/primer.mid", "--out", dir + "/out.mid"},
+      120);
+  INFO(r.output);
+  CHECK(r.exit_code == 0);
+  CHECK(r.seconds < (mg::test::kSanitized ? 25.0 : 5.0));
+  CHECK(r.peak_mb < (mg::test::kSanitized ? 1000.0 : 500.0));
 }

@@ -9,6 +9,9 @@
 #include <fstream>
 #include <sstream>
 
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
 #include "io/audio.h"
 #include "io/safetensors.h"
 #include "models/checkpoint.h"
@@ -215,4 +218,61 @@ TEST_CASE("jazz-vae trains on the shared rendered jazz clips") {
   CHECK(r.output.find("16 files") != std::string::npos);
   CHECK(r.output.find("held-out recon") != std::string::npos);
   CHECK(r.output.find("LSD") != std::string::npos);
+}
+
+TEST_CASE("jazz-vae stops at the first non-finite step, keeping the last good checkpoint and log") {
+  const std::string dir = mg::test::scratch_dir("jazz-nonfinite");
+  // A learning rate of 10 without clipping overflows at the second step: nothing may be written.
+  Run fresh = run("train --out " + dir + "/fresh --epochs 2 --lr 10 --clip-grad 0" + kTiny);
+  CHECK(fresh.rc == 1);
+  CHECK(fresh.output.find("jazz-vae: error: epoch 1, step 2: the loss is") != std::string::npos);
+  CHECK(fresh.output.find("no checkpoint was written") != std::string::npos);
+  CHECK_FALSE(fs::exists(dir + "/fresh"));
+
+  // One good epoch, then the same run resumed with that learning rate (set in the checkpoint).
+  const std::string out = dir + "/resumed", ck = out + "/model.safetensors";
+  REQUIRE(run("train --out " + out + " --epochs 1 --clip-grad 0" + kTiny).rc == 0);
+  mg::io::SafetensorsFile f = mg::io::read_safetensors(ck);
+  nlohmann::json meta = nlohmann::json::parse(f.metadata.at("musicgen"));
+  meta["train"]["lr"] = 10.0;
+  f.metadata["musicgen"] = meta.dump();
+  f.metadata["checksum"] = fmt::format("fnv1a64:{:016x}", mg::io::content_checksum(f, "checksum"));
+  mg::io::write_safetensors(ck, f);
+  std::ifstream before_file(ck, std::ios::binary);
+  std::stringstream before;
+  before << before_file.rdbuf();
+  const std::vector<std::string> log_before = csv_column(out + "/log.csv", "epoch");
+  Run r = run("train --out " + out + " --epochs 3 --resume" + kTiny);
+  INFO(r.output);
+  CHECK(r.rc == 1);
+  CHECK(r.output.find("epoch 2, step 2: the loss is") != std::string::npos);
+  CHECK(r.output.find(ck + " keeps epoch 1") != std::string::npos);
+  std::ifstream after_file(ck, std::ios::binary);
+  std::stringstream after;
+  after << after_file.rdbuf();
+  CHECK(after.str() == before.str());
+  CHECK(csv_column(out + "/log.csv", "epoch") == log_before);
+
+  // --skip-nonfinite: the bad steps are skipped and counted; every weight stays finite.
+  Run skip = run("train --out " + dir + "/skip --epochs 2 --lr 10 --clip-grad 0 --skip-nonfinite" + kTiny);
+  INFO(skip.output);
+  REQUIRE(skip.rc == 0);
+  CHECK(skip.output.find("step skipped (--skip-nonfinite)") != std::string::npos);
+  const std::vector<std::string> skipped = csv_column(dir + "/skip/log.csv", "skipped_steps");
+  REQUIRE(skipped.size() == 2);
+  CHECK(std::stoi(skipped[0]) > 0);
+  CHECK_NOTHROW(mg::nn::load_checkpoint(dir + "/skip/model.safetensors", "jazz-vae"));
+}
+
+TEST_CASE("jazz-vae generate decodes in batches and writes every sample") {
+  const std::string dir = mg::test::scratch_dir("jazz-batches");
+  REQUIRE(run("train --out " + dir + "/run --epochs 1" + kTiny).rc == 0);
+  Run g = run("generate --checkpoint " + dir + "/run/model.safetensors --count 20 --griffin-lim-iters 2 --out " + dir +
+              "/gen");
+  INFO(g.output);
+  REQUIRE(g.rc == 0);
+  for (int i = 1; i <= 20; ++i) CHECK(fs::exists(fmt::format("{}/gen/sample-{:02}.wav", dir, i)));
+  CHECK(fs::exists(dir + "/gen/samples.png"));
+  // Different latent points in different batches give different clips.
+  CHECK(mg::io::load_audio(dir + "/gen/sample-01.wav").samples != mg::io::load_audio(dir + "/gen/sample-20.wav").samples);
 }

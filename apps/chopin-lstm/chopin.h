@@ -6,7 +6,9 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/chopin-lstm/corpus.h"
+#include "apps/chopin-lstm/limits.h"
 #include "apps/common/cli.h"
+#include "models/checkpoint.h"
 #include "models/chopin_lstm.h"
 
 namespace chopin {
@@ -21,6 +23,7 @@ struct TrainOptions {
   double lr = 0.01;
   int64_t max_steps = 0;  // 0: whole epochs
   bool resume = false;
+  bool skip_nonfinite = false;  // skip a step with a non-finite loss or gradient instead of stopping
   mg::nn::ChopinConfig net;  // sizes (vocab filled from the data)
 };
 
@@ -42,16 +45,48 @@ struct EvalOptions {
   double temperature = 1.0;
 };
 
+// One parsed and checked command line.
+struct Command {
+  enum class Kind { Train, Generate, Eval } kind = Kind::Train;
+  TrainOptions train;
+  GenerateOptions generate;
+  EvalOptions eval;
+};
+
+// Parses and checks argv (every flag's type and range, and the flags that
+// depend on each other) without touching a file. Returns -1 with `command`
+// filled in, or the exit status when there is nothing to run: 0 after --help,
+// 2 after a usage error (its one-line message printed).
+int parse_command_line(int argc, const char* const* argv, Command& command);
+
 int run_train(TrainOptions o);
 int run_generate(const GenerateOptions& o);
 int run_eval(const EvalOptions& o);
 
+// The metadata of a chopin-lstm checkpoint, every field read through
+// mg::nn::MetaReader: types, ranges, and consistency (a sorted vocabulary of
+// valid tokens, primers of seq_len ids inside it, a model config for that
+// vocabulary whose parameter count matches the tensors in the file).
+struct ChopinMeta {
+  mg::nn::ChopinConfig net;
+  std::vector<std::string> vocab;
+  int64_t seq_len = 40;
+  std::vector<std::vector<int64_t>> primers;
+  // Training settings, for eval and --resume.
+  std::string data;
+  int64_t min_count = 100, batch = 256, max_steps = 0;
+  uint64_t seed = 42;
+  int epoch = 0;
+  uint64_t rng_seed = 0, rng_offset = 0;
+  int64_t optimizer_steps = 0;
+  double learning_rate = 0;
+};
+ChopinMeta read_metadata(const mg::nn::Checkpoint& ck, const std::string& path);
+
 // A model rebuilt from a checkpoint, with what generation and evaluation need.
 struct LoadedModel {
   std::shared_ptr<mg::nn::ChopinLSTM> net;
-  nlohmann::json meta;
-  std::vector<std::string> vocab;
-  int64_t seq_len = 40;
+  ChopinMeta meta;
 };
 LoadedModel load_model(const std::string& path, mg::Device device);
 

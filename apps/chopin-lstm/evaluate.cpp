@@ -11,15 +11,14 @@ namespace chopin {
 int run_eval(const EvalOptions& o) {
   const mg::Device device = mg::app::setup_device(o.common);
   LoadedModel lm = load_model(o.checkpoint, device);
-  const std::string data = o.common.data.empty() ? lm.meta.value("data", std::string()) : o.common.data;
-  const int64_t min_count = lm.meta.value("min_count", int64_t{100});
-  const uint64_t seed = lm.meta.value("seed", uint64_t{42});
-  Corpus corpus = load_corpus(data, min_count, seed);
-  if (corpus.vocab != lm.vocab)
+  const std::string data = o.common.data.empty() ? lm.meta.data : o.common.data;
+  const uint64_t seed = lm.meta.seed;
+  Corpus corpus = load_corpus(data, lm.meta.min_count, seed);
+  if (corpus.vocab != lm.meta.vocab)
     mg::fail("--data {}: its vocabulary differs from the checkpoint's ({} vs {} tokens); evaluate on the training data",
-             data.empty() ? "(built-in)" : data, corpus.vocab.size(), lm.vocab.size());
-  Split split = split_windows(static_cast<int64_t>(corpus.ids.size()), lm.seq_len, seed);
-  HeldoutMetrics h = evaluate_windows(*lm.net, corpus.ids, split.heldout, lm.seq_len, 256, device);
+             data.empty() ? "(built-in)" : data, corpus.vocab.size(), lm.meta.vocab.size());
+  Split split = split_windows(static_cast<int64_t>(corpus.ids.size()), lm.meta.seq_len, seed);
+  HeldoutMetrics h = evaluate_windows(*lm.net, corpus.ids, split.heldout, lm.meta.seq_len, 256, device);
   std::printf("data: %s\n", corpus.source.c_str());
   std::printf("held-out windows: %lld\nheld-out loss: %.4f\nheld-out perplexity: %.2f\nheld-out top-1 accuracy: %.2f%%\n",
               static_cast<long long>(h.windows), h.loss, h.perplexity, 100 * h.accuracy);
@@ -28,13 +27,13 @@ int run_eval(const EvalOptions& o) {
   std::vector<std::string> generated;
   for (int64_t p = 0; p < o.pieces && p < static_cast<int64_t>(split.heldout.size()); ++p) {
     const int64_t st = split.heldout[static_cast<size_t>(p)];
-    std::vector<int64_t> window(corpus.ids.begin() + st, corpus.ids.begin() + st + lm.seq_len);
+    std::vector<int64_t> window(corpus.ids.begin() + st, corpus.ids.begin() + st + lm.meta.seq_len);
     Sampler s{o.temperature, 0, 1.0, o.common.seed + static_cast<uint64_t>(p)};
     for (int64_t id : generate_tokens(*lm.net, window, o.notes, s, device))
-      generated.push_back(lm.vocab[static_cast<size_t>(id)]);
+      generated.push_back(lm.meta.vocab[static_cast<size_t>(id)]);
   }
   std::vector<std::string> training;
-  for (int64_t id : corpus.ids) training.push_back(lm.vocab[static_cast<size_t>(id)]);
+  for (int64_t id : corpus.ids) training.push_back(lm.meta.vocab[static_cast<size_t>(id)]);
   std::printf("\ngenerated: %lld pieces x %lld tokens (%s), versus the training music\n",
               static_cast<long long>(o.pieces), static_cast<long long>(o.notes),
               o.temperature > 0 ? fmt::format("temperature {}", o.temperature).c_str() : "greedy");

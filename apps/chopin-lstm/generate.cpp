@@ -4,10 +4,14 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <fstream>
+#include <optional>
 #include <numeric>
 #include <random>
 
 #include "apps/chopin-lstm/chopin.h"
+#include "apps/common/progress.h"
+#include "io/atomic_file.h"
 #include "io/audio.h"
 #include "io/midi.h"
 #include "io/music_tokens.h"
@@ -59,80 +63,131 @@ std::vector<int64_t> generate_tokens(const mg::nn::ChopinLSTM& net, std::vector<
   mg::NoGradGuard no_grad;
   std::mt19937_64 rng(sampler.seed);
   std::vector<int64_t> out;
+  out.reserve(static_cast<size_t>(n));
   const int64_t T = static_cast<int64_t>(window.size());
+  // Long pieces show progress; short ones stay quiet.
+  std::optional<mg::app::Progress> progress;
+  if (n >= 10000) progress.emplace("generating", n, "tokens");
   for (int64_t i = 0; i < n; ++i) {
     mg::Tensor logits = net.forward(net.encode_input(window, 1, T, device));
     const int64_t next = pick(logits.to_vector<float>(), sampler, rng);
     out.push_back(next);
     window.erase(window.begin());  // slide: drop the oldest, append the newest
     window.push_back(next);
+    if (progress) progress->update(i, 0.0, 1);
   }
+  if (progress) progress->finish();
   return out;
 }
 
+namespace {
+
+// The piece's MIDI file, streamed token by token: token i starts at i * step beats and lasts one step.
+void write_piece(const std::string& path, const std::vector<int64_t>& ids, const std::vector<std::string>& vocab,
+                 const GenerateOptions& o) {
+  mg::io::write_file_atomic(path, [&](const std::string& tmp) {
+    std::ofstream f(tmp, std::ios::binary);
+    if (!f) mg::fail("{}: cannot open for writing", path);
+    try {
+      mg::io::MidiWriter writer(f, o.tempo);
+      for (size_t i = 0; i < ids.size(); ++i)
+        for (const mg::io::NoteEvent& n : mg::io::token_to_notes(vocab[static_cast<size_t>(ids[i])],
+                                                                static_cast<double>(i) * o.step_beats, o.step_beats))
+          writer.add(n);
+      writer.finish();
+    } catch (const mg::Error& e) {
+      mg::fail("{}: {}", path, e.what());
+    }
+    f.flush();
+    if (!f) mg::fail("{}: write failed (disk full?)", path);
+  });
+}
+
+std::string default_roll_path(const std::string& midi) {
+  std::string path = midi;
+  if (path.size() > 4 && path.substr(path.size() - 4) == ".mid") path.resize(path.size() - 4);
+  return path + "-roll.png";
+}
+
+}  // namespace
+
 int run_generate(const GenerateOptions& o) {
   const mg::Device device = mg::app::setup_device(o.common);
-  if (o.notes < 1) mg::fail("--notes must be at least 1, got {}", o.notes);
-  if (o.temperature < 0) mg::fail("--temperature must be >= 0, got {}", o.temperature);
-  if (o.top_p <= 0 || o.top_p > 1) mg::fail("--top-p must be in (0, 1], got {}", o.top_p);
-  if (o.step_beats <= 0) mg::fail("--step must be positive, got {}", o.step_beats);
-  if (o.tempo <= 0) mg::fail("--tempo must be positive, got {}", o.tempo);
+  const std::string roll_path = o.roll.empty() ? default_roll_path(o.out) : o.roll;
+  // Every output is checked before the work starts, so a bad path fails in a second, not after generating.
+  for (const std::string& path : {o.out, roll_path, o.wav})
+    if (!path.empty()) mg::io::output_target(path);
+  if (roll_path == o.wav) mg::app::usage_fail("--roll {} and --wav name the same file", roll_path);
+  if (!o.wav.empty()) {
+    // Rendering keeps left, right and mono channels, and up to 12 notes a token.
+    const double seconds = static_cast<double>(o.notes) * o.step_beats * 60.0 / o.tempo;
+    mg::app::check_memory("--wav with --notes " + std::to_string(o.notes),
+                          (seconds + 2) * mg::io::kPianoSampleRate * 4.0 * 3 + static_cast<double>(o.notes) * 12 * 24);
+  }
   LoadedModel lm = load_model(o.checkpoint, device);
+  const ChopinMeta& meta = lm.meta;
 
   std::vector<int64_t> primer;
   if (!o.primer.empty()) {
     int64_t skipped = 0;
-    primer = to_ids(mg::io::midi_to_tokens(mg::io::read_midi(o.primer)), lm.vocab, &skipped);
+    primer = to_ids(mg::io::midi_to_tokens(mg::io::read_midi(o.primer)), meta.vocab, &skipped);
     if (skipped > 0)
       std::printf("primer: %lld token(s) of %s are not in the vocabulary and were skipped\n",
                   static_cast<long long>(skipped), o.primer.c_str());
-    if (static_cast<int64_t>(primer.size()) < lm.seq_len)
-      mg::fail("--primer {}: {} usable tokens, the model needs {}", o.primer, primer.size(), lm.seq_len);
-    primer.erase(primer.begin(), primer.end() - lm.seq_len);  // the last seq_len tokens lead into the new music
+    if (static_cast<int64_t>(primer.size()) < meta.seq_len)
+      mg::fail("--primer {}: {} usable tokens, the model needs {}", o.primer, primer.size(), meta.seq_len);
+    primer.erase(primer.begin(), primer.end() - meta.seq_len);  // the last seq_len tokens lead into the new music
   } else {
-    const auto& primers = lm.meta.at("primers");
-    if (primers.empty()) mg::fail("{}: the checkpoint holds no held-out primer; pass --primer FILE.mid", o.checkpoint);
+    if (meta.primers.empty())
+      mg::fail("{}: the checkpoint holds no held-out primer; pass --primer FILE.mid", o.checkpoint);
     std::mt19937_64 rng(o.common.seed);
-    primer = primers.at(static_cast<size_t>(rng() % primers.size())).get<std::vector<int64_t>>();
+    primer = meta.primers[static_cast<size_t>(rng() % meta.primers.size())];
   }
 
   Sampler s{o.temperature, o.top_k, o.top_p, o.common.seed};
-  std::vector<int64_t> gen = generate_tokens(*lm.net, primer, o.notes, s, device);
-  std::vector<std::string> tokens = to_tokens(gen, lm.vocab);
-  std::vector<mg::io::NoteEvent> notes = mg::io::tokens_to_notes(tokens, o.step_beats, o.step_beats);
-  mg::io::write_midi(o.out, notes, o.tempo);
-  std::printf("wrote %s: %lld tokens, %zu notes (%s)\n", o.out.c_str(), static_cast<long long>(o.notes), notes.size(),
+  const std::vector<int64_t> gen = generate_tokens(*lm.net, primer, o.notes, s, device);
+
+  // The MIDI file, its piano roll and the WAV are kept together or not at all.
+  mg::io::OutputSet outputs;
+  write_piece(o.out, gen, meta.vocab, o);
+  outputs.add(o.out);
+  std::printf("wrote %s: %lld tokens (%s)\n", o.out.c_str(), static_cast<long long>(o.notes),
               o.temperature > 0 ? fmt::format("temperature {}", o.temperature).c_str() : "greedy");
 
-  // Piano roll: the primer, then the generated continuation.
+  // Piano roll: the primer, then the start of the continuation.
+  const size_t shown = std::min<size_t>(gen.size(), static_cast<size_t>(kMaxRollTokens));
   std::vector<mg::io::PianoRollNote> roll;
   const double primer_beats = static_cast<double>(primer.size()) * o.step_beats;
-  for (const auto& n : mg::io::tokens_to_notes(to_tokens(primer, lm.vocab), o.step_beats, o.step_beats))
+  for (const auto& n : mg::io::tokens_to_notes(to_tokens(primer, meta.vocab), o.step_beats, o.step_beats))
     roll.push_back({n.start_beats, n.duration_beats, n.pitch, 0});
-  for (const auto& n : notes) roll.push_back({primer_beats + n.start_beats, n.duration_beats, n.pitch, 1});
+  const std::vector<int64_t> head(gen.begin(), gen.begin() + static_cast<long>(shown));
+  for (const auto& n : mg::io::tokens_to_notes(to_tokens(head, meta.vocab), o.step_beats, o.step_beats))
+    roll.push_back({primer_beats + n.start_beats, n.duration_beats, n.pitch, 1});
   mg::io::PianoRollOptions ro;
-  ro.title = fmt::format("chopin-lstm: {}-token primer and {} generated tokens", primer.size(), o.notes);
+  ro.title = shown < gen.size()
+                 ? fmt::format("chopin-lstm: {}-token primer and the first {} of {} generated tokens", primer.size(),
+                               shown, o.notes)
+                 : fmt::format("chopin-lstm: {}-token primer and {} generated tokens", primer.size(), o.notes);
   ro.marker_time = primer_beats;
   ro.width = 1200;
-  std::string roll_path = o.roll;
-  if (roll_path.empty()) {
-    roll_path = o.out;
-    if (roll_path.size() > 4 && roll_path.substr(roll_path.size() - 4) == ".mid") roll_path.resize(roll_path.size() - 4);
-    roll_path += "-roll.png";
-  }
   mg::io::piano_roll(roll_path, roll, ro);
+  outputs.add(roll_path);
   std::printf("wrote %s\n", roll_path.c_str());
 
   if (!o.wav.empty()) {
     mg::io::PianoRenderOptions po;
     po.tempo_bpm = o.tempo;
     const bool fluid = !mg::io::find_gm_soundfont().empty();
-    std::vector<float> audio = mg::io::render_piano(notes, po);
+    std::vector<float> audio = mg::io::render_piano(mg::io::tokens_to_notes(to_tokens(gen, meta.vocab), o.step_beats,
+                                                                            o.step_beats),
+                                                    po);
     mg::io::write_wav(o.wav, audio, mg::io::kPianoSampleRate, false);
+    outputs.add(o.wav);
     std::printf("wrote %s: %.1f s at %d Hz (%s)\n", o.wav.c_str(),
                 static_cast<double>(audio.size()) / mg::io::kPianoSampleRate, mg::io::kPianoSampleRate,
                 fluid ? "FluidSynth, General MIDI soundfont" : "built-in piano synth");
   }
+  outputs.keep();
   return 0;
 }
 

@@ -13,7 +13,9 @@
 
 #include "apps/chopin-lstm/chopin.h"
 #include "apps/common/csv_log.h"
+#include "apps/common/finite_guard.h"
 #include "apps/common/progress.h"
+#include "io/atomic_file.h"
 #include "io/plot.h"
 #include "models/checkpoint.h"
 #include "models/optim.h"
@@ -59,27 +61,6 @@ HeldoutMetrics evaluate_windows(const mg::nn::ChopinLSTM& net, const std::vector
     m.accuracy = static_cast<double>(correct) / static_cast<double>(m.windows);
   }
   return m;
-}
-
-LoadedModel load_model(const std::string& path, mg::Device device) {
-  mg::nn::Checkpoint ck = mg::nn::load_checkpoint(path, kApp);
-  LoadedModel lm;
-  lm.meta = ck.meta;
-  try {
-    lm.vocab = ck.meta.at("vocab").get<std::vector<std::string>>();
-    lm.seq_len = ck.meta.at("seq_len").get<int64_t>();
-  } catch (const nlohmann::json::exception&) {
-    mg::fail("{}: checkpoint metadata lacks the vocabulary or sequence length", path);
-  }
-  mg::nn::ChopinConfig cfg = mg::nn::ChopinConfig::from_json(ck.meta.value("model", nlohmann::json::object()));
-  if (cfg.vocab != static_cast<int64_t>(lm.vocab.size()))
-    mg::fail("{}: model vocabulary {} does not match the stored vocabulary of {} tokens", path, cfg.vocab,
-             lm.vocab.size());
-  lm.net = std::make_shared<mg::nn::ChopinLSTM>(cfg);
-  lm.net->load_state(ck.model, path);
-  lm.net->to(device);
-  lm.net->eval();
-  return lm;
 }
 
 namespace {
@@ -136,27 +117,23 @@ nlohmann::json primer_windows(const Corpus& c, const Split& s, int64_t seq_len) 
 
 int run_train(TrainOptions o) {
   const mg::Device device = mg::app::setup_device(o.common);
-  if (o.common.out.empty()) mg::fail("--out: give the folder for the checkpoint, log and pictures");
   const std::string ckpt_path = o.common.out + "/model.safetensors";
 
   // On --resume, the data settings come from the checkpoint, so the windows match.
-  nlohmann::json resume_meta;
   std::optional<mg::nn::Checkpoint> ck;
+  ChopinMeta resumed;
   if (o.resume) {
     if (!std::filesystem::exists(ckpt_path)) mg::fail("--resume: no checkpoint at {}", ckpt_path);
     ck = mg::nn::load_checkpoint(ckpt_path, kApp);
-    resume_meta = ck->meta;
-    try {
-      o.min_count = resume_meta.at("min_count").get<int64_t>();
-      o.seq_len = resume_meta.at("seq_len").get<int64_t>();
-      o.common.seed = resume_meta.at("seed").get<uint64_t>();
-      o.common.data = resume_meta.at("data").get<std::string>();
-      o.common.batch = resume_meta.at("batch").get<int>();
-      o.max_steps = resume_meta.at("max_steps").get<int64_t>();
-    } catch (const nlohmann::json::exception&) {
-      mg::fail("{}: checkpoint metadata lacks the training settings needed to resume", ckpt_path);
-    }
+    resumed = read_metadata(*ck, ckpt_path);
+    o.min_count = resumed.min_count;
+    o.seq_len = resumed.seq_len;
+    o.common.seed = resumed.seed;
+    o.common.data = resumed.data;
+    o.common.batch = static_cast<int>(resumed.batch);
+    o.max_steps = resumed.max_steps;
   }
+  mg::io::check_output_folder(o.common.out, "--out");
 
   Corpus corpus = load_corpus(o.common.data, o.min_count, o.common.seed);
   std::printf("data: %s\n", corpus.source.c_str());
@@ -165,6 +142,9 @@ int run_train(TrainOptions o) {
               o.common.data.empty() ? "" : "; the original notebook counted 63,429 (317 distinct) on its 48 files");
   std::printf("after --min-count %lld: %zu tokens, vocabulary %zu\n", static_cast<long long>(o.min_count),
               corpus.ids.size(), corpus.vocab.size());
+  if (static_cast<int64_t>(corpus.vocab.size()) > kMaxVocab)
+    mg::fail("--min-count {}: {} distinct tokens remain, more than the limit of {}; raise --min-count", o.min_count,
+             corpus.vocab.size(), kMaxVocab);
   Split split = split_windows(static_cast<int64_t>(corpus.ids.size()), o.seq_len, o.common.seed);
   if (static_cast<int64_t>(split.train.size()) < o.common.batch)
     mg::fail("--batch {}: only {} training windows of {} tokens; use more data, a smaller --batch or --min-count",
@@ -176,23 +156,26 @@ int run_train(TrainOptions o) {
   o.net.input = o.model;
   o.net.vocab = static_cast<int64_t>(corpus.vocab.size());
   if (ck) {
-    o.net = mg::nn::ChopinConfig::from_json(resume_meta.at("model"));
-    if (resume_meta.at("vocab").get<std::vector<std::string>>() != corpus.vocab)
+    o.net = resumed.net;
+    if (resumed.vocab != corpus.vocab)
       mg::fail("--resume: the data no longer gives the checkpoint's vocabulary ({})", ckpt_path);
   }
+  mg::app::check_memory("--batch, --seq-len, --hidden1, --hidden2, --dense and the vocabulary",
+                        training_bytes(o.net, o.common.batch, o.seq_len));
   mg::nn::ChopinLSTM net(o.net);
   int start_epoch = 0;
   if (ck) {
+    mg::nn::check_model_state(net, ck->model, ckpt_path);
     net.load_state(ck->model, ckpt_path);
-    start_epoch = resume_meta.at("epoch").get<int>();
+    start_epoch = resumed.epoch;
   }
   net.to(device);  // before the optimizer takes the parameter handles
   mg::nn::Adamax opt(net.named_parameters(), o.lr);
   if (ck) {
-    opt.load_state(ck->optim, resume_meta.at("optimizer").at("steps").get<int64_t>(), ckpt_path);
-    opt.set_learning_rate(resume_meta.at("optimizer").at("lr").get<double>());
-    mg::default_generator() = mg::Generator{resume_meta.at("rng").at("seed").get<uint64_t>(),
-                                            resume_meta.at("rng").at("offset").get<uint64_t>()};
+    mg::nn::check_optimizer_state(net.named_parameters(), ck->optim, ckpt_path);
+    opt.load_state(ck->optim, resumed.optimizer_steps, ckpt_path);
+    opt.set_learning_rate(resumed.learning_rate);
+    mg::default_generator() = mg::Generator{resumed.rng_seed, resumed.rng_offset};
     std::printf("resuming after epoch %d of %s\n", start_epoch, ckpt_path.c_str());
     if (start_epoch >= o.common.epochs)
       std::printf("nothing to do: already trained for %d epochs; pass a larger --epochs to continue\n", start_epoch);
@@ -200,15 +183,15 @@ int run_train(TrainOptions o) {
   std::printf("model: %s input, %lld parameters, device %s\n", o.net.input.c_str(),
               static_cast<long long>(net.num_parameters()), std::string(mg::device_name(device)).c_str());
 
-  std::filesystem::create_directories(o.common.out);
-  if (!ck) draw_histogram(corpus, o.min_count, o.common.out + "/token-histogram.png");
   mg::app::CsvLog log(o.common.out + "/log.csv", {"epoch", "train_loss", "heldout_loss", "heldout_perplexity",
-                                                  "heldout_accuracy", "seconds"});
+                                                  "heldout_accuracy", "seconds", "skipped_steps"});
   if (ck) log.resume(start_epoch);
 
   const int64_t B = o.common.batch;
   int64_t steps = static_cast<int64_t>(split.train.size()) / B;  // drop the ragged tail, like a fixed-shape batch
   if (o.max_steps > 0) steps = std::min(steps, o.max_steps);
+  const std::vector<mg::Tensor> params = net.parameters();
+  mg::app::FiniteGuard guard(net, o.skip_nonfinite, ckpt_path);
   for (int epoch = start_epoch + 1; epoch <= o.common.epochs; ++epoch) {
     auto t0 = std::chrono::steady_clock::now();
     std::vector<int64_t> order = split.train;
@@ -216,27 +199,30 @@ int run_train(TrainOptions o) {
     net.train();
     mg::app::Progress progress(fmt::format("epoch {}/{}", epoch, o.common.epochs), steps);
     double loss_sum = 0;
+    int64_t applied = 0;
     for (int64_t s = 0; s < steps; ++s) {
       auto [x, y] = make_batch(net, corpus.ids, order, static_cast<size_t>(s * B), static_cast<size_t>((s + 1) * B),
                                o.seq_len, device);
+      guard.begin_step();
       Tensor loss = mg::cross_entropy(net.forward(x), y);
       opt.zero_grad();
       loss.backward();
-      opt.step();
       const double l = loss.item();
+      if (!guard.accept(epoch, s, l, mg::nn::grad_norm(params), epoch - 1)) continue;
+      opt.step();
       loss_sum += l;
+      ++applied;
       progress.update(s, l, B);
     }
     net.eval();
     HeldoutMetrics h = evaluate_windows(net, corpus.ids, split.heldout, o.seq_len, B, device);
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    const double train_loss = loss_sum / static_cast<double>(std::max<int64_t>(steps, 1));
+    // The mean over the steps applied; NaN for an epoch whose every step was skipped.
+    const double train_loss = applied > 0 ? loss_sum / static_cast<double>(applied) : NAN;
     progress.finish(fmt::format("epoch {}: train loss {:.4f}, held-out loss {:.4f}, perplexity {:.2f}, accuracy "
                                 "{:.1f}%, {}",
                                 epoch, train_loss, h.loss, h.perplexity, 100 * h.accuracy,
                                 mg::app::format_duration(secs)));
-    log.append({static_cast<double>(epoch), train_loss, h.loss, h.perplexity, h.accuracy, secs});
-    draw_curves(log, o.common.out + "/curves.png");
 
     nlohmann::json meta = {{"model", o.net.to_json()},
                            {"vocab", corpus.vocab},
@@ -250,7 +236,12 @@ int run_train(TrainOptions o) {
                            {"rng", {{"seed", mg::default_generator().seed}, {"offset", mg::default_generator().offset}}},
                            {"heldout", {{"loss", h.loss}, {"perplexity", h.perplexity}, {"accuracy", h.accuracy}}},
                            {"primers", primer_windows(corpus, split, o.seq_len)}};
+    // The checkpoint first: the log never has a row for an epoch the checkpoint lacks.
     mg::nn::save_checkpoint(ckpt_path, kApp, net, &opt, meta);
+    log.append({static_cast<double>(epoch), train_loss, h.loss, h.perplexity, h.accuracy, secs,
+                static_cast<double>(guard.take_skipped())});
+    draw_curves(log, o.common.out + "/curves.png");
+    if (!ck && epoch == 1) draw_histogram(corpus, o.min_count, o.common.out + "/token-histogram.png");
   }
   std::printf("checkpoint: %s\nlog: %s/log.csv\npictures: %s/curves.png, %s/token-histogram.png\n", ckpt_path.c_str(),
               o.common.out.c_str(), o.common.out.c_str(), o.common.out.c_str());

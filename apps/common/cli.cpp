@@ -1,27 +1,99 @@
 #include "apps/common/cli.h"
 
+#include <unistd.h>
+
+#include <omp.h>
+
+#include <charconv>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <fstream>
 
 #include "tensor/backend.h"
-#include "tensor/error.h"
 
 namespace mg::app {
 
-void add_common_options(CLI::App* cmd, CommonOptions& o, bool with_training) {
+void add_common_options(CLI::App* cmd, CommonOptions& o, bool with_training, int max_batch) {
   if (with_training) {
     cmd->add_option("--data", o.data, "Folder of training files (default: the built-in set)");
-    cmd->add_option("--epochs", o.epochs, "Training epochs")->check(CLI::Range(1, 1000000));
-    cmd->add_option("--batch", o.batch, "Batch size")->check(CLI::Range(1, 1000000));
+    cmd->add_option("--epochs", o.epochs, "Training epochs")->check(integer_in(1, kMaxEpochs));
+    cmd->add_option("--batch", o.batch, "Batch size")->check(integer_in(1, max_batch));
   }
   cmd->add_option("--device", o.device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
-  cmd->add_option("--seed", o.seed, "Random seed (same seed, same result on the CPU)");
-  cmd->add_option("--threads", o.threads, "CPU threads (0 = all cores)")->check(CLI::Range(0, 1024));
+  cmd->add_option("--seed", o.seed, "Random seed (same seed, same result on the CPU)")
+      ->check(any_unsigned());
+  cmd->add_option("--threads", o.threads, "CPU threads (0 = all cores)")->check(integer_in(0, kMaxThreads));
+}
+
+CLI::Validator integer_in(int64_t lo, int64_t hi) {
+  return CLI::Validator(
+      [lo, hi](std::string& text) -> std::string {
+        int64_t v = 0;
+        const char* end = text.data() + text.size();
+        const auto [ptr, ec] = std::from_chars(text.data(), end, v);
+        if (ec != std::errc() || ptr != end || v < lo || v > hi)
+          return fmt::format("expected an integer in [{}, {}], got '{}'", lo, hi, text);
+        return "";
+      },
+      fmt::format("in [{}, {}]", lo, hi));
+}
+
+CLI::Validator any_unsigned() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        uint64_t v = 0;
+        const char* end = text.data() + text.size();
+        const auto [ptr, ec] = std::from_chars(text.data(), end, v);
+        if (ec != std::errc() || ptr != end) return fmt::format("expected an integer in [0, 2^64 - 1], got '{}'", text);
+        return "";
+      },
+      "in [0, 2^64 - 1]");
+}
+
+namespace {
+
+// CLI11 messages on one line, as every error is.
+std::string one_line(std::string s) {
+  for (char& c : s)
+    if (c == '\n' || c == '\r') c = ' ';
+  return s;
+}
+
+// The whole text as a finite double, or NaN.
+double parse_finite(const std::string& text) {
+  if (text.empty() || std::isspace(static_cast<unsigned char>(text[0]))) return NAN;
+  char* end = nullptr;
+  const double v = std::strtod(text.c_str(), &end);
+  return end == text.c_str() + text.size() && std::isfinite(v) ? v : NAN;
+}
+
+}  // namespace
+
+CLI::Validator number_in(double lo, double hi) {
+  return CLI::Validator(
+      [lo, hi](std::string& text) -> std::string {
+        const double v = parse_finite(text);
+        if (!(v >= lo && v <= hi)) return fmt::format("expected a finite number in [{}, {}], got '{}'", lo, hi, text);
+        return "";
+      },
+      fmt::format("in [{}, {}]", lo, hi));
+}
+
+CLI::Validator positive_up_to(double hi) {
+  return CLI::Validator(
+      [hi](std::string& text) -> std::string {
+        const double v = parse_finite(text);
+        if (!(v > 0 && v <= hi)) return fmt::format("expected a finite number in (0, {}], got '{}'", hi, text);
+        return "";
+      },
+      fmt::format("in (0, {}]", hi));
 }
 
 Device setup_device(const CommonOptions& o) {
-  set_cpu_threads(o.threads);
+  if (o.threads > 0) omp_set_num_threads(o.threads);
   if (o.device == "cpu") return Device::CPU;
-  if (o.device != "cuda") fail("--device: expected cpu or cuda, got '{}'", o.device);
+  if (o.device != "cuda") usage_fail("--device: expected cpu or cuda, got '{}'", o.device);
 #if defined(MUSICGEN_WITH_CUDA)
   if (!cuda_available()) fail("--device cuda: no CUDA GPU is available on this machine");
   return Device::CUDA;
@@ -30,11 +102,38 @@ Device setup_device(const CommonOptions& o) {
 #endif
 }
 
+double available_memory_bytes() {
+  std::ifstream meminfo("/proc/meminfo");
+  std::string key;
+  double kb = 0;
+  while (meminfo >> key >> kb) {
+    if (key == "MemAvailable:") return kb * 1024.0;
+    meminfo.ignore(64, '\n');
+  }
+  return static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGESIZE));
+}
+
+std::string format_bytes(double bytes) {
+  if (bytes >= 1e9) return fmt::format("{:.1f} GB", bytes / 1e9);
+  if (bytes >= 1e6) return fmt::format("{:.0f} MB", bytes / 1e6);
+  return fmt::format("{:.0f} kB", bytes / 1e3);
+}
+
+void check_memory(const std::string& what, double bytes) {
+  const double available = available_memory_bytes();
+  if (bytes > available)
+    fail("{}: needs about {} of memory, more than the {} available", what, format_bytes(bytes),
+         format_bytes(available));
+}
+
 int guarded_main(const std::string& prog, const std::function<int()>& body) {
   // Line-buffered stdout keeps results and the progress lines on stderr in order in logs.
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   try {
     return body();
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "%s: error: %s\n", prog.c_str(), e.what());
+    return kExitUsage;
   } catch (const mg::Error& e) {
     std::fprintf(stderr, "%s: error: %s\n", prog.c_str(), e.what());
   } catch (const std::bad_alloc&) {
@@ -42,20 +141,40 @@ int guarded_main(const std::string& prog, const std::function<int()>& body) {
   } catch (const std::exception& e) {
     std::fprintf(stderr, "%s: error: %s\n", prog.c_str(), e.what());
   }
-  return 1;
+  return kExitRuntime;
 }
 
-int parse_cli(CLI::App& app, int argc, char** argv) {
+namespace {
+
+// CLI11 says only "A subcommand is required" for a misspelt one; this names it.
+void check_subcommand(CLI::App& app, int argc, const char* const* argv) {
+  if (argc < 2 || argv[1][0] == '-') return;
+  std::string names;
+  for (const CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {
+    if (sub->get_name() == argv[1]) return;
+    names += (names.empty() ? "" : ", ") + sub->get_name();
+  }
+  usage_fail("unknown subcommand '{}' (one of: {})", argv[1], names);
+}
+
+}  // namespace
+
+int parse_cli(CLI::App& app, int argc, const char* const* argv, const std::function<void()>& check) {
   try {
+    check_subcommand(app, argc, argv);
     app.parse(argc, argv);
+    if (check) check();
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     // One line, like every other error; CLI11's messages already name the flag.
+    std::fprintf(stderr, "%s: error: %s (see --help)\n", app.get_name().c_str(), one_line(e.what()).c_str());
+    return kExitUsage;
+  } catch (const UsageError& e) {
     std::fprintf(stderr, "%s: error: %s (see --help)\n", app.get_name().c_str(), e.what());
-    return e.get_exit_code() != 0 ? e.get_exit_code() : 2;
+    return kExitUsage;
   }
   return -1;
 }

@@ -1,15 +1,37 @@
 #pragma once
-// Conventions shared by chopin-lstm and jazz-vae: the common flags, device
-// selection, and the top-level error handler that turns every mg::Error into
-// one line on stderr and a non-zero exit.
+// Conventions shared by chopin-lstm and jazz-vae: the common flags, validators
+// that state their limits in --help, device selection, memory estimates, and
+// the top-level error handler that turns every error into one line on stderr.
+//
+// Exit statuses: 0 success; 1 a runtime error (a file that cannot be read or
+// written, data that does not fit, a machine without the memory or the GPU
+// asked for); 2 a usage error (a flag missing, malformed or out of range).
 #include <CLI/CLI.hpp>
 #include <cstdint>
 #include <functional>
 #include <string>
 
 #include "tensor/dtype.h"
+#include "tensor/error.h"
 
 namespace mg::app {
+
+inline constexpr int kExitRuntime = 1;
+inline constexpr int kExitUsage = 2;
+
+// A command line that cannot run whatever the files hold: exit status 2.
+struct UsageError : mg::Error {
+  using mg::Error::Error;
+};
+
+template <typename... Args>
+[[noreturn]] void usage_fail(fmt::format_string<Args...> f, Args&&... args) {
+  throw UsageError(fmt::format(f, std::forward<Args>(args)...));
+}
+
+// Limits of the common flags.
+inline constexpr int kMaxEpochs = 1'000'000;
+inline constexpr int kMaxThreads = 1024;
 
 struct CommonOptions {
   std::string data;          // empty: the app's built-in data
@@ -21,19 +43,44 @@ struct CommonOptions {
   int threads = 0;           // 0: every CPU this process may use
 };
 
-// Adds --data/--out/--epochs/--batch/--device/--seed/--threads to a subcommand.
-// `with_data` false leaves out --data/--epochs/--batch (e.g. for generate).
-void add_common_options(CLI::App* cmd, CommonOptions& o, bool with_training = true);
+// Adds --data/--epochs/--batch (when with_training; batch limited to
+// max_batch), --device, --seed and --threads to a subcommand.
+void add_common_options(CLI::App* cmd, CommonOptions& o, bool with_training = true, int max_batch = 4096);
+
+// Validators for numeric flags. Each parses the text itself (so an integer
+// too large for 64 bits, "nan" or "inf" is refused rather than clamped or
+// accepted), checks the closed range [lo, hi], and shows the range in --help.
+CLI::Validator integer_in(int64_t lo, int64_t hi);
+CLI::Validator any_unsigned();  // [0, 2^64 - 1]
+CLI::Validator number_in(double lo, double hi);
+// A finite number in (0, hi].
+CLI::Validator positive_up_to(double hi);
 
 // "cpu" or "cuda"; a missing GPU or a CPU-only build is a one-line error
 // naming --device. Also applies --threads.
 Device setup_device(const CommonOptions& o);
 
-// Runs body() and maps errors to exit codes: mg::Error and other exceptions
-// print "<prog>: error: <message>" and return 1.
+// Bytes of memory this process can still use: MemAvailable of /proc/meminfo,
+// or the physical memory when that cannot be read.
+double available_memory_bytes();
+
+// Refuses work whose estimated memory exceeds what is available, before
+// anything is allocated: "<what>: needs about 12.3 GB of memory, more than the
+// 8.1 GB available". `what` names the flags that set the size.
+void check_memory(const std::string& what, double bytes);
+
+// "12.3 GB", "512 MB", "64 kB"
+std::string format_bytes(double bytes);
+
+// Runs body() and maps errors to exit codes: a UsageError prints
+// "<prog>: error: <message>" and returns 2; mg::Error and other exceptions
+// print the same and return 1.
 int guarded_main(const std::string& prog, const std::function<int()>& body);
 
-// Parses argv with CLI11; returns -1 to continue, else the exit code (help or a bad flag).
-int parse_cli(CLI::App& app, int argc, char** argv);
+// Parses argv with CLI11 and then calls check() for what CLI11 cannot check
+// (flags that depend on each other). Returns -1 to continue, else the exit
+// status: 0 after --help, 2 after a usage error (its one-line message printed
+// as "<app name>: error: ...").
+int parse_cli(CLI::App& app, int argc, const char* const* argv, const std::function<void()>& check = {});
 
 }  // namespace mg::app

@@ -32,26 +32,6 @@ nlohmann::json FeatureConfig::to_json() const {
           {"hop", hop},     {"bin_mean", bin_mean},       {"log_std", log_std}};
 }
 
-FeatureConfig FeatureConfig::from_json(const nlohmann::json& j, const std::string& what) {
-  FeatureConfig f;
-  try {
-    f.model = j.at("model").get<std::string>();
-    f.sample_rate = j.at("sample_rate").get<int>();
-    f.clip_seconds = j.at("clip_seconds").get<double>();
-    f.n_fft = j.at("n_fft").get<int>();
-    f.hop = j.at("hop").get<int>();
-    f.bin_mean = j.at("bin_mean").get<std::vector<float>>();
-    f.log_std = j.at("log_std").get<float>();
-  } catch (const nlohmann::json::exception& e) {
-    mg::fail("{}: feature config: {}", what, e.what());
-  }
-  const bool conv = f.model == "conv";
-  if ((!conv && f.model != "seed") || f.sample_rate <= 0 || f.clip_seconds <= 0 || f.n_fft < 16 || f.hop < 1 ||
-      (conv && (f.bin_mean.size() != static_cast<size_t>(f.channels()) || !(f.log_std > 0))))
-    mg::fail("{}: feature config is inconsistent", what);
-  return f;
-}
-
 std::vector<std::vector<float>> cut_clips(const std::vector<float>& signal, size_t clip_samples) {
   std::vector<std::vector<float>> out;
   for (size_t start = 0; start + clip_samples <= signal.size(); start += clip_samples)
@@ -116,11 +96,9 @@ Dataset load_dataset(const std::string& folder, const FeatureConfig& f, uint64_t
   Dataset d;
   std::vector<std::vector<float>> signals;
   if (folder.empty()) {
-    // 16 synthesised combos, each four clips long: 13 training files give 52 clips, six steps an epoch.
-    constexpr int kFiles = 16, kClipsPerFile = 4;
     constexpr uint64_t kDataSeed = 1;  // fixed: --seed varies the model, not the data
     d.source = "built-in synthesised swing clips (io/jazz_synth.h)";
-    mg::io::ClipSet set = mg::io::builtin_jazz_set(f.sample_rate, kFiles, kClipsPerFile * f.clip_seconds, kDataSeed);
+    mg::io::ClipSet set = mg::io::builtin_jazz_set(f.sample_rate, kBuiltinFiles, kBuiltinClipsPerFile * f.clip_seconds, kDataSeed);
     d.files = std::move(set.names);
     signals = std::move(set.clips);
   } else {

@@ -38,7 +38,6 @@ struct FeatureConfig {
   int64_t channels() const;
   int64_t length() const;
   nlohmann::json to_json() const;
-  static FeatureConfig from_json(const nlohmann::json& j, const std::string& what);
 };
 
 struct Clip {
@@ -55,6 +54,11 @@ struct Dataset {
   std::vector<size_t> train, test;  // indices into clips
   std::string split;                // how the split was made, one line
 };
+
+// The built-in set: 16 synthesised combos, each four clips long; 13 training
+// files give 52 clips, six steps an epoch.
+inline constexpr int kBuiltinFiles = 16, kBuiltinClipsPerFile = 4;
+inline constexpr double kBuiltinClips = kBuiltinFiles * kBuiltinClipsPerFile;
 
 // Loads a folder (warning line per skipped file) or, with an empty folder
 // name, the built-in synthesised set; splits it (see split_files).

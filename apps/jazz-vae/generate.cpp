@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "apps/jazz-vae/jazz.h"
+#include "io/atomic_file.h"
 #include "io/audio.h"
 #include "tensor/rng.h"
 
@@ -12,10 +13,13 @@ namespace jazz {
 
 namespace {
 
-// Peak-normalised to -1 dBFS by write_wav, so nothing clips; prints the levels.
 // Every WAV is written at 22,050 Hz (GTZAN's rate); the seed model's 3 kHz audio is resampled.
+constexpr int kOutRate = 22050;
+// Panels in the samples and interpolation pictures; more would not be legible.
+constexpr size_t kPictureSamples = 16;
+
+// Peak-normalised to -1 dBFS by write_wav, so nothing clips; prints the levels.
 void write_clip(const std::string& path, const std::vector<float>& audio, int rate) {
-  constexpr int kOutRate = 22050;
   mg::io::write_wav(path, mg::io::resample(audio, rate, kOutRate), kOutRate, true);
   std::printf("wrote %s  (%.1f s, rms before normalising %.4f, peak %.4f)\n", path.c_str(),
               static_cast<double>(audio.size()) / rate, mg::io::rms(audio), static_cast<double>(mg::io::peak(audio)));
@@ -25,22 +29,26 @@ void write_clip(const std::string& path, const std::vector<float>& audio, int ra
 
 int run_generate(const GenerateOptions& o) {
   const mg::Device device = mg::app::setup_device(o.common);
-  if (o.count == 0 && o.grid == 0) mg::fail("--count and --grid are both 0: nothing to generate");
   LoadedModel m = load_model(o.checkpoint, device);
   const int64_t Z = m.vae->config().latent;
   if (o.grid > 0 && Z != 2) mg::fail("--grid: needs a 2-D latent space, {} has {}", o.checkpoint, Z);
-  std::filesystem::create_directories(o.out);
+  mg::app::check_memory("decoding " + std::to_string(kDecodeBatch) + " clips at a time",
+                        decode_bytes(m.vae->config(), m.features, kDecodeBatch));
+  mg::io::ensure_output_folder(o.out, "--out");
   const int rate = m.features.sample_rate;
 
-  std::vector<mg::io::WaveformPanel> panels;
+  // Every WAV of this command, and the picture, are kept together or not at all.
+  mg::io::OutputSet outputs;
+  std::vector<mg::io::WaveformPanel> panels;  // the first samples, for the picture
   if (o.count > 0) {
     mg::manual_seed(o.common.seed);
-    std::vector<float> z = mg::randn({o.count, Z}).to_vector<float>();
-    std::vector<std::vector<float>> audio = decode_to_audio(m, z, o.griffin_lim_iters);
-    for (size_t i = 0; i < audio.size(); ++i) {
-      write_clip(fmt::format("{}/sample-{:02}.wav", o.out, i + 1), audio[i], rate);
-      panels.push_back({fmt::format("sample {}", i + 1), audio[i]});
-    }
+    const std::vector<float> z = mg::randn({o.count, Z}).to_vector<float>();
+    decode_to_audio(m, z, o.griffin_lim_iters, [&](size_t i, std::vector<float> audio) {
+      const std::string path = fmt::format("{}/sample-{:02}.wav", o.out, i + 1);
+      write_clip(path, audio, rate);
+      outputs.add(path);
+      if (panels.size() < kPictureSamples) panels.push_back({fmt::format("sample {}", i + 1), std::move(audio)});
+    });
   }
   if (o.grid > 0) {
     // Row r, column c: z = (x_c, y_r) with x rising left to right and y falling top to bottom, like a plot.
@@ -51,43 +59,57 @@ int run_generate(const GenerateOptions& o) {
         z.push_back(static_cast<float>(coord(c)));
         z.push_back(static_cast<float>(-coord(r)));
       }
-    std::vector<std::vector<float>> audio = decode_to_audio(m, z, o.griffin_lim_iters);
-    for (size_t i = 0; i < audio.size(); ++i) {
+    decode_to_audio(m, z, o.griffin_lim_iters, [&](size_t i, std::vector<float> audio) {
       const size_t r = i / static_cast<size_t>(o.grid), c = i % static_cast<size_t>(o.grid);
-      write_clip(fmt::format("{}/grid-{}-{}.wav", o.out, r + 1, c + 1), audio[i], rate);
-    }
+      const std::string path = fmt::format("{}/grid-{}-{}.wav", o.out, r + 1, c + 1);
+      write_clip(path, audio, rate);
+      outputs.add(path);
+    });
   }
   if (!panels.empty()) {
     mg::io::WaveformGridOptions opt;
-    opt.title = "samples from the prior";
+    opt.title = panels.size() < static_cast<size_t>(o.count)
+                    ? fmt::format("the first {} of {} samples from the prior", panels.size(), o.count)
+                    : "samples from the prior";
     mg::io::waveform_grid(o.out + "/samples.png", panels, opt);
+    outputs.add(o.out + "/samples.png");
   }
+  outputs.keep();
   return 0;
 }
 
 int run_interpolate(const InterpolateOptions& o) {
   const mg::Device device = mg::app::setup_device(o.common);
   LoadedModel m = load_model(o.checkpoint, device);
+  // interpolation.wav holds every step at 22,050 Hz, beside each step's own audio.
+  const double seconds = m.features.clip_seconds * o.steps;
+  mg::app::check_memory("--steps " + std::to_string(o.steps),
+                        decode_bytes(m.vae->config(), m.features, kDecodeBatch) + seconds * kOutRate * 4.0 * 3);
   const Encoding a = encode_file(m, o.a), b = encode_file(m, o.b);
   std::vector<float> z;
   for (int s = 0; s < o.steps; ++s) {
     const float t = static_cast<float>(s) / static_cast<float>(o.steps - 1);
     for (size_t k = 0; k < a.mu.size(); ++k) z.push_back((1 - t) * a.mu[k] + t * b.mu[k]);
   }
-  std::filesystem::create_directories(o.out);
-  std::vector<std::vector<float>> audio = decode_to_audio(m, z, o.griffin_lim_iters);
+  mg::io::ensure_output_folder(o.out, "--out");
+  mg::io::OutputSet outputs;
   std::vector<float> all;
   std::vector<mg::io::WaveformPanel> panels;
-  for (size_t i = 0; i < audio.size(); ++i) {
-    write_clip(fmt::format("{}/step-{:02}.wav", o.out, i + 1), audio[i], m.features.sample_rate);
-    all.insert(all.end(), audio[i].begin(), audio[i].end());
-    panels.push_back({fmt::format("step {}", i + 1), audio[i]});
-  }
+  decode_to_audio(m, z, o.griffin_lim_iters, [&](size_t i, std::vector<float> audio) {
+    const std::string path = fmt::format("{}/step-{:02}.wav", o.out, i + 1);
+    write_clip(path, audio, m.features.sample_rate);
+    outputs.add(path);
+    all.insert(all.end(), audio.begin(), audio.end());
+    if (panels.size() < kPictureSamples) panels.push_back({fmt::format("step {}", i + 1), std::move(audio)});
+  });
   write_clip(o.out + "/interpolation.wav", all, m.features.sample_rate);
+  outputs.add(o.out + "/interpolation.wav");
   mg::io::WaveformGridOptions opt;
   opt.title = "interpolation from " + std::filesystem::path(o.a).filename().string() + " to " +
               std::filesystem::path(o.b).filename().string();
   mg::io::waveform_grid(o.out + "/interpolation.png", panels, opt);
+  outputs.add(o.out + "/interpolation.png");
+  outputs.keep();
   return 0;
 }
 

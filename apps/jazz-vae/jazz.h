@@ -1,6 +1,7 @@
 #pragma once
 // The jazz-vae subcommands and what they share: the model rebuilt from a
 // checkpoint, the loss, and audio <-> latent helpers.
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -10,6 +11,8 @@
 
 #include "apps/common/cli.h"
 #include "apps/jazz-vae/dataset.h"
+#include "apps/jazz-vae/limits.h"
+#include "models/checkpoint.h"
 #include "models/jazz_vae.h"
 
 namespace jazz {
@@ -28,6 +31,7 @@ struct TrainOptions {
   double lr = 3e-4;
   double clip_grad = 100;   // 0: no clipping
   bool resume = false;
+  bool skip_nonfinite = false;  // skip a step with a non-finite loss or gradient instead of stopping
 };
 
 struct GenerateOptions {
@@ -57,17 +61,62 @@ struct EvalOptions {
   std::string checkpoint;
 };
 
+// One parsed and checked command line.
+struct Command {
+  enum class Kind { Train, Generate, Interpolate, Encode, Eval } kind = Kind::Train;
+  TrainOptions train;
+  GenerateOptions generate;
+  InterpolateOptions interpolate;
+  EncodeOptions encode;
+  EvalOptions eval;
+};
+
+// Parses and checks argv (every flag's type and range, and the flags that
+// depend on each other) without touching a file. Returns -1 with `command`
+// filled in, or the exit status when there is nothing to run: 0 after --help,
+// 2 after a usage error (its one-line message printed).
+int parse_command_line(int argc, const char* const* argv, Command& command);
+
+// The feature and model configs the training flags describe (usage errors name the flag).
+FeatureConfig features_from_flags(const TrainOptions& o);
+mg::nn::ConvVaeConfig model_from_flags(const TrainOptions& o, const FeatureConfig& f);
+
 int run_train(const TrainOptions& o);
 int run_generate(const GenerateOptions& o);
 int run_interpolate(const InterpolateOptions& o);
 int run_encode(const EncodeOptions& o);
 int run_eval(const EvalOptions& o);
 
+// The training settings a checkpoint keeps so that --resume continues exactly.
+struct TrainSettings {
+  uint64_t seed = 42;
+  int64_t batch = 10;
+  double lr = 3e-4, beta = 1, clip_grad = 100;
+  int beta_warmup = 0;
+  nlohmann::json to_json() const;
+};
+
+// The metadata of a jazz-vae checkpoint, every field read through
+// mg::nn::MetaReader: types, ranges, and consistency (the model's input is
+// the features' shape, and its parameter count matches the file's tensors).
+struct JazzMeta {
+  FeatureConfig features;
+  mg::nn::ConvVaeConfig model;
+  std::string data;
+  std::string split_how;
+  std::vector<std::string> split_train, split_test;  // file names
+  TrainSettings train;
+  int epoch = 0;
+  uint64_t rng_seed = 0, rng_offset = 0;
+  int64_t optimizer_steps = 0;
+};
+JazzMeta read_metadata(const mg::nn::Checkpoint& ck, const std::string& path);
+
 // A trained model with its feature config, rebuilt from a checkpoint.
 struct LoadedModel {
   FeatureConfig features;
   std::shared_ptr<mg::nn::ConvVAE> vae;
-  nlohmann::json meta;
+  JazzMeta meta;
   mg::Device device = mg::Device::CPU;
 };
 LoadedModel load_model(const std::string& checkpoint, mg::Device device);
@@ -100,8 +149,10 @@ Metrics evaluate_clips(const LoadedModel& m, const std::vector<const Clip*>& cli
 std::vector<std::vector<float>> encode_means(const LoadedModel& m, const std::vector<const Clip*>& clips, int64_t batch);
 std::vector<std::vector<float>> reconstruct(const LoadedModel& m, const std::vector<const Clip*>& clips, int64_t batch);
 
-// Decodes latent points [N, Z] (row-major) to audio at f.sample_rate.
-std::vector<std::vector<float>> decode_to_audio(const LoadedModel& m, const std::vector<float>& z, int griffin_lim_iters);
+// Decodes latent points [N, Z] (row-major) to audio at f.sample_rate, kDecodeBatch
+// points at a time, handing each clip to use(index, audio) as soon as it is decoded.
+void decode_to_audio(const LoadedModel& m, const std::vector<float>& z, int griffin_lim_iters,
+                     const std::function<void(size_t index, std::vector<float> audio)>& use);
 
 // Encodes the first clip of an audio file: mean and standard deviation of q(z|x).
 struct Encoding {

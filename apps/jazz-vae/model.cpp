@@ -1,5 +1,6 @@
 // What the subcommands share: the model rebuilt from a checkpoint, the loss,
 // held-out metrics, and audio <-> latent conversions.
+#include <algorithm>
 #include <cmath>
 #include <functional>
 
@@ -10,25 +11,6 @@
 namespace jazz {
 
 using mg::Tensor;
-
-LoadedModel load_model(const std::string& checkpoint, mg::Device device) {
-  mg::nn::Checkpoint ck = mg::nn::load_checkpoint(checkpoint, kApp);
-  LoadedModel m;
-  m.meta = ck.meta;
-  if (!ck.meta.contains("model") || !ck.meta.contains("features"))
-    mg::fail("{}: checkpoint metadata lacks the model or feature config", checkpoint);
-  m.features = FeatureConfig::from_json(ck.meta["features"], checkpoint);
-  mg::nn::ConvVaeConfig config = mg::nn::ConvVaeConfig::from_json(ck.meta["model"]);
-  if (config.in_channels != m.features.channels() || config.length != m.features.length())
-    mg::fail("{}: model input [{}, {}] does not match its features [{}, {}]", checkpoint, config.in_channels,
-             config.length, m.features.channels(), m.features.length());
-  m.vae = std::make_shared<mg::nn::ConvVAE>(config);
-  m.vae->load_state(ck.model, checkpoint);
-  m.vae->to(device);
-  m.vae->eval();
-  m.device = device;
-  return m;
-}
 
 LossTerms vae_loss(const FeatureConfig& f, const mg::nn::VaeOutput& out, const Tensor& x) {
   const double batch = static_cast<double>(x.size(0));
@@ -122,15 +104,18 @@ std::vector<std::vector<float>> reconstruct(const LoadedModel& m, const std::vec
   return out;
 }
 
-std::vector<std::vector<float>> decode_to_audio(const LoadedModel& m, const std::vector<float>& z,
-                                                int griffin_lim_iters) {
+void decode_to_audio(const LoadedModel& m, const std::vector<float>& z, int griffin_lim_iters,
+                     const std::function<void(size_t, std::vector<float>)>& use) {
   mg::NoGradGuard no_grad;
   m.vae->eval();
   const int64_t Z = m.vae->config().latent, N = static_cast<int64_t>(z.size()) / Z;
-  std::vector<std::vector<float>> audio;
-  for (const auto& decoded : rows_of(m.vae->decode(mg::from_vector(z, {N, Z}, m.device))))
-    audio.push_back(features_to_audio(m.features, decoded, griffin_lim_iters));
-  return audio;
+  for (int64_t first = 0; first < N; first += kDecodeBatch) {
+    const int64_t n = std::min(kDecodeBatch, N - first);
+    const std::vector<float> batch(z.begin() + first * Z, z.begin() + (first + n) * Z);
+    std::vector<std::vector<float>> decoded = rows_of(m.vae->decode(mg::from_vector(batch, {n, Z}, m.device)));
+    for (int64_t i = 0; i < n; ++i)
+      use(static_cast<size_t>(first + i), features_to_audio(m.features, decoded[static_cast<size_t>(i)], griffin_lim_iters));
+  }
 }
 
 Encoding encode_file(const LoadedModel& m, const std::string& path) {

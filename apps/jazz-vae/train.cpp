@@ -7,6 +7,7 @@
 // generator whose (seed, offset) the checkpoint stores.
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <numeric>
@@ -15,9 +16,11 @@
 #include <fmt/format.h>
 
 #include "apps/common/csv_log.h"
+#include "apps/common/finite_guard.h"
 #include "apps/common/progress.h"
 #include "apps/jazz-vae/jazz.h"
 #include "apps/jazz-vae/pictures.h"
+#include "io/atomic_file.h"
 #include "io/gif.h"
 #include "models/checkpoint.h"
 #include "models/optim.h"
@@ -34,53 +37,6 @@ namespace {
 // and energy, not sound; the WAVs of generate/interpolate use many more.
 constexpr int kPreviewGriffinLim = 8;
 constexpr size_t kGridPanels = 16;
-
-std::vector<int64_t> parse_channels(const std::string& s) {
-  std::vector<int64_t> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    try {
-      size_t used = 0;
-      const long long v = std::stoll(item, &used);
-      if (used != item.size() || v < 1) throw std::invalid_argument(item);
-      out.push_back(v);
-    } catch (const std::exception&) {
-      mg::fail("--channels: expected positive integers separated by commas, got '{}'", s);
-    }
-  }
-  if (out.empty()) mg::fail("--channels: expected positive integers separated by commas, got '{}'", s);
-  return out;
-}
-
-FeatureConfig features_from_flags(const TrainOptions& o) {
-  FeatureConfig f;
-  f.model = o.model;
-  // seed: the original's 3 kHz waveform, 30 s. conv: 22,050 Hz (GTZAN's rate)
-  // in 5 s clips: on 2 cores a 30 s GTZAN file then gives 6 examples instead
-  // of 1, so an epoch takes 6 times as many Adam steps for the same compute.
-  f.sample_rate = o.model == "seed" ? 3000 : 22050;
-  f.clip_seconds = o.clip_seconds > 0 ? o.clip_seconds : (o.model == "seed" ? 30.0 : 5.0);
-  if (o.n_fft < 16 || (o.n_fft & (o.n_fft - 1)) != 0)
-    mg::fail("--n-fft: must be a power of two of at least 16, got {}", o.n_fft);
-  if (o.hop < 1 || o.hop > o.n_fft) mg::fail("--hop: must be between 1 and --n-fft ({}), got {}", o.n_fft, o.hop);
-  f.n_fft = o.n_fft;
-  f.hop = o.hop;
-  if (f.clip_samples() < f.n_fft)
-    mg::fail("--clip-seconds: {} s is {} samples at {} Hz, shorter than one STFT window (--n-fft {})",
-             f.clip_seconds, f.clip_samples(), f.sample_rate, f.n_fft);
-  return f;
-}
-
-mg::nn::ConvVaeConfig model_from_flags(const TrainOptions& o, const FeatureConfig& f) {
-  mg::nn::ConvVaeConfig c;
-  c.kind = o.model;
-  c.in_channels = f.channels();
-  c.length = f.length();
-  if (!o.channels.empty()) c.channels = parse_channels(o.channels);
-  c.latent = o.latent;
-  return c;
-}
 
 // The order of epoch e: a Philox shuffle keyed by (seed, e), independent of the noise stream.
 std::vector<size_t> epoch_order(std::vector<size_t> items, uint64_t seed, int epoch) {
@@ -148,38 +104,45 @@ int run_train(const TrainOptions& o) {
 
   FeatureConfig features;
   mg::nn::ConvVaeConfig config;
-  nlohmann::json settings;  // what a resumed run must reuse
+  TrainSettings settings;  // what a resumed run must reuse
   std::optional<mg::nn::Checkpoint> ck;
+  JazzMeta resumed;
   std::string data = o.common.data;
   if (o.resume) {
     if (!fs::exists(ckpt_path)) mg::fail("--resume: {} does not exist", ckpt_path);
     ck = mg::nn::load_checkpoint(ckpt_path, kApp);
-    features = FeatureConfig::from_json(ck->meta.at("features"), ckpt_path);
-    config = mg::nn::ConvVaeConfig::from_json(ck->meta.at("model"));
-    settings = ck->meta.at("train");
-    if (data.empty()) data = ck->meta.value("data", "");
+    resumed = read_metadata(*ck, ckpt_path);
+    features = resumed.features;
+    config = resumed.model;
+    settings = resumed.train;
+    if (data.empty()) data = resumed.data;
   } else {
     features = features_from_flags(o);
     config = model_from_flags(o, features);
-    settings = {{"seed", o.common.seed}, {"batch", o.common.batch}, {"lr", o.lr},          {"beta", o.beta},
-                {"beta_warmup", o.beta_warmup}, {"clip_grad", o.clip_grad}};
+    settings = {o.common.seed, o.common.batch, o.lr, o.beta, o.clip_grad, o.beta_warmup};
   }
-  const uint64_t seed = settings.at("seed").get<uint64_t>();
-  const int64_t batch = settings.at("batch").get<int64_t>();
-  const double beta = settings.at("beta").get<double>(), clip_grad = settings.at("clip_grad").get<double>();
-  const int beta_warmup = settings.at("beta_warmup").get<int>();
+  const uint64_t seed = settings.seed;
+  const int64_t batch = settings.batch;
+  const double beta = settings.beta, clip_grad = settings.clip_grad;
+  const int beta_warmup = settings.beta_warmup;
+
+  // Memory before anything large is made: the model and a batch, and the built-in set (its size is known).
+  const std::string sizes = "--clip-seconds, --n-fft, --hop, --channels, --latent and --batch";
+  const double model_bytes = training_bytes(config, batch);
+  mg::app::check_memory(sizes, data.empty() ? model_bytes + 2 * dataset_bytes(features, kBuiltinClips) : model_bytes);
+  mg::io::check_output_folder(o.common.out, "--out");
 
   Dataset d = load_dataset(data, features, seed);
   std::printf("data: %s: %zu files, %zu clips of %.3g s at %d Hz\n", d.source.c_str(), d.files.size(),
               d.clips.size(), features.clip_seconds, features.sample_rate);
+  mg::app::check_memory(fmt::format("{} clips of {:g} s with {}", d.clips.size(), features.clip_seconds, sizes),
+                        model_bytes + dataset_bytes(features, static_cast<double>(d.clips.size())));
   std::printf("split: %s\n", d.split.c_str());
   const std::vector<size_t> train_files = files_of(d, d.train), test_files = files_of(d, d.test);
   std::printf("train: %zu files (%zu clips); held-out: %zu files (%zu clips)\n", train_files.size(), d.train.size(),
               test_files.size(), d.test.size());
   if (ck) {
-    const nlohmann::json& split = ck->meta.at("split");
-    if (split.at("train") != nlohmann::json(names_of(d, train_files)) ||
-        split.at("test") != nlohmann::json(names_of(d, test_files)))
+    if (resumed.split_train != names_of(d, train_files) || resumed.split_test != names_of(d, test_files))
       mg::fail("--resume: the files in {} are not the ones {} was trained on", d.source, ckpt_path);
   } else {
     std::vector<std::vector<float>> train_audio;
@@ -195,15 +158,17 @@ int run_train(const TrainOptions& o) {
   auto vae = std::make_shared<mg::nn::ConvVAE>(config);
   int start_epoch = 0;
   if (ck) {
+    mg::nn::check_model_state(*vae, ck->model, ckpt_path);
     vae->load_state(ck->model, ckpt_path);
-    start_epoch = ck->meta.at("epoch").get<int>();
+    start_epoch = resumed.epoch;
   }
   vae->to(device);
-  mg::nn::Adam opt(vae->named_parameters(), settings.at("lr").get<double>());
+  mg::nn::Adam opt(vae->named_parameters(), settings.lr);
   if (ck) {
-    opt.load_state(ck->optim, ck->meta.at("optimizer").at("steps").get<int64_t>(), ckpt_path);
-    mg::default_generator().seed = ck->meta.at("rng").at("seed").get<uint64_t>();
-    mg::default_generator().offset = ck->meta.at("rng").at("offset").get<uint64_t>();
+    mg::nn::check_optimizer_state(vae->named_parameters(), ck->optim, ckpt_path);
+    opt.load_state(ck->optim, resumed.optimizer_steps, ckpt_path);
+    mg::default_generator().seed = resumed.rng_seed;
+    mg::default_generator().offset = resumed.rng_offset;
   }
   const LoadedModel model{features, vae, {}, device};
   std::printf("model: %s, input [%lld, %lld], %lld parameters, latent %lld; device %s\n", config.kind.c_str(),
@@ -215,20 +180,21 @@ int run_train(const TrainOptions& o) {
     return 0;
   }
 
-  fs::create_directories(o.common.out + "/epochs");
   mg::app::CsvLog log(o.common.out + "/log.csv",
                       {"epoch", "beta", "train_loss", "train_recon", "train_kl", "heldout_recon", "heldout_kl",
-                       "spectral_convergence", "log_spectral_distance", "seconds"});
+                       "spectral_convergence", "log_spectral_distance", "seconds", "skipped_steps"});
   if (ck) log.resume(start_epoch);
 
   const int64_t steps_per_epoch = (static_cast<int64_t>(d.train.size()) + batch - 1) / batch;
   const int64_t Z = config.latent;
+  const std::vector<Tensor> params = vae->parameters();
+  mg::app::FiniteGuard guard(*vae, o.skip_nonfinite, ckpt_path);
   for (int epoch = start_epoch; epoch < o.common.epochs; ++epoch) {
     const auto t0 = std::chrono::steady_clock::now();
     vae->train();
     std::vector<size_t> order = epoch_order(d.train, seed, epoch);
     mg::app::Progress progress(fmt::format("epoch {}/{}", epoch + 1, o.common.epochs), steps_per_epoch, "clips");
-    double loss_sum = 0, recon_sum = 0, kl_sum = 0, beta_now = beta;
+    double loss_sum = 0, recon_sum = 0, kl_sum = 0, beta_now = beta, clips_seen = 0;
     for (int64_t s = 0; s < steps_per_epoch; ++s) {
       const size_t b = static_cast<size_t>(s * batch), e = std::min(order.size(), b + static_cast<size_t>(batch));
       std::vector<const std::vector<float>*> feats;
@@ -239,32 +205,33 @@ int run_train(const TrainOptions& o) {
       if (beta_warmup > 0)
         beta_now = beta * std::min(1.0, static_cast<double>(opt.steps_taken() + 1) /
                                             static_cast<double>(beta_warmup * steps_per_epoch));
+      guard.begin_step();
       mg::nn::VaeOutput out = vae->forward(x, mg::randn({B, Z}, mg::DType::F32, device));
       LossTerms terms = vae_loss(features, out, x);
       Tensor loss = terms.recon + terms.kl * beta_now;
       opt.zero_grad();
       loss.backward();
-      if (clip_grad > 0) mg::nn::clip_grad_norm(vae->parameters(), clip_grad);
-      opt.step();
       const double l = loss.item();
+      const double norm = clip_grad > 0 ? mg::nn::clip_grad_norm(params, clip_grad) : mg::nn::grad_norm(params);
+      if (!guard.accept(epoch + 1, s, l, norm, epoch)) continue;
+      opt.step();
       loss_sum += l * static_cast<double>(B);
       recon_sum += terms.recon.item() * static_cast<double>(B);
       kl_sum += terms.kl.item() * static_cast<double>(B);
+      clips_seen += static_cast<double>(B);
       progress.update(s, l, B);
     }
     progress.finish();
-    const double n = static_cast<double>(d.train.size());
+    // Means over the steps applied; NaN for an epoch whose every step was skipped.
+    const double n = clips_seen > 0 ? clips_seen : NAN;
     Metrics m = evaluate_clips(model, clips_at(d, scored), batch);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    log.append({static_cast<double>(epoch + 1), beta_now, loss_sum / n, recon_sum / n, kl_sum / n, m.recon, m.kl,
-                m.spectral_convergence, m.log_spectral_distance, seconds});
     std::printf("epoch %d/%d  %.1f s  train loss %.4g (recon %.4g, kl %.4g, beta %.3g)  held-out recon %.4g  kl %.4g  "
                 "SC %.4f  LSD %.3f dB\n",
                 epoch + 1, o.common.epochs, seconds, loss_sum / n, recon_sum / n, kl_sum / n, beta_now, m.recon, m.kl,
                 m.spectral_convergence, m.log_spectral_distance);
     std::fflush(stdout);
 
-    write_pictures(o.common.out, epoch + 1, model, d, scored, log);
     nlohmann::json meta = {{"model", config.to_json()},
                            {"features", features.to_json()},
                            {"data", data},
@@ -272,10 +239,14 @@ int run_train(const TrainOptions& o) {
                             {{"how", d.split},
                              {"train", names_of(d, train_files)},
                              {"test", names_of(d, test_files)}}},
-                           {"train", settings},
+                           {"train", settings.to_json()},
                            {"epoch", epoch + 1},
                            {"rng", {{"seed", mg::default_generator().seed}, {"offset", mg::default_generator().offset}}}};
+    // The checkpoint first: the log never has a row for an epoch the checkpoint lacks.
     mg::nn::save_checkpoint(ckpt_path, kApp, *vae, &opt, meta);
+    log.append({static_cast<double>(epoch + 1), beta_now, loss_sum / n, recon_sum / n, kl_sum / n, m.recon, m.kl,
+                m.spectral_convergence, m.log_spectral_distance, seconds, static_cast<double>(guard.take_skipped())});
+    write_pictures(o.common.out, epoch + 1, model, d, scored, log);
   }
   // Assembled once at the end from the frame files (so a resumed run gets every epoch); the last
   // frame is held for 4 extra delays, as the original repeated its last frame.

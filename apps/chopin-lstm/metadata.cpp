@@ -1,0 +1,110 @@
+// chopin-lstm checkpoints: the metadata every command reads, checked field by
+// field, and the model rebuilt from it.
+#include <algorithm>
+#include <numeric>
+
+#include "apps/chopin-lstm/chopin.h"
+#include "io/music_tokens.h"
+
+namespace chopin {
+
+namespace {
+
+// The model's sizes; the vocabulary size must equal the stored vocabulary's.
+mg::nn::ChopinConfig read_config(const mg::nn::MetaReader& m, int64_t vocab) {
+  mg::nn::ChopinConfig c;
+  c.input = m.one_of("input", {"seed", "embed"});
+  c.vocab = m.integer("vocab", vocab, vocab);
+  c.hidden1 = m.integer("hidden1", 1, kMaxLayer);
+  c.hidden2 = m.integer("hidden2", 1, kMaxLayer);
+  c.dense = m.integer("dense", 1, kMaxLayer);
+  c.embed_dim = m.integer("embed_dim", 1, kMaxLayer);
+  c.dropout = m.number("dropout", 0, kMaxDropout);
+  return c;
+}
+
+std::vector<std::string> read_vocabulary(const mg::nn::MetaReader& m) {
+  const nlohmann::json& list = m.array("vocab", kMaxVocab);
+  if (list.size() < 2) m.fail_field("vocab", fmt::format("{} token(s); a model needs at least 2", list.size()));
+  std::vector<std::string> vocab;
+  for (size_t i = 0; i < list.size(); ++i) {
+    const std::string field = fmt::format("vocab[{}]", i);
+    if (!list[i].is_string() || list[i].get_ref<const std::string&>().size() > 64)
+      m.fail_field(field, "expected a token such as C4 or 5.8.10");
+    const std::string& token = list[i].get_ref<const std::string&>();
+    try {
+      mg::io::token_to_notes(token, 0);
+    } catch (const mg::Error&) {
+      m.fail_field(field, fmt::format("'{}' is not a note or chord token", token));
+    }
+    if (!vocab.empty() && !(vocab.back() < token)) m.fail_field(field, "the vocabulary is not sorted without repeats");
+    vocab.push_back(token);
+  }
+  return vocab;
+}
+
+std::vector<std::vector<int64_t>> read_primers(const mg::nn::MetaReader& m, int64_t seq_len, int64_t vocab) {
+  const nlohmann::json& list = m.array("primers", kMaxPrimers);
+  std::vector<std::vector<int64_t>> primers;
+  for (size_t i = 0; i < list.size(); ++i) {
+    const nlohmann::json& window = list[i];
+    if (!window.is_array() || static_cast<int64_t>(window.size()) != seq_len)
+      m.fail_field(fmt::format("primers[{}]", i), fmt::format("expected {} token ids", seq_len));
+    std::vector<int64_t> ids;
+    for (const nlohmann::json& id : window) {
+      if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() >= vocab)
+        m.fail_field(fmt::format("primers[{}]", i), fmt::format("expected token ids in [0, {})", vocab));
+      ids.push_back(id.get<int64_t>());
+    }
+    primers.push_back(std::move(ids));
+  }
+  return primers;
+}
+
+}  // namespace
+
+ChopinMeta read_metadata(const mg::nn::Checkpoint& ck, const std::string& path) {
+  const mg::nn::MetaReader m(ck.meta, path);
+  ChopinMeta out;
+  out.vocab = read_vocabulary(m);
+  const int64_t vocab = static_cast<int64_t>(out.vocab.size());
+  out.net = read_config(m.object("model"), vocab);
+  out.seq_len = m.integer("seq_len", 1, kMaxSeqLen);
+  out.primers = read_primers(m, out.seq_len, vocab);
+  out.data = m.string("data");
+  out.min_count = m.integer("min_count", 0, 1'000'000'000);
+  out.batch = m.integer("batch", 1, kMaxBatch);
+  out.max_steps = m.integer("max_steps", 0, 1'000'000'000);
+  out.seed = m.unsigned_integer("seed");
+  out.epoch = static_cast<int>(m.integer("epoch", 0, mg::app::kMaxEpochs));
+  const mg::nn::MetaReader rng = m.object("rng");
+  out.rng_seed = rng.unsigned_integer("seed");
+  out.rng_offset = rng.unsigned_integer("offset");
+  if (m.has("optimizer")) {
+    const mg::nn::MetaReader opt = m.object("optimizer");
+    out.optimizer_steps = opt.integer("steps", 0, INT64_MAX);
+    out.learning_rate = opt.number("lr", 0, kMaxLearningRate);
+  }
+
+  // The config must describe the tensors the file holds, before a model of that size is built.
+  const int64_t expected = parameter_count(out.net);
+  const int64_t held = std::accumulate(ck.model.begin(), ck.model.end(), int64_t{0},
+                                       [](int64_t n, const auto& named) { return n + named.second.numel(); });
+  if (expected != held)
+    m.fail_field("model", fmt::format("describes a network of {} parameters, but the file holds {}", expected, held));
+  return out;
+}
+
+LoadedModel load_model(const std::string& path, mg::Device device) {
+  const mg::nn::Checkpoint ck = mg::nn::load_checkpoint(path, kApp);
+  LoadedModel lm;
+  lm.meta = read_metadata(ck, path);
+  lm.net = std::make_shared<mg::nn::ChopinLSTM>(lm.meta.net);
+  mg::nn::check_model_state(*lm.net, ck.model, path);
+  lm.net->load_state(ck.model, path);
+  lm.net->to(device);
+  lm.net->eval();
+  return lm;
+}
+
+}  // namespace chopin

@@ -1,0 +1,152 @@
+// jazz-vae's command line: every flag with its type, range and default, shown
+// by --help; checked here, before any file is touched.
+#include <charconv>
+#include <sstream>
+
+#include "apps/jazz-vae/jazz.h"
+
+namespace jazz {
+
+using mg::app::integer_in;
+using mg::app::number_in;
+using mg::app::positive_up_to;
+using mg::app::usage_fail;
+
+namespace {
+
+std::vector<int64_t> parse_channels(const std::string& s) {
+  std::vector<int64_t> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    int64_t v = 0;
+    const auto [ptr, ec] = std::from_chars(item.data(), item.data() + item.size(), v);
+    if (ec != std::errc() || ptr != item.data() + item.size() || v < 1 || v > kMaxStageChannels)
+      usage_fail("--channels: expected integers in [1, {}] separated by commas, got '{}'", kMaxStageChannels, s);
+    out.push_back(v);
+  }
+  if (out.empty() || out.size() > kMaxStages)
+    usage_fail("--channels: expected 1 to {} stages of channels separated by commas, got '{}'", kMaxStages, s);
+  return out;
+}
+
+}  // namespace
+
+FeatureConfig features_from_flags(const TrainOptions& o) {
+  FeatureConfig f;
+  f.model = o.model;
+  // seed: the original's 3 kHz waveform, 30 s. conv: 22,050 Hz (GTZAN's rate)
+  // in 5 s clips: on 2 cores a 30 s GTZAN file then gives 6 examples instead
+  // of 1, so an epoch takes 6 times as many Adam steps for the same compute.
+  f.sample_rate = o.model == "seed" ? 3000 : 22050;
+  f.clip_seconds = o.clip_seconds > 0 ? o.clip_seconds : (o.model == "seed" ? 30.0 : 5.0);
+  if (o.n_fft < 16 || o.n_fft > kMaxFft || (o.n_fft & (o.n_fft - 1)) != 0)
+    usage_fail("--n-fft: must be a power of two from 16 to {}, got {}", kMaxFft, o.n_fft);
+  if (o.hop < 1 || o.hop > o.n_fft) usage_fail("--hop: must be between 1 and --n-fft ({}), got {}", o.n_fft, o.hop);
+  f.n_fft = o.n_fft;
+  f.hop = o.hop;
+  if (f.clip_samples() < f.n_fft)
+    usage_fail("--clip-seconds: {} s is {} samples at {} Hz, shorter than one STFT window (--n-fft {})",
+               f.clip_seconds, f.clip_samples(), f.sample_rate, f.n_fft);
+  return f;
+}
+
+mg::nn::ConvVaeConfig model_from_flags(const TrainOptions& o, const FeatureConfig& f) {
+  mg::nn::ConvVaeConfig c;
+  c.kind = o.model;
+  c.in_channels = f.channels();
+  c.length = f.length();
+  if (!o.channels.empty()) c.channels = parse_channels(o.channels);
+  c.latent = o.latent;
+  return c;
+}
+
+int parse_command_line(int argc, const char* const* argv, Command& command) {
+  CLI::App app{"jazz-vae: a convolutional VAE that learns, samples and interpolates jazz clips.\n"
+               "Exit status: 0 success, 1 runtime error (files, data, memory), 2 usage error.",
+               kApp};
+  app.require_subcommand(1);
+
+  TrainOptions& train = command.train;
+  train.common.epochs = 20;
+  train.common.batch = 10;
+  CLI::App* t = app.add_subcommand("train", "Train on a folder of audio files (or the built-in clips)");
+  mg::app::add_common_options(t, train.common, true, kMaxBatch);
+  t->add_option("--out", train.common.out, "Output folder (checkpoint, log, pictures)")->required();
+  t->add_option("--model", train.model, "conv: spectrogram VAE; seed: the original's 3 kHz waveform VAE")
+      ->check(CLI::IsMember({"conv", "seed"}));
+  t->add_option("--clip-seconds", train.clip_seconds,
+                "Clip length the model sees; each file is cut into clips of this length "
+                "(default: conv 5, seed 30)")
+      ->check(positive_up_to(kMaxClipSeconds));
+  t->add_option("--n-fft", train.n_fft, "STFT size, a power of two (conv features; spectral metrics)")
+      ->check(integer_in(16, kMaxFft));
+  t->add_option("--hop", train.hop, "STFT hop in samples, at most --n-fft")->check(integer_in(1, kMaxFft));
+  t->add_option("--channels", train.channels,
+                "Encoder channels per stage, e.g. 64,128,128,256 (or 8,8 for a tiny model); 1 to 8 stages of 1 to 1024");
+  t->add_option("--latent", train.latent, "Latent dimensions")->check(integer_in(1, kMaxLatent));
+  t->add_option("--beta", train.beta, "Weight of the KL term")->check(number_in(0, kMaxBeta));
+  t->add_option("--beta-warmup", train.beta_warmup, "Epochs over which beta rises linearly from 0")
+      ->check(integer_in(0, mg::app::kMaxEpochs));
+  t->add_option("--lr", train.lr, "Adam learning rate")->check(positive_up_to(kMaxLearningRate));
+  t->add_option("--clip-grad", train.clip_grad, "Gradient norm limit (0: off)")->check(number_in(0, kMaxClipGrad));
+  t->add_flag("--resume", train.resume, "Continue from OUT/model.safetensors up to --epochs");
+  t->add_flag("--skip-nonfinite", train.skip_nonfinite,
+              "Skip a step whose loss or gradient is NaN or infinite (counted in log.csv) instead of stopping");
+
+  GenerateOptions& gen = command.generate;
+  CLI::App* g = app.add_subcommand("generate", "Decode clips from the prior and a grid over the latent plane");
+  mg::app::add_common_options(g, gen.common, false);
+  g->add_option("--checkpoint", gen.checkpoint, "Trained model (model.safetensors)")->required();
+  g->add_option("--out", gen.out, "Folder for the WAV files")->required();
+  g->add_option("--count", gen.count, "Clips sampled from z ~ N(0, I), decoded 16 at a time (default 4)")
+      ->check(integer_in(0, kMaxCount));
+  g->add_option("--grid", gen.grid, "K: also decode a K x K grid over the 2-D latent (default 0)")
+      ->check(integer_in(0, kMaxGrid));
+  g->add_option("--grid-range", gen.grid_range, "The grid spans -R..R on both axes (default 2)")
+      ->check(positive_up_to(kMaxGridRange));
+  g->add_option("--griffin-lim-iters", gen.griffin_lim_iters, "Phase reconstruction iterations (conv; default 64)")
+      ->check(integer_in(1, kMaxGriffinLim));
+
+  InterpolateOptions& interp = command.interpolate;
+  CLI::App* ip = app.add_subcommand("interpolate", "Decode points on the line between two encoded clips");
+  mg::app::add_common_options(ip, interp.common, false);
+  ip->add_option("--checkpoint", interp.checkpoint, "Trained model (model.safetensors)")->required();
+  ip->add_option("a", interp.a, "First audio file")->required();
+  ip->add_option("b", interp.b, "Second audio file")->required();
+  ip->add_option("--out", interp.out, "Folder for the WAV files")->required();
+  ip->add_option("--steps", interp.steps, "Points on the line, ends included (default 8)")
+      ->check(integer_in(2, kMaxSteps));
+  ip->add_option("--griffin-lim-iters", interp.griffin_lim_iters, "Phase reconstruction iterations (conv; default 64)")
+      ->check(integer_in(1, kMaxGriffinLim));
+
+  EncodeOptions& enc = command.encode;
+  CLI::App* e = app.add_subcommand("encode", "Print the latent mean and sigma of audio files");
+  mg::app::add_common_options(e, enc.common, false);
+  e->add_option("--checkpoint", enc.checkpoint, "Trained model (model.safetensors)")->required();
+  e->add_option("files", enc.files, "Audio files")->required();
+
+  EvalOptions& ev = command.eval;
+  ev.common.batch = 10;
+  CLI::App* v = app.add_subcommand("eval", "Print held-out metrics of a trained model");
+  mg::app::add_common_options(v, ev.common, false);
+  v->add_option("--checkpoint", ev.checkpoint, "Trained model (model.safetensors)")->required();
+  v->add_option("--data", ev.common.data, "Folder to evaluate (default: the checkpoint's training data)");
+  v->add_option("--batch", ev.common.batch, "Batch size (default 10)")->check(integer_in(1, kMaxBatch));
+
+  return mg::app::parse_cli(app, argc, argv, [&] {
+    using Kind = Command::Kind;
+    command.kind = t->parsed() ? Kind::Train : g->parsed() ? Kind::Generate : ip->parsed() ? Kind::Interpolate
+                 : e->parsed() ? Kind::Encode : Kind::Eval;
+    if (command.kind == Kind::Train) {
+      if (train.common.out.empty()) usage_fail("--out: give the folder for the checkpoint, log and pictures");
+      if (!train.resume) model_from_flags(train, features_from_flags(train));
+    }
+    if (command.kind == Kind::Generate && gen.count == 0 && gen.grid == 0)
+      usage_fail("--count and --grid are both 0: nothing to generate");
+    if (command.kind == Kind::Generate && gen.out.empty()) usage_fail("--out: give the folder for the WAV files");
+    if (command.kind == Kind::Interpolate && interp.out.empty()) usage_fail("--out: give the folder for the WAV files");
+  });
+}
+
+}  // namespace jazz

@@ -1,0 +1,120 @@
+// jazz-vae checkpoints: the metadata every command reads, checked field by
+// field, and the model rebuilt from it.
+#include <cmath>
+#include <numeric>
+
+#include "apps/jazz-vae/jazz.h"
+
+namespace jazz {
+
+namespace {
+
+FeatureConfig read_features(const mg::nn::MetaReader& m) {
+  FeatureConfig f;
+  f.model = m.one_of("model", {"conv", "seed"});
+  f.sample_rate = static_cast<int>(m.integer("sample_rate", kMinSampleRate, kMaxSampleRate));
+  f.clip_seconds = m.number("clip_seconds", 1e-3, kMaxClipSeconds);
+  f.n_fft = static_cast<int>(m.integer("n_fft", 16, kMaxFft));
+  if ((f.n_fft & (f.n_fft - 1)) != 0) m.fail_field("n_fft", fmt::format("{} is not a power of two", f.n_fft));
+  f.hop = static_cast<int>(m.integer("hop", 1, f.n_fft));
+  if (f.clip_samples() < f.n_fft) m.fail_field("clip_seconds", "shorter than one STFT window");
+  f.log_std = static_cast<float>(m.number("log_std", 1e-6, 1e6));
+  const size_t bins = f.model == "conv" ? static_cast<size_t>(f.channels()) : 0;
+  const nlohmann::json& mean = m.array("bin_mean", bins);
+  if (mean.size() != bins) m.fail_field("bin_mean", fmt::format("expected {} values, got {}", bins, mean.size()));
+  for (const nlohmann::json& v : mean) {
+    if (!v.is_number() || !std::isfinite(v.get<double>()) || std::fabs(v.get<double>()) > 1e6)
+      m.fail_field("bin_mean", "expected finite numbers");
+    f.bin_mean.push_back(v.get<float>());
+  }
+  return f;
+}
+
+mg::nn::ConvVaeConfig read_model(const mg::nn::MetaReader& m, const FeatureConfig& f) {
+  mg::nn::ConvVaeConfig c;
+  c.kind = m.one_of("kind", {"conv", "seed"});
+  if (c.kind != f.model) m.fail_field("kind", fmt::format("'{}' does not match the features' '{}'", c.kind, f.model));
+  c.in_channels = m.integer("in_channels", f.channels(), f.channels());
+  c.length = m.integer("length", f.length(), f.length());
+  const nlohmann::json& channels = m.array("channels", kMaxStages);
+  if (channels.empty()) m.fail_field("channels", "no stages");
+  c.channels.clear();
+  for (const nlohmann::json& ch : channels) {
+    if (!ch.is_number_integer() || ch.get<int64_t>() < 1 || ch.get<int64_t>() > kMaxStageChannels)
+      m.fail_field("channels", fmt::format("expected integers in [1, {}]", kMaxStageChannels));
+    c.channels.push_back(ch.get<int64_t>());
+  }
+  c.kernel = m.integer("kernel", 1, kMaxKernel);
+  if (c.kernel % 2 == 0) m.fail_field("kernel", fmt::format("{} is even; the decoder needs an odd kernel", c.kernel));
+  c.latent = m.integer("latent", 1, kMaxLatent);
+  return c;
+}
+
+TrainSettings read_settings(const mg::nn::MetaReader& m) {
+  TrainSettings s;
+  s.seed = m.unsigned_integer("seed");
+  s.batch = m.integer("batch", 1, kMaxBatch);
+  s.lr = m.number("lr", 1e-30, kMaxLearningRate);
+  s.beta = m.number("beta", 0, kMaxBeta);
+  s.beta_warmup = static_cast<int>(m.integer("beta_warmup", 0, mg::app::kMaxEpochs));
+  s.clip_grad = m.number("clip_grad", 0, kMaxClipGrad);
+  return s;
+}
+
+std::vector<std::string> read_names(const mg::nn::MetaReader& m, const std::string& key) {
+  std::vector<std::string> names;
+  for (const nlohmann::json& name : m.array(key, 1'000'000)) {
+    if (!name.is_string()) m.fail_field(key, "expected file names");
+    names.push_back(name.get<std::string>());
+  }
+  return names;
+}
+
+}  // namespace
+
+nlohmann::json TrainSettings::to_json() const {
+  return {{"seed", seed}, {"batch", batch},         {"lr", lr},
+          {"beta", beta}, {"beta_warmup", beta_warmup}, {"clip_grad", clip_grad}};
+}
+
+JazzMeta read_metadata(const mg::nn::Checkpoint& ck, const std::string& path) {
+  const mg::nn::MetaReader m(ck.meta, path);
+  JazzMeta out;
+  out.features = read_features(m.object("features"));
+  out.model = read_model(m.object("model"), out.features);
+  out.data = m.string("data");
+  const mg::nn::MetaReader split = m.object("split");
+  out.split_how = split.string("how");
+  out.split_train = read_names(split, "train");
+  out.split_test = read_names(split, "test");
+  out.train = read_settings(m.object("train"));
+  out.epoch = static_cast<int>(m.integer("epoch", 0, mg::app::kMaxEpochs));
+  const mg::nn::MetaReader rng = m.object("rng");
+  out.rng_seed = rng.unsigned_integer("seed");
+  out.rng_offset = rng.unsigned_integer("offset");
+  if (m.has("optimizer")) out.optimizer_steps = m.object("optimizer").integer("steps", 0, INT64_MAX);
+
+  // The configs must describe the tensors the file holds, before a model of that size is built.
+  const int64_t expected = state_count(out.model);
+  const int64_t held = std::accumulate(ck.model.begin(), ck.model.end(), int64_t{0},
+                                       [](int64_t n, const auto& named) { return n + named.second.numel(); });
+  if (expected != held)
+    m.fail_field("model", fmt::format("describes a network of {} values, but the file holds {}", expected, held));
+  return out;
+}
+
+LoadedModel load_model(const std::string& checkpoint, mg::Device device) {
+  const mg::nn::Checkpoint ck = mg::nn::load_checkpoint(checkpoint, kApp);
+  LoadedModel m;
+  m.meta = read_metadata(ck, checkpoint);
+  m.features = m.meta.features;
+  m.vae = std::make_shared<mg::nn::ConvVAE>(m.meta.model);
+  mg::nn::check_model_state(*m.vae, ck.model, checkpoint);
+  m.vae->load_state(ck.model, checkpoint);
+  m.vae->to(device);
+  m.vae->eval();
+  m.device = device;
+  return m;
+}
+
+}  // namespace jazz

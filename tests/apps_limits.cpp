@@ -1,0 +1,153 @@
+// The apps' limits as code: the parameter counts the checkpoint checks and
+// memory estimates rely on equal those of the real networks, the estimates
+// grow with the sizes they estimate, and command-line parsing answers every
+// out-of-range, NaN or infinite value with usage status 2 (in-process, the
+// way the fuzz targets call it).
+#include <doctest/doctest.h>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "apps/chopin-lstm/chopin.h"
+#include "apps/jazz-vae/jazz.h"
+
+namespace {
+
+// Parses "app words..." with stderr silenced; returns the status (-1: would run).
+template <typename Command, typename Parse>
+int parse(Parse parse_fn, const std::string& line, Command& command) {
+  std::vector<std::string> words{"app"};
+  for (size_t pos = 0; pos <= line.size();) {
+    const size_t space = line.find(' ', pos);
+    words.push_back(line.substr(pos, space == std::string::npos ? std::string::npos : space - pos));
+    if (space == std::string::npos) break;
+    pos = space + 1;
+  }
+  std::vector<const char*> argv;
+  for (const std::string& w : words) argv.push_back(w.c_str());
+  // The one-line messages go to /dev/null for the duration.
+  std::fflush(stderr);
+  const int saved = dup(STDERR_FILENO);
+  const int null = open("/dev/null", O_WRONLY);
+  dup2(null, STDERR_FILENO);
+  close(null);
+  const int status = parse_fn(static_cast<int>(argv.size()), argv.data(), command);
+  std::fflush(stderr);
+  dup2(saved, STDERR_FILENO);
+  close(saved);
+  return status;
+}
+
+int chopin_status(const std::string& line) {
+  chopin::Command c;
+  return parse(chopin::parse_command_line, line, c);
+}
+
+int jazz_status(const std::string& line) {
+  jazz::Command c;
+  return parse(jazz::parse_command_line, line, c);
+}
+
+}  // namespace
+
+TEST_CASE("chopin parameter_count equals the network's parameter count") {
+  for (const char* input : {"seed", "embed"})
+    for (int64_t vocab : {2, 31, 228})
+      for (int64_t hidden : {1, 8, 24}) {
+        mg::nn::ChopinConfig c;
+        c.input = input;
+        c.vocab = vocab;
+        c.hidden1 = hidden;
+        c.hidden2 = hidden + 3;
+        c.dense = 5;
+        c.embed_dim = 7;
+        CAPTURE(input);
+        CAPTURE(vocab);
+        CAPTURE(hidden);
+        CHECK(chopin::parameter_count(c) == mg::nn::ChopinLSTM(c).num_parameters());
+      }
+  mg::nn::ChopinConfig original;  // the notebook's network, 228-token vocabulary
+  original.vocab = 228;
+  CHECK(chopin::parameter_count(original) == 1964516);
+}
+
+TEST_CASE("jazz state_count equals the network's parameters and buffers") {
+  for (const char* kind : {"conv", "seed"})
+    for (const std::vector<int64_t>& channels : std::vector<std::vector<int64_t>>{{4}, {4, 6}, {3, 5, 7, 2}})
+      for (int64_t latent : {1, 2, 5}) {
+        mg::nn::ConvVaeConfig c;
+        c.kind = kind;
+        c.in_channels = std::string(kind) == "conv" ? 33 : 1;
+        c.length = 37;
+        c.channels = channels;
+        c.latent = latent;
+        const mg::nn::ConvVAE vae(c);
+        int64_t buffers = 0;
+        for (const auto& [name, t] : vae.named_buffers()) buffers += t.numel();
+        CAPTURE(kind);
+        CAPTURE(channels.size());
+        CHECK(jazz::state_count(c) == vae.num_parameters() + buffers);
+      }
+}
+
+TEST_CASE("memory estimates grow with the sizes they estimate") {
+  mg::nn::ChopinConfig c;
+  c.vocab = 100;
+  CHECK(chopin::training_bytes(c, 512, 40) > chopin::training_bytes(c, 256, 40));
+  CHECK(chopin::training_bytes(c, 256, 80) > chopin::training_bytes(c, 256, 40));
+  c.hidden1 = c.hidden2 = c.dense = chopin::kMaxLayer;
+  // The largest network with the largest batch and window is beyond any machine: it must be refused.
+  CHECK(chopin::training_bytes(c, chopin::kMaxBatch, chopin::kMaxSeqLen) > 1e13);
+  mg::nn::ConvVaeConfig v;
+  CHECK(jazz::training_bytes(v, 20) > jazz::training_bytes(v, 10));
+  jazz::FeatureConfig f;
+  CHECK(jazz::dataset_bytes(f, 64) == doctest::Approx(4.0 * 64 * (f.clip_samples() + f.channels() * f.length())));
+}
+
+TEST_CASE("chopin-lstm command lines: ranges, NaN and infinity are usage errors") {
+  CHECK(chopin_status("train --epochs 2") == -1);
+  CHECK(chopin_status("generate --checkpoint c --out o.mid --temperature 1 --top-p 0.9") == -1);
+  CHECK(chopin_status("--help") == 0);
+  for (const char* bad :
+       {"train --lr nan", "train --lr inf", "train --lr 0", "train --lr 11", "train --dropout nan", "train --dropout -0.1",
+        "train --dropout 1", "train --hidden1 0", "train --hidden1 4097", "train --batch 65537", "train --seq-len 1001",
+        "train --epochs 1000001", "train --epochs 1.5", "train --threads 2000", "train --seed -1",
+        "train --model lstm", "generate --checkpoint c --out o.mid --notes 1000001",
+        "generate --checkpoint c --out o.mid --notes 99999999999999999999", "generate --checkpoint c --out o.mid --notes 0",
+        "generate --checkpoint c --out o.mid --temperature nan", "generate --checkpoint c --out o.mid --temperature -1",
+        "generate --checkpoint c --out o.mid --top-p nan", "generate --checkpoint c --out o.mid --top-p 0",
+        "generate --checkpoint c --out o.mid --top-p 1.5", "generate --checkpoint c --out o.mid --step inf",
+        "generate --checkpoint c --out o.mid --step 0", "generate --checkpoint c --out o.mid --tempo nan",
+        "generate --checkpoint c --out o.mid --tempo 1e9", "generate --checkpoint c --out o.mid --wav o.mid",
+        "generate --checkpoint c --out o.mid --wav w.wav --notes 100000", "generate --out o.mid",
+        "eval --checkpoint c --pieces 0", "eval --checkpoint c --notes 100001", "eval --checkpoint c --temperature inf",
+        "train --unknown-flag", "sing"}) {
+    CAPTURE(bad);
+    CHECK(chopin_status(bad) == mg::app::kExitUsage);
+  }
+}
+
+TEST_CASE("jazz-vae command lines: ranges, NaN and infinity are usage errors") {
+  CHECK(jazz_status("train --out r --clip-seconds 1 --n-fft 256 --hop 128 --channels 8,8") == -1);
+  CHECK(jazz_status("generate --checkpoint c --out d --count 4 --grid 3") == -1);
+  CHECK(jazz_status("--help") == 0);
+  for (const char* bad :
+       {"train --out r --clip-seconds nan", "train --out r --clip-seconds 100000", "train --out r --clip-seconds 0",
+        "train --out r --clip-seconds inf", "train --out r --beta nan", "train --out r --beta -1", "train --out r --lr nan",
+        "train --out r --clip-grad inf", "train --out r --n-fft 1000", "train --out r --n-fft 32768",
+        "train --out r --hop 0", "train --out r --n-fft 256 --hop 512", "train --out r --channels 8,x",
+        "train --out r --channels 2000", "train --out r --channels 1,1,1,1,1,1,1,1,1", "train --out r --latent 0",
+        "train --out r --latent 1000", "train --out r --batch 0", "train --out r --clip-seconds 0.01",
+        "generate --checkpoint c --out d --grid 100000", "generate --checkpoint c --out d --count 100000",
+        "generate --checkpoint c --out d --count 0 --grid 0", "generate --checkpoint c --out d --grid-range nan",
+        "generate --checkpoint c --out d --griffin-lim-iters 2000000000", "generate --checkpoint c --out d --griffin-lim-iters 0",
+        "interpolate --checkpoint c a.wav b.wav --out d --steps 1", "interpolate --checkpoint c a.wav b.wav --out d --steps 1001",
+        "eval --checkpoint c --batch 0", "encode --checkpoint c", "train"}) {
+    CAPTURE(bad);
+    CHECK(jazz_status(bad) == mg::app::kExitUsage);
+  }
+}
