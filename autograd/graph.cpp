@@ -9,9 +9,11 @@ namespace mg {
 
 namespace {
 thread_local bool g_grad_enabled = true;
+thread_local bool g_keep_graph = true;
 }
 
 bool grad_enabled() { return g_grad_enabled; }
+bool backward_keeps_graph() { return g_keep_graph; }
 
 NoGradGuard::NoGradGuard() : prev_(g_grad_enabled) { g_grad_enabled = false; }
 NoGradGuard::~NoGradGuard() { g_grad_enabled = prev_; }
@@ -28,7 +30,19 @@ void record(const std::string& name, const TensorList& outputs, const TensorList
   node->name = name;
   node->num_outputs = static_cast<int>(outputs.size());
   node->backward = std::move(backward);
-  for (const Tensor& t : inputs) node->inputs.push_back(t.defined() && t.requires_grad() ? t : Tensor());
+  for (const Tensor& t : inputs) {
+    Edge e;
+    if (t.defined() && t.requires_grad()) {
+      e.shape = t.shape();
+      if (t.impl()->grad_fn) {
+        e.fn = t.impl()->grad_fn;
+        e.output_nr = t.impl()->output_nr;
+      } else {
+        e.leaf = t;
+      }
+    }
+    node->inputs.push_back(std::move(e));
+  }
   for (size_t i = 0; i < outputs.size(); ++i) {
     TensorImpl* impl = outputs[i].impl();
     impl->requires_grad = true;
@@ -51,6 +65,11 @@ void run_backward(const Tensor& root, const Tensor& grad_output, bool retain_gra
            shape_str(root.shape()));
 
   NoGradGuard no_grad;  // gradients are plain tensors: no higher-order graphs
+  struct KeepGraph {
+    bool prev = g_keep_graph;
+    ~KeepGraph() { g_keep_graph = prev; }
+  } keep_flag;
+  g_keep_graph = retain_graph;
   auto deposit_leaf = [](const Tensor& leaf, const Tensor& g) {
     MG_CHECK(g.shape() == leaf.shape(), "gradient shape {} for a leaf of shape {}", shape_str(g.shape()),
              shape_str(leaf.shape()));
@@ -72,9 +91,8 @@ void run_backward(const Tensor& root, const Tensor& grad_output, bool retain_gra
   while (!stack.empty()) {
     auto& [node, next] = stack.back();
     if (next < node->inputs.size()) {
-      const Tensor& in = node->inputs[next++];
-      if (in.defined() && in.impl()->grad_fn && seen.insert(in.impl()->grad_fn.get()).second)
-        stack.push_back({in.impl()->grad_fn.get(), 0});
+      const Edge& in = node->inputs[next++];
+      if (in.fn && seen.insert(in.fn.get()).second) stack.push_back({in.fn.get(), 0});
     } else {
       order.push_back(node);
       stack.pop_back();
@@ -85,8 +103,8 @@ void run_backward(const Tensor& root, const Tensor& grad_output, bool retain_gra
   std::vector<std::shared_ptr<Node>> keep;
   keep.push_back(root.impl()->grad_fn);
   for (Node* n : order)
-    for (const Tensor& in : n->inputs)
-      if (in.defined() && in.impl()->grad_fn) keep.push_back(in.impl()->grad_fn);
+    for (const Edge& in : n->inputs)
+      if (in.fn) keep.push_back(in.fn);
 
   std::unordered_map<Node*, TensorList> pending;
   pending[root.impl()->grad_fn.get()] = TensorList(static_cast<size_t>(root.impl()->grad_fn->num_outputs));
@@ -102,17 +120,17 @@ void run_backward(const Tensor& root, const Tensor& grad_output, bool retain_gra
     MG_CHECK(grads_in.size() == node->inputs.size(), "{}: backward returned {} gradients for {} inputs", node->name,
              grads_in.size(), node->inputs.size());
     for (size_t i = 0; i < grads_in.size(); ++i) {
-      const Tensor& in = node->inputs[i];
+      const Edge& in = node->inputs[i];
       const Tensor& g = grads_in[i];
       if (!in.defined() || !g.defined()) continue;
-      MG_CHECK(g.shape() == in.shape(), "{}: gradient shape {} for input {} of shape {}", node->name,
-               shape_str(g.shape()), i, shape_str(in.shape()));
-      if (in.impl()->grad_fn) {
-        TensorList& slots = pending[in.impl()->grad_fn.get()];
-        if (slots.empty()) slots.resize(static_cast<size_t>(in.impl()->grad_fn->num_outputs));
-        accumulate(slots[static_cast<size_t>(in.impl()->output_nr)], g);
+      MG_CHECK(g.shape() == in.shape, "{}: gradient shape {} for input {} of shape {}", node->name,
+               shape_str(g.shape()), i, shape_str(in.shape));
+      if (in.fn) {
+        TensorList& slots = pending[in.fn.get()];
+        if (slots.empty()) slots.resize(static_cast<size_t>(in.fn->num_outputs));
+        accumulate(slots[static_cast<size_t>(in.output_nr)], g);
       } else {
-        deposit_leaf(in, g);
+        deposit_leaf(in.leaf, g);
       }
     }
     if (!retain_graph) {

@@ -58,6 +58,8 @@ Tensor argmax_rows(const Tensor& x);
 // [M, K] @ [K, N], [B, M, K] @ [B, K, N], or [B, M, K] @ [K, N] (weight shared
 // across the batch). Transposed views are passed to GEMM without copying.
 Tensor matmul(const Tensor& a, const Tensor& b);
+// x [.., I] wᵀ + b for w [O, I], b [O] (or undefined): a dense layer, bias fused into the GEMM.
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b);
 
 // ---- softmax family and losses (autograd/ops/softmax.cpp)
 Tensor softmax(const Tensor& x, int64_t dim = -1);
@@ -127,6 +129,15 @@ std::pair<Tensor, Tensor> lstm_cell(const Tensor& x, const Tensor& h, const Tens
 // of w_hh with a single GEMM over all steps. Returns (h for every step
 // [T, B, H], final c [B, H]); the final h is the last row of the first.
 std::pair<Tensor, Tensor> lstm_recurrence(const Tensor& xproj, const Tensor& w_hh, const Tensor& h0, const Tensor& c0);
+
+// A whole LSTM layer as one op, as the models run it: x [T, B, I] (time-major),
+// w_ih [4H, I], w_hh [4H, H], b [4H] (may be undefined), h0, c0 [B, H].
+// The input projection of every step is one GEMM written into the buffer the
+// recurrence then overwrites with the activated gates, so the layer holds one
+// [T, B, 4H] tensor, not two; backward forms the gradients of x, W_ih and W_hh
+// with one GEMM each over all steps. Returns (hs [T, B, H], final c [B, H]).
+std::pair<Tensor, Tensor> lstm_layer(const Tensor& x, const Tensor& w_ih, const Tensor& w_hh, const Tensor& b,
+                                     const Tensor& h0, const Tensor& c0);
 
 // ---- variational (autograd/ops/vae.cpp)
 // z = mu + exp(0.5 logvar) eps, with eps ~ N(0, 1) given (so it can be seeded).

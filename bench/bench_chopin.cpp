@@ -1,16 +1,24 @@
-// Training throughput of the Chopin seed network (LSTM 512 -> LSTM 256 ->
-// Dense 256 -> Dense vocab, batch 256, 40 steps): samples/s as the median of
-// timed steps (forward, backward, Adamax), and the projected time of one epoch
-// on the 48-file Chopin set: (windows - 20 % held out) / 256 steps, as
-// chopin-lstm train runs it. With --data the vocabulary and window count come
-// from that folder (--min-count 100); without, the 48-file set's 117 tokens
-// and 59,517 windows.
+// Training throughput of the Chopin network (seed: LSTM 512 -> LSTM 256 ->
+// Dense 256 -> Dense vocab over a scalar input; embed: the same over a learned
+// embedding), batch 256, 40 steps: one training step is forward, backward
+// and an Adamax update. Before timing it checks the first step's loss against
+// the float64 reference kernels on a slice of the batch, and prints the
+// full-batch first-step loss, a number any machine reproduces (the AVX2 and
+// AVX-512 kernels give the same bits). Then it reports the median step time,
+// samples/s, the projected epoch on the 48-file Chopin set, the thread-pool
+// dispatches per step, and peak memory against the theoretical minimum.
 //   bench_chopin [--device cpu|cuda] [--steps N] [--model seed|embed] [--threads N] [--data DIR]
+//                [--hidden1 N --hidden2 N --dense N --embed-dim N]
+// The last line is `RESULT {json}` for bench/compare/run.py.
+#include <sys/resource.h>
+#include <unistd.h>
 
+#include <cmath>
 #include <cstring>
 
 #include "bench/bench_util.h"
 #include "io/music_tokens.h"
+#include "kernels/cpu/parallel.h"
 #include "models/chopin_lstm.h"
 #include "models/optim.h"
 #include "tensor/backend.h"
@@ -18,27 +26,72 @@
 
 using namespace mg;
 
-static std::string format_seconds(double s) {
+namespace {
+
+std::string format_seconds(double s) {
   return s < 120 ? fmt::format("{:.1f} s", s) : fmt::format("{:.1f} min", s / 60);
 }
+
+double peak_rss_mib() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
+}
+
+double current_rss_mib() {
+  long pages = 0, resident = 0;
+  if (FILE* f = std::fopen("/proc/self/statm", "r")) {
+    if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+    std::fclose(f);
+  }
+  return static_cast<double>(resident) * static_cast<double>(sysconf(_SC_PAGESIZE)) / (1 << 20);
+}
+
+// The fewest bytes one training step can hold at its peak: parameters, their
+// gradients and Adamax's two state tensors, plus what backward must keep from
+// forward. Per LSTM layer and step: its input (for W_ih's gradient), the four
+// activated gates, c and h; Dropout's mask and output; the dense layers'
+// inputs and the softmax probabilities.
+double minimum_bytes(const nn::ChopinConfig& c, int64_t params, int64_t B, int64_t T) {
+  const int64_t in = c.input == "embed" ? c.embed_dim : 1;
+  const int64_t saved = T * B * (in + 6 * c.hidden1)   // LSTM 1
+                        + T * B * 2 * c.hidden1       // Dropout 1: mask and output (LSTM 2's input)
+                        + T * B * 6 * c.hidden2       // LSTM 2
+                        + B * (c.hidden2 + 2 * c.dense + c.vocab);
+  return 4.0 * static_cast<double>(4 * params + saved);
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   Device device = Device::CPU;
   int steps = 5;
   std::string model = "seed", data;
+  nn::ChopinConfig cfg;
+  auto int_arg = [&](int& i) { return std::atoi(argv[++i]); };
   for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--device") && i + 1 < argc) {
+    const bool has = i + 1 < argc;
+    if (!std::strcmp(argv[i], "--device") && has) {
       device = std::strcmp(argv[++i], "cuda") == 0 ? Device::CUDA : Device::CPU;
-    } else if (!std::strcmp(argv[i], "--steps") && i + 1 < argc) {
-      steps = std::max(1, std::atoi(argv[++i]));
-    } else if (!std::strcmp(argv[i], "--model") && i + 1 < argc) {
+    } else if (!std::strcmp(argv[i], "--steps") && has) {
+      steps = std::max(1, int_arg(i));
+    } else if (!std::strcmp(argv[i], "--model") && has) {
       model = argv[++i];
-    } else if (!std::strcmp(argv[i], "--threads") && i + 1 < argc) {
-      mg::set_cpu_threads(std::atoi(argv[++i]));
-    } else if (!std::strcmp(argv[i], "--data") && i + 1 < argc) {
+    } else if (!std::strcmp(argv[i], "--threads") && has) {
+      set_cpu_threads(int_arg(i));
+    } else if (!std::strcmp(argv[i], "--data") && has) {
       data = argv[++i];
+    } else if (!std::strcmp(argv[i], "--hidden1") && has) {
+      cfg.hidden1 = int_arg(i);
+    } else if (!std::strcmp(argv[i], "--hidden2") && has) {
+      cfg.hidden2 = int_arg(i);
+    } else if (!std::strcmp(argv[i], "--dense") && has) {
+      cfg.dense = int_arg(i);
+    } else if (!std::strcmp(argv[i], "--embed-dim") && has) {
+      cfg.embed_dim = int_arg(i);
     } else {
-      std::printf("usage: bench_chopin [--device cpu|cuda] [--steps N] [--model seed|embed] [--threads N] [--data DIR]\n");
+      std::printf("usage: bench_chopin [--device cpu|cuda] [--steps N] [--model seed|embed] [--threads N] [--data DIR]\n"
+                  "                    [--hidden1 N --hidden2 N --dense N --embed-dim N]\n");
       return 2;
     }
   }
@@ -46,11 +99,15 @@ int main(int argc, char** argv) {
     std::printf("bench_chopin: --model: expected seed or embed, got '%s'\n", model.c_str());
     return 2;
   }
+  if (cfg.hidden1 < 1 || cfg.hidden2 < 1 || cfg.dense < 1 || cfg.embed_dim < 1) {
+    std::printf("bench_chopin: layer sizes must be positive\n");
+    return 2;
+  }
   if (device == Device::CUDA && !cuda_available()) {
     std::printf("bench_chopin: skipped: no CUDA GPU\n");
     return 0;
   }
-  constexpr int64_t kBatch = 256, kSeq = 40;
+  constexpr int64_t kBatch = 256, kSeq = 40, kCheckWindows = 16;
   int64_t vocab = 117, windows = 59517;
   std::string source = "the 48-file set's counts";
   if (!data.empty()) {
@@ -71,38 +128,98 @@ int main(int argc, char** argv) {
   }
   // The app holds out ceil(20 %) of the windows and drops the ragged last batch.
   const int64_t train_steps = (windows - (windows * 2 + 9) / 10) / kBatch;
-  manual_seed(1);
-  nn::ChopinConfig cfg;
   cfg.input = model;
   cfg.vocab = vocab;
-  nn::ChopinLSTM net(cfg);
-  net.to(device);
-  nn::Adamax opt(net.named_parameters(), 0.01);
   std::vector<int64_t> ids(kBatch * kSeq), targets(kBatch);
   for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int64_t>((i * 7919) % static_cast<size_t>(vocab));
   for (size_t i = 0; i < targets.size(); ++i) targets[i] = static_cast<int64_t>((i * 104729) % static_cast<size_t>(vocab));
+
+  // The check: the first windows of the batch through the float32 kernels and
+  // through the float64 reference loops, from the same initial weights.
+  double check_fast = 0, check_ref = 0;
+  {
+    manual_seed(1);
+    nn::ChopinLSTM fast(cfg), ref(cfg);
+    ref.load_state(fast.named_parameters(), "the float32 network");
+    ref.to(DType::F64);
+    fast.eval();
+    ref.eval();
+    NoGradGuard no_grad;
+    std::vector<int64_t> head(ids.begin(), ids.begin() + kCheckWindows * kSeq);
+    std::vector<int64_t> head_targets(targets.begin(), targets.begin() + kCheckWindows);
+    Tensor yh = from_vector(head_targets, {kCheckWindows});
+    check_fast = cross_entropy(fast.forward(fast.encode_input(head, kCheckWindows, kSeq, Device::CPU)), yh).item();
+    Tensor xr = ref.encode_input(head, kCheckWindows, kSeq, Device::CPU);
+    if (xr.dtype() == DType::F32) xr = xr.to(DType::F64);
+    check_ref = cross_entropy(ref.forward(xr), yh).item();
+    if (!(std::abs(check_fast - check_ref) <= 1e-4 * std::abs(check_ref))) {
+      std::printf("MISMATCH: loss on %lld windows: float32 kernels %.7f, float64 reference %.7f\n",
+                  static_cast<long long>(kCheckWindows), check_fast, check_ref);
+      return 1;
+    }
+  }
+
+  // What the process holds before the network exists (code, libraries, the
+  // check above): the step's resident memory is the peak above this.
+  const double rss_base = current_rss_mib();
+  manual_seed(1);
+  nn::ChopinLSTM net(cfg);
+  net.to(device);
+  nn::Adamax opt(net.named_parameters(), 0.01);
   Tensor x = net.encode_input(ids, kBatch, kSeq, device), y = from_vector(targets, {kBatch}, device);
-  double last_loss = 0;
+  double first_loss = NAN, last_loss = 0;
   auto step = [&] {
     Tensor loss = cross_entropy(net.forward(x), y);
     opt.zero_grad();
     loss.backward();
     opt.step();
     last_loss = loss.item();  // also waits for the device
+    if (std::isnan(first_loss)) first_loss = last_loss;
   };
-  const double t = bench::median_seconds(step, steps, 1, 600.0);
+  Backend& be = backend_for(device);
+  step();  // warm-up: packing buffers, optimizer state
+  be.reset_peak_memory();
+  const int64_t dispatches0 = cpu::parallel_dispatches();
+  std::vector<double> times;
+  for (int s = 0; s < steps; ++s) times.push_back(bench::median_seconds(step, 1, 0));
+  const double dispatches = static_cast<double>(cpu::parallel_dispatches() - dispatches0) / steps;
+  std::sort(times.begin(), times.end());
+  const double t = times[times.size() / 2];
+  const double peak_tensor_mib = static_cast<double>(be.memory_use().peak_bytes) / (1 << 20);
+  const double step_rss_mib = peak_rss_mib() - rss_base;
+  const double min_mib = minimum_bytes(cfg, net.num_parameters(), kBatch, kSeq) / (1 << 20);
+
   const double samples_per_s = kBatch / t;
   const double epoch = static_cast<double>(train_steps) * t;
   bench::Table table;
-  table.header = {"model", "device", "threads", "step ms (median)", "samples/s", "one epoch", "loss"};
-  table.rows.push_back({model, std::string(device_name(device)), std::to_string(mg::cpu_threads()),
-                        fmt::format("{:.1f}", t * 1e3), fmt::format("{:.1f}", samples_per_s),
+  table.header = {"model", "device", "ISA", "threads", "step ms (median)", "samples/s", "one epoch", "pool calls/step",
+                  "tensors MiB", "RSS MiB", "min MiB", "RSS/min"};
+  table.rows.push_back({model, std::string(device_name(device)), device == Device::CPU ? cpu_isa() : "-",
+                        std::to_string(cpu_threads()), fmt::format("{:.1f}", t * 1e3),
+                        fmt::format("{:.1f}", samples_per_s),
                         fmt::format("{} ({} steps)", format_seconds(epoch), train_steps),
-                        fmt::format("{:.4f}", last_loss)});
+                        device == Device::CPU ? fmt::format("{:.0f}", dispatches) : "-",
+                        fmt::format("{:.0f}", peak_tensor_mib), fmt::format("{:.0f}", step_rss_mib),
+                        fmt::format("{:.0f}", min_mib), fmt::format("{:.2f}", step_rss_mib / min_mib)});
   std::printf("Chopin LSTM training step: batch %lld, seq %lld, vocab %lld, %lld parameters\n",
               static_cast<long long>(kBatch), static_cast<long long>(kSeq), static_cast<long long>(vocab),
               static_cast<long long>(net.num_parameters()));
-  std::printf("one epoch: the training steps over %lld windows from %s, 80 %% of them for training\n", static_cast<long long>(windows), source.c_str());
+  std::printf("check: loss on the first %lld windows: float32 kernels %.7f, float64 reference %.7f\n",
+              static_cast<long long>(kCheckWindows), check_fast, check_ref);
+  std::printf("first-step loss on the whole batch: %.7f (after %d steps: %.7f)\n", first_loss, steps + 1, last_loss);
+  std::printf("one epoch: the training steps over %lld windows from %s, 80 %% of them for training\n",
+              static_cast<long long>(windows), source.c_str());
+  std::printf("memory: tensors = the most held at once during a step; RSS = peak resident memory above the\n"
+              "%.0f MiB the process held before building the network; min = parameters, gradients, Adamax state\n"
+              "and the activations backward needs (minimum_bytes in bench_chopin.cpp)\n",
+              rss_base);
   table.print();
+  std::printf("RESULT {\"bench\": \"chopin\", \"framework\": \"musicgen\", \"model\": \"%s\", \"device\": \"%s\", "
+              "\"isa\": \"%s\", \"threads\": %d, \"step_ms\": %.3f, \"samples_per_s\": %.3f, \"loss_first\": %.7f, "
+              "\"peak_rss_mib\": %.1f, \"step_rss_mib\": %.1f, \"peak_tensor_mib\": %.1f, \"min_mib\": %.1f, "
+              "\"pool_calls_per_step\": %.0f, \"params\": %lld}\n",
+              model.c_str(), device_name(device).data(), cpu_isa(), cpu_threads(), t * 1e3, samples_per_s, first_loss,
+              peak_rss_mib(), step_rss_mib, peak_tensor_mib, min_mib, dispatches,
+              static_cast<long long>(net.num_parameters()));
   return 0;
 }

@@ -9,10 +9,7 @@ Linear::Linear(int64_t in, int64_t out, bool has_bias) {
   if (has_bias) register_parameter("bias", bias, zeros({out}));
 }
 
-Tensor Linear::forward(const Tensor& x) const {
-  Tensor y = matmul(x, weight.transpose(0, 1));
-  return bias.defined() ? add(y, bias) : y;
-}
+Tensor Linear::forward(const Tensor& x) const { return linear(x, weight, bias); }
 
 Embedding::Embedding(int64_t vocab, int64_t dim) { register_parameter("weight", weight, uniform({vocab, dim}, -0.05, 0.05)); }
 
@@ -34,9 +31,8 @@ std::pair<Tensor, LstmState> LSTM::forward(const Tensor& x, const std::optional<
   const int64_t B = x.size(0), T = x.size(1), H = hidden_;
   Tensor h = state ? state->h : zeros({B, H}, x.dtype(), x.device());
   Tensor c = state ? state->c : zeros({B, H}, x.dtype(), x.device());
-  // All steps' input projections in one GEMM, time-major: [T, B, I] @ [I, 4H] -> [T, B, 4H].
-  Tensor xproj = add(matmul(x.transpose(0, 1).contiguous(), w_ih.transpose(0, 1)), bias);
-  auto [hs, c_last] = lstm_recurrence(xproj, w_hh, h, c);  // hs [T, B, H]
+  // Time-major: every step's input projection in one GEMM, then the recurrence.
+  auto [hs, c_last] = lstm_layer(x.transpose(0, 1), w_ih, w_hh, bias, h, c);  // hs [T, B, H]
   // [B, T, H] as a view: a following LSTM's time-major transpose makes it contiguous again for free.
   return {hs.transpose(0, 1), LstmState{hs.select(0, T - 1), c_last}};
 }

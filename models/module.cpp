@@ -58,13 +58,21 @@ int64_t Module::num_parameters() const {
 }
 
 void Module::to(Device device) {
+  convert([&](const Tensor& t) { return t.to(device); });
+}
+
+void Module::to(DType dtype) {
+  convert([&](const Tensor& t) { return t.to(dtype); });
+}
+
+void Module::convert(const std::function<Tensor(const Tensor&)>& f) {
   for (bool params : {true, false}) {
     std::vector<std::pair<std::string, Tensor*>> slots;
     collect_slots("", params, slots);
     for (auto& [name, slot] : slots) {
-      Tensor moved = slot->detach().to(device);
-      if (params) moved.requires_grad_(true);
-      *slot = moved;
+      Tensor converted = f(slot->detach());
+      if (params) converted.requires_grad_(true);  // parameters stay leaves
+      *slot = converted;
     }
   }
 }

@@ -5,6 +5,7 @@
 // so `weight` reads naturally in forward() while named_parameters() can still
 // walk the tree ("encoder.block1.conv1.weight"). Modules are therefore not
 // copyable or movable; hold them by shared_ptr.
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -34,6 +35,9 @@ class Module {
 
   // Moves every parameter and buffer to a device (parameters stay leaves).
   void to(Device device);
+  // Converts every parameter and buffer to a float dtype (float64 runs the
+  // reference kernels: a check on float32 results).
+  void to(DType dtype);
   // Copies values by name; every parameter and buffer must be present with
   // the same shape. `what` names the source in error messages.
   void load_state(const NamedTensors& state, const std::string& what);
@@ -48,6 +52,8 @@ class Module {
   }
 
  private:
+  // Replaces every parameter and buffer by f(it).
+  void convert(const std::function<Tensor(const Tensor&)>& f);
   void collect(const std::string& prefix, bool params, NamedTensors& out) const;
   void collect_slots(const std::string& prefix, bool params, std::vector<std::pair<std::string, Tensor*>>& out);
   bool training_ = true;

@@ -8,6 +8,7 @@
 // Conventions: unless a parameter says otherwise, tensors passed in are
 // contiguous, of one dtype (F32 or F64), and on this backend's device.
 // Outputs are preallocated by the caller.
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 
@@ -152,12 +153,15 @@ class Backend {
   // ---- one LSTM layer's recurrence over all T steps (the equations are in
   // autograd/ops/lstm.cpp). xproj [T, B, 4H] = x W_ihᵀ + b; w_hh [4H, H];
   // h0, c0 [B, H]. Writes hs, cs [T, B, H] and acts [T, B, 4H] (the activated
-  // gates, saved for backward). The default runs one GEMM and one
-  // lstm_pointwise_forward per step; the CPU fuses the two.
+  // gates, saved for backward); acts may be xproj itself, which is then
+  // overwritten (step t's projection is read before its activations are
+  // written). The default runs one GEMM and one lstm_pointwise_forward per
+  // step; the CPU fuses the two.
   virtual void lstm_sequence_forward(const Tensor& xproj, const Tensor& w_hh, const Tensor& h0, const Tensor& c0,
                                      const Tensor& hs, const Tensor& cs, const Tensor& acts);
-  // The gradients of g_hs [T, B, H] (the loss through every h_t) and g_c_last
-  // [B, H] (through the last c), either undefined when zero. Writes dgates
+  // The gradients of g_hs [T, B, H] (the loss through every h_t; any strides
+  // over T and B, contiguous along H) and g_c_last [B, H] (through the last c),
+  // either undefined when zero. Writes dgates
   // [T, B, 4H] (also the gradient of xproj), dh0 and dc0 [B, H].
   virtual void lstm_sequence_backward(const Tensor& g_hs, const Tensor& g_c_last, const Tensor& w_hh,
                                       const Tensor& acts, const Tensor& cs, const Tensor& c0, const Tensor& dgates,
@@ -175,6 +179,26 @@ class Backend {
 
   // Waits for queued work (no-op on the CPU).
   virtual void synchronize() {}
+
+  // ---- memory accounting: bytes held by live tensors on this device, and
+  // the most held at once since the last reset (benchmarks report the peak
+  // of a training step against its theoretical minimum).
+  struct MemoryUse {
+    int64_t live_bytes = 0, peak_bytes = 0;
+  };
+  MemoryUse memory_use() const { return {live_.load(), peak_.load()}; }
+  void reset_peak_memory() { peak_.store(live_.load()); }
+
+ protected:
+  // Called by allocate (+bytes) and deallocate (-bytes).
+  void count_allocation(int64_t bytes) {
+    const int64_t now = live_.fetch_add(bytes) + bytes;
+    for (int64_t p = peak_.load(); now > p && !peak_.compare_exchange_weak(p, now);) {
+    }
+  }
+
+ private:
+  std::atomic<int64_t> live_{0}, peak_{0};
 };
 
 Backend& backend_for(Device device);

@@ -9,6 +9,7 @@
 
 #include "autograd/ops.h"
 #include "tensor/backend.h"
+#include "tensor/rng.h"
 
 using mg::DType;
 using mg::Shape;
@@ -130,6 +131,28 @@ TEST_CASE("detach shares storage and cuts the graph") {
   CHECK(ud.is_leaf());
   CHECK_FALSE(ud.requires_grad());
   CHECK(ud.same_storage(u));
+}
+
+// The LSTM layer releases its saved activations during backward unless the
+// graph is retained: a retained graph must give the same gradients again.
+TEST_CASE("an LSTM layer backpropagates again through a retained graph") {
+  for (DType dt : {DType::F32, DType::F64}) {
+    CAPTURE(mg::dtype_name(dt));
+    mg::manual_seed(5);
+    Tensor x = mg::randn({4, 3, 5}).to(dt).requires_grad_(true);
+    Tensor w_ih = mg::randn({8, 5}).to(dt).requires_grad_(true), w_hh = mg::randn({8, 2}).to(dt).requires_grad_(true);
+    Tensor h0 = mg::zeros({3, 2}, dt), c0 = mg::zeros({3, 2}, dt);
+    auto [hs, c] = mg::lstm_layer(x, w_ih, w_hh, Tensor(), h0, c0);
+    Tensor loss = mg::add(mg::sum(mg::mul(hs, hs)), mg::sum(c));
+    loss.backward(Tensor(), /*retain_graph=*/true);
+    const Vec gx1 = x.grad().to_vector<double>(), gw1 = w_hh.grad().to_vector<double>();
+    x.zero_grad();
+    w_hh.zero_grad();
+    loss.backward();
+    CHECK(x.grad().to_vector<double>() == gx1);
+    CHECK(w_hh.grad().to_vector<double>() == gw1);
+    CHECK_THROWS_AS(loss.backward(), mg::Error);
+  }
 }
 
 TEST_CASE("backward a second time needs retain_graph") {

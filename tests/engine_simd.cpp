@@ -144,7 +144,9 @@ struct LstmResult {
   std::vector<float> hs, cs, acts, dgates, dh0, dc0;
 };
 
-LstmResult run_fused(const mg::cpu::CpuKernels& k, const LstmProblem& pr) {
+// g_hs_batch_major: pass the gradient of hs laid out [B, T, H] (as a
+// transposed view delivers it), through the kernel's strides.
+LstmResult run_fused(const mg::cpu::CpuKernels& k, const LstmProblem& pr, bool g_hs_batch_major) {
   const int64_t T = pr.s.T, B = pr.s.B, H = pr.s.H;
   LstmResult r;
   // NaN-poisoned outputs: an element the kernel forgets to write fails the comparison.
@@ -175,7 +177,20 @@ LstmResult run_fused(const mg::cpu::CpuKernels& k, const LstmProblem& pr) {
   g.acts = r.acts.data();
   g.cs = r.cs.data();
   g.c0 = pr.c0.data();
+  std::vector<float> g_hs_bth;
   g.g_hs = pr.g_hs.empty() ? nullptr : pr.g_hs.data();
+  g.g_hs_stride_t = B * H;
+  g.g_hs_stride_b = H;
+  if (g.g_hs && g_hs_batch_major) {
+    g_hs_bth.resize(pr.g_hs.size());
+    for (int64_t t = 0; t < T; ++t)
+      for (int64_t b = 0; b < B; ++b)
+        for (int64_t j = 0; j < H; ++j)
+          g_hs_bth[static_cast<size_t>((b * T + t) * H + j)] = pr.g_hs[static_cast<size_t>((t * B + b) * H + j)];
+    g.g_hs = g_hs_bth.data();
+    g.g_hs_stride_t = H;
+    g.g_hs_stride_b = T * H;
+  }
   g.g_c_last = pr.g_c.empty() ? nullptr : pr.g_c.data();
   g.dgates = r.dgates.data();
   g.dh0 = r.dh0.data();
@@ -204,9 +219,9 @@ TEST_CASE("fused LSTM layer equals T textbook steps on every instruction set, bi
     for (Isa isa : runnable_isas()) {
       CAPTURE(mg::cpu::isa_name(isa));
       mg::set_cpu_threads(1);
-      const LstmResult one = run_fused(mg::cpu::kernels_for(isa), pr);
+      const LstmResult one = run_fused(mg::cpu::kernels_for(isa), pr, variant % 2 == 1);
       mg::set_cpu_threads(3);
-      const LstmResult three = run_fused(mg::cpu::kernels_for(isa), pr);
+      const LstmResult three = run_fused(mg::cpu::kernels_for(isa), pr, variant % 2 == 0);
       check_close(one.hs, pr.hs, 1e-4, 1e-5, "hs");
       check_close(one.cs, pr.cs, 1e-4, 1e-5, "cs");
       check_close(one.acts, pr.acts, 1e-4, 1e-5, "acts");

@@ -119,6 +119,14 @@ inline const std::vector<OpCase>& op_table() {
                   {"strided rows", {{6, 4}, {4, 5}}, Init::Normal,
                    [](const TensorList& in) { return matmul(in[0].slice(0, 0, 6, 2), in[1]); }}}});
 
+    t.push_back({"linear",
+                 {{"2d with bias", {{3, 4}, {5, 4}, {5}}, Init::Normal,
+                   [](const TensorList& in) { return linear(in[0], in[1], in[2]); }},
+                  {"3d input, no bias", {{2, 3, 4}, {5, 4}}, Init::Normal,
+                   [](const TensorList& in) { return linear(in[0], in[1], Tensor()); }},
+                  {"transposed input", {{3, 2, 4}, {5, 4}, {5}}, Init::Normal,
+                   [](const TensorList& in) { return linear(in[0].transpose(0, 1), in[1], in[2]); }}}});
+
     t.push_back({"softmax",
                  {{"last dim", {{3, 5}}, Init::Normal, [](const TensorList& in) { return softmax(in[0], -1); }},
                   {"middle dim", {{2, 4, 3}}, Init::Normal, [](const TensorList& in) { return softmax(in[0], 1); }},
@@ -252,6 +260,16 @@ inline const std::vector<OpCase>& op_table() {
                    }},
                   {"last h only", {{4, 3, 4}, {4, 1}, {3, 1}, {3, 1}}, Init::Normal, [](const TensorList& in) {
                      return lstm_recurrence(in[0], in[1], in[2], in[3]).first.select(0, 3);
+                   }}}});
+    t.push_back({"lstm_layer",
+                 {{"with bias", {{3, 2, 5}, {16, 5}, {16, 4}, {16}, {2, 4}, {2, 4}}, Init::Normal,
+                   [](const TensorList& in) {
+                     auto [hs, c] = lstm_layer(in[0], in[1], in[2], in[3], in[4], in[5]);
+                     return add(sum(hs), sum(mul(c, c)));
+                   }},
+                  {"transposed input, no bias", {{2, 3, 5}, {16, 5}, {16, 4}, {2, 4}, {2, 4}}, Init::Normal,
+                   [](const TensorList& in) {
+                     return lstm_layer(in[0].transpose(0, 1), in[1], in[2], Tensor(), in[3], in[4]).first;
                    }}}});
     t.push_back({"lstm_pointwise",
                  {{"h and c", {{3, 8}, {3, 2}}, Init::Normal, [](const TensorList& in) {

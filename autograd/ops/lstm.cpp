@@ -51,6 +51,68 @@ void gemm_into(const Tensor& c, double beta, const Tensor& a, const Tensor& b, b
   backend_of(c).gemm(detail::contiguous_gemm(c, beta, trans_a, trans_b, m, n, k, a, b));
 }
 
+void check_recurrence_shapes(const char* op, int64_t T, int64_t B, const Tensor& w_hh, const Tensor& h0,
+                             const Tensor& c0) {
+  const int64_t H = w_hh.size(1);
+  MG_CHECK(h0.shape() == (Shape{B, H}) && c0.shape() == (Shape{B, H}), "{}: h0 and c0 must be [{}, {}]", op, B, H);
+  MG_CHECK(T >= 1, "{}: needs at least one time step", op);
+}
+
+// What the recurrence's forward keeps for its backward. acts [T, B, 4H] is
+// the largest (the four activated gates of every step); hs doubles as the
+// layer's output and as h_{t-1} for W_hh's gradient.
+struct RecurrenceSaved {
+  int64_t T, B, H;
+  Tensor w_hh, h0, c0, acts, cs, hs;
+};
+
+// Runs the recurrence over `gates`, which holds every step's input projection
+// on entry and the activated gates on return (the kernels read step t's
+// projection before overwriting it, so no second [T, B, 4H] buffer exists).
+// Returns (hs [T, B, H], c_last [B, H]).
+std::pair<Tensor, Tensor> recurrence_forward(const Tensor& gates, const Tensor& w_hh, const Tensor& h0,
+                                             const Tensor& c0, RecurrenceSaved& saved) {
+  const int64_t T = gates.size(0), B = gates.size(1), H = w_hh.size(1);
+  Tensor hs = empty({T, B, H}, gates.dtype(), gates.device());
+  Tensor cs = empty({T, B, H}, gates.dtype(), gates.device());
+  backend_of(gates).lstm_sequence_forward(gates, w_hh, h0, c0, hs, cs, gates);
+  saved = {T, B, H, w_hh, h0, c0, gates, cs, hs.detach()};
+  return {hs, cs.select(0, T - 1).clone()};
+}
+
+// From the gradients of (hs, c_last) to those of the gate pre-activations
+// (dgates, which is also the gradient of the input projection), W_hh, h0, c0.
+struct RecurrenceGrads {
+  Tensor dgates, w_hh, h0, c0;
+};
+
+// Releases the saved activations once they are used, unless the graph is kept
+// for another backward pass: the layer's input gradient, computed next, can
+// then reuse their memory.
+RecurrenceGrads recurrence_backward(RecurrenceSaved& s, const TensorList& g, bool w_hh_grad) {
+  const int64_t T = s.T, B = s.B, H = s.H;
+  // The gradient of hs often arrives as a transposed view ([B, T, H] memory):
+  // the kernels take its strides rather than a contiguous copy, if rows are contiguous.
+  Tensor g_hs = !g[0].defined() ? Tensor() : g[0].strides()[2] == 1 ? g[0].detach() : plain(g[0]);
+  Tensor g_c = g[1].defined() ? plain(g[1]) : Tensor();
+  RecurrenceGrads r;
+  r.dgates = empty({T, B, 4 * H}, s.acts.dtype(), s.acts.device());
+  r.h0 = empty({B, H}, s.acts.dtype(), s.acts.device());
+  r.c0 = empty_like(r.h0);
+  backend_of(s.acts).lstm_sequence_backward(g_hs, g_c, s.w_hh, s.acts, s.cs, s.c0, r.dgates, r.h0, r.c0);
+  if (!backward_keeps_graph()) s.acts = s.cs = Tensor();
+  if (w_hh_grad) {
+    // Σ_t dgates_tᵀ h_{t-1}: the step-0 term with h0, then steps 1..T-1 as one GEMM,
+    // dG[1..T-1]ᵀ [4H, (T-1)B] @ hs[0..T-2] [(T-1)B, H], both already contiguous.
+    r.w_hh = empty({4 * H, H}, r.dgates.dtype(), r.dgates.device());
+    gemm_into(r.w_hh, 0.0, r.dgates.select(0, 0), s.h0, /*trans_b=*/false, 4 * H, H, B, /*trans_a=*/true);
+    if (T > 1)
+      gemm_into(r.w_hh, 1.0, r.dgates.slice(0, 1, T), s.hs.slice(0, 0, T - 1), /*trans_b=*/false, 4 * H, H,
+                (T - 1) * B, /*trans_a=*/true);
+  }
+  return r;
+}
+
 }  // namespace
 
 std::pair<Tensor, Tensor> lstm_recurrence(const Tensor& xproj, const Tensor& w_hh, const Tensor& h0, const Tensor& c0) {
@@ -60,39 +122,60 @@ std::pair<Tensor, Tensor> lstm_recurrence(const Tensor& xproj, const Tensor& w_h
   MG_CHECK(xproj.dim() == 3 && w_hh.dim() == 2 && w_hh.size(0) == xproj.size(2) && w_hh.size(0) == 4 * w_hh.size(1),
            "lstm_recurrence: xproj must be [T, B, 4H] and w_hh [4H, H], got {} and {}", shape_str(xproj.shape()),
            shape_str(w_hh.shape()));
-  const int64_t T = xproj.size(0), B = xproj.size(1), H = w_hh.size(1);
-  MG_CHECK(h0.shape() == (Shape{B, H}) && c0.shape() == (Shape{B, H}), "lstm_recurrence: h0 and c0 must be [{}, {}]", B,
-           H);
-  MG_CHECK(T >= 1, "lstm_recurrence: needs at least one time step");
-  Tensor xp = plain(xproj), w = plain(w_hh), hprev0 = plain(h0), cprev0 = plain(c0);
-  Tensor hs = empty({T, B, H}, xproj.dtype(), xproj.device());
-  Tensor cs = empty({T, B, H}, xproj.dtype(), xproj.device());
-  Tensor acts = empty({T, B, 4 * H}, xproj.dtype(), xproj.device());
-  // All T steps in one backend call: per step one recurrent GEMM and the cell.
-  backend_of(xp).lstm_sequence_forward(xp, w, hprev0, cprev0, hs, cs, acts);
-  Tensor c_last = cs.select(0, T - 1).clone();
+  check_recurrence_shapes("lstm_recurrence", xproj.size(0), xproj.size(1), w_hh, h0, c0);
+  RecurrenceSaved saved;
+  // A copy of xproj becomes the activations: the caller's xproj stays intact.
+  auto [hs, c_last] = recurrence_forward(xproj.detach().clone(), plain(w_hh), plain(h0), plain(c0), saved);
   if (needs_grad({xproj, w_hh, h0, c0})) {
-    const bool gw_on = w_hh.requires_grad();
-    // Saved: W_hh, h0, c0, every step's h, c and activated gates (acts is the
-    // largest: 4 B H floats per step).
     record("lstm_recurrence", {hs, c_last}, {xproj, w_hh, h0, c0},
-           [T, B, H, gw_on, w, hprev0, cprev0, acts, cs, hs_saved = hs.detach()](const TensorList& g) {
-             Tensor g_hs = g[0].defined() ? plain(g[0]) : Tensor();
-             Tensor g_c = g[1].defined() ? plain(g[1]) : Tensor();
-             Tensor dgates = empty({T, B, 4 * H}, acts.dtype(), acts.device());
-             Tensor dh0 = empty({B, H}, acts.dtype(), acts.device()), dc0 = empty_like(dh0);
-             backend_of(acts).lstm_sequence_backward(g_hs, g_c, w, acts, cs, cprev0, dgates, dh0, dc0);
-             Tensor gw;
-             if (gw_on) {
-               // h_{t-1} for every step in one block: [h0, h_0 .. h_{T-2}] -> [T*B, H].
-               Tensor hprev = empty({T, B, H}, acts.dtype(), acts.device());
-               copy_(hprev.select(0, 0), hprev0);
-               if (T > 1) copy_(hprev.slice(0, 1, T), hs_saved.slice(0, 0, T - 1));
-               gw = empty({4 * H, H}, acts.dtype(), acts.device());
-               // Σ_t dgates_tᵀ h_{t-1} = dGᵀ [4H, T*B] @ Hprev [T*B, H]: one GEMM for all steps.
-               gemm_into(gw, 0.0, dgates, hprev, /*trans_b=*/false, 4 * H, H, T * B, /*trans_a=*/true);
+           [saved, w_hh_grad = w_hh.requires_grad()](const TensorList& g) mutable {
+             RecurrenceGrads r = recurrence_backward(saved, g, w_hh_grad);
+             return TensorList{r.dgates, r.w_hh, r.h0, r.c0};
+           });
+  }
+  return {hs, c_last};
+}
+
+std::pair<Tensor, Tensor> lstm_layer(const Tensor& x, const Tensor& w_ih, const Tensor& w_hh, const Tensor& b,
+                                     const Tensor& h0, const Tensor& c0) {
+  for (const Tensor* t : {&w_ih, &w_hh, &h0, &c0}) detail::check_same("lstm_layer", x, *t);
+  MG_CHECK(x.dim() == 3 && w_ih.dim() == 2 && w_hh.dim() == 2 && w_hh.size(0) == 4 * w_hh.size(1) &&
+               w_ih.size(0) == w_hh.size(0) && w_ih.size(1) == x.size(2),
+           "lstm_layer: x must be [T, B, I], w_ih [4H, I] and w_hh [4H, H], got {}, {} and {}", shape_str(x.shape()),
+           shape_str(w_ih.shape()), shape_str(w_hh.shape()));
+  const int64_t T = x.size(0), B = x.size(1), I = x.size(2), G = w_hh.size(0);
+  check_recurrence_shapes("lstm_layer", T, B, w_hh, h0, c0);
+  if (b.defined()) {
+    detail::check_same("lstm_layer", x, b);
+    MG_CHECK(b.dim() == 1 && b.size(0) == G, "lstm_layer: bias must be [{}], got {}", G, shape_str(b.shape()));
+  }
+  // The input projection of all steps, x W_ihᵀ + b, in one GEMM onto the bias,
+  // straight into the buffer the recurrence then turns into the activations.
+  Tensor xs = plain(x), wi = plain(w_ih);
+  Tensor gates = empty({T, B, G}, x.dtype(), x.device());
+  if (b.defined()) backend_of(gates).copy(gates, detail::broadcast_view(b.detach(), {T, B, G}));
+  else fill_(gates, 0.0);
+  if (I > 0) gemm_into(gates, 1.0, xs, wi, /*trans_b=*/true, T * B, G, I);
+  RecurrenceSaved saved;
+  auto [hs, c_last] = recurrence_forward(gates, plain(w_hh), plain(h0), plain(c0), saved);
+  if (needs_grad({x, w_ih, w_hh, b, h0, c0})) {
+    // Saved besides the recurrence's: x (for W_ih's gradient) and W_ih (for x's).
+    record("lstm_layer", {hs, c_last}, {x, w_ih, w_hh, b, h0, c0},
+           [saved, xs, wi, x_grad = x.requires_grad(), w_ih_grad = w_ih.requires_grad(),
+            b_grad = b.defined() && b.requires_grad(), w_hh_grad = w_hh.requires_grad()](const TensorList& g) mutable {
+             const int64_t T = saved.T, B = saved.B, G = 4 * saved.H, I = xs.size(2);
+             RecurrenceGrads r = recurrence_backward(saved, g, w_hh_grad);
+             Tensor gx, gw_ih, gb;
+             if (x_grad) {  // dgates [T B, 4H] @ W_ih [4H, I]
+               gx = empty({T, B, I}, xs.dtype(), xs.device());
+               gemm_into(gx, 0.0, r.dgates, wi, /*trans_b=*/false, T * B, I, G);
              }
-             return TensorList{dgates, gw, dh0, dc0};
+             if (w_ih_grad) {  // dgatesᵀ [4H, T B] @ x [T B, I]: one GEMM over all steps
+               gw_ih = empty({G, I}, xs.dtype(), xs.device());
+               gemm_into(gw_ih, 0.0, r.dgates, xs, /*trans_b=*/false, G, I, T * B, /*trans_a=*/true);
+             }
+             if (b_grad) gb = sum(r.dgates.reshape({T * B, G}), {0});
+             return TensorList{gx, gw_ih, r.w_hh, gb, r.h0, r.c0};
            });
   }
   return {hs, c_last};

@@ -96,4 +96,43 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   return out;
 }
 
+// linear: y [.., O] = x [.., I] wᵀ + b, for w [O, I] and b [O] (may be
+// undefined). The bias is folded into the GEMM: y starts as b in every row and
+// the product is added with beta = 1, one pass over y instead of two.
+// Backward, with rows = the leading dims of x flattened:
+//   gx = g w;  gw = gᵀ x  (one GEMM over all rows);  gb = Σ_rows g.
+// Saved: x (for gw) and w (for gx).
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
+  detail::check_same("linear", x, w);
+  MG_CHECK(x.dim() >= 1 && w.dim() == 2 && x.size(-1) == w.size(1), "linear: x {} does not fit a weight {}",
+           shape_str(x.shape()), shape_str(w.shape()));
+  const int64_t I = w.size(1), O = w.size(0), rows = x.numel() / std::max<int64_t>(I, 1);
+  if (b.defined()) {
+    detail::check_same("linear", x, b);
+    MG_CHECK(b.dim() == 1 && b.size(0) == O, "linear: bias must be [{}], got {}", O, shape_str(b.shape()));
+  }
+  Shape out_shape = x.shape();
+  out_shape.back() = O;
+  Tensor x2 = detail::plain(x).reshape({rows, I}), w2 = detail::plain(w);
+  Tensor y = empty({rows, O}, x.dtype(), x.device());
+  if (b.defined()) backend_of(y).copy(y, detail::broadcast_view(b.detach(), {rows, O}));
+  if (y.numel() > 0) {
+    if (I == 0 && !b.defined()) fill_(y, 0.0);
+    else if (I > 0) backend_of(y).gemm(detail::contiguous_gemm(y, b.defined() ? 1.0 : 0.0, false, true, rows, O, I, x2, w2));
+  }
+  y = y.reshape(out_shape);
+  if (needs_grad({x, w, b})) {
+    const bool gx_on = x.requires_grad(), gw_on = w.requires_grad(), gb_on = b.defined() && b.requires_grad();
+    record("linear", {y}, {x, w, b}, [gx_on, gw_on, gb_on, rows, I, O, xs = x.shape(), x2, w2](const TensorList& g) {
+      Tensor g2 = detail::plain(g[0]).reshape({rows, O});
+      Tensor gx, gw, gb;
+      if (gx_on) gx = matmul(g2, w2).reshape(xs);            // [rows, O] @ [O, I]
+      if (gw_on) gw = matmul(g2.transpose(0, 1), x2);         // [O, rows] @ [rows, I]
+      if (gb_on) gb = sum(g2, {0});
+      return TensorList{gx, gw, gb};
+    });
+  }
+  return y;
+}
+
 }  // namespace mg

@@ -1,10 +1,8 @@
-// CPU reference: memory, copies, random fills, elementwise maps, reductions.
+// CPU reference: copies, random fills, elementwise maps, reductions.
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
-
-#include <malloc.h>
 
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/cpu/parallel.h"
@@ -18,26 +16,6 @@ namespace {
 constexpr int64_t kParallelGrain = 1 << 15;
 }  // namespace
 
-
-CpuBackend::CpuBackend() {
-  // Keep freed blocks in the heap instead of unmapping them: a training step
-  // frees and reallocates the same large activations every iteration, and
-  // fresh mmap'd pages would be zero-filled by the kernel each time.
-  mallopt(M_MMAP_THRESHOLD, 1 << 30);
-  mallopt(M_TRIM_THRESHOLD, 1 << 30);
-}
-
-void* CpuBackend::allocate(size_t bytes) {
-  // 64-byte alignment suits AVX-512 loads and keeps rows off shared cache lines.
-  size_t rounded = (bytes + 63) / 64 * 64;
-  void* p = std::aligned_alloc(64, rounded);
-  if (!p) fail("out of host memory allocating {} bytes", bytes);
-  return p;
-}
-
-void CpuBackend::deallocate(void* ptr, size_t) { std::free(ptr); }
-void CpuBackend::copy_from_host(void* dst, const void* src, size_t bytes) { std::memcpy(dst, src, bytes); }
-void CpuBackend::copy_to_host(void* dst, const void* src, size_t bytes) { std::memcpy(dst, src, bytes); }
 
 template <typename D, typename S>
 static void copy_typed(const Tensor& dst, const Tensor& src) {

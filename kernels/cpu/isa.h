@@ -59,7 +59,8 @@ struct LstmBackward {
   const float* acts = nullptr;      // [T, B, 4H]
   const float* cs = nullptr;        // [T, B, H]
   const float* c0 = nullptr;        // [B, H]
-  const float* g_hs = nullptr;      // [T, B, H] or null (zero)
+  const float* g_hs = nullptr;      // [T, B, H] or null (zero); rows may be strided:
+  int64_t g_hs_stride_t = 0, g_hs_stride_b = 0;  // element (t, b, j) at t stride_t + b stride_b + j
   const float* g_c_last = nullptr;  // [B, H] or null (zero)
   float* dgates = nullptr;          // [T, B, 4H]
   float* dh0 = nullptr;             // [B, H]

@@ -128,7 +128,11 @@ void CpuBackend::lstm_sequence_backward(const Tensor& g_hs, const Tensor& g_c_la
   a.acts = acts.data<float>();
   a.cs = cs.data<float>();
   a.c0 = c0.data<float>();
-  a.g_hs = g_hs.defined() ? g_hs.data<float>() : nullptr;
+  if (g_hs.defined()) {
+    a.g_hs = g_hs.data<float>();
+    a.g_hs_stride_t = g_hs.strides()[0];
+    a.g_hs_stride_b = g_hs.strides()[1];
+  }
   a.g_c_last = g_c_last.defined() ? g_c_last.data<float>() : nullptr;
   a.dgates = dgates.data<float>();
   a.dh0 = dh0.data<float>();

@@ -263,8 +263,8 @@ inline void gemm_one(int64_t m, int64_t n, int64_t k, const Matrix& A, const Mat
   }
   const int64_t npanels = (n + kNR - 1) / kNR;
   const int64_t mblocks = (m + kMC - 1) / kMC;
-  // op(B) is packed whole, in slabs of whole KC blocks that stay under ~16 MB.
-  const int64_t slab_blocks = std::max<int64_t>(1, (int64_t{4} << 20) / (npanels * kNR * kKC));
+  // op(B) is packed whole, in slabs of whole KC blocks that stay under ~4 MB.
+  const int64_t slab_blocks = std::max<int64_t>(1, (int64_t{1} << 20) / (npanels * kNR * kKC));
   static thread_local std::vector<float> bbuf;
   const int64_t threads = num_threads();
   // Tasks are (row block, group of column panels). Column groups only split
@@ -554,7 +554,8 @@ inline void lstm_backward(const LstmBackward& a) {
           for (int64_t r = 0; r < rt; ++r) {
             const int64_t row = r0 + ti * kMR + r;
             if (a.g_hs)
-              for (int64_t j = 0; j < units; ++j) dh[r * kNR + j] += a.g_hs[(t * B + row) * H + j0 + j];
+              for (int64_t j = 0; j < units; ++j)
+                dh[r * kNR + j] += a.g_hs[t * a.g_hs_stride_t + row * a.g_hs_stride_b + j0 + j];
             const float* act = acts + row * G + j0;
             float* dc = a.dc0 + row * H + j0;
             float* dgo = dgates + row * G + j0;

@@ -83,8 +83,16 @@ CudaBackend::CudaBackend() {
 // runtime has shut down at exit would fail.
 CudaBackend::~CudaBackend() = default;
 
-void* CudaBackend::allocate(size_t bytes) { return alloc_.allocate(bytes); }
-void CudaBackend::deallocate(void* ptr, size_t bytes) { alloc_.release(ptr, bytes); }
+void* CudaBackend::allocate(size_t bytes) {
+  void* p = alloc_.allocate(bytes);
+  count_allocation(static_cast<int64_t>(bytes));
+  return p;
+}
+
+void CudaBackend::deallocate(void* ptr, size_t bytes) {
+  alloc_.release(ptr, bytes);
+  count_allocation(-static_cast<int64_t>(bytes));
+}
 
 void CudaBackend::copy_from_host(void* dst, const void* src, size_t bytes) {
   MG_CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice));
