@@ -2,8 +2,6 @@
 
 #include <unistd.h>
 
-#include <omp.h>
-
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -91,7 +89,7 @@ CLI::Validator positive_up_to(double hi) {
 }
 
 Device setup_device(const CommonOptions& o) {
-  if (o.threads > 0) omp_set_num_threads(o.threads);
+  set_cpu_threads(o.threads);
   if (o.device == "cpu") return Device::CPU;
   if (o.device != "cuda") usage_fail("--device: expected cpu or cuda, got '{}'", o.device);
 #if defined(MUSICGEN_WITH_CUDA)
