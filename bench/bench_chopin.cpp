@@ -9,10 +9,14 @@
 // dispatches per step, and peak memory against the theoretical minimum.
 //   bench_chopin [--device cpu|cuda] [--steps N] [--model seed|embed] [--threads N] [--data DIR]
 //                [--hidden1 N --hidden2 N --dense N --embed-dim N]
+//   bench_chopin --generate N [...]: times generation instead, as chopin-lstm
+//                generates: batch 1, the 40-token window run through the
+//                network for every new token (argmax); reports tokens/s.
 // The last line is `RESULT {json}` for bench/compare/run.py.
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cmath>
 #include <cstring>
 
@@ -68,6 +72,7 @@ int main(int argc, char** argv) {
   int steps = 5;
   std::string model = "seed", data;
   nn::ChopinConfig cfg;
+  int generate = 0;
   auto int_arg = [&](int& i) { return std::atoi(argv[++i]); };
   for (int i = 1; i < argc; ++i) {
     const bool has = i + 1 < argc;
@@ -89,6 +94,8 @@ int main(int argc, char** argv) {
       cfg.dense = int_arg(i);
     } else if (!std::strcmp(argv[i], "--embed-dim") && has) {
       cfg.embed_dim = int_arg(i);
+    } else if (!std::strcmp(argv[i], "--generate") && has) {
+      generate = std::max(1, int_arg(i));
     } else {
       std::printf("usage: bench_chopin [--device cpu|cuda] [--steps N] [--model seed|embed] [--threads N] [--data DIR]\n"
                   "                    [--hidden1 N --hidden2 N --dense N --embed-dim N]\n");
@@ -133,6 +140,44 @@ int main(int argc, char** argv) {
   std::vector<int64_t> ids(kBatch * kSeq), targets(kBatch);
   for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int64_t>((i * 7919) % static_cast<size_t>(vocab));
   for (size_t i = 0; i < targets.size(); ++i) targets[i] = static_cast<int64_t>((i * 104729) % static_cast<size_t>(vocab));
+
+  if (generate > 0) {
+    manual_seed(1);
+    nn::ChopinLSTM net(cfg);
+    net.to(device);
+    net.eval();
+    NoGradGuard no_grad;
+    std::vector<int64_t> window(ids.begin(), ids.begin() + kSeq);
+    auto next_token = [&] {
+      Tensor logits = net.forward(net.encode_input(window, 1, kSeq, device));
+      const int64_t next = argmax_rows(logits.reshape({1, vocab})).to(Device::CPU).to_vector<int64_t>()[0];
+      window.erase(window.begin());
+      window.push_back(next);
+      return next;
+    };
+    for (int w = 0; w < 3; ++w) next_token();
+    const auto t0 = std::chrono::steady_clock::now();
+    int64_t first = -1;
+    for (int n = 0; n < generate; ++n) {
+      const int64_t tok = next_token();
+      if (first < 0) first = tok;
+    }
+    const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::printf("Chopin LSTM generation: batch 1, a %lld-token window per new token, %d tokens (argmax)\n",
+                static_cast<long long>(kSeq), generate);
+    bench::Table table;
+    table.header = {"model", "device", "ISA", "threads", "ms per token", "tokens/s", "seconds"};
+    table.rows.push_back({model, std::string(device_name(device)), device == Device::CPU ? cpu_isa() : "-",
+                          std::to_string(cpu_threads()), fmt::format("{:.3f}", sec * 1e3 / generate),
+                          fmt::format("{:.1f}", generate / sec), fmt::format("{:.2f}", sec)});
+    table.print();
+    std::printf("RESULT {\"bench\": \"generate\", \"framework\": \"musicgen\", \"model\": \"%s\", \"device\": \"%s\", "
+                "\"isa\": \"%s\", \"threads\": %d, \"step_ms\": %.4f, \"samples_per_s\": %.3f, \"loss_first\": %lld, "
+                "\"peak_rss_mib\": %.1f, \"params\": %lld}\n",
+                model.c_str(), device_name(device).data(), cpu_isa(), cpu_threads(), sec * 1e3 / generate,
+                generate / sec, static_cast<long long>(first), peak_rss_mib(), static_cast<long long>(net.num_parameters()));
+    return 0;
+  }
 
   // The check: the first windows of the batch through the float32 kernels and
   // through the float64 reference loops, from the same initial weights.

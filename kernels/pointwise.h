@@ -67,4 +67,50 @@ MG_POINTWISE T binary_value(BinaryOp op, T a, T b) {
   return a;
 }
 
+// ---- optimizer updates, one element at a time, in place. The arithmetic is
+// in double; each state is rounded to the element type T when stored, and the
+// parameter update reads the states as stored, so float32 CPU and CUDA runs
+// round at the same points.
+
+struct AdamCoeffs {
+  double lr, beta1, beta2, eps, weight_decay;
+  double bias1, bias2;  // 1 - beta1^t, 1 - beta2^t
+};
+
+// Adam (PyTorch's, L2 weight decay folded into the gradient):
+//   g' = g + wd p;  m = b1 m + (1 - b1) g';  v = b2 v + (1 - b2) g'²
+//   p -= lr (m / bias1) / (sqrt(v / bias2) + eps)
+template <typename T>
+MG_POINTWISE void adam_update(T& p, T g, T& m, T& v, const AdamCoeffs& c) {
+  const double gi = g + c.weight_decay * p;
+  m = static_cast<T>(c.beta1 * m + (1.0 - c.beta1) * gi);
+  v = static_cast<T>(c.beta2 * v + (1.0 - c.beta2) * gi * gi);
+  p = static_cast<T>(p - c.lr * (m / c.bias1) / (std::sqrt(v / c.bias2) + c.eps));
+}
+
+// Adamax as Keras defines it (eps in the denominator, not inside the max, as
+// PyTorch has it; the seed notebook trained with Keras):
+//   g' = g + wd p;  m = b1 m + (1 - b1) g';  u = max(b2 u, |g'|)
+//   p -= lr / bias1 · m / (u + eps)
+template <typename T>
+MG_POINTWISE void adamax_update(T& p, T g, T& m, T& u, const AdamCoeffs& c) {
+  const double gi = g + c.weight_decay * p;
+  m = static_cast<T>(c.beta1 * m + (1.0 - c.beta1) * gi);
+  const double decayed = c.beta2 * u, mag = gi < 0 ? -gi : gi;
+  u = static_cast<T>(decayed > mag ? decayed : mag);
+  p = static_cast<T>(p - c.lr / c.bias1 * m / (u + c.eps));
+}
+
+// SGD (PyTorch's): d = g + wd p; with momentum, buf = momentum buf + d and the
+// step is d + momentum buf (Nesterov) or buf; p -= lr step. buf may be null.
+template <typename T>
+MG_POINTWISE void sgd_update(T& p, T g, T* buf, double lr, double momentum, double weight_decay, bool nesterov) {
+  double d = g + weight_decay * p;
+  if (buf) {
+    *buf = static_cast<T>(momentum * *buf + d);
+    d = nesterov ? d + momentum * *buf : *buf;
+  }
+  p = static_cast<T>(p - lr * d);
+}
+
 }  // namespace mg::pointwise

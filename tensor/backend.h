@@ -127,7 +127,9 @@ class Backend {
   virtual void index_add(const Tensor& dst, const Tensor& index, const Tensor& src) = 0;
 
   // ---- convolution lowering
-  // cols [B, C*K, Lout]: cols[b, c*K + k, t] = x[b, c, t*stride - pad_left + k*dilation] (0 outside).
+  // cols [C*K, B, Lout]: cols[c*K + k, b, t] = x[b, c, t*stride - pad_left + k*dilation] (0 outside).
+  // The batch sits inside each row, so that a convolution over the whole
+  // batch is one GEMM, W [Cout, C*K] @ cols [C*K, B*Lout].
   virtual void im2col1d(const Tensor& x, const Tensor& cols, const Conv1dGeometry& g) = 0;
   // The adjoint: x[b, c, ...] += cols[...] (x must be zeroed by the caller to get a plain col2im).
   virtual void col2im1d(const Tensor& cols, const Tensor& x, const Conv1dGeometry& g) = 0;
@@ -170,7 +172,8 @@ class Backend {
   // ---- fused optimizer updates (in place on param, m, v; grad read-only)
   virtual void adam_step(const Tensor& param, const Tensor& grad, const Tensor& m, const Tensor& v,
                          const AdamArgs& args) = 0;
-  // Adamax: u = max(beta2 u, |g| + eps)... as in Keras/PyTorch (see kernels/cpu).
+  // Adamax as Keras defines it, eps added to u in the denominator (PyTorch adds
+  // it inside the max); the formulas are in kernels/pointwise.h.
   virtual void adamax_step(const Tensor& param, const Tensor& grad, const Tensor& m, const Tensor& u,
                            const AdamArgs& args) = 0;
   // SGD with momentum buffer (may be undefined when momentum = 0).

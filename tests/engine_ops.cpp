@@ -143,13 +143,13 @@ std::vector<T> check_gemm(const GemmCase& c, double rtol, void (*fast_gemm)(cons
 }
 
 // Sizes around the register tiles (4 x 8 SSE2, 6 x 16 AVX2, 12 x 32 AVX-512),
-// the MC = 144 and KC = 256 cache blocks, one-row (GEMV) products and the
-// multi-slab packing of a deep K.
+// the MC = 144 and KC = 256 cache blocks, one-row and one-column (GEMV)
+// products and the multi-slab packing of a deep K.
 std::vector<GemmCase> gemm_cases() {
   const int64_t sizes[][3] = {{1, 1, 1},     {5, 7, 13},      {13, 97, 7},    {97, 13, 300}, {300, 97, 13},
                               {7, 300, 97},  {97, 97, 97},    {6, 32, 257},   {96, 33, 256}, {7, 2100, 13},
                               {13, 2049, 300}, {300, 300, 300}, {1, 300, 97},  {1, 67, 300},  {12, 64, 512},
-                              {145, 31, 1}, {2, 40, 9000}};
+                              {145, 31, 1}, {2, 40, 9000}, {300, 1, 97}, {67, 1, 300}};
   const double ab[][2] = {{1.0, 0.0}, {0.75, -1.5}, {-2.0, 1.0}, {0.0, 0.5}, {1.0, 1.0}};
   std::vector<GemmCase> out;
   int variant = 0;

@@ -1,10 +1,16 @@
-// 1-D convolution and transposed convolution, lowered to im2col + GEMM.
-// B = batch, Cin/Cout = channels, L = length, K = kernel, T = output length.
+// 1-D convolution and transposed convolution, lowered to im2col + one GEMM
+// over the whole batch. B = batch, Cin/Cout = channels, L = length, K = kernel,
+// T = output length. im2col puts the batch inside each row, cols [Cin*K, B*T],
+// so the product needs no loop over clips (and none of the ragged tiles that
+// short clips would leave):
 //
-//   conv1d:            cols[b] = im2col(x[b])  [Cin*K, T];   y[b] = W [Cout, Cin*K] @ cols[b]
-//   conv_transpose1d:  cols[b] = Wᵀ @ x[b]     [Cout*K, L];  y[b] = col2im(cols[b])
-// The transposed convolution is exactly the input-gradient of a convolution,
-// which is why the two share the im2col/col2im pair with their roles swapped.
+//   conv1d:            cols = im2col(x) [Cin*K, B*T];  y' = W [Cout, Cin*K] @ cols  -> y [B, Cout, T]
+//     backward:        gW = gy' colsᵀ;  gcols = Wᵀ gy';  gx = col2im(gcols);  gb = Σ gy'
+//   conv_transpose1d:  cols = Wᵀ [Cout*K, Cin] @ x' [Cin, B*L];  y = col2im(cols)
+//     backward:        gcols = im2col(gy);  gx' = W gcols;  gW = x' gcolsᵀ;  gb = Σ gy
+// where z' is z [B, C, L] laid out channel-major, [C, B*L]. The transposed
+// convolution is exactly the input-gradient of a convolution, which is why the
+// two share the im2col/col2im pair with their roles swapped.
 #include <algorithm>
 
 #include "autograd/ops/common.h"
@@ -21,31 +27,22 @@ Conv1dOptions Conv1dOptions::same(int64_t length, int64_t kernel, int64_t stride
 
 namespace {
 
-// Batched C[b] = op(A)[b] @ op(B)[b].
-void batched_gemm(const Tensor& out, double beta, bool ta, bool tb, int64_t m, int64_t n, int64_t k, const Tensor& a,
-                  int64_t stride_a, const Tensor& b, int64_t stride_b, int64_t batch) {
-  GemmArgs g = detail::contiguous_gemm(out, beta, ta, tb, m, n, k, a, b);
-  g.stride_a = stride_a;
-  g.stride_b = stride_b;
-  g.stride_c = m * n;
-  g.batch = batch;
-  backend_of(out).gemm(g);
+// C [m, n] = op(A) [m, k] @ op(B) [k, n] + beta C, all contiguous.
+void gemm_into(const Tensor& c, double beta, bool ta, bool tb, int64_t m, int64_t n, int64_t k, const Tensor& a,
+               const Tensor& b) {
+  backend_of(c).gemm(detail::contiguous_gemm(c, beta, ta, tb, m, n, k, a, b));
 }
 
-// sum_b op(A)[b] @ op(B)[b] into out [m, n]: one GEMM per batch item, accumulating.
-void gemm_sum_over_batch(const Tensor& out, bool ta, bool tb, int64_t m, int64_t n, int64_t k, const Tensor& a,
-                         int64_t stride_a, const Tensor& b, int64_t stride_b, int64_t batch) {
-  const int64_t elem = static_cast<int64_t>(dtype_size(out.dtype()));
-  for (int64_t i = 0; i < batch; ++i) {
-    GemmArgs g = detail::contiguous_gemm(out, i == 0 ? 0.0 : 1.0, ta, tb, m, n, k, a, b);
-    g.a = static_cast<const char*>(g.a) + i * stride_a * elem;
-    g.b = static_cast<const char*>(g.b) + i * stride_b * elem;
-    backend_of(out).gemm(g);
-  }
-  if (batch == 0) fill_(out, 0.0);
+// x [B, C, L] -> [C, B*L] (a copy) and back.
+Tensor channel_major(const Tensor& x) {
+  return x.permute({1, 0, 2}).contiguous().reshape({x.size(1), x.size(0) * x.size(2)});
+}
+Tensor batch_major(const Tensor& x2, int64_t batch) {
+  const int64_t C = x2.size(0), L = x2.size(1) / batch;
+  return x2.reshape({C, batch, L}).permute({1, 0, 2}).contiguous();
 }
 
-// y [B, C, T] += bias broadcast over B and T (or y = bias when fresh).
+// bias [C] as a view of shape [B, C, T].
 Tensor bias_broadcast(const Tensor& bias, const Shape& shape) {
   return make_view(bias, shape, Shape{0, bias.strides()[0], 0}, bias.offset());
 }
@@ -68,29 +65,36 @@ Tensor conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias, const C
   MG_CHECK(T > 0, "conv1d: input length {} too short for kernel {} (dilation {})", x.size(2), K, opt.dilation);
   if (bias.defined()) MG_CHECK(bias.dim() == 1 && bias.size(0) == Cout, "conv1d: bias must be [{}]", Cout);
 
-  Tensor xc = plain(x), wc = plain(weight);
-  Tensor cols = empty({B, CK, T}, x.dtype(), x.device());
-  backend_of(x).im2col1d(xc, cols, geo);
-  Tensor y = empty({B, Cout, T}, x.dtype(), x.device());
-  if (bias.defined()) copy_(y, bias_broadcast(plain(bias), y.shape()));
-  batched_gemm(y, bias.defined() ? 1.0 : 0.0, false, false, Cout, T, CK, wc, 0, cols, CK * T, B);
+  Tensor xc = plain(x), wc = plain(weight).reshape({Cout, CK});
+  Tensor y;
+  {
+    Tensor cols = empty({CK, B * T}, x.dtype(), x.device());
+    backend_of(x).im2col1d(xc, cols, geo);
+    Tensor y2 = empty({Cout, B * T}, x.dtype(), x.device());
+    if (bias.defined()) copy_(y2, make_view(plain(bias), {Cout, B * T}, {1, 0}, 0));
+    gemm_into(y2, bias.defined() ? 1.0 : 0.0, false, false, Cout, B * T, CK, wc, cols);
+    y = batch_major(y2, B);
+  }
 
   if (needs_grad({x, weight, bias})) {
-    const bool gx_on = x.requires_grad(), gw_on = weight.requires_grad();
-    record("conv1d", {y}, {x, weight, bias}, [=](const TensorList& g) {
-      Tensor gy = plain(g[0]);
+    const bool gx_on = x.requires_grad(), gw_on = weight.requires_grad(), gb_on = bias.defined() && bias.requires_grad();
+    // Saved: x and W, not cols (K times x): backward rebuilds cols with one im2col.
+    record("conv1d", {y}, {x, weight, bias}, [xc, wc, geo, B, Cin, Cout, K, T, CK, gx_on, gw_on, gb_on](const TensorList& g) {
+      Tensor gy2 = channel_major(plain(g[0]));  // [Cout, B*T]
       Tensor gx, gw, gb;
       if (gw_on) {
-        gw = empty({Cout, Cin, K}, gy.dtype(), gy.device());
-        gemm_sum_over_batch(gw, false, true, Cout, CK, T, gy, Cout * T, cols, CK * T, B);  // gy[b] @ cols[b]ᵀ
+        Tensor cols = empty({CK, B * T}, xc.dtype(), xc.device());
+        backend_of(xc).im2col1d(xc, cols, geo);
+        gw = empty({Cout, Cin, K}, gy2.dtype(), gy2.device());
+        gemm_into(gw, 0.0, false, true, Cout, CK, B * T, gy2, cols);  // gy' [Cout, B*T] @ colsᵀ
       }
       if (gx_on) {
-        Tensor gcols = empty({B, CK, T}, gy.dtype(), gy.device());
-        batched_gemm(gcols, 0.0, true, false, CK, T, Cout, wc, 0, gy, Cout * T, B);  // Wᵀ @ gy[b]
-        gx = zeros({B, Cin, geo.length}, gy.dtype(), gy.device());
-        backend_of(gy).col2im1d(gcols, gx, geo);
+        Tensor gcols = empty({CK, B * T}, gy2.dtype(), gy2.device());
+        gemm_into(gcols, 0.0, true, false, CK, B * T, Cout, wc, gy2);  // Wᵀ [CK, Cout] @ gy'
+        gx = zeros({B, Cin, geo.length}, gy2.dtype(), gy2.device());
+        backend_of(gy2).col2im1d(gcols, gx, geo);
       }
-      if (bias.defined() && bias.requires_grad()) gb = bias_grad(gy);
+      if (gb_on) gb = sum(gy2, {1});
       return TensorList{gx, gw, gb};
     });
   }
@@ -118,34 +122,39 @@ Tensor conv_transpose1d(const Tensor& x, const Tensor& weight, const Tensor& bia
   MG_CHECK(geo.out_length() == L, "conv_transpose1d: inconsistent geometry");
   const int64_t CK = Cout * K;
 
-  Tensor xc = plain(x), wc = plain(weight);
-  Tensor cols = empty({B, CK, L}, x.dtype(), x.device());
-  batched_gemm(cols, 0.0, true, false, CK, L, Cin, wc, 0, xc, Cin * L, B);  // Wᵀ [CK, Cin] @ x[b]
+  Tensor x2 = channel_major(plain(x)), wc = plain(weight).reshape({Cin, CK});
   Tensor y = zeros({B, Cout, T}, x.dtype(), x.device());
-  backend_of(x).col2im1d(cols, y, geo);
+  {
+    Tensor cols = empty({CK, B * L}, x.dtype(), x.device());
+    gemm_into(cols, 0.0, true, false, CK, B * L, Cin, wc, x2);  // Wᵀ [CK, Cin] @ x' [Cin, B*L]
+    backend_of(x).col2im1d(cols, y, geo);
+  }
   if (bias.defined()) {
     NoGradGuard ng;
     y = add(y, bias_broadcast(plain(bias), y.shape()));
   }
 
   if (needs_grad({x, weight, bias})) {
-    const bool gx_on = x.requires_grad(), gw_on = weight.requires_grad();
-    record("conv_transpose1d", {y}, {x, weight, bias}, [=](const TensorList& g) {
-      Tensor gy = plain(g[0]);
-      Tensor gcols = empty({B, CK, L}, gy.dtype(), gy.device());
-      backend_of(gy).im2col1d(gy, gcols, geo);
-      Tensor gx, gw, gb;
-      if (gx_on) {
-        gx = empty({B, Cin, L}, gy.dtype(), gy.device());
-        batched_gemm(gx, 0.0, false, false, Cin, L, CK, wc, 0, gcols, CK * L, B);  // W @ gcols[b]
-      }
-      if (gw_on) {
-        gw = empty({Cin, Cout, K}, gy.dtype(), gy.device());
-        gemm_sum_over_batch(gw, false, true, Cin, CK, L, xc, Cin * L, gcols, CK * L, B);  // x[b] @ gcols[b]ᵀ
-      }
-      if (bias.defined() && bias.requires_grad()) gb = bias_grad(gy);
-      return TensorList{gx, gw, gb};
-    });
+    const bool gx_on = x.requires_grad(), gw_on = weight.requires_grad(), gb_on = bias.defined() && bias.requires_grad();
+    // Saved: x (channel-major) and W.
+    record("conv_transpose1d", {y}, {x, weight, bias},
+           [x2, wc, geo, B, Cin, Cout, K, L, CK, gx_on, gw_on, gb_on](const TensorList& g) {
+             Tensor gy = plain(g[0]);
+             Tensor gcols = empty({CK, B * L}, gy.dtype(), gy.device());
+             backend_of(gy).im2col1d(gy, gcols, geo);
+             Tensor gx, gw, gb;
+             if (gx_on) {
+               Tensor gx2 = empty({Cin, B * L}, gy.dtype(), gy.device());
+               gemm_into(gx2, 0.0, false, false, Cin, B * L, CK, wc, gcols);  // W [Cin, CK] @ gcols
+               gx = batch_major(gx2, B);
+             }
+             if (gw_on) {
+               gw = empty({Cin, Cout, K}, gy.dtype(), gy.device());
+               gemm_into(gw, 0.0, false, true, Cin, CK, B * L, x2, gcols);  // x' [Cin, B*L] @ gcolsᵀ
+             }
+             if (gb_on) gb = bias_grad(gy);
+             return TensorList{gx, gw, gb};
+           });
   }
   return y;
 }

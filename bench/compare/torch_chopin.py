@@ -9,6 +9,10 @@ Initialisation as musicgen (Keras defaults): Glorot-uniform input and dense
 kernels, orthogonal recurrent kernels, zero biases except the forget gate's 1.
 
     torch_chopin.py [--model seed|embed] [--threads N] [--steps N] [--warmup N] [--batch B] [--vocab V]
+    torch_chopin.py --generate N [--model ...] [--threads N]
+With --generate it times generation instead, as chopin-lstm generates: batch
+1, the 40-token window run through the network for every new token (argmax),
+eager mode under torch.no_grad(); samples/s is then tokens/s.
 """
 import os
 import sys
@@ -20,6 +24,7 @@ import common  # noqa: E402
 def main():
     p = common.parser("PyTorch Chopin LSTM training step", ["seed", "embed"], "seed", common.CHOPIN_BATCH)
     p.add_argument("--vocab", type=int, default=common.CHOPIN_VOCAB)
+    p.add_argument("--generate", type=int, default=0, help="time the generation of this many tokens instead")
     args = p.parse_args()
     common.check_args(p, args)
     if args.vocab < 2:
@@ -107,6 +112,29 @@ def main():
     trainable = [q for q in net.parameters() if q.requires_grad]
     parameters = sum(q.numel() for q in trainable)
     opt = KerasAdamax(trainable, lr=0.01)
+
+    if args.generate > 0:
+        import time
+        net.eval()
+        window = common.chopin_ids(1, common.CHOPIN_STEPS, args.vocab)[0]
+
+        def encode(tokens):
+            t = torch.tensor(tokens, dtype=torch.int64).reshape(1, -1)
+            return (t.to(torch.float32) / args.vocab).unsqueeze(2) if args.model == "seed" else t
+
+        with torch.no_grad():
+            for _ in range(3):  # warm-up
+                net(encode(window))
+            first = None
+            start = time.perf_counter()
+            for _ in range(args.generate):
+                nxt = int(torch.argmax(net(encode(window))[0]))
+                first = nxt if first is None else first
+                window = window[1:] + [nxt]
+            seconds = time.perf_counter() - start
+        common.print_result("generate", "pytorch", torch.__version__, args.model, torch.get_num_threads(),
+                            seconds / args.generate, 1, float(first), parameters, import_rss)
+        return
 
     ids, targets = common.chopin_ids(args.batch, common.CHOPIN_STEPS, args.vocab)
     ids = torch.tensor(ids, dtype=torch.int64).reshape(args.batch, common.CHOPIN_STEPS)

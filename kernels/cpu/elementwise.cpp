@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <type_traits>
 
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/cpu/parallel.h"
@@ -14,6 +15,26 @@ namespace mg::cpu {
 namespace {
 // Large maps run on all cores; small ones stay on one (a thread team costs µs).
 constexpr int64_t kParallelGrain = 1 << 15;
+
+// Calls f(std::integral_constant<Op, op>{}) for the op known only at run time,
+// so that each loop is compiled for a single formula (and vectorised where the
+// formula allows) instead of switching on the op for every element.
+template <typename Op, Op... kOps, typename F>
+void with_op(Op op, F&& f) {
+  ((op == kOps ? (f(std::integral_constant<Op, kOps>{}), true) : false) || ...);
+}
+
+template <typename F>
+void with_unary_op(UnaryOp op, F&& f) {
+  using U = UnaryOp;
+  with_op<U, U::Neg, U::Exp, U::Log, U::Sqrt, U::Sigmoid, U::Tanh, U::Relu, U::LeakyRelu, U::Pow, U::Affine, U::Abs,
+          U::Mask>(op, f);
+}
+
+template <typename F>
+void with_binary_op(BinaryOp op, F&& f) {
+  with_op<BinaryOp, BinaryOp::Add, BinaryOp::Sub, BinaryOp::Mul, BinaryOp::Div>(op, f);
+}
 }  // namespace
 
 
@@ -78,8 +99,10 @@ void CpuBackend::unary(const UnaryArgs& args, const Tensor& x, const Tensor& y) 
     T* py = y.data<T>();
     const int64_t n = x.numel();
     const T alpha = static_cast<T>(args.alpha), beta = static_cast<T>(args.beta);
-    parallel_for(n, kParallelGrain, [&](int64_t lo, int64_t hi) {
-      for (int64_t i = lo; i < hi; ++i) py[i] = pointwise::unary_value(args.op, alpha, beta, px[i]);
+    with_unary_op(args.op, [&](auto op) {
+      parallel_for(n, kParallelGrain, [&](int64_t lo, int64_t hi) {
+        for (int64_t i = lo; i < hi; ++i) py[i] = pointwise::unary_value(op(), alpha, beta, px[i]);
+      });
     });
   });
 }
@@ -93,11 +116,13 @@ void CpuBackend::unary_backward(const UnaryArgs& args, const Tensor& gy, const T
     T* pgx = gx.data<T>();
     const int64_t n = gy.numel();
     const T alpha = static_cast<T>(args.alpha), alpha1 = static_cast<T>(args.alpha - 1.0);
-    parallel_for(n, kParallelGrain, [&](int64_t lo, int64_t hi) {
-      for (int64_t i = lo; i < hi; ++i) {
-        T xi = px ? px[i] : T(0), yi = py ? py[i] : T(0);
-        pgx[i] = pg[i] * pointwise::unary_derivative(args.op, alpha, alpha1, xi, yi);
-      }
+    with_unary_op(args.op, [&](auto op) {
+      parallel_for(n, kParallelGrain, [&](int64_t lo, int64_t hi) {
+        for (int64_t i = lo; i < hi; ++i) {
+          const T xi = px ? px[i] : T(0), yi = py ? py[i] : T(0);
+          pgx[i] = pg[i] * pointwise::unary_derivative(op(), alpha, alpha1, xi, yi);
+        }
+      });
     });
   });
 }
@@ -108,14 +133,16 @@ void CpuBackend::binary(BinaryOp op, const Tensor& a, const Tensor& b, const Ten
     const T* pb = b.data<T>();
     T* po = out.data<T>();
     const int64_t n = out.numel();
-    if (a.is_contiguous() && b.is_contiguous() && a.numel() == n && b.numel() == n) {
-      parallel_for(n, kParallelGrain, [&](int64_t lo, int64_t hi) {
-        for (int64_t i = lo; i < hi; ++i) po[i] = pointwise::binary_value(op, pa[i], pb[i]);
-      });
-      return;
-    }
-    strided_walk<3>(out.shape(), {&out.strides(), &a.strides(), &b.strides()},
-                    [&](int64_t o, int64_t ia, int64_t ib) { po[o] = pointwise::binary_value(op, pa[ia], pb[ib]); });
+    with_binary_op(op, [&](auto bop) {
+      if (a.is_contiguous() && b.is_contiguous() && a.numel() == n && b.numel() == n) {
+        parallel_for(n, kParallelGrain, [&](int64_t lo, int64_t hi) {
+          for (int64_t i = lo; i < hi; ++i) po[i] = pointwise::binary_value(bop(), pa[i], pb[i]);
+        });
+        return;
+      }
+      strided_walk<3>(out.shape(), {&out.strides(), &a.strides(), &b.strides()},
+                      [&](int64_t o, int64_t ia, int64_t ib) { po[o] = pointwise::binary_value(bop(), pa[ia], pb[ib]); });
+    });
   });
 }
 
@@ -125,24 +152,31 @@ void CpuBackend::reduce_sum(const Tensor& x, const Tensor& out) {
   std::vector<double> acc(static_cast<size_t>(out.numel()), 0.0);
   dispatch_float(x.dtype(), [&]<typename T>() {
     const T* px = x.data<T>();
-    // Fast paths for a contiguous x whose reduced dims are all leading
-    // (bias gradients: [rows, n] -> [1, n]) or all trailing ([rows, n] -> [rows, 1]).
+    // Fast path: x contiguous and the kept dims one block in the middle, so x
+    // reads as [outer, mid, inner] and out[m] = Σ_o Σ_i x[o, m, i] (bias
+    // gradients [rows, n] -> [n] and [B, C, L] -> [C], row sums [rows, n] -> [rows]).
     size_t lead = 0, trail = nd;
     while (lead < nd && out.shape()[lead] == 1) ++lead;
-    while (trail > 0 && out.shape()[trail - 1] == 1) --trail;
-    bool prefix = x.is_contiguous(), suffix = x.is_contiguous();
-    for (size_t d = lead; d < nd; ++d) prefix = prefix && out.shape()[d] == x.shape()[d];
-    for (size_t d = 0; d < trail; ++d) suffix = suffix && out.shape()[d] == x.shape()[d];
-    const int64_t inner = out.numel(), rows = inner > 0 ? x.numel() / inner : 0;
-    if (prefix) {
-      for (int64_t r = 0; r < rows; ++r)
-        for (int64_t j = 0; j < inner; ++j) acc[static_cast<size_t>(j)] += px[r * inner + j];
-    } else if (suffix) {
-      parallel_for(inner, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(rows, 1)), [&](int64_t j0, int64_t j1) {
-        for (int64_t j = j0; j < j1; ++j) {
+    while (trail > lead && out.shape()[trail - 1] == 1) --trail;
+    bool blocked = x.is_contiguous();
+    for (size_t d = lead; d < trail; ++d) blocked = blocked && out.shape()[d] == x.shape()[d];
+    int64_t outer = 1, mid = 1, inner = 1;
+    for (size_t d = 0; d < nd; ++d) (d < lead ? outer : d < trail ? mid : inner) *= x.shape()[d];
+    if (blocked && inner == 1) {
+      // Sums down columns, row by row (each task a band of columns): sequential reads.
+      parallel_for(mid, std::max<int64_t>(16, kParallelGrain / std::max<int64_t>(outer, 1)), [&](int64_t j0, int64_t j1) {
+        for (int64_t o = 0; o < outer; ++o)
+          for (int64_t j = j0; j < j1; ++j) acc[static_cast<size_t>(j)] += px[o * mid + j];
+      });
+    } else if (blocked) {
+      parallel_for(mid, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(outer * inner, 1)), [&](int64_t m0, int64_t m1) {
+        for (int64_t m = m0; m < m1; ++m) {
           double a = 0.0;
-          for (int64_t r = 0; r < rows; ++r) a += px[j * rows + r];
-          acc[static_cast<size_t>(j)] = a;
+          for (int64_t o = 0; o < outer; ++o) {
+            const T* row = px + (o * mid + m) * inner;
+            for (int64_t i = 0; i < inner; ++i) a += row[i];
+          }
+          acc[static_cast<size_t>(m)] = a;
         }
       });
     } else {

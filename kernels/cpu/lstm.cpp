@@ -98,9 +98,17 @@ void CpuBackend::lstm_pointwise_backward(const Tensor& gh, const Tensor& gc, con
   kernels().lstm_cell_backward(a);
 }
 
+namespace {
+// Below this batch the fused kernel's register tile would be mostly padding:
+// a step is then a matrix-vector product, which the per-step path does by
+// reading W_hh once (the GEMV of gemm_one), split over the threads.
+constexpr int64_t kFusedMinBatch = 4;
+}  // namespace
+
 void CpuBackend::lstm_sequence_forward(const Tensor& xproj, const Tensor& w_hh, const Tensor& h0, const Tensor& c0,
                                        const Tensor& hs, const Tensor& cs, const Tensor& acts) {
-  if (xproj.dtype() != DType::F32) return Backend::lstm_sequence_forward(xproj, w_hh, h0, c0, hs, cs, acts);
+  if (xproj.dtype() != DType::F32 || xproj.size(1) < kFusedMinBatch)
+    return Backend::lstm_sequence_forward(xproj, w_hh, h0, c0, hs, cs, acts);
   LstmForward a;
   a.T = xproj.size(0);
   a.B = xproj.size(1);
@@ -118,7 +126,7 @@ void CpuBackend::lstm_sequence_forward(const Tensor& xproj, const Tensor& w_hh, 
 void CpuBackend::lstm_sequence_backward(const Tensor& g_hs, const Tensor& g_c_last, const Tensor& w_hh,
                                         const Tensor& acts, const Tensor& cs, const Tensor& c0, const Tensor& dgates,
                                         const Tensor& dh0, const Tensor& dc0) {
-  if (acts.dtype() != DType::F32)
+  if (acts.dtype() != DType::F32 || acts.size(1) < kFusedMinBatch)
     return Backend::lstm_sequence_backward(g_hs, g_c_last, w_hh, acts, cs, c0, dgates, dh0, dc0);
   LstmBackward a;
   a.T = acts.size(0);

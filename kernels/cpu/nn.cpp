@@ -5,6 +5,7 @@
 
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/cpu/parallel.h"
+#include "kernels/pointwise.h"
 
 namespace mg::cpu {
 
@@ -133,11 +134,12 @@ void CpuBackend::im2col1d(const Tensor& x, const Tensor& cols, const Conv1dGeome
   dispatch_float(x.dtype(), [&]<typename T>() {
     const T* px = x.data<T>();
     T* pc = cols.data<T>();
-    each_row(g.batch * CK, T_out, [&](int64_t br) {
-      const int64_t b = br / CK, row = br % CK;
+    // One task per (row, b): the T_out entries cols[c*K + k, b, :].
+    each_row(CK * g.batch, T_out, [&](int64_t rb) {
+      const int64_t row = rb / g.batch, b = rb % g.batch;
       const int64_t c = row / g.kernel, k = row % g.kernel;
       const T* xin = px + (b * g.channels + c) * g.length;
-      T* out = pc + (b * CK + row) * T_out;
+      T* out = pc + rb * T_out;
       for (int64_t t = 0; t < T_out; ++t) {
         const int64_t pos = t * g.stride - g.pad_left + k * g.dilation;
         out[t] = (pos >= 0 && pos < g.length) ? xin[pos] : T(0);
@@ -147,7 +149,7 @@ void CpuBackend::im2col1d(const Tensor& x, const Tensor& cols, const Conv1dGeome
 }
 
 void CpuBackend::col2im1d(const Tensor& cols, const Tensor& x, const Conv1dGeometry& g) {
-  const int64_t T_out = g.out_length(), CK = g.channels * g.kernel;
+  const int64_t T_out = g.out_length();
   dispatch_float(x.dtype(), [&]<typename T>() {
     const T* pc = cols.data<T>();
     T* px = x.data<T>();
@@ -156,7 +158,7 @@ void CpuBackend::col2im1d(const Tensor& cols, const Tensor& x, const Conv1dGeome
       const int64_t b = bc / g.channels, c = bc % g.channels;
       T* xin = px + (b * g.channels + c) * g.length;
       for (int64_t k = 0; k < g.kernel; ++k) {
-        const T* in = pc + (b * CK + c * g.kernel + k) * T_out;
+        const T* in = pc + ((c * g.kernel + k) * g.batch + b) * T_out;
         for (int64_t t = 0; t < T_out; ++t) {
           const int64_t pos = t * g.stride - g.pad_left + k * g.dilation;
           if (pos >= 0 && pos < g.length) xin[pos] += in[t];
@@ -262,64 +264,57 @@ void CpuBackend::norm1d_backward(const Tensor& gy, const Tensor& x, const Tensor
 
 // ---- optimizers --------------------------------------------------------------------
 
+namespace {
+
+pointwise::AdamCoeffs adam_coeffs(const AdamArgs& a) {
+  return {a.lr,
+          a.beta1,
+          a.beta2,
+          a.eps,
+          a.weight_decay,
+          1.0 - std::pow(a.beta1, static_cast<double>(a.step)),
+          1.0 - std::pow(a.beta2, static_cast<double>(a.step))};
+}
+
+constexpr int64_t kUpdateGrain = 1 << 15;
+
+}  // namespace
+
 void CpuBackend::adam_step(const Tensor& param, const Tensor& grad, const Tensor& m, const Tensor& v,
                            const AdamArgs& a) {
-  const double bc1 = 1.0 - std::pow(a.beta1, static_cast<double>(a.step));
-  const double bc2 = 1.0 - std::pow(a.beta2, static_cast<double>(a.step));
+  const pointwise::AdamCoeffs c = adam_coeffs(a);
   dispatch_float(param.dtype(), [&]<typename T>() {
-    T* p = param.data<T>();
+    T *p = param.data<T>(), *pm = m.data<T>(), *pv = v.data<T>();
     const T* g = grad.data<T>();
-    T* pm = m.data<T>();
-    T* pv = v.data<T>();
-    const int64_t n = param.numel();
-    for (int64_t i = 0; i < n; ++i) {
-      const double gi = g[i] + a.weight_decay * p[i];  // L2 penalty folded into the gradient (PyTorch Adam)
-      pm[i] = static_cast<T>(a.beta1 * pm[i] + (1.0 - a.beta1) * gi);
-      pv[i] = static_cast<T>(a.beta2 * pv[i] + (1.0 - a.beta2) * gi * gi);
-      const double mhat = pm[i] / bc1, vhat = pv[i] / bc2;
-      p[i] = static_cast<T>(p[i] - a.lr * mhat / (std::sqrt(vhat) + a.eps));
-    }
+    parallel_for(param.numel(), kUpdateGrain, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) pointwise::adam_update(p[i], g[i], pm[i], pv[i], c);
+    });
   });
 }
 
 void CpuBackend::adamax_step(const Tensor& param, const Tensor& grad, const Tensor& m, const Tensor& u,
                              const AdamArgs& a) {
-  // Keras Adamax: m = b1 m + (1 - b1) g; u = max(b2 u, |g|); p -= lr / (1 - b1^t) * m / (u + eps)
-  const double bc1 = 1.0 - std::pow(a.beta1, static_cast<double>(a.step));
+  const pointwise::AdamCoeffs c = adam_coeffs(a);
   dispatch_float(param.dtype(), [&]<typename T>() {
-    T* p = param.data<T>();
+    T *p = param.data<T>(), *pm = m.data<T>(), *pu = u.data<T>();
     const T* g = grad.data<T>();
-    T* pm = m.data<T>();
-    T* pu = u.data<T>();
-    const int64_t n = param.numel();
-    for (int64_t i = 0; i < n; ++i) {
-      const double gi = g[i] + a.weight_decay * p[i];
-      pm[i] = static_cast<T>(a.beta1 * pm[i] + (1.0 - a.beta1) * gi);
-      pu[i] = static_cast<T>(std::max(a.beta2 * pu[i], std::abs(gi)));
-      p[i] = static_cast<T>(p[i] - a.lr / bc1 * pm[i] / (pu[i] + a.eps));
-    }
+    parallel_for(param.numel(), kUpdateGrain, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) pointwise::adamax_update(p[i], g[i], pm[i], pu[i], c);
+    });
   });
 }
 
 void CpuBackend::sgd_step(const Tensor& param, const Tensor& grad, const Tensor& buf, double lr, double momentum,
                           double weight_decay, bool nesterov) {
-  // PyTorch SGD: d = g + wd p; buf = momentum buf + d; step = nesterov ? d + momentum buf : buf
   dispatch_float(param.dtype(), [&]<typename T>() {
     T* p = param.data<T>();
     const T* g = grad.data<T>();
     T* pb = buf.defined() ? buf.data<T>() : nullptr;
-    const int64_t n = param.numel();
-    for (int64_t i = 0; i < n; ++i) {
-      double d = g[i] + weight_decay * p[i];
-      if (pb) {
-        pb[i] = static_cast<T>(momentum * pb[i] + d);
-        d = nesterov ? d + momentum * pb[i] : pb[i];
-      }
-      p[i] = static_cast<T>(p[i] - lr * d);
-    }
+    parallel_for(param.numel(), kUpdateGrain, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) pointwise::sgd_update(p[i], g[i], pb ? pb + i : nullptr, lr, momentum, weight_decay, nesterov);
+    });
   });
 }
-
 
 }  // namespace mg::cpu
 

@@ -60,6 +60,13 @@ inline void micro_kernel(int64_t k, const float* __restrict a, const float* __re
   for (int64_t r = 0; r < kMR; ++r)
 #pragma GCC unroll 4
     for (int64_t v = 0; v < kNV; ++v) acc[r][v] = vzero();
+  // C is read after the k loop: fetch its lines now, while the loop runs.
+  if (beta != 0.0f)
+#pragma GCC unroll 16
+    for (int64_t r = 0; r < kMR; ++r) {
+      __builtin_prefetch(c + r * ldc, 1);
+      __builtin_prefetch(c + r * ldc + kNR - 1, 1);
+    }
   for (int64_t p = 0; p < k; ++p) {
     VReg bv[kNV];
 #pragma GCC unroll 4
@@ -111,28 +118,33 @@ struct Matrix {
 
 // op(A)[i0 .. i0+mc, p0 .. p0+kc] -> MR-row panels: dst[panel][p][r], zero rows past mc.
 inline void pack_a(const Matrix& A, int64_t i0, int64_t mc, int64_t p0, int64_t kc, float* dst) {
-  for (int64_t ir = 0; ir < mc; ir += kMR, dst += kc * kMR) {
-    const int64_t rows = std::min(kMR, mc - ir);
-    if (A.trans) {
-      // Stored [k, m]: each p holds the panel's rows side by side.
-      for (int64_t p = 0; p < kc; ++p) {
-        const float* src = A.p + (p0 + p) * A.ld + i0 + ir;
-        float* d = dst + p * kMR;
-        for (int64_t r = 0; r < rows; ++r) d[r] = src[r];
+  const int64_t panels = (mc + kMR - 1) / kMR;
+  if (A.trans) {
+    // Stored [k, m]: row p of the block is contiguous; deal it out to the panels.
+    for (int64_t p = 0; p < kc; ++p) {
+      const float* src = A.p + (p0 + p) * A.ld + i0;
+      for (int64_t pan = 0; pan < panels; ++pan) {
+        float* d = dst + pan * kc * kMR + p * kMR;
+        const int64_t rows = std::min(kMR, mc - pan * kMR);
+        for (int64_t r = 0; r < rows; ++r) d[r] = src[pan * kMR + r];
         for (int64_t r = rows; r < kMR; ++r) d[r] = 0.0f;
       }
-    } else {
-      for (int64_t r = 0; r < kMR; ++r) {
-        if (r < rows) {
-          const float* src = A.p + (i0 + ir + r) * A.ld + p0;
-          for (int64_t p = 0; p < kc; ++p) dst[p * kMR + r] = src[p];
-        } else {
-          for (int64_t p = 0; p < kc; ++p) dst[p * kMR + r] = 0.0f;
-        }
+    }
+    return;
+  }
+  for (int64_t pan = 0; pan < panels; ++pan, dst += kc * kMR) {
+    const int64_t rows = std::min(kMR, mc - pan * kMR);
+    for (int64_t r = 0; r < kMR; ++r) {
+      if (r < rows) {
+        const float* src = A.p + (i0 + pan * kMR + r) * A.ld + p0;
+        for (int64_t p = 0; p < kc; ++p) dst[p * kMR + r] = src[p];
+      } else {
+        for (int64_t p = 0; p < kc; ++p) dst[p * kMR + r] = 0.0f;
       }
     }
   }
 }
+
 
 // op(B)[p0 .. p0+kc, j0 .. j0+nc] -> NR-column panels: dst[panel][p][c], zero columns past nc.
 inline void pack_b_panel(const Matrix& B, int64_t p0, int64_t kc, int64_t j0, int64_t cols, float* dst) {
@@ -192,16 +204,19 @@ inline float dot16(const float* a, const float* b, int64_t k) {
   return d;
 }
 
-// c[0..n) = alpha a op(B) + beta c for a single row a (stride inc).
-inline void gemv_row(int64_t n, int64_t k, const float* a, int64_t inc, const Matrix& B, float* c, float alpha,
-                     float beta) {
+// c[j inc_c] (j < n) = alpha a op(B) + beta c for a single row a (stride inc).
+inline void gemv_row(int64_t n, int64_t k, const float* a, int64_t inc, const Matrix& B, float* c, int64_t inc_c,
+                     float alpha, float beta) {
   static thread_local std::vector<float> abuf;
   if (inc != 1) {
     abuf.resize(static_cast<size_t>(k));
     for (int64_t p = 0; p < k; ++p) abuf[static_cast<size_t>(p)] = a[p * inc];
     a = abuf.data();
   }
-  auto finish = [&](int64_t j, float dot) { c[j] = beta == 0.0f ? alpha * dot : alpha * dot + beta * c[j]; };
+  auto finish = [&](int64_t j, float dot) {
+    float& out = c[j * inc_c];
+    out = beta == 0.0f ? alpha * dot : alpha * dot + beta * out;
+  };
   if (B.trans) {
     // B stored [n, k]: c[j] is the dot product of a with row j.
     parallel_for(n, std::max<int64_t>(16, (1 << 16) / std::max<int64_t>(k, 1)), [&](int64_t j0, int64_t j1) {
@@ -258,7 +273,12 @@ inline void gemm_one(int64_t m, int64_t n, int64_t k, const Matrix& A, const Mat
   }
   if (m == 1) {
     // One row: a matrix-vector product, bound by reading B once.
-    gemv_row(n, k, A.p, A.trans ? A.ld : 1, B, C, alpha, beta);
+    gemv_row(n, k, A.p, A.trans ? A.ld : 1, B, C, 1, alpha, beta);
+    return;
+  }
+  if (n == 1) {
+    // One column: the same product transposed, C[:, 0]ᵀ = op(B)ᵀ op(A)ᵀ.
+    gemv_row(m, k, B.p, B.trans ? 1 : B.ld, Matrix{A.p, A.ld, !A.trans}, C, ldc, alpha, beta);
     return;
   }
   const int64_t npanels = (n + kNR - 1) / kNR;

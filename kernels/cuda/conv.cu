@@ -1,7 +1,7 @@
 // Convolution lowering: im2col and its adjoint col2im, with the geometry of
 // tensor/backend.h. B = batch, C = channels, L = input length, K = kernel,
-// T = output length; x [B, C, L], cols [B, C*K, T] with
-// cols[b, c*K + k, t] = x[b, c, t*stride - pad_left + k*dilation] (0 outside).
+// T = output length; x [B, C, L], cols [C*K, B, T] with
+// cols[c*K + k, b, t] = x[b, c, t*stride - pad_left + k*dilation] (0 outside).
 #include "kernels/cuda/launch.h"
 
 namespace mg::cuda {
@@ -10,16 +10,17 @@ using detail::dispatch_float;
 
 namespace {
 
-// One thread per column entry, i = ((b C + c) K + k) T + t.
+// One thread per column entry, i = ((c K + k) B + b) T + t.
 template <typename T>
 __global__ void im2col_kernel(const T* x, T* cols, Conv1dGeometry g, int64_t t_out, int64_t total) {
   const int64_t i = global_index();
   if (i >= total) return;
   const int64_t t = i % t_out;
-  const int64_t k = (i / t_out) % g.kernel;
-  const int64_t bc = i / (t_out * g.kernel);
+  const int64_t b = (i / t_out) % g.batch;
+  const int64_t row = i / (t_out * g.batch);
+  const int64_t c = row / g.kernel, k = row % g.kernel;
   const int64_t pos = t * g.stride - g.pad_left + k * g.dilation;
-  cols[i] = (pos >= 0 && pos < g.length) ? x[bc * g.length + pos] : T(0);
+  cols[i] = (pos >= 0 && pos < g.length) ? x[(b * g.channels + c) * g.length + pos] : T(0);
 }
 
 // One thread per input element gathers every column entry that reads it
@@ -30,12 +31,13 @@ __global__ void col2im_kernel(const T* cols, T* x, Conv1dGeometry g, int64_t t_o
   const int64_t i = global_index();
   if (i >= total) return;
   const int64_t pos = i % g.length, bc = i / g.length;
+  const int64_t b = bc / g.channels, c = bc % g.channels;
   T acc = x[i];
   for (int64_t k = 0; k < g.kernel; ++k) {
     const int64_t num = pos + g.pad_left - k * g.dilation;
     if (num < 0 || num % g.stride != 0) continue;
     const int64_t t = num / g.stride;
-    if (t < t_out) acc += cols[(bc * g.kernel + k) * t_out + t];
+    if (t < t_out) acc += cols[((c * g.kernel + k) * g.batch + b) * t_out + t];
   }
   x[i] = acc;
 }
