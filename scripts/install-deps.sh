@@ -22,7 +22,8 @@ packages=(
   python3-numpy
 )
 if [ "$fuzz" -eq 1 ]; then
-  packages+=(clang libclang-rt-14-dev)
+  # clang, its libFuzzer and sanitizer runtimes, and its OpenMP runtime (the engine is built with OpenMP).
+  packages+=(clang libclang-rt-14-dev libomp-14-dev)
 fi
 
 missing=()
