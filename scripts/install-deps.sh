@@ -22,8 +22,8 @@ packages=(
   python3-numpy
 )
 if [ "$fuzz" -eq 1 ]; then
-  # clang, its libFuzzer and sanitizer runtimes, and its OpenMP runtime (the engine is built with OpenMP).
-  packages+=(clang libclang-rt-14-dev libomp-14-dev)
+  # clang with its libFuzzer and sanitizer runtimes.
+  packages+=(clang libclang-rt-14-dev)
 fi
 
 missing=()
