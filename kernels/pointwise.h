@@ -56,6 +56,15 @@ MG_POINTWISE T unary_derivative(UnaryOp op, T a, T a1, T x, T y) {
   return T(0);
 }
 
+// Which of x and y = op(x) the derivative reads: what backward must keep.
+MG_POINTWISE constexpr bool derivative_reads_x(UnaryOp op) {
+  return op == UnaryOp::Log || op == UnaryOp::Relu || op == UnaryOp::LeakyRelu || op == UnaryOp::Pow ||
+         op == UnaryOp::Abs;
+}
+MG_POINTWISE constexpr bool derivative_reads_y(UnaryOp op) {
+  return op == UnaryOp::Exp || op == UnaryOp::Sqrt || op == UnaryOp::Sigmoid || op == UnaryOp::Tanh;
+}
+
 template <typename T>
 MG_POINTWISE T binary_value(BinaryOp op, T a, T b) {
   switch (op) {
@@ -65,6 +74,48 @@ MG_POINTWISE T binary_value(BinaryOp op, T a, T b) {
     case BinaryOp::Div: return a / b;
   }
   return a;
+}
+
+// ---- the LSTM cell's pointwise part, for one (row, unit): gate
+// pre-activations in the order i, f, g, o (Keras calls g "c").
+
+template <typename T>
+struct LstmCellForward {
+  T i, f, g, o;  // activated gates, saved for backward
+  T c, h;
+};
+
+//   i, f, o = σ(·);  g = tanh(·);  c = f c_prev + i g;  h = o tanh(c)
+template <typename T>
+MG_POINTWISE LstmCellForward<T> lstm_cell_forward(T pre_i, T pre_f, T pre_g, T pre_o, T c_prev) {
+  using std::exp, std::tanh;
+  LstmCellForward<T> r;
+  r.i = T(1) / (T(1) + exp(-pre_i));
+  r.f = T(1) / (T(1) + exp(-pre_f));
+  r.g = tanh(pre_g);
+  r.o = T(1) / (T(1) + exp(-pre_o));
+  r.c = r.f * c_prev + r.i * r.g;
+  r.h = r.o * tanh(r.c);
+  return r;
+}
+
+template <typename T>
+struct LstmCellBackward {
+  T di, df, dg, dout;  // gradients of the four pre-activations
+  T dc_prev;
+};
+
+// From the gradients reaching h and c (gh, gc) and the saved activations:
+//   dc = gc + gh o (1 - tanh² c)
+//   di = dc g i(1-i);  df = dc c_prev f(1-f);  dg = dc i (1-g²);  do = gh tanh(c) o(1-o)
+//   dc_prev = dc f
+template <typename T>
+MG_POINTWISE LstmCellBackward<T> lstm_cell_backward(T gh, T gc, T i, T f, T g, T o, T c_prev, T c) {
+  using std::tanh;
+  const T tc = tanh(c);
+  const T dc = gc + gh * o * (T(1) - tc * tc);
+  return {dc * g * i * (T(1) - i), dc * c_prev * f * (T(1) - f), dc * i * (T(1) - g * g),
+          gh * tc * o * (T(1) - o), dc * f};
 }
 
 // ---- optimizer updates, one element at a time, in place. The arithmetic is

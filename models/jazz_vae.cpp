@@ -2,7 +2,7 @@
 
 namespace mg::nn {
 
-ResNet1DBlock::ResNet1DBlock(int64_t channels, int64_t kernel, Kind kind) : kind_(kind), kernel_(kernel) {
+ResNet1DBlock::ResNet1DBlock(int64_t channels, int64_t kernel, Kind kind) : kind_(kind) {
   if (kind == Kind::Encode) {
     conv1_ = register_module("conv1", std::make_shared<Conv1d>(channels, channels, ConvSpec{kernel, 1, true}));
     in1_ = register_module("norm1", std::make_shared<InstanceNorm1d>(channels));

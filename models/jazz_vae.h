@@ -34,7 +34,6 @@ class ResNet1DBlock : public Module {
 
  private:
   Kind kind_;
-  int64_t kernel_;
   std::shared_ptr<Conv1d> conv1_, conv2_;
   std::shared_ptr<ConvTranspose1d> convt1_, convt2_;
   std::shared_ptr<InstanceNorm1d> in1_, in2_;

@@ -94,7 +94,9 @@ class Backend {
 
   // ---- elementwise
   virtual void unary(const UnaryArgs& args, const Tensor& x, const Tensor& y) = 0;
-  // gx = gy * d op(x) / dx; y is op(x), passed so that exp/sigmoid/tanh/sqrt reuse it.
+  // gx = gy * d op(x) / dx; y is op(x), which exp/sigmoid/tanh/sqrt's derivatives
+  // read instead of x. x or y is undefined where the derivative does not read it
+  // (pointwise::derivative_reads_x/_y).
   virtual void unary_backward(const UnaryArgs& args, const Tensor& gy, const Tensor& x, const Tensor& y,
                               const Tensor& gx) = 0;
   // out = a (op) b; a and b are strided views broadcast to out's shape (stride 0

@@ -12,6 +12,7 @@
 
 #include "kernels/cpu/cpu_backend.h"
 #include "op_registry.h"
+#include "test_support.h"
 #include "tensor/backend.h"
 #if defined(MUSICGEN_WITH_CUDA)
 #include "kernels/cuda/cuda_memory.h"
@@ -23,7 +24,7 @@ using namespace mg;
 
 bool skip_without_gpu() {
   if (cuda_available()) return false;
-  MESSAGE("skipped: no CUDA GPU");
+  test::skip("no CUDA GPU");
   return true;
 }
 

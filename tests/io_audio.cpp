@@ -284,7 +284,7 @@ TEST_CASE("built-in jazz clips: deterministic, audible, unclipped, varied") {
 TEST_CASE("shared data: the GTZAN clip at 3 kHz and the rendered jazz folder") {
   std::string data = mg::test::shared_data_dir();
   if (data.empty()) {
-    MESSAGE("skipped: no ../shared/data and no MUSICGEN_DATA");
+    mg::test::skip("no ../shared/data and no MUSICGEN_DATA");
     return;
   }
   Audio gtzan = load_audio(data + "/gtzan-jazz/jazz.00000.wav", 3000);

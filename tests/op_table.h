@@ -1,8 +1,9 @@
 #pragma once
 // The op table: one entry per differentiable op, each with a few variants
 // (plain, broadcast, non-contiguous, op options). It drives the float64
-// gradcheck suite (test_gradcheck.cpp) and the CPU-vs-CUDA parity suite
-// (test_cuda_parity.cpp). Adding an op means adding one entry here.
+// gradcheck suite (tests/gradcheck.cpp), the CPU-vs-CUDA parity suite
+// (tests/cuda_parity.cpp) and the op benchmark (bench/bench_ops.cpp).
+// Adding an op means adding one entry here.
 //
 // A variant's function receives fresh contiguous leaf tensors of the listed
 // shapes (on the device and dtype under test) and returns the op's output;

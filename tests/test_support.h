@@ -5,7 +5,26 @@
 #include <filesystem>
 #include <string>
 
+#include <doctest/doctest.h>
+
 namespace mg::test {
+
+// ---- skipping: a test case that cannot run on this machine says so.
+constexpr int kSkipExitCode = 77;  // CTest's SKIP_RETURN_CODE (tests/CMakeLists.txt)
+
+struct SkipState {
+  int started = 0, skipped = 0;
+};
+inline SkipState& skip_state() {
+  static SkipState s;
+  return s;
+}
+
+// Marks the running test case as skipped, with the reason; the caller returns.
+inline void skip(const std::string& why) {
+  ++skip_state().skipped;
+  MESSAGE("skipped: " << why);
+}
 
 // ../shared/data beside the repository, or $MUSICGEN_DATA; empty when absent.
 inline std::string shared_data_dir() {

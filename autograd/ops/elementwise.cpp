@@ -2,6 +2,7 @@
 // incoming gradient back down to each input's shape (sum_to).
 // Shapes: a, b broadcastable; out = broadcast_shapes(a, b).
 #include "autograd/ops/common.h"
+#include "kernels/pointwise.h"
 
 namespace mg {
 
@@ -84,17 +85,22 @@ Tensor div(const Tensor& a, const Tensor& b) {
   return out;
 }
 
-// One pass of a unary map; saves x and/or y for the derivative as needed.
+// One pass of a unary map y = op(x) (the formulas: kernels/pointwise.h).
+// Backward: gx = gy · op'(x), where op' reads x (log, relu, pow, ...) or y
+// (exp, sqrt, sigmoid: σ' = y (1 - y), tanh: 1 - y²) or neither; only what
+// it reads is saved.
 static Tensor unary_op(const char* name, UnaryArgs args, const Tensor& x) {
   MG_CHECK(x.dtype() != DType::I64, "{}: needs a float tensor", name);
   Tensor xc = plain(x);
   Tensor y = empty_like(xc);
   if (y.numel() > 0) backend_of(x).unary(args, xc, y);
   if (needs_grad({x})) {
-    record(name, {y}, {x}, [args, xc, ys = y.detach()](const TensorList& g) {
-      Tensor gc = plain(g[0]);
-      Tensor gx = empty_like(gc);
-      if (gx.numel() > 0) backend_of(gc).unary_backward(args, gc, xc, ys, gx);
+    Tensor saved_x = pointwise::derivative_reads_x(args.op) ? xc : Tensor();
+    Tensor saved_y = pointwise::derivative_reads_y(args.op) ? y.detach() : Tensor();
+    record(name, {y}, {x}, [args, saved_x, saved_y](const TensorList& g) {
+      Tensor gy = plain(g[0]);
+      Tensor gx = empty_like(gy);
+      if (gx.numel() > 0) backend_of(gy).unary_backward(args, gy, saved_x, saved_y, gx);
       return TensorList{gx};
     });
   }

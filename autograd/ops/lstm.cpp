@@ -21,15 +21,16 @@ std::pair<Tensor, Tensor> lstm_pointwise(const Tensor& gates, const Tensor& c_pr
                gates.size(1) == 4 * c_prev.size(1),
            "lstm_pointwise: gates must be [B, 4H] and c_prev [B, H], got {} and {}", shape_str(gates.shape()),
            shape_str(c_prev.shape()));
-  Tensor gc = plain(gates), cp = plain(c_prev);
-  Tensor h = empty_like(cp), c = empty_like(cp), act = empty_like(gc);
-  if (h.numel() > 0) backend_of(gc).lstm_pointwise_forward(gc, cp, h, c, act);
+  Tensor pre = plain(gates), cp = plain(c_prev);
+  Tensor h = empty_like(cp), c = empty_like(cp), act = empty_like(pre);
+  if (h.numel() > 0) backend_of(pre).lstm_pointwise_forward(pre, cp, h, c, act);
   if (needs_grad({gates, c_prev})) {
+    // Saved: the activated gates, c_prev and c (backward recomputes only tanh c).
     record("lstm_pointwise", {h, c}, {gates, c_prev}, [act, cp, cs = c.detach()](const TensorList& g) {
-      Tensor gh = g[0].defined() ? plain(g[0]) : Tensor();
-      Tensor gcell = g[1].defined() ? plain(g[1]) : Tensor();
+      Tensor gh = g[0].defined() ? plain(g[0]) : Tensor();  // gradient of h
+      Tensor gc = g[1].defined() ? plain(g[1]) : Tensor();  // gradient of c
       Tensor ggates = empty_like(act), gc_prev = empty_like(cp);
-      if (ggates.numel() > 0) backend_of(act).lstm_pointwise_backward(gh, gcell, act, cp, cs, ggates, gc_prev);
+      if (ggates.numel() > 0) backend_of(act).lstm_pointwise_backward(gh, gc, act, cp, cs, ggates, gc_prev);
       return TensorList{ggates, gc_prev};
     });
   }

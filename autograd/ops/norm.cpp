@@ -1,6 +1,14 @@
 // Instance and batch normalisation over x [N, C, L] (N = batch, C = channels,
 // L = length). Instance norm normalises each (n, c) row over L; batch norm
 // each channel over (N, L). One kernel pair serves both; `per_instance` picks.
+//
+// Forward, per group of M elements:
+//   mean = Σ x / M;  rstd = 1 / sqrt(Σ (x - mean)² / M + eps);  x̂ = (x - mean) rstd
+//   y = w x̂ + b
+// Backward, with d = gy w:
+//   gx = rstd (d - mean(d) - x̂ mean(d x̂));  gw = Σ gy x̂;  gb = Σ gy
+// (the two means are over the group; gw and gb sum over every group of a channel).
+// Saved: x, w and the per-group mean and rstd, from which x̂ is recomputed.
 #include "autograd/ops/common.h"
 
 namespace mg {
@@ -28,7 +36,7 @@ static Tensor norm1d(const char* name, const Tensor& x, const Tensor& weight, co
   if (rstd_out) *rstd_out = rstd;
   if (needs_grad({x, weight, bias})) {
     const bool gw_on = weight.defined() && weight.requires_grad(), gb_on = bias.defined() && bias.requires_grad();
-    record(name, {y}, {x, weight, bias}, [=](const TensorList& g) {
+    record(name, {y}, {x, weight, bias}, [xc, wc, mu, rstd, per_instance, gw_on, gb_on, C](const TensorList& g) {
       Tensor gy = plain(g[0]);
       Tensor gx = empty_like(gy);
       Tensor gw = gw_on ? empty({C}, gy.dtype(), gy.device()) : Tensor();

@@ -1,5 +1,12 @@
 // Softmax family and losses. Shapes: softmax over any dim (moved last by a
 // transpose view); cross_entropy logits [N, C], targets int64 [N] -> scalar.
+//
+//   softmax:      y = e^(x - max) / Σ e^(x - max);   gx = y (gy - Σ gy y)
+//   log_softmax:  y = x - max - log Σ e^(x - max);   gx = gy - e^y Σ gy
+//   cross_entropy (mean over rows of -log softmax(x)[target]):
+//                 gx = g (softmax(x) - onehot(target)) / N
+// Softmax saves its output y (both derivatives read y, not x); cross_entropy
+// saves the probabilities and the targets.
 #include "autograd/ops/common.h"
 
 namespace mg {
@@ -14,9 +21,9 @@ static Tensor softmax_last(const Tensor& x, bool log) {
   if (y.numel() > 0) backend_of(x).softmax(xc, y, log);
   if (needs_grad({x})) {
     record(log ? "log_softmax" : "softmax", {y}, {x}, [log, ys = y.detach()](const TensorList& g) {
-      Tensor gc = plain(g[0]);
-      Tensor gx = empty_like(gc);
-      if (gx.numel() > 0) backend_of(gc).softmax_backward(gc, ys, gx, log);
+      Tensor gy = plain(g[0]);
+      Tensor gx = empty_like(gy);
+      if (gx.numel() > 0) backend_of(gy).softmax_backward(gy, ys, gx, log);
       return TensorList{gx};
     });
   }

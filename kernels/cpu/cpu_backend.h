@@ -4,6 +4,10 @@
 // project's thread pool (kernels/cpu/parallel.h) runs the ones that are large
 // enough to pay for it. GEMM and the LSTM go to the vectorised kernels of
 // kernels/cpu/isa.h.
+#include <array>
+#include <tuple>
+#include <vector>
+
 #include "tensor/backend.h"
 
 namespace mg::cpu {

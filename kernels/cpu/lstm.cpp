@@ -1,13 +1,12 @@
 // CPU LSTM kernels: the reference loops for one step's pointwise part (the
-// oracle), and the backend entries that send float32 to the fused kernels of
-// this CPU's instruction set (kernels/cpu/simd_kernels.inl).
-//
-// gates [B, 4H] in order i, f, g, o (Keras calls g "c"; PyTorch calls it "g").
-//   c = sigmoid(f) c_prev + sigmoid(i) tanh(g);  h = sigmoid(o) tanh(c)
+// oracle; the formulas are kernels/pointwise.h's), and the backend entries
+// that send float32 to the fused kernels of this CPU's instruction set
+// (kernels/cpu/simd_kernels.inl). gates [B, 4H] in order i, f, g, o.
 #include <cmath>
 
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/cpu/isa.h"
+#include "kernels/pointwise.h"
 
 namespace mg::cpu {
 
@@ -20,19 +19,17 @@ void lstm_pointwise_forward_reference(const Tensor& gates, const Tensor& c_prev,
     T* ph = h.data<T>();
     T* pc = c.data<T>();
     T* pa = act.data<T>();
-    auto sig = [](T v) { return T(1) / (T(1) + std::exp(-v)); };
     for (int64_t b = 0; b < B; ++b) {
       const T* g = pg + b * 4 * H;
       T* a = pa + b * 4 * H;
       for (int64_t j = 0; j < H; ++j) {
-        const T i = sig(g[j]), f = sig(g[H + j]), gg = std::tanh(g[2 * H + j]), o = sig(g[3 * H + j]);
-        a[j] = i;
-        a[H + j] = f;
-        a[2 * H + j] = gg;
-        a[3 * H + j] = o;
-        const T cn = f * pc0[b * H + j] + i * gg;
-        pc[b * H + j] = cn;
-        ph[b * H + j] = o * std::tanh(cn);
+        const auto r = pointwise::lstm_cell_forward(g[j], g[H + j], g[2 * H + j], g[3 * H + j], pc0[b * H + j]);
+        a[j] = r.i;
+        a[H + j] = r.f;
+        a[2 * H + j] = r.g;
+        a[3 * H + j] = r.o;
+        pc[b * H + j] = r.c;
+        ph[b * H + j] = r.h;
       }
     }
   });
@@ -54,15 +51,13 @@ void lstm_pointwise_backward_reference(const Tensor& gh, const Tensor& gc, const
       T* dg = pgg + b * 4 * H;
       for (int64_t j = 0; j < H; ++j) {
         const int64_t k = b * H + j;
-        const T i = a[j], f = a[H + j], g = a[2 * H + j], o = a[3 * H + j];
-        const T tc = std::tanh(pc[k]);
-        const T dh = pgh ? pgh[k] : T(0);
-        const T dc = (pgc ? pgc[k] : T(0)) + dh * o * (T(1) - tc * tc);
-        dg[j] = dc * g * i * (T(1) - i);          // input gate
-        dg[H + j] = dc * pc0[k] * f * (T(1) - f);  // forget gate
-        dg[2 * H + j] = dc * i * (T(1) - g * g);   // candidate
-        dg[3 * H + j] = dh * tc * o * (T(1) - o);  // output gate
-        pgc0[k] = dc * f;
+        const auto r = pointwise::lstm_cell_backward(pgh ? pgh[k] : T(0), pgc ? pgc[k] : T(0), a[j], a[H + j],
+                                                     a[2 * H + j], a[3 * H + j], pc0[k], pc[k]);
+        dg[j] = r.di;
+        dg[H + j] = r.df;
+        dg[2 * H + j] = r.dg;
+        dg[3 * H + j] = r.dout;
+        pgc0[k] = r.dc_prev;
       }
     }
   });

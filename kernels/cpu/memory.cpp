@@ -102,3 +102,10 @@ void CpuBackend::copy_from_host(void* dst, const void* src, size_t bytes) { std:
 void CpuBackend::copy_to_host(void* dst, const void* src, size_t bytes) { std::memcpy(dst, src, bytes); }
 
 }  // namespace mg::cpu
+
+namespace mg {
+Backend& cpu_backend() {
+  static cpu::CpuBackend backend;
+  return backend;
+}
+}  // namespace mg

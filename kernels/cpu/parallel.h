@@ -60,6 +60,16 @@ void parallel_for(int64_t n, int64_t grain, F&& f) {
   run_tasks(chunks, TaskRef(body));
 }
 
+// f(r) for every row r of `rows`, each costing about `row_cost` element
+// operations: in parallel once the total is worth a thread (2^15 operations).
+template <typename F>
+void each_row(int64_t rows, int64_t row_cost, F&& f) {
+  parallel_for(rows, std::max<int64_t>(1, (int64_t{1} << 15) / std::max<int64_t>(row_cost, 1)),
+               [&](int64_t r0, int64_t r1) {
+                 for (int64_t r = r0; r < r1; ++r) f(r);
+               });
+}
+
 // How many times run_tasks handed work to the pool since the process started
 // (a benchmark reports the count per training step).
 int64_t parallel_dispatches();

@@ -1,9 +1,10 @@
 // LSTM cell, pointwise part. B = batch, H = hidden size; gates and act
-// [B, 4H] in order i, f, g, o; c_prev, h, c [B, H].
-//   c = sigmoid(f) c_prev + sigmoid(i) tanh(g);  h = sigmoid(o) tanh(c)
+// [B, 4H] in order i, f, g, o; c_prev, h, c [B, H]. The formulas are
+// kernels/pointwise.h's, shared with the CPU reference.
 // One thread per (b, j) computes all four gates: the GEMM before it is where
 // the time goes, and this keeps the step to one read of the gates.
 #include "kernels/cuda/launch.h"
+#include "kernels/pointwise.h"
 
 namespace mg::cuda {
 
@@ -13,28 +14,22 @@ using detail::dispatch_float;
 namespace {
 
 template <typename T>
-__device__ __forceinline__ T sigmoid(T v) {
-  return T(1) / (T(1) + exp(-v));
-}
-
-template <typename T>
 __global__ void lstm_forward_kernel(const T* gates, const T* c_prev, T* h, T* c, T* act, int64_t B, int64_t H) {
   const int64_t i = global_index();
   if (i >= B * H) return;
   const int64_t b = i / H, j = i - b * H;
   const T* g = gates + b * 4 * H;
   T* a = act + b * 4 * H;
-  const T ig = sigmoid(g[j]), fg = sigmoid(g[H + j]), gg = tanh(g[2 * H + j]), og = sigmoid(g[3 * H + j]);
-  a[j] = ig;
-  a[H + j] = fg;
-  a[2 * H + j] = gg;
-  a[3 * H + j] = og;
-  const T cn = fg * c_prev[i] + ig * gg;
-  c[i] = cn;
-  h[i] = og * tanh(cn);
+  const auto r = pointwise::lstm_cell_forward(g[j], g[H + j], g[2 * H + j], g[3 * H + j], c_prev[i]);
+  a[j] = r.i;
+  a[H + j] = r.f;
+  a[2 * H + j] = r.g;
+  a[3 * H + j] = r.o;
+  c[i] = r.c;
+  h[i] = r.h;
 }
 
-// gh, gc may be null (zero). dc is the total gradient reaching c.
+// gh, gc may be null (zero).
 template <typename T>
 __global__ void lstm_backward_kernel(const T* gh, const T* gc, const T* act, const T* c_prev, const T* c, T* ggates,
                                      T* gc_prev, int64_t B, int64_t H) {
@@ -43,15 +38,13 @@ __global__ void lstm_backward_kernel(const T* gh, const T* gc, const T* act, con
   const int64_t b = i / H, j = i - b * H;
   const T* a = act + b * 4 * H;
   T* dg = ggates + b * 4 * H;
-  const T ig = a[j], fg = a[H + j], gg = a[2 * H + j], og = a[3 * H + j];
-  const T tc = tanh(c[i]);
-  const T dh = gh ? gh[i] : T(0);
-  const T dc = (gc ? gc[i] : T(0)) + dh * og * (T(1) - tc * tc);
-  dg[j] = dc * gg * ig * (T(1) - ig);             // input gate
-  dg[H + j] = dc * c_prev[i] * fg * (T(1) - fg);  // forget gate
-  dg[2 * H + j] = dc * ig * (T(1) - gg * gg);     // candidate
-  dg[3 * H + j] = dh * tc * og * (T(1) - og);     // output gate
-  gc_prev[i] = dc * fg;
+  const auto r = pointwise::lstm_cell_backward(gh ? gh[i] : T(0), gc ? gc[i] : T(0), a[j], a[H + j], a[2 * H + j],
+                                               a[3 * H + j], c_prev[i], c[i]);
+  dg[j] = r.di;
+  dg[H + j] = r.df;
+  dg[2 * H + j] = r.dg;
+  dg[3 * H + j] = r.dout;
+  gc_prev[i] = r.dc_prev;
 }
 
 }  // namespace

@@ -1,0 +1,63 @@
+// CPU: fused optimizer updates, with the formulas of kernels/pointwise.h.
+#include <algorithm>
+#include <cmath>
+
+#include "kernels/cpu/cpu_backend.h"
+#include "kernels/cpu/parallel.h"
+#include "kernels/pointwise.h"
+
+namespace mg::cpu {
+
+namespace {
+
+pointwise::AdamCoeffs adam_coeffs(const AdamArgs& a) {
+  return {a.lr,
+          a.beta1,
+          a.beta2,
+          a.eps,
+          a.weight_decay,
+          1.0 - std::pow(a.beta1, static_cast<double>(a.step)),
+          1.0 - std::pow(a.beta2, static_cast<double>(a.step))};
+}
+
+constexpr int64_t kUpdateGrain = 1 << 15;
+
+}  // namespace
+
+void CpuBackend::adam_step(const Tensor& param, const Tensor& grad, const Tensor& m, const Tensor& v,
+                           const AdamArgs& a) {
+  const pointwise::AdamCoeffs c = adam_coeffs(a);
+  dispatch_float(param.dtype(), [&]<typename T>() {
+    T *p = param.data<T>(), *pm = m.data<T>(), *pv = v.data<T>();
+    const T* g = grad.data<T>();
+    parallel_for(param.numel(), kUpdateGrain, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) pointwise::adam_update(p[i], g[i], pm[i], pv[i], c);
+    });
+  });
+}
+
+void CpuBackend::adamax_step(const Tensor& param, const Tensor& grad, const Tensor& m, const Tensor& u,
+                             const AdamArgs& a) {
+  const pointwise::AdamCoeffs c = adam_coeffs(a);
+  dispatch_float(param.dtype(), [&]<typename T>() {
+    T *p = param.data<T>(), *pm = m.data<T>(), *pu = u.data<T>();
+    const T* g = grad.data<T>();
+    parallel_for(param.numel(), kUpdateGrain, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) pointwise::adamax_update(p[i], g[i], pm[i], pu[i], c);
+    });
+  });
+}
+
+void CpuBackend::sgd_step(const Tensor& param, const Tensor& grad, const Tensor& buf, double lr, double momentum,
+                          double weight_decay, bool nesterov) {
+  dispatch_float(param.dtype(), [&]<typename T>() {
+    T* p = param.data<T>();
+    const T* g = grad.data<T>();
+    T* pb = buf.defined() ? buf.data<T>() : nullptr;
+    parallel_for(param.numel(), kUpdateGrain, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) pointwise::sgd_update(p[i], g[i], pb ? pb + i : nullptr, lr, momentum, weight_decay, nesterov);
+    });
+  });
+}
+
+}  // namespace mg::cpu

@@ -1,0 +1,71 @@
+// CPU reference: sums over any dims (accumulated in double) and row argmax.
+#include <algorithm>
+#include <vector>
+
+#include "kernels/cpu/cpu_backend.h"
+#include "kernels/cpu/parallel.h"
+
+namespace mg::cpu {
+
+namespace {
+constexpr int64_t kParallelGrain = 1 << 15;
+}  // namespace
+
+void CpuBackend::reduce_sum(const Tensor& x, const Tensor& out) {
+  // Accumulate in double so the float32 reference is not the noisy side of a parity test.
+  const size_t nd = x.shape().size();
+  std::vector<double> acc(static_cast<size_t>(out.numel()), 0.0);
+  dispatch_float(x.dtype(), [&]<typename T>() {
+    const T* px = x.data<T>();
+    // Fast path: x contiguous and the kept dims one block in the middle, so x
+    // reads as [outer, mid, inner] and out[m] = Σ_o Σ_i x[o, m, i] (bias
+    // gradients [rows, n] -> [n] and [B, C, L] -> [C], row sums [rows, n] -> [rows]).
+    size_t lead = 0, trail = nd;
+    while (lead < nd && out.shape()[lead] == 1) ++lead;
+    while (trail > lead && out.shape()[trail - 1] == 1) --trail;
+    bool blocked = x.is_contiguous();
+    for (size_t d = lead; d < trail; ++d) blocked = blocked && out.shape()[d] == x.shape()[d];
+    int64_t outer = 1, mid = 1, inner = 1;
+    for (size_t d = 0; d < nd; ++d) (d < lead ? outer : d < trail ? mid : inner) *= x.shape()[d];
+    if (blocked && inner == 1) {
+      // Sums down columns, row by row (each task a band of columns): sequential reads.
+      parallel_for(mid, std::max<int64_t>(16, kParallelGrain / std::max<int64_t>(outer, 1)), [&](int64_t j0, int64_t j1) {
+        for (int64_t o = 0; o < outer; ++o)
+          for (int64_t j = j0; j < j1; ++j) acc[static_cast<size_t>(j)] += px[o * mid + j];
+      });
+    } else if (blocked) {
+      parallel_for(mid, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(outer * inner, 1)), [&](int64_t m0, int64_t m1) {
+        for (int64_t m = m0; m < m1; ++m) {
+          double a = 0.0;
+          for (int64_t o = 0; o < outer; ++o) {
+            const T* row = px + (o * mid + m) * inner;
+            for (int64_t i = 0; i < inner; ++i) a += row[i];
+          }
+          acc[static_cast<size_t>(m)] = a;
+        }
+      });
+    } else {
+      Shape out_strides = out.strides();
+      for (size_t d = 0; d < nd; ++d)
+        if (out.shape()[d] == 1) out_strides[d] = 0;
+      strided_walk<2>(x.shape(), {&x.strides(), &out_strides},
+                      [&](int64_t ix, int64_t io) { acc[static_cast<size_t>(io)] += px[ix]; });
+    }
+    T* po = out.data<T>();
+    for (size_t i = 0; i < acc.size(); ++i) po[i] = static_cast<T>(acc[i]);
+  });
+}
+
+void CpuBackend::argmax_rows(const Tensor& x, const Tensor& out) {
+  const int64_t rows = x.size(0), n = x.size(1);
+  int64_t* po = out.data<int64_t>();
+  dispatch_float(x.dtype(), [&]<typename T>() {
+    const T* px = x.data<T>();
+    for (int64_t r = 0; r < rows; ++r) {
+      const T* row = px + r * n;
+      po[r] = std::max_element(row, row + n) - row;
+    }
+  });
+}
+
+}  // namespace mg::cpu
