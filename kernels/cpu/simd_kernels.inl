@@ -2,10 +2,11 @@
 // (simd.inl) and compiled once per instruction set (see isa.h). Included by
 // isa_avx512.cpp, isa_avx2.cpp and isa_generic.cpp inside their target
 // region and namespace; the reference loops they are tested against are in
-// gemm.cpp (gemm_reference) and nn.cpp (lstm_pointwise_*).
+// gemm.cpp (gemm_reference) and lstm.cpp (lstm_pointwise_*_reference).
 //
 // GEMM: C = alpha op(A) op(B) + beta C, the Goto/BLIS way.
-//   - op(B) is packed once per call into NR-wide column panels, KC deep;
+//   - op(B) is packed once per call (in slabs of a few MB for a deep K) into
+//     NR-wide column panels, KC deep;
 //   - each task packs one MC x KC block of op(A) into MR-tall row panels
 //     (in L2) and sweeps it against the B panels (each kept in L1 while it
 //     meets every A panel of the block);
@@ -49,7 +50,6 @@ inline float sfma(float a, float b, float c) {
   return a * b + c;
 #endif
 }
-
 
 // acc[MR x NR] = Σ_p a[p, 0..MR) ⊗ b[p, 0..NR)  over k steps of packed panels,
 // then C = alpha acc + beta C (C is not read when beta == 0).
