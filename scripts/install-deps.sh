@@ -3,13 +3,18 @@
 # Idempotent: with everything present it only runs dpkg-query and exits.
 #   scripts/install-deps.sh          what the build, the tests and the apps need
 #   scripts/install-deps.sh --fuzz   also clang and libFuzzer, for scripts/fuzz.sh only
+#   scripts/install-deps.sh --chromium  also Debian's chromium, for the report's browser test only
+#                                    (tests/appcommon_report.cpp); when it cannot be installed the
+#                                    script says so and succeeds, and that test is skipped
 set -euo pipefail
 
 fuzz=0
+chromium=0
 for arg in "$@"; do
   case "$arg" in
     --fuzz) fuzz=1 ;;
-    *) echo "install-deps.sh: unknown option $arg (try --fuzz)" >&2; exit 2 ;;
+    --chromium) chromium=1 ;;
+    *) echo "install-deps.sh: unknown option $arg (try --fuzz or --chromium)" >&2; exit 2 ;;
   esac
 done
 
@@ -33,14 +38,26 @@ for p in "${packages[@]}"; do
   fi
 done
 
-if [ ${#missing[@]} -eq 0 ]; then
-  echo "install-deps: all ${#packages[@]} packages present"
-  exit 0
-fi
-
-echo "install-deps: installing ${missing[*]}"
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+else
+  echo "install-deps: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# Chromium is optional: the one test that opens a report in it skips itself
+# without it, so failing to install it is a message, not an error.
+if [ "$chromium" -eq 1 ]; then
+  if dpkg-query -W -f='${Status}' chromium 2>/dev/null | grep -q "install ok installed"; then
+    echo "install-deps: chromium present"
+  else
+    echo "install-deps: installing chromium (for the report's browser test)"
+    if ! { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq --no-install-recommends chromium; }; then
+      echo "install-deps: chromium could not be installed; the report's browser test will be skipped" >&2
+    fi
+  fi
+fi

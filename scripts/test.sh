@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Sets up a fresh Debian 12 machine (packages), builds musicgen and runs the
-# whole test suite under CTest.
+# Sets up a fresh Debian 12 machine (packages, and chromium for the report's
+# browser test when it can be installed), builds musicgen and runs the whole
+# test suite under CTest.
 #   scripts/test.sh              release build in build/ (CUDA too when nvcc is found)
 #   scripts/test.sh --sanitize   ASan + UBSan build of the CPU suite in build-asan/, then each
 #                                libFuzzer target for 60 s (scripts/fuzz.sh, clang, build-fuzz/)
@@ -15,7 +16,7 @@ for arg in "$@"; do
   esac
 done
 
-scripts/install-deps.sh
+scripts/install-deps.sh --chromium
 jobs=$(nproc)
 if [ "$sanitize" -eq 1 ]; then
   cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMUSICGEN_SANITIZE=ON -DMUSICGEN_CUDA=OFF
