@@ -386,13 +386,75 @@ constexpr double kMaxBeats = 1e12;
 }  // namespace
 
 MidiWriter::MidiWriter(std::ostream& out, double tempo_bpm, int ticks_per_quarter, int program)
+    : MidiWriter(out, std::vector<TempoMark>{{0.0, tempo_bpm}}, std::vector<MeterMark>{}, ticks_per_quarter, program) {}
+
+namespace {
+
+// A tempo as microseconds per quarter note, the unit a MIDI file stores.
+uint32_t tempo_microseconds(double bpm) {
+  if (!(bpm > 0) || !std::isfinite(bpm)) fail("MIDI writer: tempo {} bpm is not positive", bpm);
+  const double us = std::round(60e6 / bpm);
+  if (us < 1 || us > 0xFFFFFF) fail("MIDI writer: tempo {} bpm cannot be stored", bpm);
+  return uint32_t(us);
+}
+
+// Track 0: the tempo map and time signatures in time order (a meter before a
+// tempo at one tick), then the end of the track.
+std::string conductor_track(const std::vector<TempoMark>& tempos, const std::vector<MeterMark>& meters,
+                            int ticks_per_quarter) {
+  struct Mark {
+    int64_t tick;
+    int kind;  // 0 meter, 1 tempo: the order at one tick
+    std::string bytes;
+  };
+  std::vector<Mark> marks;
+  auto tick_of = [&](double beats, const char* what) {
+    if (!(beats >= 0) || !(beats <= kMaxBeats)) fail("MIDI writer: {} at {} beats", what, beats);
+    return int64_t(std::llround(beats * ticks_per_quarter));
+  };
+  double last = 0;
+  for (const TempoMark& t : tempos.empty() ? std::vector<TempoMark>{{0.0, 120.0}} : tempos) {
+    if (t.beats < last) fail("MIDI writer: tempo change at {} beats after one at {}", t.beats, last);
+    last = t.beats;
+    const uint32_t us = tempo_microseconds(t.bpm);
+    marks.push_back({tick_of(t.beats, "tempo change"), 1,
+                     std::string{'\xFF', '\x51', '\x03', char(us >> 16), char((us >> 8) & 0xFF), char(us & 0xFF)}});
+  }
+  last = 0;
+  for (const MeterMark& m : meters.empty() ? std::vector<MeterMark>{{0.0, 4, 4}} : meters) {
+    if (m.beats < last) fail("MIDI writer: time signature at {} beats after one at {}", m.beats, last);
+    last = m.beats;
+    int log2_denominator = 0;
+    while (log2_denominator < 6 && (1 << log2_denominator) < m.denominator) ++log2_denominator;
+    if (m.numerator < 1 || m.numerator > 255 || (1 << log2_denominator) != m.denominator)
+      fail("MIDI writer: time signature {}/{} (numerator 1..255, denominator a power of two up to 64)", m.numerator,
+           m.denominator);
+    // 24 MIDI clocks per metronome click, 8 32nd notes per quarter.
+    marks.push_back({tick_of(m.beats, "time signature"), 0,
+                     std::string{'\xFF', '\x58', '\x04', char(m.numerator), char(log2_denominator), '\x18', '\x08'}});
+  }
+  std::stable_sort(marks.begin(), marks.end(),
+                   [](const Mark& a, const Mark& b) { return a.tick != b.tick ? a.tick < b.tick : a.kind < b.kind; });
+  std::ostringstream track;
+  int64_t at = 0;
+  for (const Mark& m : marks) {
+    if (m.tick - at > kMaxDelta) fail("MIDI writer: a gap of {} ticks between events is longer than a MIDI file can hold", m.tick - at);
+    put_vlq(track, uint32_t(m.tick - at));
+    at = m.tick;
+    track << m.bytes;
+  }
+  track.write("\x00\xFF\x2F\x00", 4);
+  return track.str();
+}
+
+}  // namespace
+
+MidiWriter::MidiWriter(std::ostream& out, const std::vector<TempoMark>& tempos, const std::vector<MeterMark>& meters,
+                       int ticks_per_quarter, int program)
     : out_(out), ticks_per_quarter_(ticks_per_quarter) {
-  if (!(tempo_bpm > 0) || !std::isfinite(tempo_bpm)) fail("MIDI writer: tempo {} bpm is not positive", tempo_bpm);
   if (ticks_per_quarter < 1 || ticks_per_quarter > 0x7FFF) fail("MIDI writer: ticks per quarter {} outside 1..32767", ticks_per_quarter);
   if (program < 0 || program > 127) fail("MIDI writer: program {} outside 0..127", program);
-  const double us = std::round(60e6 / tempo_bpm);
-  if (us < 1 || us > 0xFFFFFF) fail("MIDI writer: tempo {} bpm cannot be stored", tempo_bpm);
-  const uint32_t us_per_quarter = uint32_t(us);
+  const std::string conductor = conductor_track(tempos, meters, ticks_per_quarter);
 
   out_.write("MThd", 4);
   put_u32(out_, 6);
@@ -400,15 +462,9 @@ MidiWriter::MidiWriter(std::ostream& out, double tempo_bpm, int ticks_per_quarte
   put_u16(out_, 2);
   put_u16(out_, uint32_t(ticks_per_quarter));
 
-  // Track 0: tempo, 4/4 (24 clocks per click, 8 32nds per quarter), end of track: 19 bytes.
   out_.write("MTrk", 4);
-  put_u32(out_, 19);
-  out_.write("\x00\xFF\x51\x03", 4);
-  out_.put(char(us_per_quarter >> 16));
-  out_.put(char((us_per_quarter >> 8) & 0xFF));
-  out_.put(char(us_per_quarter & 0xFF));
-  out_.write("\x00\xFF\x58\x04\x04\x02\x18\x08", 8);
-  out_.write("\x00\xFF\x2F\x00", 4);
+  put_u32(out_, uint32_t(conductor.size()));
+  out_.write(conductor.data(), std::streamsize(conductor.size()));
 
   // Track 1: its length is filled in by finish().
   out_.write("MTrk", 4);
@@ -474,39 +530,60 @@ void MidiWriter::finish() {
 
 namespace {
 
-void encode_sorted(std::ostream& out, std::vector<NoteEvent> notes, double tempo_bpm, int ticks_per_quarter,
-                   int program) {
+void encode_sorted(std::ostream& out, std::vector<NoteEvent> notes, const std::vector<TempoMark>& tempos,
+                   const std::vector<MeterMark>& meters, int ticks_per_quarter, int program) {
   // Sorting needs comparable onsets; the writer reports the note itself.
   for (const NoteEvent& n : notes)
     if (!std::isfinite(n.start_beats)) fail("MIDI writer: note at {} beats", n.start_beats);
   std::stable_sort(notes.begin(), notes.end(),
                    [](const NoteEvent& a, const NoteEvent& b) { return a.start_beats < b.start_beats; });
-  MidiWriter writer(out, tempo_bpm, ticks_per_quarter, program);
+  MidiWriter writer(out, tempos, meters, ticks_per_quarter, program);
   for (const NoteEvent& n : notes) writer.add(n);
   writer.finish();
 }
 
 }  // namespace
 
-std::string encode_midi(const std::vector<NoteEvent>& notes, double tempo_bpm, int ticks_per_quarter, int program) {
+std::string encode_midi(const std::vector<NoteEvent>& notes, const std::vector<TempoMark>& tempos,
+                        const std::vector<MeterMark>& meters, int ticks_per_quarter, int program) {
   std::ostringstream out;
-  encode_sorted(out, notes, tempo_bpm, ticks_per_quarter, program);
+  encode_sorted(out, notes, tempos, meters, ticks_per_quarter, program);
   return out.str();
 }
 
-void write_midi(const std::string& path, const std::vector<NoteEvent>& notes, double tempo_bpm, int ticks_per_quarter,
-                int program) {
+std::string encode_midi(const std::vector<NoteEvent>& notes, double tempo_bpm, int ticks_per_quarter, int program) {
+  return encode_midi(notes, {{0.0, tempo_bpm}}, {}, ticks_per_quarter, program);
+}
+
+void write_midi(const std::string& path, const std::vector<NoteEvent>& notes, const std::vector<TempoMark>& tempos,
+                const std::vector<MeterMark>& meters, int ticks_per_quarter, int program) {
   write_file_atomic(path, [&](const std::string& tmp) {
     std::ofstream f(tmp, std::ios::binary);
     if (!f) fail("{}: cannot open for writing", path);
     try {
-      encode_sorted(f, notes, tempo_bpm, ticks_per_quarter, program);
+      encode_sorted(f, notes, tempos, meters, ticks_per_quarter, program);
     } catch (const Error& e) {
       fail("{}: {}", path, e.what());
     }
     f.flush();
     if (!f) fail("{}: write failed (disk full?)", path);
   });
+}
+
+void write_midi(const std::string& path, const std::vector<NoteEvent>& notes, double tempo_bpm, int ticks_per_quarter,
+                int program) {
+  write_midi(path, notes, {{0.0, tempo_bpm}}, {}, ticks_per_quarter, program);
+}
+
+double beats_to_seconds(const std::vector<TempoMark>& tempos, double beats) {
+  double seconds = 0, at = 0, bpm = 120;
+  for (const TempoMark& t : tempos) {
+    if (t.beats >= beats) break;
+    seconds += (t.beats - at) * 60.0 / bpm;
+    at = t.beats;
+    bpm = t.bpm;
+  }
+  return seconds + (beats - at) * 60.0 / bpm;
 }
 
 }  // namespace mg::io

@@ -95,17 +95,34 @@ struct NoteEvent {
   int velocity = 90;  // 1..127
 };
 
+// A tempo in effect from `beats` (quarter notes from the start) on.
+struct TempoMark {
+  double beats = 0;
+  double bpm = 120;
+};
+
+// A time signature in effect from `beats` on (where a bar starts).
+struct MeterMark {
+  double beats = 0;
+  int numerator = 4;
+  int denominator = 4;  // a power of two, 1..64
+};
+
 // Writes a format 1 file note by note to a seekable stream: track 0 holds the
-// tempo and a 4/4 time signature, track 1 a track name, a program change on
-// channel 0 and the notes. Times are rounded to the nearest tick; a note keeps
+// tempo map and the time signatures (one tempo and 4/4 by default), track 1 a
+// track name, a program change on channel 0 and the notes. Times are rounded to the nearest tick; a note keeps
 // at least one tick. Memory is proportional to the notes sounding at once.
 // Throws mg::Error ("MIDI writer: ...") for a pitch outside 0..127, a velocity
 // outside 1..127, a negative or non-finite time or duration, an onset earlier
 // than the previous note's, a tempo outside 3.6..60,000,000 bpm, or
-// ticks_per_quarter outside 1..32767.
+// ticks_per_quarter outside 1..32767; and for marks that are not finite,
+// negative, out of order, or a meter that a MIDI file cannot state.
 class MidiWriter {
  public:
   MidiWriter(std::ostream& out, double tempo_bpm, int ticks_per_quarter = 480, int program = 0);
+  // Tempo changes and time signatures at given beats; empty lists mean 120 bpm and 4/4.
+  MidiWriter(std::ostream& out, const std::vector<TempoMark>& tempos, const std::vector<MeterMark>& meters,
+             int ticks_per_quarter = 480, int program = 0);
   // Onsets must not decrease from one call to the next.
   void add(const NoteEvent& note);
   // Releases the notes still sounding, ends the track and fills in its length.
@@ -140,5 +157,15 @@ void write_midi(const std::string& path, const std::vector<NoteEvent>& notes, do
 // The bytes write_midi would write.
 std::string encode_midi(const std::vector<NoteEvent>& notes, double tempo_bpm, int ticks_per_quarter = 480,
                         int program = 0);
+
+// The same with a tempo map and time signatures.
+void write_midi(const std::string& path, const std::vector<NoteEvent>& notes, const std::vector<TempoMark>& tempos,
+                const std::vector<MeterMark>& meters, int ticks_per_quarter = 480, int program = 0);
+std::string encode_midi(const std::vector<NoteEvent>& notes, const std::vector<TempoMark>& tempos,
+                        const std::vector<MeterMark>& meters, int ticks_per_quarter = 480, int program = 0);
+
+// Seconds from the start to `beats` under a tempo map (sorted by beats; 120
+// bpm before the first mark and when the map is empty).
+double beats_to_seconds(const std::vector<TempoMark>& tempos, double beats);
 
 }  // namespace mg::io
