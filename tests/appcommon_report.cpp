@@ -62,6 +62,10 @@ TEST_CASE("report: values, escaping and URL-encoding") {
   CHECK(app::ReportValue(0.123456789).text() == "0.12346");
   CHECK(app::ReportValue(std::nan("")).text() == "nan");
   CHECK(app::ReportValue("x").text() == "x");
+  CHECK(app::ReportValue(true).text() == "yes");
+  CHECK(app::ReportValue(uint64_t(18446744073709551615u)).text() == "18446744073709551615");  // a seed
+  CHECK(!app::ReportValue(uint64_t(18446744073709551615u)).is_number());
+  CHECK(app::ReportValue(int64_t(1) << 40).text() == "1099511627776");
   CHECK(app::html_escape(R"(<a href="x">&'</a>)") == "&lt;a href=&quot;x&quot;&gt;&amp;&#39;&lt;/a&gt;");
   CHECK(app::url_encode_path("sub dir/a\"b#c?&%.wav") == "sub%20dir/a%22b%23c%3F%26%25.wav");
   CHECK(app::url_encode_path("javascript:alert(1)") == "javascript%3Aalert%281%29");
@@ -151,6 +155,24 @@ TEST_CASE("report: a later command adds its section to the same page through rep
   CHECK(again.sections()[0].name == "train");
   CHECK(again.sections()[0].tables.empty());
   CHECK(again.sections()[1].clips.size() == 1);
+}
+
+TEST_CASE("report: two commands writing into one folder at once keep each other's sections") {
+  const fs::path dir = test::scratch_dir("report_concurrent");
+  RunReport train(dir.string(), "chopin-lstm");
+  app::ReportTable& epochs = train.start("train", {"chopin-lstm", "train"}).table("Epochs", {"epoch", "loss"});
+  epochs.add({1, 2.0});
+  train.save();
+  RunReport generate(dir.string(), "chopin-lstm");  // while train still runs
+  generate.start("generate", {"chopin-lstm", "generate"}).set("temperature", 0.9);
+  generate.save();
+  epochs.add({2, 1.0});
+  train.save();  // keeps generate's section
+  generate.save();  // keeps train's second epoch
+  RunReport after(dir.string(), "chopin-lstm");
+  REQUIRE(after.sections().size() == 2);
+  CHECK(after.sections()[0].tables.at(0).rows.size() == 2);
+  CHECK(after.sections()[1].config.at(0).first == "temperature");
 }
 
 TEST_CASE("report: a corrupt, foreign or oversized report.json is ignored with a warning") {
@@ -243,13 +265,13 @@ TEST_CASE("report: image map points link to clip anchors, and a grid is laid out
   for (int i = 0; i < 6; ++i) cells.push_back({fmt::format("grid/{}", i), "", fmt::format("cell {}", i), "", "", {}});
   s.clip_grid("Samples", 2, 3, cells);
   CHECK_THROWS_AS(s.clip_grid("too many", 2, 2, cells), mg::Error);
-  s.image_map("map.png", "Latent map", {{10.4, 20.6, 6, "grid/4", "blues 4"}, {50, 60, 8, "nowhere", ""}});
+  s.image_map("map.png", "Latent map", {{10.4, 20.6, 6, "grid/4", "blues 4"}, {50, 60, 8, "nowhere", ""}, {std::nan(""), 1, 8, "grid/1", ""}});
   const std::string html = report.html();
   CHECK(html.find("<img src=\"map.png\" usemap=\"#map1\" alt=\"Latent map\">") != std::string::npos);
   CHECK(html.find("<map name=\"map1\">") != std::string::npos);
   CHECK(html.find("<area shape=circle coords=\"10,21,6\" href=\"#clip-grid.2F4\" alt=\"blues 4\"") != std::string::npos);
   CHECK(html.find("id=\"clip-grid.2F4\"") != std::string::npos);
-  CHECK(html.find("1 point(s) link to clips not in this report") != std::string::npos);
+  CHECK(html.find("2 point(s) not linked: no such clip in this report, or no position") != std::string::npos);
   CHECK(count(html, "<area") == 1);
   const size_t grid = html.find("<table class=grid>");
   REQUIRE(grid != std::string::npos);
@@ -368,7 +390,7 @@ TEST_CASE("report: headless Chromium shows every picture, plays every clip, logs
 
   const std::string url = "file://" + app::url_encode_path(fs::absolute(dir).string());
   const std::vector<std::string> common = {chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                                           "--mute-audio", "--allow-file-access-from-files",
+                                           "--mute-audio", "--disable-dev-shm-usage", "--allow-file-access-from-files",
                                            "--user-data-dir=" + (dir / "profile").string()};
 
   // (a) the page's checks, and every console message Chromium logs.

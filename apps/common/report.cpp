@@ -286,7 +286,7 @@ class PageWriter {
   }
 
   // An <img usemap> whose discs link to the clips' anchors; points whose clip
-  // is not in the page get no disc.
+  // is not in the page, or whose position is not finite, get no disc.
   void image_map(const ReportImageMap& m) {
     page += "<h3>" + html_escape(m.caption) + "</h3>\n";
     const std::string url = link(m.image, "image map");
@@ -299,7 +299,7 @@ class PageWriter {
                         html_escape(m.caption), name);
     size_t unlinked = 0;
     for (const ReportMapPoint& p : m.points) {
-      if (!clip_ids_.count(p.clip_id)) {
+      if (!clip_ids_.count(p.clip_id) || !std::isfinite(p.x) || !std::isfinite(p.y) || !std::isfinite(p.radius)) {
         ++unlinked;
         continue;
       }
@@ -309,7 +309,7 @@ class PageWriter {
                           clip_anchor(p.clip_id), label, label);
     }
     page += "</map><figcaption>Click a point to go to its clip.</figcaption></figure>\n";
-    if (unlinked) page += fmt::format("<p class=note>{} point(s) link to clips not in this report</p>\n", unlinked);
+    if (unlinked) page += fmt::format("<p class=note>{} point(s) not linked: no such clip in this report, or no position</p>\n", unlinked);
   }
 
   const std::string& out_;
@@ -405,30 +405,52 @@ void ReportSection::image_map(const std::string& image, const std::string& capti
 // ---- the report ---------------------------------------------------------------
 
 RunReport::RunReport(std::string out_dir, std::string app) : out_dir_(std::move(out_dir)), app_(std::move(app)) {
-  const fs::path state = fs::path(out_dir_) / kStateFile;
-  std::error_code ec;
-  if (!fs::exists(state, ec)) return;
   try {
-    if (!fs::is_regular_file(state)) fail("not a regular file");
-    if (fs::file_size(state) > kMaxStateBytes) fail("larger than {} bytes", kMaxStateBytes);
-    std::ifstream f(state, std::ios::binary);
-    const std::string text{std::istreambuf_iterator<char>(f), {}};
-    if (!f) fail("cannot be read");
-    const json j = json::parse(text);
-    if (j.at("format") != kFormat) fail("format is not {}", kFormat);
-    std::deque<ReportSection> loaded;
-    for (const json& s : j.at("sections")) {
-      ReportSection& section = loaded.emplace_back();
-      section_from(s, section);
-      section.out_dir_ = out_dir_;
-    }
-    sections_ = std::move(loaded);
+    if (auto loaded = load()) sections_ = std::move(*loaded);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "warning: ignoring %s (%s); the report starts afresh\n", state.string().c_str(), e.what());
+    std::fprintf(stderr, "warning: ignoring %s (%s); the report starts afresh\n",
+                 (fs::path(out_dir_) / kStateFile).string().c_str(), e.what());
   }
 }
 
+std::optional<std::deque<ReportSection>> RunReport::load() const {
+  const fs::path state = fs::path(out_dir_) / kStateFile;
+  std::error_code ec;
+  if (!fs::exists(state, ec)) return std::nullopt;
+  if (!fs::is_regular_file(state)) fail("not a regular file");
+  if (fs::file_size(state) > kMaxStateBytes) fail("larger than {} bytes", kMaxStateBytes);
+  std::ifstream f(state, std::ios::binary);
+  const std::string text{std::istreambuf_iterator<char>(f), {}};
+  if (!f) fail("cannot be read");
+  const json j = json::parse(text);
+  if (j.at("format") != kFormat) fail("format is not {}", kFormat);
+  std::deque<ReportSection> sections;
+  for (const json& s : j.at("sections")) {
+    ReportSection& section = sections.emplace_back();
+    section_from(s, section);
+    section.out_dir_ = out_dir_;
+  }
+  return sections;
+}
+
+std::deque<ReportSection> RunReport::merged() const {
+  std::optional<std::deque<ReportSection>> disk;
+  try {
+    disk = load();
+  } catch (const std::exception&) {  // already warned about, or torn by hand since: ours replaces it
+  }
+  if (!disk) return sections_;
+  for (const ReportSection& s : sections_) {
+    if (!owned_.count(s.name)) continue;
+    auto same = std::find_if(disk->begin(), disk->end(), [&](const ReportSection& d) { return d.name == s.name; });
+    if (same != disk->end()) *same = s;
+    else disk->push_back(s);
+  }
+  return std::move(*disk);
+}
+
 ReportSection& RunReport::section(const std::string& name) {
+  owned_.insert(name);
   for (ReportSection& s : sections_)
     if (s.name == name) return s;
   ReportSection& s = sections_.emplace_back();
@@ -453,9 +475,11 @@ ReportSection& RunReport::start(const std::string& name, int argc, const char* c
   return start(name, std::vector<std::string>(argv, argv + argc));
 }
 
-std::string RunReport::html() const {
+std::string RunReport::html() const { return render(merged()); }
+
+std::string RunReport::render(const std::deque<ReportSection>& sections) const {
   std::set<std::string> clip_ids;
-  for (const ReportSection& s : sections_) {
+  for (const ReportSection& s : sections) {
     for (const ReportClip& c : s.clips) clip_ids.insert(c.id);
     for (const ReportClipGrid& g : s.grids)
       for (const ReportClip& c : g.clips) clip_ids.insert(c.id);
@@ -466,25 +490,26 @@ std::string RunReport::html() const {
       "<meta name=viewport content=\"width=device-width, initial-scale=1\">\n<title>{0} report</title>\n"
       "<style>\n{1}\n</style>\n</head>\n<body>\n<h1>{0}</h1>\n",
       html_escape(app_), kStyle);
-  if (sections_.size() > 1) {
+  if (sections.size() > 1) {
     w.page += "<nav>";
-    for (const ReportSection& s : sections_)
+    for (const ReportSection& s : sections)
       w.page += fmt::format("<a href=\"#s-{}\">{}</a> ", slug(s.name), html_escape(s.name));
     w.page += "</nav>\n";
   }
-  for (const ReportSection& s : sections_) w.section(app_, s);
+  for (const ReportSection& s : sections) w.section(app_, s);
   return w.page + "</body>\n</html>\n";
 }
 
 void RunReport::save() const {
+  const std::deque<ReportSection> all = merged();
   json sections = json::array();
-  for (const ReportSection& s : sections_) sections.push_back(to_json(s));
+  for (const ReportSection& s : all) sections.push_back(to_json(s));
   const json state = {{"format", kFormat}, {"app", app_}, {"sections", sections}};
   const std::string state_path = (fs::path(out_dir_) / kStateFile).string();
   io::ensure_parent_dir(state_path);
   // File names need not be UTF-8; invalid bytes become U+FFFD rather than an error.
   io::write_file_atomic(state_path, state.dump(1, ' ', false, json::error_handler_t::replace) + "\n");
-  io::write_file_atomic((fs::path(out_dir_) / kPageFile).string(), html());
+  io::write_file_atomic((fs::path(out_dir_) / kPageFile).string(), render(all));
 }
 
 std::string html_escape(const std::string& s) {

@@ -20,6 +20,8 @@
 // OUT ("loss.png"); a path outside OUT is an mg::Error.
 #include <cstdint>
 #include <deque>
+#include <optional>
+#include <set>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -28,14 +30,29 @@
 namespace mg::app {
 
 // A table cell, a setting or a metric: a number or a text. Numbers show
-// whole when they are integers, otherwise with 5 significant digits.
+// whole when they are integers, otherwise with 5 significant digits. A bool
+// shows as yes/no, and an integer beyond 2^53 (a seed) is kept as its exact
+// text, since a double would change its last digits.
 class ReportValue {
  public:
   ReportValue(std::string text) : text_(std::move(text)) {}
   ReportValue(const char* text) : text_(text) {}
   template <typename T>
     requires std::is_arithmetic_v<T>
-  ReportValue(T number) : number_(static_cast<double>(number)), is_number_(true) {}
+  ReportValue(T number) {
+    constexpr int64_t kExact = int64_t(1) << 53;
+    if constexpr (std::is_same_v<T, bool>) {
+      text_ = number ? "yes" : "no";
+      return;
+    } else if constexpr (std::is_integral_v<T>) {
+      if (std::cmp_greater(number, kExact) || std::cmp_less(number, -kExact)) {
+        text_ = std::to_string(number);
+        return;
+      }
+    }
+    number_ = static_cast<double>(number);
+    is_number_ = true;
+  }
 
   bool is_number() const { return is_number_; }
   double number() const { return number_; }
@@ -156,17 +173,26 @@ class RunReport {
   // run keeps its earlier epochs.
   ReportSection& section(const std::string& name);
 
-  // Writes report.json and report.html, each atomically. Creates out_dir.
+  // Writes report.json and report.html, each atomically; creates out_dir.
+  // The sections this report started or touched replace theirs in the
+  // report.json on disk, which keeps the others as they are now: another
+  // command writing into the same folder meanwhile keeps its section.
   void save() const;
-  // The page as save() writes it.
+  // The page as save() would write it now.
   std::string html() const;
 
   const std::string& out_dir() const { return out_dir_; }
+  // The sections loaded at construction, and those of this report.
   const std::deque<ReportSection>& sections() const { return sections_; }
 
  private:
+  std::optional<std::deque<ReportSection>> load() const;  // nullopt: no report.json
+  std::deque<ReportSection> merged() const;
+  std::string render(const std::deque<ReportSection>& sections) const;
+
   std::string out_dir_, app_;
   std::deque<ReportSection> sections_;  // a deque: references from start() stay valid
+  std::set<std::string> owned_;         // names of the sections this report writes
 };
 
 // Text made safe for HTML content and quoted attributes (& < > " ').
