@@ -1,16 +1,23 @@
 #pragma once
 // The jazz VAE: a 1-D convolutional VAE over time with ResNet-style blocks.
-// B = batch, C = channels, L = time steps, Z = latent size.
+// B = batch, C = channels, L = time steps, S = stages, Z = latent channels,
+// T = latent frames = ceil(L / 2^S).
 //
-//   encoder  x [B, Cin, L] -> Conv(s2) -> Block -> Conv(s2) -> Block -> ... (4 times)
-//            -> flatten [B, C4 * L/16] -> Linear -> mu, logvar [B, Z]
-//   decoder  z [B, Z] -> Linear -> [B, C4, L/16] -> Block -> ConvT(s2) -> ... (4 times)
-//            -> [B, Cout, 16 L/16] cropped to L
+//   encoder  x [B, Cin, L] -> S x (Conv(s2) -> blocks) -> [B, C_S, T]
+//   latent   time:   Conv(k1) -> mu, logvar [B, Z, T]: Z channels per latent frame
+//            global: flatten [B, C_S * T] -> Linear -> mu, logvar [B, Z]: one vector per clip
+//   decoder  time:   z [B, Z, T] -> Conv(k3) -> [B, C_S, T]
+//            global: z [B, Z] -> Linear -> [B, C_S, T]
+//            -> S x (blocks -> ConvT(s2)) -> [B, Cin, 2^S T] cropped to L
 //
-// Two configurations share this code (see ConvVaeConfig::spectrogram / ::waveform):
+// The time-resolved latent keeps the encoder's time axis, so each latent
+// frame describes 2^S input frames (RAVE's latent sequence, Caillon and Esling
+// 2021); the global latent is the seed's design, one point per clip.
+//
+// Two input kinds share this code:
 //   conv (default): log-magnitude spectrogram frames, frequency bins as channels;
 //   seed:           the original's raw-waveform model (1 channel, 90,001 samples at 3 kHz)
-//                   with its layer list done as real convolutions over time.
+//                   with its layer list done as real convolutions over time, global latent.
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -42,19 +49,26 @@ class ResNet1DBlock : public Module {
 
 struct ConvVaeConfig {
   std::string kind = "conv";           // "conv" (spectrogram) or "seed" (waveform)
+  std::string latent_mode = "time";    // "time" (Z channels per latent frame) or "global" (one Z-vector per clip)
   int64_t in_channels = 513;           // frequency bins, or 1 for the waveform
-  int64_t length = 1292;               // frames, or samples
-  std::vector<int64_t> channels = {64, 128, 128, 256};
+  int64_t length = 216;                // frames, or samples
+  std::vector<int64_t> channels = {64, 128, 128, 256};  // per stage; S = channels.size()
+  int64_t blocks = 1;                  // residual blocks per stage, on each side
   int64_t kernel = 3;
   int64_t latent = 2;
+  bool time_resolved() const { return latent_mode == "time"; }
+  // Frames of the time-resolved latent (1 for the global one).
+  int64_t latent_frames() const;
+  // The shape of mu, logvar and z for a batch: [B, Z, T] or [B, Z].
+  Shape latent_shape(int64_t batch) const;
   nlohmann::json to_json() const;
   static ConvVaeConfig from_json(const nlohmann::json& j);  // mg::Error on bad fields
 };
 
 struct VaeOutput {
   Tensor recon;      // [B, Cin, L]: log-magnitudes (conv) or logits (seed)
-  Tensor mu, logvar; // [B, Z]
-  Tensor z;          // [B, Z]
+  Tensor mu, logvar; // latent_shape(B)
+  Tensor z;          // latent_shape(B)
 };
 
 class ConvVAE : public Module {
@@ -62,7 +76,7 @@ class ConvVAE : public Module {
   explicit ConvVAE(const ConvVaeConfig& config);
   std::pair<Tensor, Tensor> encode(const Tensor& x) const;  // mu, logvar
   Tensor decode(const Tensor& z) const;
-  // Full pass; eps [B, Z] is the reparameterisation noise (zeros: use the mean).
+  // Full pass; eps (latent_shape(B)) is the reparameterisation noise (zeros: use the mean).
   VaeOutput forward(const Tensor& x, const Tensor& eps) const;
   const ConvVaeConfig& config() const { return config_; }
 
@@ -70,9 +84,15 @@ class ConvVAE : public Module {
   ConvVaeConfig config_;
   int64_t bottleneck_length_;
   std::vector<std::shared_ptr<Conv1d>> down_;
-  std::vector<std::shared_ptr<ResNet1DBlock>> enc_blocks_, dec_blocks_;
+  std::vector<std::shared_ptr<ResNet1DBlock>> enc_blocks_, dec_blocks_;  // blocks per stage, stage-major
   std::vector<std::shared_ptr<ConvTranspose1d>> up_;
-  std::shared_ptr<Linear> to_latent_, from_latent_;
+  std::shared_ptr<Linear> to_latent_, from_latent_;        // global
+  std::shared_ptr<Conv1d> to_latent_conv_, from_latent_conv_;  // time
 };
+
+// Active units (Burda, Grosse and Salakhutdinov 2016): latent channels whose
+// posterior mean varies across clips (and, time-resolved, frames) with
+// variance above `threshold`. mu [N, Z] or [N, Z, T].
+int64_t active_units(const Tensor& mu, double threshold = 0.01);
 
 }  // namespace mg::nn

@@ -86,11 +86,12 @@ void check_wav(const std::string& path) {
 
 }  // namespace
 
-TEST_CASE("jazz-vae overfits one short clip") {
+TEST_CASE("jazz-vae overfits one short clip to a spectral convergence of 0.1") {
   const std::string dir = mg::test::scratch_dir("jazz-overfit");
   fs::create_directories(dir + "/data");
   mg::io::write_wav(dir + "/data/one.wav", tone(1.0, 1), 22050, true);
   // Two stages of 64 channels: the tiny 8-channel decoder cannot represent 129 bins well enough to overfit.
+  // One file: nothing is held out, so the log's scores are of this clip.
   Run r = run("train --data " + dir + "/data --out " + dir + "/run --epochs 60 --lr 3e-3 --beta 0.01 --clip-seconds 1 "
               "--n-fft 256 --hop 128 --channels 64,64 --threads 2");
   INFO(r.output);
@@ -98,6 +99,12 @@ TEST_CASE("jazz-vae overfits one short clip") {
   std::vector<std::string> recon = csv_column(dir + "/run/log.csv", "train_recon");
   REQUIRE(recon.size() == 60);
   CHECK(std::stod(recon.back()) < 0.1 * std::stod(recon.front()));
+  const std::vector<std::string> sc = csv_column(dir + "/run/log.csv", "spectral_convergence");
+  const std::vector<std::string> onset = csv_column(dir + "/run/log.csv", "onset_correlation");
+  CHECK(std::stod(sc.front()) > 3 * std::stod(sc.back()));
+  CHECK(std::stod(sc.back()) <= 0.1);
+  CHECK(std::stod(onset.back()) >= 0.9);
+  CHECK(std::stoi(csv_column(dir + "/run/log.csv", "active_units").back()) >= 1);
 }
 
 TEST_CASE("jazz-vae train, generate, interpolate, encode and eval on the built-in clips") {
@@ -111,10 +118,16 @@ TEST_CASE("jazz-vae train, generate, interpolate, encode and eval on the built-i
                         "curves.png", "epochs/epoch-001.png", "epochs/epoch-002.png"})
     CHECK_MESSAGE(fs::exists(dir + "/run/" + f), f);
 
-  Run g = run("generate --checkpoint " + ck + " --count 2 --grid 2 --griffin-lim-iters 8 --out " + dir + "/gen");
+  CHECK(t.output.find("latent time-resolved, 16 channels x 44 frames") != std::string::npos);
+  Run g = run("generate --checkpoint " + ck + " --count 2 --griffin-lim-iters 8 --out " + dir + "/gen");
   INFO(g.output);
   REQUIRE(g.rc == 0);
-  for (const char* f : {"sample-01.wav", "sample-02.wav", "grid-1-1.wav", "grid-2-2.wav"}) check_wav(dir + "/gen/" + f);
+  for (const char* f : {"sample-01.wav", "sample-02.wav"}) check_wav(dir + "/gen/" + f);
+  CHECK(g.output.find("from N(0, I)") != std::string::npos);
+  // A grid needs the seed's 2-D global latent.
+  Run grid = run("generate --checkpoint " + ck + " --count 0 --grid 2 --out " + dir + "/grid");
+  CHECK(grid.rc == 1);
+  CHECK(grid.output.find("--grid: needs a global 2-D latent space") != std::string::npos);
 
   mg::io::write_wav(dir + "/a.wav", tone(1.5, 0), 22050, true);
   mg::io::write_wav(dir + "/b.wav", tone(1.5, 2), 22050, true);
@@ -127,13 +140,97 @@ TEST_CASE("jazz-vae train, generate, interpolate, encode and eval on the built-i
   Run e = run("encode --checkpoint " + ck + " " + dir + "/a.wav " + dir + "/b.wav");
   INFO(e.output);
   REQUIRE(e.rc == 0);
-  CHECK(e.output.find("a.wav  mu [") != std::string::npos);
+  CHECK(e.output.find("a.wav frame 0  mu [") != std::string::npos);
+  CHECK(e.output.find("a.wav frame 43  mu [") != std::string::npos);
   CHECK(e.output.find("sigma [") != std::string::npos);
 
   Run v = run("eval --checkpoint " + ck);
   INFO(v.output);
   REQUIRE(v.rc == 0);
   CHECK(v.output.find("spectral convergence") != std::string::npos);
+  CHECK(v.output.find("after Griffin-Lim (64 iterations)") != std::string::npos);
+  CHECK(v.output.find("training clips (the floor):") != std::string::npos);
+  CHECK(v.output.find("samples from N(0, I):") != std::string::npos);
+}
+
+TEST_CASE("jazz-vae with the seed's global 2-D latent: grid, interpolation and latent map") {
+  const std::string dir = mg::test::scratch_dir("jazz-global");
+  const std::string ck = dir + "/run/model.safetensors";
+  Run t = run("train --out " + dir + "/run --epochs 1 --latent-mode global --latent 2" + kTiny);
+  INFO(t.output);
+  REQUIRE(t.rc == 0);
+  CHECK(t.output.find("latent global, 2 dimensions") != std::string::npos);
+  Run g = run("generate --checkpoint " + ck + " --count 1 --grid 2 --griffin-lim-iters 4 --out " + dir + "/gen");
+  INFO(g.output);
+  REQUIRE(g.rc == 0);
+  for (const char* f : {"sample-01.wav", "grid-1-1.wav", "grid-2-2.wav"}) check_wav(dir + "/gen/" + f);
+  Run p = run("prior --checkpoint " + ck + " --epochs 1");
+  CHECK(p.rc == 1);
+  CHECK(p.output.find("a learned prior needs a time-resolved latent") != std::string::npos);
+}
+
+// Bytes of a file.
+std::string bytes_of(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+TEST_CASE("jazz-vae prior: the loss falls, generation uses it, a primer is continued, the same seed gives the same bytes") {
+  const std::string dir = mg::test::scratch_dir("jazz-prior");
+  const std::string ck = dir + "/run/model.safetensors";
+  REQUIRE(run("train --out " + dir + "/run --epochs 2" + kTiny).rc == 0);
+  Run p = run("prior --checkpoint " + ck + " --epochs 30 --hidden 32 --threads 2");
+  INFO(p.output);
+  REQUIRE(p.rc == 0);
+  REQUIRE(fs::exists(dir + "/run/prior.safetensors"));
+  const std::vector<std::string> nll = csv_column(dir + "/run/prior-log.csv", "train_nll");
+  REQUIRE(nll.size() == 30);
+  CHECK(std::stod(nll.back()) < std::stod(nll.front()) - 0.1);
+  CHECK(fs::file_size(dir + "/run/prior-curves.png") > 1000);
+
+  // The prior file is found beside the checkpoint and used by default.
+  const std::string gen = "generate --checkpoint " + ck + " --count 2 --griffin-lim-iters 4 --seed 7 --out ";
+  Run a = run(gen + dir + "/a");
+  INFO(a.output);
+  REQUIRE(a.rc == 0);
+  CHECK(a.output.find("from the learned prior") != std::string::npos);
+  REQUIRE(run(gen + dir + "/b").rc == 0);
+  for (const char* f : {"sample-01.wav", "sample-02.wav", "samples.png"}) {
+    INFO(f);
+    CHECK(bytes_of(dir + "/a/" + f) == bytes_of(dir + "/b/" + f));
+  }
+  CHECK(bytes_of(dir + "/a/sample-01.wav") != bytes_of(dir + "/a/sample-02.wav"));
+  REQUIRE(run("generate --checkpoint " + ck + " --count 2 --griffin-lim-iters 4 --seed 8 --out " + dir + "/c").rc == 0);
+  CHECK(bytes_of(dir + "/a/sample-01.wav") != bytes_of(dir + "/c/sample-01.wav"));
+  // --prior normal ignores the file.
+  Run n = run(gen + dir + "/n --prior normal");
+  REQUIRE(n.rc == 0);
+  CHECK(n.output.find("from N(0, I)") != std::string::npos);
+
+  // A primer: its first latent frames are kept, so the continuation starts like it.
+  mg::io::write_wav(dir + "/primer.wav", tone(1.5, 1), 22050, true);
+  Run pr = run("generate --checkpoint " + ck + " --count 1 --griffin-lim-iters 4 --primer " + dir +
+               "/primer.wav --primer-frames 6 --out " + dir + "/primed");
+  INFO(pr.output);
+  REQUIRE(pr.rc == 0);
+  CHECK(pr.output.find("primer: the first 6 of 44 latent frames") != std::string::npos);
+  check_wav(dir + "/primed/sample-01.wav");
+  Run too_many = run("generate --checkpoint " + ck + " --count 1 --primer " + dir + "/primer.wav --primer-frames 45 --out " +
+                     dir + "/x");
+  CHECK(too_many.rc == 1);
+  CHECK(too_many.output.find("--primer-frames") != std::string::npos);
+
+  Run v = run("eval --checkpoint " + ck + " --samples 4 --griffin-lim-iters 2");
+  INFO(v.output);
+  REQUIRE(v.rc == 0);
+  CHECK(v.output.find("samples from the learned prior:") != std::string::npos);
+
+  // A model checkpoint is not a prior file.
+  Run wrong = run("generate --checkpoint " + ck + " --count 1 --prior-checkpoint " + ck + " --out " + dir + "/w");
+  CHECK(wrong.rc == 1);
+  CHECK(wrong.output.find(ck) != std::string::npos);
 }
 
 TEST_CASE("jazz-vae resume continues exactly") {
@@ -245,7 +342,8 @@ TEST_CASE("jazz-vae stops at the first non-finite step, keeping the last good ch
   Run r = run("train --out " + out + " --epochs 3 --resume" + kTiny);
   INFO(r.output);
   CHECK(r.rc == 1);
-  CHECK(r.output.find("epoch 2, step 2: the loss is") != std::string::npos);
+  CHECK(r.output.find("jazz-vae: error: epoch 2, step ") != std::string::npos);
+  CHECK(r.output.find(": the loss is") != std::string::npos);
   CHECK(r.output.find(ck + " keeps epoch 1") != std::string::npos);
   std::ifstream after_file(ck, std::ios::binary);
   std::stringstream after;

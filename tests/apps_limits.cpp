@@ -77,21 +77,38 @@ TEST_CASE("chopin parameter_count equals the network's parameter count") {
 
 TEST_CASE("jazz state_count equals the network's parameters and buffers") {
   for (const char* kind : {"conv", "seed"})
-    for (const std::vector<int64_t>& channels : std::vector<std::vector<int64_t>>{{4}, {4, 6}, {3, 5, 7, 2}})
-      for (int64_t latent : {1, 2, 5}) {
-        mg::nn::ConvVaeConfig c;
-        c.kind = kind;
-        c.in_channels = std::string(kind) == "conv" ? 33 : 1;
-        c.length = 37;
-        c.channels = channels;
-        c.latent = latent;
-        const mg::nn::ConvVAE vae(c);
-        int64_t buffers = 0;
-        for (const auto& [name, t] : vae.named_buffers()) buffers += t.numel();
-        CAPTURE(kind);
-        CAPTURE(channels.size());
-        CHECK(jazz::state_count(c) == vae.num_parameters() + buffers);
-      }
+    for (const char* mode : {"global", "time"})
+      for (int64_t blocks : {0, 1, 2})
+        for (const std::vector<int64_t>& channels : std::vector<std::vector<int64_t>>{{4}, {4, 6}, {3, 5, 7, 2}})
+          for (int64_t latent : {1, 2, 5}) {
+            mg::nn::ConvVaeConfig c;
+            c.kind = kind;
+            c.latent_mode = mode;
+            c.blocks = blocks;
+            c.in_channels = std::string(kind) == "conv" ? 33 : 1;
+            c.length = 37;
+            c.channels = channels;
+            c.latent = latent;
+            const mg::nn::ConvVAE vae(c);
+            int64_t buffers = 0;
+            for (const auto& [name, t] : vae.named_buffers()) buffers += t.numel();
+            CAPTURE(kind);
+            CAPTURE(mode);
+            CAPTURE(blocks);
+            CAPTURE(channels.size());
+            CHECK(jazz::state_count(c) == vae.num_parameters() + buffers);
+          }
+  for (int64_t layers : {1, 2})
+    for (int64_t hidden : {3, 16}) {
+      mg::nn::LatentPriorConfig c;
+      c.latent = 5;
+      c.hidden = hidden;
+      c.layers = layers;
+      const mg::nn::LatentPrior prior(c);
+      int64_t buffers = 0;
+      for (const auto& [name, t] : prior.named_buffers()) buffers += t.numel();
+      CHECK(jazz::prior_state_count(c) == prior.num_parameters() + buffers);
+    }
 }
 
 TEST_CASE("memory estimates grow with the sizes they estimate") {
@@ -134,6 +151,9 @@ TEST_CASE("chopin-lstm command lines: ranges, NaN and infinity are usage errors"
 TEST_CASE("jazz-vae command lines: ranges, NaN and infinity are usage errors") {
   CHECK(jazz_status("train --out r --clip-seconds 1 --n-fft 256 --hop 128 --channels 8,8") == -1);
   CHECK(jazz_status("generate --checkpoint c --out d --count 4 --grid 3") == -1);
+  CHECK(jazz_status("train --out r --latent-mode global --latent 2 --free-bits 0.5 --blocks 2") == -1);
+  CHECK(jazz_status("prior --checkpoint c --epochs 5 --hidden 64") == -1);
+  CHECK(jazz_status("generate --checkpoint c --out d --prior learned --primer a.wav --primer-frames 4") == -1);
   CHECK(jazz_status("--help") == 0);
   for (const char* bad :
        {"train --out r --clip-seconds nan", "train --out r --clip-seconds 100000", "train --out r --clip-seconds 0",
@@ -146,7 +166,14 @@ TEST_CASE("jazz-vae command lines: ranges, NaN and infinity are usage errors") {
         "generate --checkpoint c --out d --count 0 --grid 0", "generate --checkpoint c --out d --grid-range nan",
         "generate --checkpoint c --out d --griffin-lim-iters 2000000000", "generate --checkpoint c --out d --griffin-lim-iters 0",
         "interpolate --checkpoint c a.wav b.wav --out d --steps 1", "interpolate --checkpoint c a.wav b.wav --out d --steps 1001",
-        "eval --checkpoint c --batch 0", "encode --checkpoint c", "train"}) {
+        "eval --checkpoint c --batch 0", "encode --checkpoint c", "train",
+        "train --out r --latent-mode sometimes", "train --out r --blocks 9", "train --out r --free-bits -1",
+        "train --out r --free-bits nan", "train --out r --spectral-weight inf", "train --out r --log-floor 0",
+        "train --out r --model seed --spectral-weight 1", "prior --checkpoint c --epochs 0",
+        "prior --checkpoint c --hidden 5000", "prior --checkpoint c --layers 9", "prior --checkpoint c --lr nan",
+        "generate --checkpoint c --out d --prior uniform", "generate --checkpoint c --out d --temperature 0",
+        "generate --checkpoint c --out d --primer a.wav --prior normal", "generate --checkpoint c --out d --primer-frames 0",
+        "eval --checkpoint c --samples 1", "eval --checkpoint c --samples 100000"}) {
     CAPTURE(bad);
     CHECK(jazz_status(bad) == mg::app::kExitUsage);
   }

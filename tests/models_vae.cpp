@@ -1,7 +1,14 @@
-// The jazz VAE: shapes through encoder/decoder, and a short run overfits one clip.
+// The jazz VAE: shapes through encoder/decoder (global and time-resolved
+// latent), a short run overfits one clip, the loss of models/vae_loss.h by
+// hand, active units, and the learned prior of models/latent_prior.h.
 #include <doctest/doctest.h>
 
+#include <cmath>
+
+#include "io/stft.h"
 #include "models/jazz_vae.h"
+#include "models/latent_prior.h"
+#include "models/vae_loss.h"
 #include "models/optim.h"
 #include "tensor/rng.h"
 
@@ -14,6 +21,7 @@ TEST_CASE("conv vae shapes round trip an odd length") {
   c.length = 37;
   c.channels = {4, 6};
   c.latent = 3;
+  c.latent_mode = "global";
   nn::ConvVAE m(c);
   Tensor x = randn({2, 5, 37});
   nn::VaeOutput out = m.forward(x, zeros({2, 3}));
@@ -29,6 +37,7 @@ TEST_CASE("conv vae overfits one clip") {
   c.length = 32;
   c.channels = {8, 8};
   c.latent = 2;
+  c.latent_mode = "global";
   nn::ConvVAE m(c);
   // A smooth target the decoder can reach: sines of different frequency per channel.
   std::vector<float> v(8 * 32);
@@ -49,4 +58,179 @@ TEST_CASE("conv vae overfits one clip") {
   }
   INFO("first ", first, " last ", last);
   CHECK(last < 0.1 * first);
+}
+
+TEST_CASE("time-resolved latent: Z channels per latent frame, ceil(L / 2^S) frames") {
+  manual_seed(3);
+  nn::ConvVaeConfig c;
+  c.in_channels = 5;
+  c.length = 37;
+  c.channels = {4, 6};
+  c.latent = 3;
+  c.latent_mode = "time";
+  c.blocks = 2;
+  nn::ConvVAE m(c);
+  CHECK(c.latent_frames() == 10);  // 37 -> 19 -> 10
+  CHECK(c.latent_shape(2) == Shape{2, 3, 10});
+  nn::VaeOutput out = m.forward(randn({2, 5, 37}), zeros({2, 3, 10}));
+  CHECK(out.recon.shape() == Shape{2, 5, 37});
+  CHECK(out.mu.shape() == Shape{2, 3, 10});
+  CHECK(out.logvar.shape() == Shape{2, 3, 10});
+  // A latent of the wrong shape is refused.
+  CHECK_THROWS_AS(m.decode(zeros({2, 3})), Error);
+  // Each latent frame speaks for its stretch of time: changing frame 0 changes the start, not the end.
+  NoGradGuard no_grad;
+  m.eval();
+  Tensor z = randn({1, 3, 10});
+  std::vector<float> v = z.to_vector<float>();
+  for (int k = 0; k < 3; ++k) v[size_t(k) * 10] += 5.0f;
+  const std::vector<float> a = m.decode(z).to_vector<float>(), b = m.decode(from_vector(v, {1, 3, 10})).to_vector<float>();
+  double start = 0, end = 0;
+  for (int ch = 0; ch < 5; ++ch) {
+    start += std::fabs(a[size_t(ch) * 37 + 0] - b[size_t(ch) * 37 + 0]);
+    end += std::fabs(a[size_t(ch) * 37 + 36] - b[size_t(ch) * 37 + 36]);
+  }
+  CHECK(start > 0);
+  CHECK(end == 0);
+}
+
+TEST_CASE("config JSON round trips, and old checkpoints read as a global latent") {
+  nn::ConvVaeConfig c;
+  c.latent_mode = "time";
+  c.blocks = 2;
+  nn::ConvVaeConfig back = nn::ConvVaeConfig::from_json(c.to_json());
+  CHECK(back.latent_mode == "time");
+  CHECK(back.blocks == 2);
+  nlohmann::json old = c.to_json();
+  old.erase("latent_mode");
+  old.erase("blocks");
+  CHECK(nn::ConvVaeConfig::from_json(old).latent_mode == "global");
+  old["latent_mode"] = "sometimes";
+  CHECK_THROWS_AS(nn::ConvVaeConfig::from_json(old), Error);
+}
+
+TEST_CASE("vae_loss: reconstruction, KL, free bits and warm-up by hand") {
+  nn::VaeOutput out;
+  out.recon = from_vector(std::vector<float>{1, 2, 3, 4}, {2, 1, 2});
+  Tensor x = zeros({2, 1, 2});
+  // Latent [B = 2, Z = 2, T = 1]: channel 0 carries KL, channel 1 none (mu 0, logvar 0).
+  out.mu = from_vector(std::vector<float>{2, 0, 2, 0}, {2, 2, 1});
+  out.logvar = zeros({2, 2, 1});
+  nn::VaeLossConfig c;
+  c.beta = 0.5;
+  nn::VaeLossTerms t = nn::vae_loss(c, out, x, 0);
+  CHECK(t.recon.item() == doctest::Approx((1 + 4 + 9 + 16) / 2.0));  // sum of squares per clip
+  // KL(N(2, 1) || N(0, 1)) = mu^2 / 2 = 2 per clip.
+  CHECK(t.kl.item() == doctest::Approx(2.0));
+  CHECK(t.total.item() == doctest::Approx(15.0 + 0.5 * 2.0));
+  // Free bits of 0.25 nats: channel 0 (2 nats) is charged as it is, channel 1 (0 nats) 0.25.
+  c.free_bits = 0.25;
+  t = nn::vae_loss(c, out, x, 0);
+  CHECK(t.kl.item() == doctest::Approx(2.0));  // the reported KL is the ELBO's
+  CHECK(t.total.item() == doctest::Approx(15.0 + 0.5 * 2.25));
+  // The gradient through a channel under its free bits is zero.
+  Tensor mu = from_vector(std::vector<float>{2, 0.1f, 2, 0.1f}, {2, 2, 1}).requires_grad_(true);
+  out.mu = mu;
+  nn::vae_loss(c, out, x, 0).total.backward();
+  const std::vector<float> g = mu.grad().to_vector<float>();
+  CHECK(g[0] != 0.0f);
+  CHECK(g[1] == 0.0f);
+  // Warm-up: beta rises linearly over the steps, reaching beta at the last.
+  c.warmup_steps = 4;
+  CHECK(nn::beta_at(c, 0) == doctest::Approx(0.125));
+  CHECK(nn::beta_at(c, 3) == doctest::Approx(0.5));
+  CHECK(nn::beta_at(c, 100) == doctest::Approx(0.5));
+  // kl_elements is the closed form -1/2 (1 + logvar - mu^2 - exp(logvar)).
+  Tensor k = nn::kl_elements(from_vector(std::vector<float>{1.0f}, {1}), from_vector(std::vector<float>{std::log(2.0f)}, {1}));
+  CHECK(k.item() == doctest::Approx(-0.5 * (1 + std::log(2.0) - 1 - 2)));
+}
+
+TEST_CASE("the spectral term equals io's spectral convergence at three resolutions") {
+  manual_seed(4);
+  const int64_t C = 9, L = 12;
+  Tensor ref = abs(randn({1, C, L})), est = abs(randn({1, C, L}));
+  const double loss = nn::spectral_convergence_loss(est, ref).item();
+  // io's Magnitude is [frames][bins]: transpose the [C, L] rows.
+  auto as_magnitude = [&](const Tensor& t) {
+    const std::vector<float> v = t.to_vector<float>();
+    io::Magnitude m{int(L), int(C), std::vector<float>(v.size())};
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t l = 0; l < L; ++l) m.data[size_t(l * C + c)] = v[size_t(c * L + l)];
+    return m;
+  };
+  const io::Magnitude r = as_magnitude(ref), e = as_magnitude(est);
+  const double expected = (io::spectral_convergence(r, e) + io::spectral_convergence(io::pool_power(r, 4, 1), io::pool_power(e, 4, 1)) +
+                           io::spectral_convergence(io::pool_power(r, 1, 4), io::pool_power(e, 1, 4))) /
+                          3.0;
+  CHECK(loss == doctest::Approx(expected).epsilon(1e-4));
+}
+
+TEST_CASE("active units count channels whose means vary across clips and frames") {
+  // [N = 3, Z = 3, T = 2]: channel 0 varies (variance well above 0.01), channel 1 barely, channel 2 not at all.
+  std::vector<float> v;
+  for (int n = 0; n < 3; ++n)
+    for (int z = 0; z < 3; ++z)
+      for (int t = 0; t < 2; ++t) v.push_back(z == 0 ? float(n + t) : z == 1 ? 0.01f * float(n) : 7.0f);
+  CHECK(nn::active_units(from_vector(v, {3, 3, 2})) == 1);
+  CHECK(nn::active_units(from_vector(v, {3, 3, 2}), 1e-6) == 2);
+  CHECK(nn::active_units(from_vector(std::vector<float>{0, 1, 1, 1}, {2, 2})) == 1);
+}
+
+namespace {
+
+// Latent sequences [N, Z, T] a prior can learn: each channel a sine of its own phase per clip.
+Tensor sine_latents(int64_t N, int64_t Z, int64_t T) {
+  std::vector<float> v;
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t z = 0; z < Z; ++z)
+      for (int64_t t = 0; t < T; ++t) v.push_back(float(2.0 * std::sin(0.6 * double(t) + 0.9 * double(n) + double(z))));
+  return from_vector(v, {N, Z, T});
+}
+
+}  // namespace
+
+TEST_CASE("the learned prior's loss falls, and sampling is deterministic and keeps the primer") {
+  manual_seed(5);
+  nn::LatentPriorConfig c;
+  c.latent = 3;
+  c.hidden = 32;
+  c.layers = 1;
+  nn::LatentPrior prior(c);
+  const Tensor z = sine_latents(8, 3, 12);
+  prior.fit_standardisation(z);
+  nn::Adam opt(prior.named_parameters(), 1e-2);
+  double first = 0, last = 0;
+  for (int step = 0; step < 150; ++step) {
+    Tensor loss = prior.nll(z);
+    if (step == 0) first = loss.item();
+    last = loss.item();
+    opt.zero_grad();
+    loss.backward();
+    opt.step();
+  }
+  INFO("first ", first, " last ", last);
+  // A sequence this regular is predicted far better than by the marginal Gaussian.
+  CHECK(last < first - 1.0);
+
+  // predict's Gaussian at frame t reads frames before t only.
+  NoGradGuard no_grad;
+  auto [mu, logvar] = prior.predict(z.slice(0, 0, 1));
+  std::vector<float> changed = z.slice(0, 0, 1).contiguous().to_vector<float>();
+  changed[11] += 10.0f;  // channel 0, last frame
+  auto [mu2, logvar2] = prior.predict(from_vector(changed, {1, 3, 12}));
+  CHECK(mu.to_vector<float>() == mu2.to_vector<float>());
+
+  manual_seed(9);
+  const std::vector<float> a = prior.sample(2, 12, 1.0).to_vector<float>();
+  manual_seed(9);
+  const std::vector<float> b = prior.sample(2, 12, 1.0).to_vector<float>();
+  CHECK(a == b);
+  manual_seed(10);
+  CHECK(prior.sample(2, 12, 1.0).to_vector<float>() != a);
+  // A primer's frames come back as they were (to float rounding of the standardisation).
+  const Tensor primer = z.slice(0, 0, 2).slice(2, 0, 5).contiguous();
+  const Tensor s = prior.sample(2, 12, 1.0, primer);
+  CHECK(s.shape() == Shape{2, 3, 12});
+  const std::vector<float> p = primer.to_vector<float>(), kept = s.slice(2, 0, 5).contiguous().to_vector<float>();
+  for (size_t i = 0; i < p.size(); ++i) CHECK(kept[i] == doctest::Approx(p[i]).epsilon(1e-5));
 }

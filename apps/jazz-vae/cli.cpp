@@ -45,6 +45,7 @@ FeatureConfig features_from_flags(const TrainOptions& o) {
   if (o.hop < 1 || o.hop > o.n_fft) usage_fail("--hop: must be between 1 and --n-fft ({}), got {}", o.n_fft, o.hop);
   f.n_fft = o.n_fft;
   f.hop = o.hop;
+  f.log_floor = o.log_floor;
   if (f.clip_samples() < f.n_fft)
     usage_fail("--clip-seconds: {} s is {} samples at {} Hz, shorter than one STFT window (--n-fft {})",
                f.clip_seconds, f.clip_samples(), f.sample_rate, f.n_fft);
@@ -54,11 +55,28 @@ FeatureConfig features_from_flags(const TrainOptions& o) {
 mg::nn::ConvVaeConfig model_from_flags(const TrainOptions& o, const FeatureConfig& f) {
   mg::nn::ConvVaeConfig c;
   c.kind = o.model;
+  c.latent_mode = !o.latent_mode.empty() ? o.latent_mode : o.model == "seed" ? "global" : "time";
   c.in_channels = f.channels();
   c.length = f.length();
   if (!o.channels.empty()) c.channels = parse_channels(o.channels);
-  c.latent = o.latent;
+  else if (c.time_resolved()) c.channels = kTimeChannels;
+  c.blocks = o.blocks;
+  c.latent = o.latent > 0 ? o.latent : c.time_resolved() ? kTimeLatent : 2;
   return c;
+}
+
+TrainSettings settings_from_flags(const TrainOptions& o, const mg::nn::ConvVaeConfig& c) {
+  TrainSettings s;
+  s.seed = o.common.seed;
+  s.batch = o.common.batch;
+  s.lr = o.lr;
+  s.beta = o.beta;
+  s.clip_grad = o.clip_grad;
+  s.beta_warmup = o.beta_warmup;
+  s.free_bits = o.free_bits >= 0 ? o.free_bits : c.time_resolved() ? kTimeFreeBits : 0.0;
+  s.spectral_weight = o.spectral_weight >= 0 ? o.spectral_weight : c.kind == "conv" && c.time_resolved() ? kTimeSpectralWeight : 0.0;
+  if (s.spectral_weight > 0 && c.kind != "conv") usage_fail("--spectral-weight: only the conv model has magnitudes to compare");
+  return s;
 }
 
 int parse_command_line(int argc, const char* const* argv, Command& command) {
@@ -82,9 +100,27 @@ int parse_command_line(int argc, const char* const* argv, Command& command) {
   t->add_option("--n-fft", train.n_fft, "STFT size, a power of two (conv features; spectral metrics)")
       ->check(integer_in(16, kMaxFft));
   t->add_option("--hop", train.hop, "STFT hop in samples, at most --n-fft")->check(integer_in(1, kMaxFft));
+  t->add_option("--log-floor", train.log_floor,
+                "conv features are log(|STFT| + this); 1 gives the first design's log(1 + |STFT|) (default 1e-3)")
+      ->check(number_in(kMinLogFloor, kMaxLogFloor));
   t->add_option("--channels", train.channels,
-                "Encoder channels per stage, e.g. 64,128,128,256 (or 8,8 for a tiny model); 1 to 8 stages of 1 to 1024");
-  t->add_option("--latent", train.latent, "Latent dimensions")->check(integer_in(1, kMaxLatent));
+                "Encoder channels per stage, e.g. 64,128,128,256 (or 8,8 for a tiny model); 1 to 8 stages of 1 to 1024; "
+                "each stage halves the frame rate (default: time 128,128,256, global 64,128,128,256)");
+  t->add_option("--latent-mode", train.latent_mode,
+                "time: Z channels per latent frame (default for conv); global: one Z-vector per clip "
+                "(the original's design, default for seed)")
+      ->check(CLI::IsMember({"time", "global"}));
+  t->add_option("--latent", train.latent, "Latent channels (time) or dimensions (global); default time 16, global 2")
+      ->check(integer_in(1, kMaxLatent));
+  t->add_option("--blocks", train.blocks, "Residual blocks per stage on each side (default 1)")
+      ->check(integer_in(0, kMaxBlocks));
+  t->add_option("--free-bits", train.free_bits,
+                "KL below this many nats per latent channel (mean over clips and frames) costs nothing "
+                "(default: time 0.1, global 0)")
+      ->check(number_in(0, kMaxFreeBits));
+  t->add_option("--spectral-weight", train.spectral_weight,
+                "Weight of the multi-resolution spectral-convergence term, per element (conv; default time 1, global 0)")
+      ->check(number_in(0, kMaxSpectralWeight));
   t->add_option("--beta", train.beta, "Weight of the KL term")->check(number_in(0, kMaxBeta));
   t->add_option("--beta-warmup", train.beta_warmup, "Epochs over which beta rises linearly from 0")
       ->check(integer_in(0, mg::app::kMaxEpochs));
@@ -107,6 +143,16 @@ int parse_command_line(int argc, const char* const* argv, Command& command) {
       ->check(positive_up_to(kMaxGridRange));
   g->add_option("--griffin-lim-iters", gen.griffin_lim_iters, "Phase reconstruction iterations (conv; default 64)")
       ->check(integer_in(1, kMaxGriffinLim));
+  g->add_option("--prior", gen.prior,
+                "learned: the LSTM prior of `jazz-vae prior`; normal: z ~ N(0, I) "
+                "(default: learned when the prior file exists)")
+      ->check(CLI::IsMember({"learned", "normal"}));
+  g->add_option("--prior-checkpoint", gen.prior_checkpoint, "The learned prior (default: prior.safetensors beside --checkpoint)");
+  g->add_option("--primer", gen.primer, "Audio file whose first latent frames the learned prior continues");
+  g->add_option("--primer-frames", gen.primer_frames, "Latent frames taken from --primer (default: half the clip)")
+      ->check(integer_in(1, 1'000'000));
+  g->add_option("--temperature", gen.temperature, "Scale of the prior's deviations (default 1)")
+      ->check(positive_up_to(kMaxTemperature));
 
   InterpolateOptions& interp = command.interpolate;
   CLI::App* ip = app.add_subcommand("interpolate", "Decode points on the line between two encoded clips");
@@ -119,6 +165,20 @@ int parse_command_line(int argc, const char* const* argv, Command& command) {
       ->check(integer_in(2, kMaxSteps));
   ip->add_option("--griffin-lim-iters", interp.griffin_lim_iters, "Phase reconstruction iterations (conv; default 64)")
       ->check(integer_in(1, kMaxGriffinLim));
+
+  PriorOptions& prior = command.prior;
+  prior.common.epochs = 200;
+  prior.common.batch = 16;
+  CLI::App* pr = app.add_subcommand("prior", "Train the learned prior (an LSTM over latent frames) of a trained model");
+  mg::app::add_common_options(pr, prior.common, false);
+  pr->add_option("--checkpoint", prior.checkpoint, "Trained model (model.safetensors)")->required();
+  pr->add_option("--out", prior.out, "Prior file (default: prior.safetensors beside --checkpoint)");
+  pr->add_option("--epochs", prior.common.epochs, "Passes over the encoded training clips (default 200)")
+      ->check(integer_in(1, mg::app::kMaxEpochs));
+  pr->add_option("--batch", prior.common.batch, "Clips per step (default 16)")->check(integer_in(1, kMaxBatch));
+  pr->add_option("--hidden", prior.hidden, "LSTM hidden size (default 128)")->check(integer_in(1, kMaxPriorHidden));
+  pr->add_option("--layers", prior.layers, "LSTM layers (default 1)")->check(integer_in(1, kMaxPriorLayers));
+  pr->add_option("--lr", prior.lr, "Adam learning rate (default 1e-3)")->check(positive_up_to(kMaxLearningRate));
 
   EncodeOptions& enc = command.encode;
   CLI::App* e = app.add_subcommand("encode", "Print the latent mean and sigma of audio files");
@@ -133,15 +193,24 @@ int parse_command_line(int argc, const char* const* argv, Command& command) {
   v->add_option("--checkpoint", ev.checkpoint, "Trained model (model.safetensors)")->required();
   v->add_option("--data", ev.common.data, "Folder to evaluate (default: the checkpoint's training data)");
   v->add_option("--batch", ev.common.batch, "Batch size (default 10)")->check(integer_in(1, kMaxBatch));
+  v->add_option("--prior-checkpoint", ev.prior_checkpoint,
+                "Learned prior to score (default: prior.safetensors beside --checkpoint, when present)");
+  v->add_option("--samples", ev.samples, "Clips drawn from each prior for the Fréchet distance (default 32)")
+      ->check(integer_in(2, kMaxEvalSamples));
+  v->add_option("--griffin-lim-iters", ev.griffin_lim_iters,
+                "Phase reconstruction iterations for the resynthesised scores (conv; default 64)")
+      ->check(integer_in(1, kMaxGriffinLim));
 
   return mg::app::parse_cli(app, argc, argv, [&] {
     using Kind = Command::Kind;
-    command.kind = t->parsed() ? Kind::Train : g->parsed() ? Kind::Generate : ip->parsed() ? Kind::Interpolate
-                 : e->parsed() ? Kind::Encode : Kind::Eval;
+    command.kind = t->parsed() ? Kind::Train : pr->parsed() ? Kind::Prior : g->parsed() ? Kind::Generate
+                 : ip->parsed() ? Kind::Interpolate : e->parsed() ? Kind::Encode : Kind::Eval;
     if (command.kind == Kind::Train) {
       if (train.common.out.empty()) usage_fail("--out: give the folder for the checkpoint, log and pictures");
-      if (!train.resume) model_from_flags(train, features_from_flags(train));
+      if (!train.resume) settings_from_flags(train, model_from_flags(train, features_from_flags(train)));
     }
+    if (command.kind == Kind::Generate && !gen.primer.empty() && gen.prior == "normal")
+      usage_fail("--primer: only the learned prior continues a primer (drop --prior normal)");
     if (command.kind == Kind::Generate && gen.count == 0 && gen.grid == 0)
       usage_fail("--count and --grid are both 0: nothing to generate");
     if (command.kind == Kind::Generate && gen.out.empty()) usage_fail("--out: give the folder for the WAV files");

@@ -29,7 +29,8 @@ int64_t FeatureConfig::length() const {
 
 nlohmann::json FeatureConfig::to_json() const {
   return {{"model", model}, {"sample_rate", sample_rate}, {"clip_seconds", clip_seconds}, {"n_fft", n_fft},
-          {"hop", hop},     {"bin_mean", bin_mean},       {"log_std", log_std}};
+          {"hop", hop},     {"bin_mean", bin_mean},       {"log_std", log_std},
+          {"log_floor", log_floor}};
 }
 
 std::vector<std::vector<float>> cut_clips(const std::vector<float>& signal, size_t clip_samples) {
@@ -144,13 +145,12 @@ mg::io::Magnitude as_magnitude(std::vector<float> mag, int64_t bins) {
   return mg::io::Magnitude{frames, static_cast<int>(bins), std::move(mag)};
 }
 
-// log(1 + |S|) rather than log(|S| + eps): silence maps to 0 instead of an
-// eps-dependent floor, and the inverse exp(v) - 1 is exact.
-std::vector<float> log_bins_by_frames(const std::vector<float>& mag, int64_t bins) {
+// log(|S| + floor): the floor bounds silence, and the inverse exp(v) - floor is exact.
+std::vector<float> log_bins_by_frames(const std::vector<float>& mag, int64_t bins, double floor) {
   const int64_t frames = static_cast<int64_t>(mag.size()) / bins;
   std::vector<float> out(mag.size());
   for (int64_t t = 0; t < frames; ++t)
-    for (int64_t b = 0; b < bins; ++b) out[b * frames + t] = std::log1p(mag[t * bins + b]);
+    for (int64_t b = 0; b < bins; ++b) out[b * frames + t] = static_cast<float>(std::log(mag[t * bins + b] + floor));
   return out;
 }
 
@@ -160,12 +160,13 @@ std::vector<float> decoded_magnitude(const FeatureConfig& f, const std::vector<f
   std::vector<float> mag(decoded.size());
   for (int64_t b = 0; b < bins; ++b)
     for (int64_t t = 0; t < frames; ++t)
-      mag[t * bins + b] = std::max(0.0f, std::expm1(decoded[b * frames + t] * f.log_std + f.bin_mean[b]));
+      mag[t * bins + b] = static_cast<float>(
+          std::max(0.0, std::exp(double(decoded[b * frames + t]) * f.log_std + f.bin_mean[b]) - f.log_floor));
   return mag;
 }
 
 // What the decoder produced as a magnitude spectrogram: directly (conv) or of the decoded waveform (seed).
-std::vector<float> reconstructed_magnitude(const FeatureConfig& f, const std::vector<float>& decoded) {
+std::vector<float> reconstructed_magnitude_data(const FeatureConfig& f, const std::vector<float>& decoded) {
   return f.model == "conv" ? decoded_magnitude(f, decoded) : magnitude(f, features_to_audio(f, decoded, 0));
 }
 
@@ -189,7 +190,7 @@ void fit_standardisation(FeatureConfig& f, const std::vector<std::vector<float>>
   std::vector<double> sum(static_cast<size_t>(bins)), sq(static_cast<size_t>(bins));
   double count = 0;
   for (const auto& audio : train_audio) {
-    const std::vector<float> x = log_bins_by_frames(magnitude(f, audio), bins);
+    const std::vector<float> x = log_bins_by_frames(magnitude(f, audio), bins, f.log_floor);
     const int64_t frames = static_cast<int64_t>(x.size()) / bins;
     for (int64_t b = 0; b < bins; ++b)
       for (int64_t t = 0; t < frames; ++t) {
@@ -213,7 +214,7 @@ void fit_standardisation(FeatureConfig& f, const std::vector<std::vector<float>>
 std::vector<float> compute_features(const FeatureConfig& f, const std::vector<float>& audio) {
   if (f.model == "seed") return audio;
   const int64_t bins = f.channels(), frames = f.length();
-  std::vector<float> x = log_bins_by_frames(magnitude(f, audio), bins);
+  std::vector<float> x = log_bins_by_frames(magnitude(f, audio), bins, f.log_floor);
   for (int64_t b = 0; b < bins; ++b)
     for (int64_t t = 0; t < frames; ++t) x[b * frames + t] = (x[b * frames + t] - f.bin_mean[b]) / f.log_std;
   return x;
@@ -226,7 +227,7 @@ std::vector<float> features_to_audio(const FeatureConfig& f, const std::vector<f
     return audio;
   }
   return mg::io::griffin_lim(as_magnitude(decoded_magnitude(f, decoded), f.channels()), f.stft_config(),
-                             static_cast<size_t>(f.clip_samples()), griffin_lim_iters);
+                             static_cast<size_t>(f.clip_samples()), mg::io::GriffinLimOptions{griffin_lim_iters});
 }
 
 mg::io::SpectrogramPanel clip_spectrogram(const FeatureConfig& f, const std::vector<float>& audio) {
@@ -234,14 +235,15 @@ mg::io::SpectrogramPanel clip_spectrogram(const FeatureConfig& f, const std::vec
 }
 
 mg::io::SpectrogramPanel decoded_spectrogram(const FeatureConfig& f, const std::vector<float>& decoded) {
-  return db_panel(reconstructed_magnitude(f, decoded), f.n_fft / 2 + 1);
+  return db_panel(reconstructed_magnitude_data(f, decoded), f.n_fft / 2 + 1);
 }
 
-SpectralScores spectral_scores(const FeatureConfig& f, const Clip& clip, const std::vector<float>& decoded) {
-  const int64_t bins = f.n_fft / 2 + 1;
-  const mg::io::Magnitude ref = as_magnitude(magnitude(f, clip.audio), bins),
-                          est = as_magnitude(reconstructed_magnitude(f, decoded), bins);
-  return {mg::io::spectral_convergence(ref, est), mg::io::log_spectral_distance(ref, est)};
+mg::io::Magnitude clip_magnitude(const FeatureConfig& f, const std::vector<float>& audio) {
+  return as_magnitude(magnitude(f, audio), f.n_fft / 2 + 1);
+}
+
+mg::io::Magnitude reconstructed_magnitude(const FeatureConfig& f, const std::vector<float>& decoded) {
+  return as_magnitude(reconstructed_magnitude_data(f, decoded), f.n_fft / 2 + 1);
 }
 
 }  // namespace jazz

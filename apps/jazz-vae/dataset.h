@@ -32,6 +32,11 @@ struct FeatureConfig {
   int n_fft = 1024, hop = 512;
   std::vector<float> bin_mean;  // conv only, C values
   float log_std = 1;            // conv only
+  // conv only: |S| (of the unnormalised FFT) below this is silence to the model.
+  // 1 (log(1 + |S|)) was the first design: it flattens everything quieter than
+  // about -48 dB below a full-scale sine, so no decoder could get the
+  // log-spectral distance of quiet bins right; 1e-3 keeps 108 dB.
+  double log_floor = 1e-3;
 
   int64_t clip_samples() const;
   mg::io::StftConfig stft_config() const { return {n_fft, hop, true}; }
@@ -88,11 +93,10 @@ std::vector<float> features_to_audio(const FeatureConfig& f, const std::vector<f
 mg::io::SpectrogramPanel clip_spectrogram(const FeatureConfig& f, const std::vector<float>& audio);
 mg::io::SpectrogramPanel decoded_spectrogram(const FeatureConfig& f, const std::vector<float>& decoded);
 
-// Spectral convergence and log-spectral distance (io/stft.h) of a decoded
-// clip's magnitude spectrogram against the clip's own.
-struct SpectralScores {
-  double convergence = 0, log_distance = 0;
-};
-SpectralScores spectral_scores(const FeatureConfig& f, const Clip& clip, const std::vector<float>& decoded);
+// Magnitude spectrograms ([frames][bins], the features' STFT): of an audio
+// clip, and of what the decoder produced (conv: its features mapped back;
+// seed: the STFT of its waveform).
+mg::io::Magnitude clip_magnitude(const FeatureConfig& f, const std::vector<float>& audio);
+mg::io::Magnitude reconstructed_magnitude(const FeatureConfig& f, const std::vector<float>& decoded);
 
 }  // namespace jazz

@@ -1,9 +1,55 @@
-// jazz-vae eval: held-out metrics of a trained model on its own split of a folder.
+// jazz-vae eval: reconstruction metrics of a trained model on its own split of a
+// folder, and how close samples from its priors come to the held-out clips.
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
+#include <filesystem>
+
+#include <fmt/format.h>
 
 #include "apps/jazz-vae/jazz.h"
+#include "tensor/rng.h"
 
 namespace jazz {
+
+namespace {
+
+// 80-band log-mel frames of one clip's magnitudes (io/stft.h's log_mel).
+struct MelClips {
+  std::vector<mg::io::FrameFeatures> clips;
+  mg::io::GaussianStats stats{80};
+  void add(const mg::io::Magnitude& mag, const mg::io::MelFilterbank& fb) {
+    clips.push_back(mg::io::log_mel(mag, fb));
+    stats.add(clips.back());
+  }
+};
+
+// Root-mean-square difference of two clips' log-mel frames (nats), frame by frame.
+double log_mel_distance(const mg::io::FrameFeatures& a, const mg::io::FrameFeatures& b) {
+  double sum = 0;
+  for (size_t i = 0; i < a.data.size(); ++i) sum += double(a.data[i] - b.data[i]) * (a.data[i] - b.data[i]);
+  return std::sqrt(sum / static_cast<double>(std::max<size_t>(a.data.size(), 1)));
+}
+
+// The median of log_mel_distance over every pair of clips.
+double median_pairwise(const std::vector<mg::io::FrameFeatures>& clips) {
+  std::vector<double> d;
+  for (size_t i = 0; i < clips.size(); ++i)
+    for (size_t j = i + 1; j < clips.size(); ++j) d.push_back(log_mel_distance(clips[i], clips[j]));
+  if (d.empty()) return NAN;
+  std::nth_element(d.begin(), d.begin() + static_cast<long>(d.size() / 2), d.end());
+  return d[d.size() / 2];
+}
+
+void print_scores(const char* what, const Scores& s) {
+  std::printf("%s\n", what);
+  std::printf("  spectral convergence:              %.4f\n", s.convergence);
+  std::printf("  log-spectral distance:             %.3f dB\n", s.log_distance);
+  std::printf("  multi-resolution distance:         %.4f\n", s.multi_resolution);
+  std::printf("  onset-strength correlation:        %.3f\n", s.onset_correlation);
+}
+
+}  // namespace
 
 int run_eval(const EvalOptions& o) {
   const mg::Device device = mg::app::setup_device(o.common);
@@ -18,15 +64,59 @@ int run_eval(const EvalOptions& o) {
   std::vector<const Clip*> clips;
   for (size_t i : held_out ? d.test : d.train) clips.push_back(&d.clips[i]);
   if (!held_out) std::printf("note: no held-out clip; scoring the training clips\n");
-  const Metrics r = evaluate_clips(m, clips, o.common.batch);
-  std::printf("model: %s, epoch %d, latent %lld\n", m.features.model.c_str(), m.meta.epoch,
-              static_cast<long long>(m.vae->config().latent));
+  const bool conv = m.features.model == "conv";
+  const Metrics r = evaluate_clips(m, clips, o.common.batch, conv ? o.griffin_lim_iters : 0);
+  const mg::nn::ConvVaeConfig& config = m.vae->config();
+  std::printf("model: %s, epoch %d, latent %s\n", m.features.model.c_str(), m.meta.epoch,
+              config.time_resolved()
+                  ? fmt::format("time-resolved, {} channels x {} frames", config.latent, config.latent_frames()).c_str()
+                  : fmt::format("global, {} dimensions", config.latent).c_str());
   std::printf("%s clips: %zu\n", held_out ? "held-out" : "training", r.clips);
   std::printf("reconstruction loss (per clip, z = mu): %.6g\n", r.recon);
   std::printf("KL(q(z|x) || N(0, I)) per clip:        %.6g\n", r.kl);
   std::printf("negative ELBO at beta 1:                %.6g\n", r.recon + r.kl);
-  std::printf("spectral convergence:                   %.4f\n", r.spectral_convergence);
-  std::printf("log-spectral distance:                  %.3f dB\n", r.log_spectral_distance);
+  std::printf("active latent units (variance > 0.01):  %lld of %lld\n", static_cast<long long>(r.active_units),
+              static_cast<long long>(config.latent));
+  print_scores("decoded magnitudes against the input's:", r.decoded);
+  if (conv) print_scores(fmt::format("after Griffin-Lim ({} iterations), the resynthesised audio's STFT:",
+                                     o.griffin_lim_iters).c_str(), r.resynthesised);
+  std::printf("  (multi-resolution STFT distance of the waveforms: %.4f)\n", conv ? r.resynthesised.multi_resolution : NAN);
+
+  // Fréchet distances between 80-band log-mel statistics (io/stft.h), against the held-out clips.
+  if (!held_out || d.train.empty()) {
+    std::printf("Fréchet distances need both training and held-out clips; skipped\n");
+    return 0;
+  }
+  const mg::io::MelFilterbank fb = mg::io::mel_filterbank(m.features.sample_rate, m.features.n_fft, 80);
+  MelClips test, train;
+  for (const Clip* c : clips) test.add(clip_magnitude(m.features, c->audio), fb);
+  for (size_t i : d.train) train.add(clip_magnitude(m.features, d.clips[i].audio), fb);
+  std::printf("Fréchet distance of 80-band log-mel frame statistics to the held-out clips (%lld frames):\n",
+              static_cast<long long>(test.stats.count()));
+  std::printf("  training clips (the floor):        %.3f\n", mg::io::frechet_distance(train.stats, test.stats));
+  const double held_out_median = median_pairwise(test.clips);
+
+  auto score_samples = [&](const char* name, const LoadedPrior* prior) {
+    mg::manual_seed(o.common.seed);
+    const std::vector<float> z = sample_latents(m, prior, o.samples, 1.0);
+    MelClips samples;
+    decode_latents(m, z, [&](size_t, std::vector<float> features) {
+      samples.add(reconstructed_magnitude(m.features, features), fb);
+    });
+    std::printf("  %-34s%.3f  (%d clips; median pairwise log-mel distance %.3f, held-out clips' own %.3f)\n",
+                fmt::format("{}:", name).c_str(), mg::io::frechet_distance(samples.stats, test.stats), o.samples,
+                median_pairwise(samples.clips), held_out_median);
+  };
+  score_samples("samples from N(0, I)", nullptr);
+  const std::string prior_path = o.prior_checkpoint.empty() ? default_prior_path(o.checkpoint) : o.prior_checkpoint;
+  if (config.time_resolved() && (!o.prior_checkpoint.empty() || std::filesystem::exists(prior_path))) {
+    const LoadedPrior prior = load_prior(prior_path, m, device);
+    score_samples(fmt::format("samples from the learned prior").c_str(), &prior);
+  } else {
+    std::printf("  (no learned prior: %s)\n", config.time_resolved() ? (prior_path + " does not exist").c_str()
+                                                                     : "the latent is global");
+  }
+  std::printf("samples are decoded magnitudes (no Griffin-Lim); the clips' are their STFT magnitudes\n");
   return 0;
 }
 

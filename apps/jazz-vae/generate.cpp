@@ -1,6 +1,9 @@
 // jazz-vae generate / interpolate / encode: from latent points to WAV files and back.
+// With a time-resolved latent, interpolation is frame by frame: latent frame t
+// of step s is (1 - s) a_t + s b_t.
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -10,6 +13,8 @@
 #include "tensor/rng.h"
 
 namespace jazz {
+
+using mg::Tensor;
 
 namespace {
 
@@ -30,8 +35,33 @@ void write_clip(const std::string& path, const std::vector<float>& audio, int ra
 int run_generate(const GenerateOptions& o) {
   const mg::Device device = mg::app::setup_device(o.common);
   LoadedModel m = load_model(o.checkpoint, device);
-  const int64_t Z = m.vae->config().latent;
-  if (o.grid > 0 && Z != 2) mg::fail("--grid: needs a 2-D latent space, {} has {}", o.checkpoint, Z);
+  const mg::nn::ConvVaeConfig& config = m.vae->config();
+  const int64_t Z = config.latent;
+  if (o.grid > 0 && (Z != 2 || config.time_resolved()))
+    mg::fail("--grid: needs a global 2-D latent space (--latent-mode global --latent 2); {} has {}", o.checkpoint,
+             config.time_resolved() ? fmt::format("{} channels x {} frames", Z, config.latent_frames())
+                                    : fmt::format("{} dimensions", Z));
+  // The learned prior when asked for, or by default when its file exists.
+  const std::string prior_path = o.prior_checkpoint.empty() ? default_prior_path(o.checkpoint) : o.prior_checkpoint;
+  const bool learned = o.prior == "learned" || (o.prior.empty() && (!o.prior_checkpoint.empty() || !o.primer.empty() ||
+                                                                    (config.time_resolved() && std::filesystem::exists(prior_path))));
+  std::optional<LoadedPrior> prior;
+  if (learned) {
+    if (!std::filesystem::exists(prior_path))
+      mg::fail("--prior learned: {} does not exist (train it with `jazz-vae prior --checkpoint {}`)", prior_path, o.checkpoint);
+    prior = load_prior(prior_path, m, device);
+  }
+  Tensor primer;
+  if (!o.primer.empty()) {
+    if (o.count == 0) mg::fail("--primer: give --count, the number of continuations to draw");
+    const int64_t T = config.latent_frames();
+    const int64_t P = o.primer_frames > 0 ? o.primer_frames : std::max<int64_t>(1, T / 2);
+    if (P > T) mg::fail("--primer-frames: {} is more than the clip's {} latent frames", P, T);
+    const Encoding e = encode_file(m, o.primer);
+    primer = mg::from_vector(e.mu, config.latent_shape(1)).slice(2, 0, P).contiguous();
+    std::printf("primer: the first %lld of %lld latent frames of %s\n", static_cast<long long>(P),
+                static_cast<long long>(T), o.primer.c_str());
+  }
   mg::app::check_memory("decoding " + std::to_string(kDecodeBatch) + " clips at a time",
                         decode_bytes(m.vae->config(), m.features, kDecodeBatch));
   mg::io::ensure_output_folder(o.out, "--out");
@@ -42,7 +72,10 @@ int run_generate(const GenerateOptions& o) {
   std::vector<mg::io::WaveformPanel> panels;  // the first samples, for the picture
   if (o.count > 0) {
     mg::manual_seed(o.common.seed);
-    const std::vector<float> z = mg::randn({o.count, Z}).to_vector<float>();
+    const std::vector<float> z = sample_latents(m, prior ? &*prior : nullptr, o.count, o.temperature, primer);
+    std::printf("sampling %d clip(s) from %s\n", o.count,
+                prior ? fmt::format("the learned prior {} (temperature {:g})", prior_path, o.temperature).c_str()
+                      : "N(0, I)");
     decode_to_audio(m, z, o.griffin_lim_iters, [&](size_t i, std::vector<float> audio) {
       const std::string path = fmt::format("{}/sample-{:02}.wav", o.out, i + 1);
       write_clip(path, audio, rate);
@@ -68,9 +101,10 @@ int run_generate(const GenerateOptions& o) {
   }
   if (!panels.empty()) {
     mg::io::WaveformGridOptions opt;
+    const std::string which = prior ? "the learned prior" : "N(0, I)";
     opt.title = panels.size() < static_cast<size_t>(o.count)
-                    ? fmt::format("the first {} of {} samples from the prior", panels.size(), o.count)
-                    : "samples from the prior";
+                    ? fmt::format("the first {} of {} samples from {}", panels.size(), o.count, which)
+                    : "samples from " + which;
     mg::io::waveform_grid(o.out + "/samples.png", panels, opt);
     outputs.add(o.out + "/samples.png");
   }
@@ -116,15 +150,26 @@ int run_interpolate(const InterpolateOptions& o) {
 int run_encode(const EncodeOptions& o) {
   const mg::Device device = mg::app::setup_device(o.common);
   LoadedModel m = load_model(o.checkpoint, device);
-  std::printf("# latent mean and sigma of each file's first %.3g s\n", m.features.clip_seconds);
+  const mg::nn::ConvVaeConfig& config = m.vae->config();
+  const size_t T = static_cast<size_t>(config.latent_frames());
+  if (config.time_resolved())
+    std::printf("# latent mean and sigma of each file's first %.3g s: %lld channels per frame, %zu frames, "
+                "one line per frame\n",
+                m.features.clip_seconds, static_cast<long long>(config.latent), T);
+  else
+    std::printf("# latent mean and sigma of each file's first %.3g s\n", m.features.clip_seconds);
   for (const std::string& file : o.files) {
     const Encoding e = encode_file(m, file);
-    std::string mu, sigma;
-    for (size_t k = 0; k < e.mu.size(); ++k) {
-      mu += fmt::format("{}{:+.4f}", k ? " " : "", e.mu[k]);
-      sigma += fmt::format("{}{:.4f}", k ? " " : "", e.sigma[k]);
+    const size_t Z = e.mu.size() / T;
+    for (size_t t = 0; t < T; ++t) {
+      std::string mu, sigma;
+      for (size_t k = 0; k < Z; ++k) {  // [Z, T] row-major: channel k of frame t
+        mu += fmt::format("{}{:+.4f}", k ? " " : "", e.mu[k * T + t]);
+        sigma += fmt::format("{}{:.4f}", k ? " " : "", e.sigma[k * T + t]);
+      }
+      const std::string frame = config.time_resolved() ? fmt::format(" frame {}", t) : "";
+      std::printf("%s%s  mu [%s]  sigma [%s]\n", file.c_str(), frame.c_str(), mu.c_str(), sigma.c_str());
     }
-    std::printf("%s  mu [%s]  sigma [%s]\n", file.c_str(), mu.c_str(), sigma.c_str());
   }
   return 0;
 }

@@ -1,6 +1,7 @@
 #pragma once
 // The jazz-vae subcommands and what they share: the model rebuilt from a
-// checkpoint, the loss, and audio <-> latent helpers.
+// checkpoint, held-out metrics, and audio <-> latent helpers. The loss lives
+// in models/vae_loss.h, the learned prior in models/latent_prior.h.
 #include <functional>
 #include <memory>
 #include <optional>
@@ -14,20 +15,29 @@
 #include "apps/jazz-vae/limits.h"
 #include "models/checkpoint.h"
 #include "models/jazz_vae.h"
+#include "models/latent_prior.h"
+#include "models/vae_loss.h"
 
 namespace jazz {
 
 inline constexpr const char* kApp = "jazz-vae";
+// The app name inside learned-prior files, so that neither kind of file loads as the other.
+inline constexpr const char* kPriorApp = "jazz-vae-prior";
 
 struct TrainOptions {
   mg::app::CommonOptions common;
   std::string model = "conv";
   double clip_seconds = 0;  // 0: the model's default (conv 5 s, seed 30 s)
   int n_fft = 1024, hop = 512;
+  double log_floor = 1e-3;  // conv features: log(|S| + log_floor)
   std::string channels;     // "64,128,128,256" style; empty: the model's default
-  int64_t latent = 2;
+  std::string latent_mode;  // "time" or "global"; empty: conv time, seed global
+  int64_t latent = 0;       // 0: the mode's default (time 16, global 2)
+  int64_t blocks = 1;       // residual blocks per stage
   double beta = 1.0;
   int beta_warmup = 0;      // epochs of linear warm-up from 0 to beta
+  double free_bits = -1;    // nats per latent channel; < 0: the mode's default
+  double spectral_weight = -1;  // weight of the spectral-convergence term; < 0: the model's default
   double lr = 3e-4;
   double clip_grad = 100;   // 0: no clipping
   bool resume = false;
@@ -41,6 +51,18 @@ struct GenerateOptions {
   int grid = 0;
   double grid_range = 2.0;
   int griffin_lim_iters = 64;
+  std::string prior;             // "learned" or "normal"; empty: learned when the prior file exists
+  std::string prior_checkpoint;  // empty: prior.safetensors beside --checkpoint
+  std::string primer;            // an audio file whose first latent frames the learned prior continues
+  int primer_frames = 0;         // 0: half the clip's latent frames
+  double temperature = 1.0;
+};
+
+struct PriorOptions {
+  mg::app::CommonOptions common;
+  std::string checkpoint, out;  // out empty: prior.safetensors beside --checkpoint
+  int64_t hidden = 128, layers = 1;
+  double lr = 1e-3;
 };
 
 struct InterpolateOptions {
@@ -59,12 +81,16 @@ struct EncodeOptions {
 struct EvalOptions {
   mg::app::CommonOptions common;
   std::string checkpoint;
+  std::string prior_checkpoint;  // empty: prior.safetensors beside --checkpoint, when present
+  int samples = 32;              // clips drawn from each prior for the Fréchet distance
+  int griffin_lim_iters = 64;
 };
 
 // One parsed and checked command line.
 struct Command {
-  enum class Kind { Train, Generate, Interpolate, Encode, Eval } kind = Kind::Train;
+  enum class Kind { Train, Prior, Generate, Interpolate, Encode, Eval } kind = Kind::Train;
   TrainOptions train;
+  PriorOptions prior;
   GenerateOptions generate;
   InterpolateOptions interpolate;
   EncodeOptions encode;
@@ -81,7 +107,16 @@ int parse_command_line(int argc, const char* const* argv, Command& command);
 FeatureConfig features_from_flags(const TrainOptions& o);
 mg::nn::ConvVaeConfig model_from_flags(const TrainOptions& o, const FeatureConfig& f);
 
+// The defaults of the time-resolved latent: three stages (a latent frame per
+// 8 STFT frames, 0.19 s at 22,050 Hz with hop 512), 16 channels, free bits
+// and the spectral term.
+inline const std::vector<int64_t> kTimeChannels = {128, 128, 256};
+inline constexpr int64_t kTimeLatent = 16;
+inline constexpr double kTimeFreeBits = 0.1;
+inline constexpr double kTimeSpectralWeight = 1.0;
+
 int run_train(const TrainOptions& o);
+int run_prior(const PriorOptions& o);
 int run_generate(const GenerateOptions& o);
 int run_interpolate(const InterpolateOptions& o);
 int run_encode(const EncodeOptions& o);
@@ -93,8 +128,11 @@ struct TrainSettings {
   int64_t batch = 10;
   double lr = 3e-4, beta = 1, clip_grad = 100;
   int beta_warmup = 0;
+  double free_bits = 0, spectral_weight = 0;
   nlohmann::json to_json() const;
 };
+// The settings the training flags give for a model (the mode's defaults filled in).
+TrainSettings settings_from_flags(const TrainOptions& o, const mg::nn::ConvVaeConfig& c);
 
 // The metadata of a jazz-vae checkpoint, every field read through
 // mg::nn::MetaReader: types, ranges, and consistency (the model's input is
@@ -121,40 +159,64 @@ struct LoadedModel {
 };
 LoadedModel load_model(const std::string& checkpoint, mg::Device device);
 
-// Loss terms, each a mean over the batch:
-//   conv: reconstruction = sum over bins and frames of the squared error of the
-//         standardised log-magnitudes;
-//   seed: reconstruction = sum over samples of the sigmoid cross-entropy of the
-//         logits against the waveform mapped to [0, 1] ((x + 1) / 2);
-//   kl = KL(q(z|x) || N(0, I)).
-struct LossTerms {
-  mg::Tensor recon, kl;  // scalars
-};
-LossTerms vae_loss(const FeatureConfig& f, const mg::nn::VaeOutput& out, const mg::Tensor& x);
+// The loss the training flags describe (models/vae_loss.h), with the map from
+// decoded features back to magnitudes for the spectral term (conv).
+mg::nn::VaeLossConfig loss_config(const FeatureConfig& f, const TrainSettings& s, int64_t steps_per_epoch);
+mg::nn::MagnitudeMap magnitude_map(const FeatureConfig& f, mg::Device device);
 
 // Stacks clips' features into a batch [B, C, L] on `device`.
 mg::Tensor feature_batch(const FeatureConfig& f, const std::vector<const std::vector<float>*>& features,
                          mg::Device device);
 
-// Held-out metrics over clips, reconstructing at z = mu (deterministic, draws no noise):
-// reconstruction and KL as in vae_loss, spectral convergence and log-spectral
-// distance of the reconstruction's magnitude spectrogram against the input's.
+// Metrics over clips, reconstructing at z = mu (deterministic, draws no noise):
+// the loss terms, and the decoded magnitudes against the input's (io/stft.h):
+// spectral convergence, log-spectral distance, multi-resolution magnitude
+// distance and the correlation of the onset-strength envelopes, each a mean
+// over clips; and the active latent units. With griffin_lim_iters > 0 the
+// same four again on the waveform Griffin-Lim makes of the decoded magnitudes
+// (conv), with the multi-resolution STFT distance of the waveforms.
+struct Scores {
+  double convergence = 0, log_distance = 0, multi_resolution = 0, onset_correlation = 0;
+};
 struct Metrics {
-  double recon = 0, kl = 0, spectral_convergence = 0, log_spectral_distance = 0;
+  double recon = 0, kl = 0;
+  Scores decoded, resynthesised;
+  int64_t active_units = 0;
   size_t clips = 0;
 };
-Metrics evaluate_clips(const LoadedModel& m, const std::vector<const Clip*>& clips, int64_t batch);
+Metrics evaluate_clips(const LoadedModel& m, const std::vector<const Clip*>& clips, int64_t batch,
+                       int griffin_lim_iters = 0);
 
-// Per clip, in eval mode: the latent means, and the decoded features at z = mu.
-std::vector<std::vector<float>> encode_means(const LoadedModel& m, const std::vector<const Clip*>& clips, int64_t batch);
+// Latent means [N, Z] or [N, Z, T] of clips, in eval mode.
+mg::Tensor encode_clips(const LoadedModel& m, const std::vector<const Clip*>& clips, int64_t batch);
+
+// Per clip, in eval mode: the decoded features at z = mu.
 std::vector<std::vector<float>> reconstruct(const LoadedModel& m, const std::vector<const Clip*>& clips, int64_t batch);
 
-// Decodes latent points [N, Z] (row-major) to audio at f.sample_rate, kDecodeBatch
-// points at a time, handing each clip to use(index, audio) as soon as it is decoded.
+// Decodes latent points (row-major [N, latent_shape(1)...]) to features,
+// kDecodeBatch points at a time, handing each to use(index, features).
+void decode_latents(const LoadedModel& m, const std::vector<float>& z,
+                    const std::function<void(size_t index, std::vector<float> features)>& use);
+// The same, on to audio at f.sample_rate.
 void decode_to_audio(const LoadedModel& m, const std::vector<float>& z, int griffin_lim_iters,
                      const std::function<void(size_t index, std::vector<float> audio)>& use);
 
-// Encodes the first clip of an audio file: mean and standard deviation of q(z|x).
+// The learned prior, rebuilt from its file; its latent size must match the model's.
+struct LoadedPrior {
+  std::shared_ptr<mg::nn::LatentPrior> net;
+  int64_t epochs = 0;
+};
+LoadedPrior load_prior(const std::string& path, const LoadedModel& m, mg::Device device);
+// prior.safetensors in the checkpoint's folder.
+std::string default_prior_path(const std::string& checkpoint);
+
+// Draws `count` latents from N(0, I) or the learned prior with the default
+// generator (seed it first): row-major [count, latent_shape(1)...].
+std::vector<float> sample_latents(const LoadedModel& m, const LoadedPrior* prior, int64_t count, double temperature,
+                                  const mg::Tensor& primer = {});
+
+// Encodes the first clip of an audio file: mean and standard deviation of q(z|x),
+// row-major in latent_shape(1).
 struct Encoding {
   std::vector<float> mu, sigma;
 };

@@ -6,6 +6,7 @@
 
 #include "apps/jazz-vae/dataset.h"
 #include "models/jazz_vae.h"
+#include "models/latent_prior.h"
 
 namespace jazz {
 
@@ -15,6 +16,14 @@ inline constexpr int64_t kMaxStageChannels = 1024;
 inline constexpr size_t kMaxStages = 8;
 inline constexpr int64_t kMaxLatent = 256;
 inline constexpr int64_t kMaxKernel = 15;
+inline constexpr int64_t kMaxBlocks = 8;
+inline constexpr double kMinLogFloor = 1e-8, kMaxLogFloor = 1e3;         // residual blocks per stage
+inline constexpr double kMaxFreeBits = 100;      // nats per latent channel
+inline constexpr double kMaxSpectralWeight = 1e6;
+inline constexpr int64_t kMaxPriorHidden = 4096;
+inline constexpr int64_t kMaxPriorLayers = 8;
+inline constexpr double kMaxTemperature = 100;
+inline constexpr int kMaxEvalSamples = 10'000;   // eval --samples
 inline constexpr int kMaxBatch = 4096;
 inline constexpr double kMaxLearningRate = 10;
 inline constexpr double kMaxBeta = 1e6;
@@ -31,6 +40,9 @@ inline constexpr int64_t kDecodeBatch = 16;
 
 // Elements in the network's parameters and buffers for a config, without building it.
 int64_t state_count(const mg::nn::ConvVaeConfig& c);
+
+// Elements in a learned prior's parameters and buffers.
+int64_t prior_state_count(const mg::nn::LatentPriorConfig& c);
 
 // Bytes one training step takes besides the data: parameters, gradients and
 // Adam's two moments, and the activations of one batch kept for backward.

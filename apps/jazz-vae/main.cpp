@@ -1,6 +1,7 @@
 // jazz-vae: a 1-D convolutional VAE over jazz audio.
 //   jazz-vae train       --out DIR [--data DIR] [--model conv|seed] ...
-//   jazz-vae generate    --checkpoint FILE --out DIR [--count N] [--grid K]
+//   jazz-vae prior       --checkpoint FILE [--epochs N]
+//   jazz-vae generate    --checkpoint FILE --out DIR [--count N] [--grid K] [--prior learned|normal] [--primer A.wav]
 //   jazz-vae interpolate --checkpoint FILE A.wav B.wav --out DIR [--steps N]
 //   jazz-vae encode      --checkpoint FILE FILES...
 //   jazz-vae eval        --checkpoint FILE [--data DIR]
@@ -13,6 +14,7 @@ int main(int argc, char** argv) {
     using Kind = jazz::Command::Kind;
     switch (command.kind) {
       case Kind::Train: return jazz::run_train(command.train);
+      case Kind::Prior: return jazz::run_prior(command.prior);
       case Kind::Generate: return jazz::run_generate(command.generate);
       case Kind::Interpolate: return jazz::run_interpolate(command.interpolate);
       case Kind::Encode: return jazz::run_encode(command.encode);

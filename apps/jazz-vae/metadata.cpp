@@ -19,6 +19,8 @@ FeatureConfig read_features(const mg::nn::MetaReader& m) {
   f.hop = static_cast<int>(m.integer("hop", 1, f.n_fft));
   if (f.clip_samples() < f.n_fft) m.fail_field("clip_seconds", "shorter than one STFT window");
   f.log_std = static_cast<float>(m.number("log_std", 1e-6, 1e6));
+  // Checkpoints from before the floor was a setting used log(1 + |S|).
+  f.log_floor = m.has("log_floor") ? m.number("log_floor", kMinLogFloor, kMaxLogFloor) : 1.0;
   const size_t bins = f.model == "conv" ? static_cast<size_t>(f.channels()) : 0;
   const nlohmann::json& mean = m.array("bin_mean", bins);
   if (mean.size() != bins) m.fail_field("bin_mean", fmt::format("expected {} values, got {}", bins, mean.size()));
@@ -34,6 +36,9 @@ mg::nn::ConvVaeConfig read_model(const mg::nn::MetaReader& m, const FeatureConfi
   mg::nn::ConvVaeConfig c;
   c.kind = m.one_of("kind", {"conv", "seed"});
   if (c.kind != f.model) m.fail_field("kind", fmt::format("'{}' does not match the features' '{}'", c.kind, f.model));
+  // Checkpoints from before the time-resolved latent have neither field: a global latent, one block per stage.
+  c.latent_mode = m.has("latent_mode") ? m.one_of("latent_mode", {"time", "global"}) : "global";
+  c.blocks = m.has("blocks") ? m.integer("blocks", 0, kMaxBlocks) : 1;
   c.in_channels = m.integer("in_channels", f.channels(), f.channels());
   c.length = m.integer("length", f.length(), f.length());
   const nlohmann::json& channels = m.array("channels", kMaxStages);
@@ -58,6 +63,8 @@ TrainSettings read_settings(const mg::nn::MetaReader& m) {
   s.beta = m.number("beta", 0, kMaxBeta);
   s.beta_warmup = static_cast<int>(m.integer("beta_warmup", 0, mg::app::kMaxEpochs));
   s.clip_grad = m.number("clip_grad", 0, kMaxClipGrad);
+  s.free_bits = m.has("free_bits") ? m.number("free_bits", 0, kMaxFreeBits) : 0;
+  s.spectral_weight = m.has("spectral_weight") ? m.number("spectral_weight", 0, kMaxSpectralWeight) : 0;
   return s;
 }
 
@@ -73,8 +80,9 @@ std::vector<std::string> read_names(const mg::nn::MetaReader& m, const std::stri
 }  // namespace
 
 nlohmann::json TrainSettings::to_json() const {
-  return {{"seed", seed}, {"batch", batch},         {"lr", lr},
-          {"beta", beta}, {"beta_warmup", beta_warmup}, {"clip_grad", clip_grad}};
+  return {{"seed", seed},           {"batch", batch},         {"lr", lr},
+          {"beta", beta},           {"beta_warmup", beta_warmup}, {"clip_grad", clip_grad},
+          {"free_bits", free_bits}, {"spectral_weight", spectral_weight}};
 }
 
 JazzMeta read_metadata(const mg::nn::Checkpoint& ck, const std::string& path) {

@@ -1,7 +1,8 @@
-// What the subcommands share: the model rebuilt from a checkpoint, the loss,
-// held-out metrics, and audio <-> latent conversions.
+// What the subcommands share: the loss settings, held-out metrics, the learned
+// prior's file, and audio <-> latent conversions.
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <functional>
 
 #include "apps/jazz-vae/jazz.h"
@@ -12,18 +13,23 @@ namespace jazz {
 
 using mg::Tensor;
 
-LossTerms vae_loss(const FeatureConfig& f, const mg::nn::VaeOutput& out, const Tensor& x) {
-  const double batch = static_cast<double>(x.size(0));
-  const double per_clip = static_cast<double>(x.numel()) / batch;
-  Tensor recon;
-  if (f.model == "conv") {
-    Tensor d = out.recon - x;
-    recon = mg::sum(d * d) / batch;
-  } else {
-    // The mean over every element times the elements per clip: a sum over samples, a mean over the batch.
-    recon = mg::binary_cross_entropy_with_logits(out.recon, mg::affine(x, 0.5, 0.5)) * per_clip;
-  }
-  return {recon, mg::mean(mg::kl_normal(out.mu, out.logvar))};
+mg::nn::VaeLossConfig loss_config(const FeatureConfig& f, const TrainSettings& s, int64_t steps_per_epoch) {
+  mg::nn::VaeLossConfig c;
+  c.reconstruction = f.model == "conv" ? mg::nn::Reconstruction::SquaredError : mg::nn::Reconstruction::BernoulliLogits;
+  c.beta = s.beta;
+  c.warmup_steps = static_cast<int64_t>(s.beta_warmup) * steps_per_epoch;
+  c.free_bits = s.free_bits;
+  c.spectral_weight = f.model == "conv" ? s.spectral_weight : 0.0;
+  return c;
+}
+
+mg::nn::MagnitudeMap magnitude_map(const FeatureConfig& f, mg::Device device) {
+  // Features v = (log(|S| + floor) - bin_mean) / log_std, so |S| = exp(v log_std + bin_mean) - floor.
+  mg::nn::MagnitudeMap map;
+  map.shift = mg::from_vector(f.bin_mean, {f.channels(), 1}, device);
+  map.scale = f.log_std;
+  map.floor = f.log_floor;
+  return map;
 }
 
 Tensor feature_batch(const FeatureConfig& f, const std::vector<const std::vector<float>*>& features,
@@ -35,7 +41,7 @@ Tensor feature_batch(const FeatureConfig& f, const std::vector<const std::vector
   return mg::from_vector(flat, {static_cast<int64_t>(features.size()), C, L}, device);
 }
 
-// Rows of a [B, C, L] tensor as host vectors.
+// Rows of a [B, ...] tensor as host vectors.
 static std::vector<std::vector<float>> rows_of(const Tensor& t) {
   std::vector<float> all = t.contiguous().to_vector<float>();
   const size_t n = static_cast<size_t>(t.size(0)), per = all.size() / n;
@@ -57,19 +63,55 @@ static void for_batches(const LoadedModel& m, const std::vector<const Clip*>& cl
   }
 }
 
-Metrics evaluate_clips(const LoadedModel& m, const std::vector<const Clip*>& clips, int64_t batch) {
+// The four scores of one clip's estimate against its reference magnitudes.
+static Scores score(const mg::io::Magnitude& ref, const mg::io::Magnitude& est, const mg::io::MelFilterbank& mel) {
+  return {mg::io::spectral_convergence(ref, est), mg::io::log_spectral_distance(ref, est),
+          mg::io::multi_resolution_magnitude_distance(ref, est),
+          mg::io::correlation(mg::io::onset_strength(ref, mel), mg::io::onset_strength(est, mel))};
+}
+
+static void accumulate(Scores& total, const Scores& s) {
+  total.convergence += s.convergence;
+  total.log_distance += s.log_distance;
+  total.multi_resolution += s.multi_resolution;
+  total.onset_correlation += s.onset_correlation;
+}
+
+static void divide(Scores& s, double n) {
+  s.convergence /= n;
+  s.log_distance /= n;
+  s.multi_resolution /= n;
+  s.onset_correlation /= n;
+}
+
+Metrics evaluate_clips(const LoadedModel& m, const std::vector<const Clip*>& clips, int64_t batch,
+                       int griffin_lim_iters) {
   Metrics r;
+  const mg::io::MelFilterbank mel = mg::io::mel_filterbank(m.features.sample_rate, m.features.n_fft, 80);
+  const mg::nn::VaeLossConfig loss = loss_config(m.features, m.meta.train, 1);
+  std::vector<Tensor> means;
   for_batches(m, clips, batch, [&](const Tensor& x, size_t first) {
     const int64_t B = x.size(0);
-    mg::nn::VaeOutput out = m.vae->forward(x, mg::zeros({B, m.vae->config().latent}, mg::DType::F32, m.device));
-    LossTerms loss = vae_loss(m.features, out, x);
-    r.recon += loss.recon.item() * static_cast<double>(B);
-    r.kl += loss.kl.item() * static_cast<double>(B);
+    mg::nn::VaeOutput out =
+        m.vae->forward(x, mg::zeros(m.vae->config().latent_shape(B), mg::DType::F32, m.device));
+    means.push_back(out.mu.to(mg::Device::CPU));
+    // The ELBO's terms: the reconstruction and the plain KL (free bits and the spectral term are training aids).
+    mg::nn::VaeLossConfig plain = loss;
+    plain.spectral_weight = 0;
+    mg::nn::VaeLossTerms terms = mg::nn::vae_loss(plain, out, x, 0);
+    r.recon += terms.recon.item() * static_cast<double>(B);
+    r.kl += terms.kl.item() * static_cast<double>(B);
     std::vector<std::vector<float>> decoded = rows_of(out.recon);
     for (size_t i = 0; i < decoded.size(); ++i) {
-      SpectralScores s = spectral_scores(m.features, *clips[first + i], decoded[i]);
-      r.spectral_convergence += s.convergence;
-      r.log_spectral_distance += s.log_distance;
+      const Clip& clip = *clips[first + i];
+      const mg::io::Magnitude ref = clip_magnitude(m.features, clip.audio);
+      accumulate(r.decoded, score(ref, reconstructed_magnitude(m.features, decoded[i]), mel));
+      if (griffin_lim_iters > 0) {
+        const std::vector<float> audio = features_to_audio(m.features, decoded[i], griffin_lim_iters);
+        Scores s = score(ref, clip_magnitude(m.features, audio), mel);
+        s.multi_resolution = mg::io::multi_resolution_stft_distance(clip.audio, audio);
+        accumulate(r.resynthesised, s);
+      }
     }
   });
   r.clips = clips.size();
@@ -77,22 +119,17 @@ Metrics evaluate_clips(const LoadedModel& m, const std::vector<const Clip*>& cli
     const double n = static_cast<double>(r.clips);
     r.recon /= n;
     r.kl /= n;
-    r.spectral_convergence /= n;
-    r.log_spectral_distance /= n;
+    divide(r.decoded, n);
+    divide(r.resynthesised, n);
+    r.active_units = mg::nn::active_units(mg::concat(means, 0));
   }
   return r;
 }
 
-std::vector<std::vector<float>> encode_means(const LoadedModel& m, const std::vector<const Clip*>& clips,
-                                             int64_t batch) {
-  std::vector<std::vector<float>> out;
-  for_batches(m, clips, batch, [&](const Tensor& x, size_t) {
-    Tensor mu = m.vae->encode(x).first;
-    std::vector<float> flat = mu.contiguous().to_vector<float>();
-    const size_t Z = static_cast<size_t>(mu.size(1));
-    for (size_t i = 0; i < flat.size(); i += Z) out.emplace_back(flat.begin() + static_cast<long>(i), flat.begin() + static_cast<long>(i + Z));
-  });
-  return out;
+Tensor encode_clips(const LoadedModel& m, const std::vector<const Clip*>& clips, int64_t batch) {
+  std::vector<Tensor> means;
+  for_batches(m, clips, batch, [&](const Tensor& x, size_t) { means.push_back(m.vae->encode(x).first.to(mg::Device::CPU)); });
+  return mg::concat(means, 0).contiguous();
 }
 
 std::vector<std::vector<float>> reconstruct(const LoadedModel& m, const std::vector<const Clip*>& clips,
@@ -104,18 +141,69 @@ std::vector<std::vector<float>> reconstruct(const LoadedModel& m, const std::vec
   return out;
 }
 
-void decode_to_audio(const LoadedModel& m, const std::vector<float>& z, int griffin_lim_iters,
-                     const std::function<void(size_t, std::vector<float>)>& use) {
+void decode_latents(const LoadedModel& m, const std::vector<float>& z,
+                    const std::function<void(size_t, std::vector<float>)>& use) {
   mg::NoGradGuard no_grad;
   m.vae->eval();
-  const int64_t Z = m.vae->config().latent, N = static_cast<int64_t>(z.size()) / Z;
+  const mg::Shape one = m.vae->config().latent_shape(1);
+  int64_t per = 1;
+  for (size_t d = 1; d < one.size(); ++d) per *= one[d];
+  const int64_t N = static_cast<int64_t>(z.size()) / per;
   for (int64_t first = 0; first < N; first += kDecodeBatch) {
     const int64_t n = std::min(kDecodeBatch, N - first);
-    const std::vector<float> batch(z.begin() + first * Z, z.begin() + (first + n) * Z);
-    std::vector<std::vector<float>> decoded = rows_of(m.vae->decode(mg::from_vector(batch, {n, Z}, m.device)));
-    for (int64_t i = 0; i < n; ++i)
-      use(static_cast<size_t>(first + i), features_to_audio(m.features, decoded[static_cast<size_t>(i)], griffin_lim_iters));
+    const std::vector<float> batch(z.begin() + first * per, z.begin() + (first + n) * per);
+    std::vector<std::vector<float>> decoded =
+        rows_of(m.vae->decode(mg::from_vector(batch, m.vae->config().latent_shape(n), m.device)));
+    for (int64_t i = 0; i < n; ++i) use(static_cast<size_t>(first + i), std::move(decoded[static_cast<size_t>(i)]));
   }
+}
+
+void decode_to_audio(const LoadedModel& m, const std::vector<float>& z, int griffin_lim_iters,
+                     const std::function<void(size_t, std::vector<float>)>& use) {
+  decode_latents(m, z, [&](size_t i, std::vector<float> features) {
+    use(i, features_to_audio(m.features, features, griffin_lim_iters));
+  });
+}
+
+std::string default_prior_path(const std::string& checkpoint) {
+  return (std::filesystem::path(checkpoint).parent_path() / "prior.safetensors").string();
+}
+
+LoadedPrior load_prior(const std::string& path, const LoadedModel& m, mg::Device device) {
+  if (!m.vae->config().time_resolved())
+    mg::fail("{}: a learned prior needs a time-resolved latent (--latent-mode time); this model's is global", path);
+  const mg::nn::Checkpoint ck = mg::nn::load_checkpoint(path, kPriorApp);
+  const mg::nn::MetaReader meta(ck.meta, path);
+  const mg::nn::MetaReader net = meta.object("prior");
+  mg::nn::LatentPriorConfig c;
+  c.latent = net.integer("latent", 1, kMaxLatent);
+  c.hidden = net.integer("hidden", 1, kMaxPriorHidden);
+  c.layers = net.integer("layers", 1, kMaxPriorLayers);
+  if (c.latent != m.vae->config().latent)
+    meta.fail_field("prior.latent", fmt::format("{} channels, but the model has {}", c.latent, m.vae->config().latent));
+  LoadedPrior p;
+  p.epochs = meta.integer("epoch", 0, mg::app::kMaxEpochs);
+  p.net = std::make_shared<mg::nn::LatentPrior>(c);
+  mg::nn::check_model_state(*p.net, ck.model, path);
+  p.net->load_state(ck.model, path);
+  p.net->to(device);
+  p.net->eval();
+  return p;
+}
+
+std::vector<float> sample_latents(const LoadedModel& m, const LoadedPrior* prior, int64_t count, double temperature,
+                                  const Tensor& primer) {
+  const mg::nn::ConvVaeConfig& c = m.vae->config();
+  if (!prior) return (mg::randn(c.latent_shape(count)) * temperature).contiguous().to_vector<float>();
+  std::vector<float> out;
+  // Drawn kDecodeBatch at a time, so memory does not grow with --count; the stream is one sequence of draws.
+  for (int64_t first = 0; first < count; first += kDecodeBatch) {
+    const int64_t n = std::min(kDecodeBatch, count - first);
+    Tensor p = primer.defined() ? mg::concat(std::vector<Tensor>(static_cast<size_t>(n), primer), 0) : Tensor();
+    const std::vector<float> z = prior->net->sample(n, c.latent_frames(), temperature, p).to(mg::Device::CPU).to_vector<float>();
+    out.insert(out.end(), z.begin(), z.end());
+  }
+  return out;
 }
 
 Encoding encode_file(const LoadedModel& m, const std::string& path) {

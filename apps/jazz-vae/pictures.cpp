@@ -1,5 +1,7 @@
 #include "apps/jazz-vae/pictures.h"
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 
 #include <fmt/format.h>
@@ -9,6 +11,7 @@
 #define STB_IMAGE_IMPLEMENTATION
 #include <stb_image.h>
 
+#include "io/atomic_file.h"
 #include "tensor/error.h"
 
 namespace jazz {
@@ -31,14 +34,44 @@ std::string epoch_frame_path(const std::string& out_dir, int epoch) {
   return fmt::format("{}/epochs/epoch-{:03}.png", out_dir, epoch);
 }
 
-mg::io::Image epoch_grid(const std::string& path, int epoch, const std::vector<mg::io::WaveformPanel>& panels) {
-  mg::io::WaveformGridOptions opt;
-  opt.width = 960;
-  opt.height = 720;
-  opt.title = fmt::format("decoded clips after epoch {}", epoch);
-  opt.y_min = -1.0f;
-  opt.y_max = 1.0f;
-  return mg::io::waveform_grid(path, panels, opt);
+namespace {
+
+mg::io::SpectrogramOptions spectrogram_axes(const FeatureConfig& f) {
+  mg::io::SpectrogramOptions opt;
+  opt.seconds_per_frame = static_cast<double>(f.hop) / f.sample_rate;
+  opt.hz_per_bin = static_cast<double>(f.sample_rate) / f.n_fft;
+  opt.x_label = "seconds";
+  opt.y_label = "Hz";
+  return opt;
+}
+
+// The colour scale of a reference panel: its peak to 80 dB below.
+void scale_to(mg::io::SpectrogramOptions& opt, const mg::io::SpectrogramPanel& reference) {
+  float top = -1e30f;
+  for (float v : reference.values) top = std::max(top, v);
+  opt.v_max = top;
+  opt.v_min = top - 80.0f;
+}
+
+}  // namespace
+
+mg::io::Image epoch_frame(const std::string& path, int epoch, const FeatureConfig& f,
+                          const std::vector<const Clip*>& clips, const std::vector<std::vector<float>>& decoded) {
+  std::vector<mg::io::SpectrogramPanel> panels;
+  for (size_t i = 0; i < clips.size(); ++i) {
+    mg::io::SpectrogramPanel in = clip_spectrogram(f, clips[i]->audio), out = decoded_spectrogram(f, decoded[i]);
+    in.title = "input: " + clips[i]->name;
+    out.title = fmt::format("reconstruction after epoch {} (z = mean)", epoch);
+    panels.push_back(std::move(in));
+    panels.push_back(std::move(out));
+  }
+  mg::io::SpectrogramOptions opt = spectrogram_axes(f);
+  opt.panel_height = 170;
+  scale_to(opt, panels.front());
+  mg::io::Image img = mg::io::render_spectrogram_stack(panels, opt);
+  mg::io::ensure_parent_dir(path);
+  img.write_png(path);
+  return img;
 }
 
 std::vector<mg::io::Image> read_epoch_frames(const std::string& out_dir, int last) {
@@ -60,15 +93,83 @@ std::vector<mg::io::Image> read_epoch_frames(const std::string& out_dir, int las
   return frames;
 }
 
-void latent_map(const std::string& path, const std::vector<LatentPoint>& points, int64_t latent) {
-  std::vector<mg::io::ScatterPoint> pts;
-  for (const LatentPoint& p : points) pts.push_back({p.x, p.y, p.held_out ? 1 : 0, p.label});
+Principal principal_components(const std::vector<std::vector<double>>& rows, int count) {
+  Principal p;
+  if (rows.empty()) return p;
+  const size_t n = rows.size(), d = rows.front().size();
+  std::vector<double> mean(d, 0.0);
+  for (const auto& r : rows)
+    for (size_t j = 0; j < d; ++j) mean[j] += r[j] / static_cast<double>(n);
+  std::vector<double> cov(d * d, 0.0);
+  for (const auto& r : rows)
+    for (size_t i = 0; i < d; ++i)
+      for (size_t j = 0; j < d; ++j) cov[i * d + j] += (r[i] - mean[i]) * (r[j] - mean[j]);
+  double total = 0;
+  for (size_t i = 0; i < d; ++i) total += cov[i * d + i];
+  for (int c = 0; c < count && static_cast<size_t>(c) < d; ++c) {
+    // Power iteration from a fixed start that is not orthogonal to any axis in general.
+    std::vector<double> v(d), w(d);
+    for (size_t i = 0; i < d; ++i) v[i] = 1.0 + 0.01 * static_cast<double>(i);
+    double lambda = 0;
+    for (int it = 0; it < 500; ++it) {
+      for (size_t i = 0; i < d; ++i) {
+        w[i] = 0;
+        for (size_t j = 0; j < d; ++j) w[i] += cov[i * d + j] * v[j];
+      }
+      double norm = 0;
+      for (double x : w) norm += x * x;
+      norm = std::sqrt(norm);
+      if (norm == 0) break;
+      lambda = norm;
+      for (size_t i = 0; i < d; ++i) v[i] = w[i] / norm;
+    }
+    double len = 0;
+    for (double x : v) len += x * x;
+    for (double& x : v) x /= std::sqrt(len);
+    // Deflate: remove this component before finding the next.
+    for (size_t i = 0; i < d; ++i)
+      for (size_t j = 0; j < d; ++j) cov[i * d + j] -= lambda * v[i] * v[j];
+    p.axes.push_back(v);
+    p.explained.push_back(total > 0 ? lambda / total : 0.0);
+  }
+  return p;
+}
+
+void latent_map(const std::string& path, const std::vector<LatentPoint>& points, const mg::nn::ConvVaeConfig& model) {
   mg::io::ScatterOptions opt;
-  opt.title = latent == 2 ? "latent means of the clips" : fmt::format("latent means: first 2 of {} dimensions", latent);
-  opt.x_label = "z1";
-  opt.y_label = latent > 1 ? "z2" : "";
   opt.group_names = {"training", "held-out"};
   opt.radius = 4.0;
+  std::vector<mg::io::ScatterPoint> pts;
+  if (!model.time_resolved()) {
+    for (const LatentPoint& p : points)
+      pts.push_back({p.z[0], p.z.size() > 1 ? p.z[1] : 0.0f, p.held_out ? 1 : 0, p.label});
+    opt.title = model.latent == 2 ? "latent means of the clips"
+                                  : fmt::format("latent means: first 2 of {} dimensions", model.latent);
+    opt.x_label = "z1";
+    opt.y_label = model.latent > 1 ? "z2" : "";
+  } else {
+    const size_t Z = static_cast<size_t>(model.latent), T = static_cast<size_t>(model.latent_frames());
+    std::vector<std::vector<double>> averages;
+    for (const LatentPoint& p : points) {
+      std::vector<double> a(Z, 0.0);
+      for (size_t z = 0; z < Z; ++z)
+        for (size_t t = 0; t < T; ++t) a[z] += p.z[z * T + t] / static_cast<double>(T);
+      averages.push_back(std::move(a));
+    }
+    const Principal pc = principal_components(averages, 2);
+    auto project = [&](const std::vector<double>& a, size_t k) {
+      double s = 0;
+      if (k < pc.axes.size())
+        for (size_t z = 0; z < Z; ++z) s += a[z] * pc.axes[k][z];
+      return s;
+    };
+    for (size_t i = 0; i < points.size(); ++i)
+      pts.push_back({project(averages[i], 0), project(averages[i], 1), points[i].held_out ? 1 : 0, points[i].label});
+    opt.title = fmt::format("clips' latent means averaged over their {} frames ({} channels), first two principal components",
+                            T, Z);
+    opt.x_label = fmt::format("PC1 ({:.0f}% of variance)", 100 * (pc.explained.empty() ? 0.0 : pc.explained[0]));
+    opt.y_label = fmt::format("PC2 ({:.0f}% of variance)", 100 * (pc.explained.size() < 2 ? 0.0 : pc.explained[1]));
+  }
   mg::io::scatter_chart(path, pts, opt);
 }
 
@@ -77,16 +178,8 @@ void reconstruction_picture(const std::string& path, const FeatureConfig& f, con
   mg::io::SpectrogramPanel in = clip_spectrogram(f, clip.audio), out = decoded_spectrogram(f, decoded);
   in.title = "input: " + clip.name;
   out.title = "reconstruction (z = mean)";
-  mg::io::SpectrogramOptions opt;
-  opt.seconds_per_frame = static_cast<double>(f.hop) / f.sample_rate;
-  opt.hz_per_bin = static_cast<double>(f.sample_rate) / f.n_fft;
-  opt.x_label = "seconds";
-  opt.y_label = "Hz";
-  // Shared colour scale: the input's range, floored 80 dB below its peak.
-  float top = -1e30f;
-  for (float v : in.values) top = std::max(top, v);
-  opt.v_max = top;
-  opt.v_min = top - 80.0f;
+  mg::io::SpectrogramOptions opt = spectrogram_axes(f);
+  scale_to(opt, in);  // one colour scale: the input's range, floored 80 dB below its peak
   mg::io::spectrogram_stack(path, {in, out}, opt);
 }
 

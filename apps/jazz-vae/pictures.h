@@ -6,24 +6,39 @@
 
 #include "apps/common/csv_log.h"
 #include "apps/jazz-vae/dataset.h"
+#include "models/jazz_vae.h"
 #include "io/plot.h"
 
 namespace jazz {
 
-// A 4x4 grid of decoded clips on a fixed [-1, 1] scale so GIF frames compare; returns the frame.
-mg::io::Image epoch_grid(const std::string& path, int epoch, const std::vector<mg::io::WaveformPanel>& panels);
+// The picture of one epoch: for each clip its input spectrogram above its
+// reconstruction at z = mean, every panel on the colour scale of the first
+// input (its peak to 80 dB below), so the frames of training.gif compare.
+mg::io::Image epoch_frame(const std::string& path, int epoch, const FeatureConfig& f,
+                          const std::vector<const Clip*>& clips, const std::vector<std::vector<float>>& decoded);
 
 // The frames for training.gif: OUT/epochs/epoch-NNN.png for epochs 1..last.
 std::vector<mg::io::Image> read_epoch_frames(const std::string& out_dir, int last);
 std::string epoch_frame_path(const std::string& out_dir, int epoch);
 
-// The first two latent coordinates of every clip; a file's first clip is labelled.
+// The latent map: one point per clip, a file's first clip labelled. A global
+// latent shows its first two coordinates; a time-resolved one [Z, T] shows
+// each clip's latent mean averaged over its frames, projected on the first
+// two principal components of those averages (the axes say so).
 struct LatentPoint {
-  float x = 0, y = 0;
+  std::vector<float> z;  // the clip's latent mean, row-major [Z] or [Z, T]
   bool held_out = false;
   std::string label;
 };
-void latent_map(const std::string& path, const std::vector<LatentPoint>& points, int64_t latent);
+void latent_map(const std::string& path, const std::vector<LatentPoint>& points, const mg::nn::ConvVaeConfig& model);
+
+// The first `count` principal components of row vectors [N][D] (unit length,
+// by power iteration with deflation), and the share of the total variance each explains.
+struct Principal {
+  std::vector<std::vector<double>> axes;
+  std::vector<double> explained;
+};
+Principal principal_components(const std::vector<std::vector<double>>& rows, int count);
 
 // Input and reconstruction spectrograms of one clip on one colour scale.
 void reconstruction_picture(const std::string& path, const FeatureConfig& f, const Clip& clip,

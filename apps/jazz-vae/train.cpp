@@ -1,5 +1,6 @@
-// jazz-vae train: negative ELBO (reconstruction + beta KL) with Adam, held-out
-// metrics, pictures and a checkpoint after every epoch, exact resume.
+// jazz-vae train: the loss of models/vae_loss.h (reconstruction, spectral
+// term, beta KL with free bits and warm-up) with Adam, held-out metrics,
+// pictures and a checkpoint after every epoch, exact resume.
 //
 // Resuming continues bit for bit on the CPU because everything random comes
 // from saved state: the clip order of epoch e is a Philox shuffle keyed by
@@ -33,10 +34,8 @@ using mg::Tensor;
 
 namespace {
 
-// Per-epoch pictures decode with few Griffin-Lim iterations: they show shape
-// and energy, not sound; the WAVs of generate/interpolate use many more.
-constexpr int kPreviewGriffinLim = 8;
-constexpr size_t kGridPanels = 16;
+// Clips in each epoch's picture (input above reconstruction).
+constexpr size_t kFrameClips = 2;
 
 // The order of epoch e: a Philox shuffle keyed by (seed, e), independent of the noise stream.
 std::vector<size_t> epoch_order(std::vector<size_t> items, uint64_t seed, int epoch) {
@@ -70,28 +69,24 @@ std::vector<size_t> files_of(const Dataset& d, const std::vector<size_t>& clips)
 
 void write_pictures(const std::string& out, int epoch, const LoadedModel& m, const Dataset& d,
                     const std::vector<size_t>& shown, const mg::app::CsvLog& log) {
-  // Held-out clips first (what the model has not seen), then training clips.
-  std::vector<size_t> grid = d.test;
-  for (size_t i : d.train)
-    if (std::find(grid.begin(), grid.end(), i) == grid.end()) grid.push_back(i);
-  if (grid.size() > kGridPanels) grid.resize(kGridPanels);
-  std::vector<std::vector<float>> decoded = reconstruct(m, clips_at(d, grid), 10);
-  std::vector<mg::io::WaveformPanel> panels;
-  for (size_t i = 0; i < grid.size(); ++i)
-    panels.push_back({short_label(d.clips[grid[i]].name), features_to_audio(m.features, decoded[i], kPreviewGriffinLim)});
-  epoch_grid(epoch_frame_path(out, epoch), epoch, panels);
+  std::vector<size_t> frame_clips(shown.begin(), shown.begin() + static_cast<long>(std::min(kFrameClips, shown.size())));
+  std::vector<std::vector<float>> decoded = reconstruct(m, clips_at(d, frame_clips), 10);
+  epoch_frame(epoch_frame_path(out, epoch), epoch, m.features, clips_at(d, frame_clips), decoded);
 
   std::vector<size_t> all(d.clips.size());
   std::iota(all.begin(), all.end(), 0);
-  std::vector<std::vector<float>> mu = encode_means(m, clips_at(d, all), 10);
+  const Tensor mu = encode_clips(m, clips_at(d, all), 10);
+  const std::vector<float> flat = mu.to_vector<float>();
+  const size_t per = flat.size() / all.size();
   std::vector<LatentPoint> points;
   for (size_t i = 0; i < all.size(); ++i) {
     const Clip& c = d.clips[i];
     const bool first_of_file = i == 0 || d.clips[i - 1].file != c.file;
     const bool held_out = std::find(d.test.begin(), d.test.end(), i) != d.test.end();
-    points.push_back({mu[i][0], mu[i].size() > 1 ? mu[i][1] : 0.0f, held_out, first_of_file ? short_label(c.name) : ""});
+    points.push_back({std::vector<float>(flat.begin() + static_cast<long>(i * per), flat.begin() + static_cast<long>((i + 1) * per)),
+                      held_out, first_of_file ? short_label(c.name) : ""});
   }
-  latent_map(out + "/latent-map.png", points, m.vae->config().latent);
+  latent_map(out + "/latent-map.png", points, m.vae->config());
   reconstruction_picture(out + "/reconstruction.png", m.features, d.clips[shown.front()], decoded.front());
   loss_curves(out + "/curves.png", log);
 }
@@ -119,12 +114,11 @@ int run_train(const TrainOptions& o) {
   } else {
     features = features_from_flags(o);
     config = model_from_flags(o, features);
-    settings = {o.common.seed, o.common.batch, o.lr, o.beta, o.clip_grad, o.beta_warmup};
+    settings = settings_from_flags(o, config);
   }
   const uint64_t seed = settings.seed;
   const int64_t batch = settings.batch;
-  const double beta = settings.beta, clip_grad = settings.clip_grad;
-  const int beta_warmup = settings.beta_warmup;
+  const double clip_grad = settings.clip_grad;
 
   // Memory before anything large is made: the model and a batch, and the built-in set (its size is known).
   const std::string sizes = "--clip-seconds, --n-fft, --hop, --channels, --latent and --batch";
@@ -170,11 +164,17 @@ int run_train(const TrainOptions& o) {
     mg::default_generator().seed = resumed.rng_seed;
     mg::default_generator().offset = resumed.rng_offset;
   }
-  const LoadedModel model{features, vae, {}, device};
-  std::printf("model: %s, input [%lld, %lld], %lld parameters, latent %lld; device %s\n", config.kind.c_str(),
-              static_cast<long long>(config.in_channels), static_cast<long long>(config.length),
-              static_cast<long long>(vae->num_parameters()), static_cast<long long>(config.latent),
-              o.common.device.c_str());
+  LoadedModel model{features, vae, {}, device};
+  model.meta.train = settings;
+  const std::string latent =
+      config.time_resolved()
+          ? fmt::format("time-resolved, {} channels x {} frames (one per {} input frames)", config.latent,
+                        config.latent_frames(), int64_t{1} << config.channels.size())
+          : fmt::format("global, {} dimensions", config.latent);
+  std::printf("model: %s, input [%lld, %lld], %lld parameters, latent %s; free bits %g, spectral weight %g; device %s\n",
+              config.kind.c_str(), static_cast<long long>(config.in_channels), static_cast<long long>(config.length),
+              static_cast<long long>(vae->num_parameters()), latent.c_str(), settings.free_bits,
+              settings.spectral_weight, o.common.device.c_str());
   if (start_epoch >= o.common.epochs) {
     std::printf("%s is already at epoch %d of %d: nothing to do\n", ckpt_path.c_str(), start_epoch, o.common.epochs);
     return 0;
@@ -182,11 +182,13 @@ int run_train(const TrainOptions& o) {
 
   mg::app::CsvLog log(o.common.out + "/log.csv",
                       {"epoch", "beta", "train_loss", "train_recon", "train_kl", "heldout_recon", "heldout_kl",
-                       "spectral_convergence", "log_spectral_distance", "seconds", "skipped_steps"});
+                       "spectral_convergence", "log_spectral_distance", "multi_resolution_distance",
+                       "onset_correlation", "active_units", "seconds", "skipped_steps"});
   if (ck) log.resume(start_epoch);
 
   const int64_t steps_per_epoch = (static_cast<int64_t>(d.train.size()) + batch - 1) / batch;
-  const int64_t Z = config.latent;
+  const mg::nn::VaeLossConfig loss_cfg = loss_config(features, settings, steps_per_epoch);
+  const mg::nn::MagnitudeMap magnitudes = features.model == "conv" ? magnitude_map(features, device) : mg::nn::MagnitudeMap{};
   const std::vector<Tensor> params = vae->parameters();
   mg::app::FiniteGuard guard(*vae, o.skip_nonfinite, ckpt_path);
   for (int epoch = start_epoch; epoch < o.common.epochs; ++epoch) {
@@ -194,21 +196,19 @@ int run_train(const TrainOptions& o) {
     vae->train();
     std::vector<size_t> order = epoch_order(d.train, seed, epoch);
     mg::app::Progress progress(fmt::format("epoch {}/{}", epoch + 1, o.common.epochs), steps_per_epoch, "clips");
-    double loss_sum = 0, recon_sum = 0, kl_sum = 0, beta_now = beta, clips_seen = 0;
+    double loss_sum = 0, recon_sum = 0, kl_sum = 0, beta_now = mg::nn::beta_at(loss_cfg, opt.steps_taken()), clips_seen = 0;
     for (int64_t s = 0; s < steps_per_epoch; ++s) {
       const size_t b = static_cast<size_t>(s * batch), e = std::min(order.size(), b + static_cast<size_t>(batch));
       std::vector<const std::vector<float>*> feats;
       for (size_t i = b; i < e; ++i) feats.push_back(&d.clips[order[i]].features);
       Tensor x = feature_batch(features, feats, device);
       const int64_t B = x.size(0);
-      // Linear KL warm-up by optimizer step, so it is smooth and resumes exactly.
-      if (beta_warmup > 0)
-        beta_now = beta * std::min(1.0, static_cast<double>(opt.steps_taken() + 1) /
-                                            static_cast<double>(beta_warmup * steps_per_epoch));
       guard.begin_step();
-      mg::nn::VaeOutput out = vae->forward(x, mg::randn({B, Z}, mg::DType::F32, device));
-      LossTerms terms = vae_loss(features, out, x);
-      Tensor loss = terms.recon + terms.kl * beta_now;
+      mg::nn::VaeOutput out = vae->forward(x, mg::randn(config.latent_shape(B), mg::DType::F32, device));
+      // KL warm-up counts optimizer steps, so it is smooth and resumes exactly.
+      mg::nn::VaeLossTerms terms = mg::nn::vae_loss(loss_cfg, out, x, opt.steps_taken(), &magnitudes);
+      beta_now = terms.beta;
+      const Tensor& loss = terms.total;
       opt.zero_grad();
       loss.backward();
       const double l = loss.item();
@@ -227,9 +227,10 @@ int run_train(const TrainOptions& o) {
     Metrics m = evaluate_clips(model, clips_at(d, scored), batch);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::printf("epoch %d/%d  %.1f s  train loss %.4g (recon %.4g, kl %.4g, beta %.3g)  held-out recon %.4g  kl %.4g  "
-                "SC %.4f  LSD %.3f dB\n",
+                "SC %.4f  LSD %.3f dB  MR %.4f  onset r %.3f  active units %lld/%lld\n",
                 epoch + 1, o.common.epochs, seconds, loss_sum / n, recon_sum / n, kl_sum / n, beta_now, m.recon, m.kl,
-                m.spectral_convergence, m.log_spectral_distance);
+                m.decoded.convergence, m.decoded.log_distance, m.decoded.multi_resolution, m.decoded.onset_correlation,
+                static_cast<long long>(m.active_units), static_cast<long long>(config.latent));
     std::fflush(stdout);
 
     nlohmann::json meta = {{"model", config.to_json()},
@@ -245,7 +246,8 @@ int run_train(const TrainOptions& o) {
     // The checkpoint first: the log never has a row for an epoch the checkpoint lacks.
     mg::nn::save_checkpoint(ckpt_path, kApp, *vae, &opt, meta);
     log.append({static_cast<double>(epoch + 1), beta_now, loss_sum / n, recon_sum / n, kl_sum / n, m.recon, m.kl,
-                m.spectral_convergence, m.log_spectral_distance, seconds, static_cast<double>(guard.take_skipped())});
+                m.decoded.convergence, m.decoded.log_distance, m.decoded.multi_resolution, m.decoded.onset_correlation,
+                static_cast<double>(m.active_units), seconds, static_cast<double>(guard.take_skipped())});
     write_pictures(o.common.out, epoch + 1, model, d, scored, log);
   }
   // Assembled once at the end from the frame files (so a resumed run gets every epoch); the last

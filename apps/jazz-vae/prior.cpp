@@ -1,0 +1,127 @@
+// jazz-vae prior: trains the learned prior (models/latent_prior.h) on the
+// latent means of the model's training clips, scoring the held-out clips'
+// latents after every epoch, and writes it beside the model.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "apps/common/csv_log.h"
+#include "apps/common/progress.h"
+#include "apps/jazz-vae/jazz.h"
+#include "io/atomic_file.h"
+#include "io/plot.h"
+#include "models/checkpoint.h"
+#include "models/optim.h"
+#include "tensor/rng.h"
+
+namespace jazz {
+
+using mg::Tensor;
+
+namespace {
+
+// Mean -log p(z) per latent element over latents [N, Z, T], in batches, without gradients.
+double mean_nll(const mg::nn::LatentPrior& prior, const Tensor& z, int64_t batch) {
+  mg::NoGradGuard no_grad;
+  double total = 0;
+  const int64_t N = z.size(0);
+  for (int64_t b = 0; b < N; b += batch) {
+    const int64_t e = std::min(N, b + batch);
+    total += prior.nll(z.slice(0, b, e)).item() * static_cast<double>(e - b);
+  }
+  return total / static_cast<double>(N);
+}
+
+}  // namespace
+
+int run_prior(const PriorOptions& o) {
+  const mg::Device device = mg::app::setup_device(o.common);
+  LoadedModel m = load_model(o.checkpoint, device);
+  if (!m.vae->config().time_resolved())
+    mg::fail("{}: a learned prior needs a time-resolved latent (train with --latent-mode time); this model's is global",
+             o.checkpoint);
+  const std::string out = o.out.empty() ? default_prior_path(o.checkpoint) : o.out;
+  const std::string folder = std::filesystem::path(out).parent_path().string();
+  mg::io::check_output_folder(folder.empty() ? "." : folder, "--out");
+  Dataset d = load_dataset(m.meta.data, m.features, m.meta.train.seed);
+  for (Clip& c : d.clips) c.features = compute_features(m.features, c.audio);
+  std::vector<const Clip*> train, held_out;
+  for (size_t i : d.train) train.push_back(&d.clips[i]);
+  for (size_t i : d.test) held_out.push_back(&d.clips[i]);
+  if (train.empty()) mg::fail("{}: no training clips to fit the prior to", d.source);
+  const Tensor z_train = encode_clips(m, train, 10).to(device), z_test = held_out.empty() ? Tensor() : encode_clips(m, held_out, 10).to(device);
+  std::printf("prior: %zu training clips (%zu held-out) of %lld latent frames x %lld channels\n", train.size(),
+              held_out.size(), static_cast<long long>(z_train.size(2)), static_cast<long long>(z_train.size(1)));
+
+  mg::manual_seed(o.common.seed);
+  mg::nn::LatentPriorConfig config;
+  config.latent = m.vae->config().latent;
+  config.hidden = o.hidden;
+  config.layers = o.layers;
+  auto prior = std::make_shared<mg::nn::LatentPrior>(config);
+  prior->fit_standardisation(z_train.to(mg::Device::CPU));
+  prior->to(device);
+  mg::nn::Adam opt(prior->named_parameters(), o.lr);
+  const std::vector<Tensor> params = prior->parameters();
+
+  const std::string log_path = (folder.empty() ? std::string(".") : folder) + "/prior-log.csv";
+  mg::app::CsvLog log(log_path, {"epoch", "train_nll", "heldout_nll", "seconds"});
+  const int64_t N = z_train.size(0), batch = std::min<int64_t>(o.common.batch, N);
+  const int64_t steps = (N + batch - 1) / batch;
+  mg::app::Progress progress("prior", o.common.epochs, "epochs");
+  for (int epoch = 0; epoch < o.common.epochs; ++epoch) {
+    const auto t0 = std::chrono::steady_clock::now();
+    prior->train();
+    // A Philox shuffle keyed by (seed, epoch).
+    std::vector<std::pair<double, int64_t>> keyed;
+    for (int64_t i = 0; i < N; ++i)
+      keyed.emplace_back(mg::Philox::uniform(o.common.seed, (static_cast<uint64_t>(epoch) << 32) + static_cast<uint64_t>(i)), i);
+    std::sort(keyed.begin(), keyed.end());
+    double train_sum = 0;
+    for (int64_t s = 0; s < steps; ++s) {
+      std::vector<int64_t> idx;
+      for (int64_t i = s * batch; i < std::min(N, (s + 1) * batch); ++i) idx.push_back(keyed[static_cast<size_t>(i)].second);
+      std::vector<Tensor> rows;
+      for (int64_t i : idx) rows.push_back(z_train.slice(0, i, i + 1));
+      Tensor loss = prior->nll(mg::concat(rows, 0));
+      opt.zero_grad();
+      loss.backward();
+      const double l = loss.item();
+      if (!std::isfinite(l)) mg::fail("prior: the loss is not finite at epoch {}, step {}; try a lower --lr", epoch + 1, s);
+      mg::nn::clip_grad_norm(params, 10.0);
+      opt.step();
+      train_sum += l * static_cast<double>(idx.size());
+    }
+    prior->eval();
+    const double train_nll = train_sum / static_cast<double>(N);
+    const double test_nll = z_test.defined() ? mean_nll(*prior, z_test, batch) : NAN;
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    log.append({static_cast<double>(epoch + 1), train_nll, test_nll, seconds});
+    progress.update(epoch, train_nll, 1);
+    if (epoch + 1 == o.common.epochs || (epoch + 1) % 20 == 0)
+      std::printf("prior epoch %d/%d  train -log p %.4f  held-out %.4f nats per latent element\n", epoch + 1,
+                  o.common.epochs, train_nll, test_nll);
+  }
+  progress.finish();
+  const nlohmann::json meta = {{"prior", config.to_json()},
+                               {"model_checkpoint", o.checkpoint},
+                               {"epoch", o.common.epochs},
+                               {"train_nll", log.column("train_nll").back()},
+                               {"seed", o.common.seed}};
+  mg::nn::save_checkpoint(out, kPriorApp, *prior, &opt, meta);
+  mg::io::LineChartOptions chart;
+  chart.title = "learned prior: -log p(z) per latent element (nats)";
+  chart.x_label = "epoch";
+  const std::vector<double> epochs = log.column("epoch");
+  std::vector<mg::io::Series> series = {{"training clips", epochs, log.column("train_nll"), {}}};
+  if (z_test.defined()) series.push_back({"held-out clips", epochs, log.column("heldout_nll"), {}});
+  mg::io::line_chart((folder.empty() ? std::string(".") : folder) + "/prior-curves.png", series, chart);
+  std::printf("wrote %s, %s and prior-curves.png\n", out.c_str(), log_path.c_str());
+  return 0;
+}
+
+}  // namespace jazz
