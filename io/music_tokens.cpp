@@ -251,7 +251,8 @@ std::vector<std::string> midi_to_tokens(const MidiFile& midi) {
 }
 
 FolderTokens tokenize_midi_folder(const std::string& folder,
-                                  const std::function<void(const std::string&, const std::string&)>& on_skip) {
+                                  const std::function<void(const std::string&, const std::string&)>& on_skip,
+                                  const MidiTokenizer& tokenize) {
   namespace fs = std::filesystem;
   std::error_code ec;
   if (!fs::is_directory(folder, ec)) fail("{}: MIDI folder not found", folder);
@@ -269,7 +270,8 @@ FolderTokens tokenize_midi_folder(const std::string& folder,
   for (const fs::path& path : files) {
     std::vector<std::string> tokens;
     try {
-      tokens = midi_to_tokens(read_midi(path.string()));
+      const MidiFile midi = read_midi(path.string());
+      tokens = tokenize ? tokenize(midi) : midi_to_tokens(midi);
     } catch (const Error& e) {
       ++out.files_skipped;
       if (on_skip) on_skip(path.filename().string(), e.what());
@@ -278,6 +280,7 @@ FolderTokens tokenize_midi_folder(const std::string& folder,
     if (out.tokens.size() + tokens.size() > kMaxFolderTokens)
       fail("{}: more than {} tokens in the folder's MIDI files (the limit); use fewer files", folder,
            kMaxFolderTokens);
+    out.file_starts.push_back(out.tokens.size());
     out.tokens.insert(out.tokens.end(), std::make_move_iterator(tokens.begin()), std::make_move_iterator(tokens.end()));
     out.files_read.push_back(path.filename().string());
   }

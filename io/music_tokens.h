@@ -70,20 +70,26 @@ std::vector<std::string> midi_to_tokens(const MidiFile& midi);
 struct FolderTokens {
   std::vector<std::string> tokens;      // all files' tokens, file after file
   std::vector<std::string> files_read;  // file names (no folder) in the order read
+  std::vector<size_t> file_starts;      // where each file's tokens start in `tokens`
   int files_skipped = 0;
 };
+
+// A file's tokens in some representation (midi_to_tokens by default).
+using MidiTokenizer = std::function<std::vector<std::string>(const MidiFile&)>;
 
 // Most tokens tokenize_midi_folder gathers (80 times the 48 Chopin files'
 // 63,628); a folder with more is an error naming it.
 inline constexpr size_t kMaxFolderTokens = 5'000'000;
 
-// Tokenizes every *.mid / *.midi file of `folder` (not recursive) in sorted
+// Tokenizes every *.mid / *.midi file of `folder` (not recursive) with
+// `tokenize` (empty: midi_to_tokens) in sorted
 // file-name order. A file that cannot be read or parsed is skipped and
 // reported through on_skip(file name, error message); the caller decides how
 // to warn. Throws mg::Error if the folder does not exist, holds no MIDI file
 // or more than kMaxFolderTokens tokens.
 FolderTokens tokenize_midi_folder(const std::string& folder,
-                                  const std::function<void(const std::string& file, const std::string& error)>& on_skip);
+                                  const std::function<void(const std::string& file, const std::string& error)>& on_skip,
+                                  const MidiTokenizer& tokenize = {});
 
 // One token -> its notes at start_beats: one pitch, or one chord of the
 // token's pitch classes in octave 4 (MIDI 60 + pc). Throws mg::Error for a

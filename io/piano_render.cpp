@@ -30,11 +30,14 @@ size_t end_frame(const std::vector<NoteEvent>& notes, double tempo_bpm, double t
   return last + size_t(std::max(0.0, tail_seconds) * kPianoSampleRate);
 }
 
+// Scales the audio so its peak sits at kPianoPeakDbfs: every rendering is
+// about as loud as any other (a quiet piece is raised, a loud one lowered)
+// and 16-bit PCM never clips. Silence stays silence.
 void normalise(std::vector<float>& x) {
   float peak = 0;
   for (float v : x) peak = std::max(peak, std::abs(v));
-  if (peak > 0.9f) {
-    float g = 0.9f / peak;
+  if (peak > 0) {
+    const float g = static_cast<float>(std::pow(10.0, kPianoPeakDbfs / 20.0)) / peak;
     for (float& v : x) v *= g;
   }
 }

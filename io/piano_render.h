@@ -12,6 +12,8 @@
 namespace mg::io {
 
 inline constexpr int kPianoSampleRate = 44100;
+// Every rendering is scaled so that its peak sample is at -1 dBFS (0.891).
+inline constexpr double kPianoPeakDbfs = -1.0;
 
 enum class PianoEngine { Auto, FluidSynth, Builtin };
 
@@ -27,8 +29,8 @@ struct PianoRenderOptions {
 // The soundfont Auto would use, or "" when none is installed.
 std::string find_gm_soundfont();
 
-// Renders the notes; the result is peak-normalised to at most 0.9 when
-// louder, so it can be written as 16-bit PCM without clipping. Throws
+// Renders the notes; the result is peak-normalised to kPianoPeakDbfs, so
+// pieces are equally loud and can be written as 16-bit PCM without clipping. Throws
 // mg::Error when FluidSynth is requested explicitly and cannot load the
 // soundfont (the message names it).
 std::vector<float> render_piano(const std::vector<NoteEvent>& notes, const PianoRenderOptions& options = {});

@@ -58,4 +58,11 @@ Tensor ChopinLSTM::forward(const Tensor& x) const {
   return dense2_->forward(drop2_->forward(dense1_->forward(last)));
 }
 
+Tensor ChopinLSTM::forward_all(const Tensor& x) const {
+  Tensor seq = embedding_ ? embedding_->forward(x) : x.unsqueeze(2);  // [B, T, in]
+  auto [h1, s1] = lstm1_->forward(seq);
+  auto [h2, s2] = lstm2_->forward(drop1_->forward(h1));  // [B, T, H2]
+  return dense2_->forward(drop2_->forward(dense1_->forward(h2)));
+}
+
 }  // namespace mg::nn

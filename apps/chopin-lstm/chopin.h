@@ -1,5 +1,6 @@
 #pragma once
 // The chopin-lstm subcommands and what they share.
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -10,6 +11,7 @@
 #include "apps/common/cli.h"
 #include "models/checkpoint.h"
 #include "models/chopin_lstm.h"
+#include "models/sampling.h"
 
 namespace chopin {
 
@@ -18,7 +20,10 @@ inline constexpr const char* kApp = "chopin-lstm";
 struct TrainOptions {
   mg::app::CommonOptions common;
   std::string model = "seed";
-  int64_t min_count = 100;
+  std::string repr;       // "seed" or "timed"; empty: timed for --model embed, seed for --model seed
+  std::string objective;  // "next" or "all"; empty: all for --model embed, next for --model seed
+  int64_t stride = 0;     // --objective all: windows start every stride tokens; 0: seq_len
+  int64_t min_count = -1; // -1: 100 for the seed representation, 1 for timed
   int64_t seq_len = 40;
   double lr = 0.01;
   int64_t max_steps = 0;  // 0: whole epochs
@@ -30,19 +35,23 @@ struct TrainOptions {
 struct GenerateOptions {
   mg::app::CommonOptions common;
   std::string checkpoint, out, wav, roll, primer;
-  int64_t notes = 100;
-  double temperature = 0.0;  // 0: greedy, as the original
+  int64_t notes = 100;         // seed: tokens; timed: notes
+  double length_seconds = 0;   // > 0: stop at this length instead of a note count
+  bool greedy = false;         // the original's argmax decoding
+  double temperature = 1.0;    // 0: greedy
   int64_t top_k = 0;
-  double top_p = 1.0;
-  double step_beats = 1.0;
-  double tempo = 120.0;
+  double top_p = 0.95;
+  double step_beats = 1.0;     // seed representation: beats per token
+  double tempo = 120.0;        // seed representation: bpm
 };
 
 struct EvalOptions {
   mg::app::CommonOptions common;
   std::string checkpoint;
-  int64_t pieces = 4, notes = 200;
-  double temperature = 1.0;
+  int64_t pieces = 8, notes = 200;
+  double temperature = 1.0, top_p = 0.95;
+  int64_t max_reference = 200;  // reference pieces for the Yang-Lerch measures
+  int64_t window_stride = 1;    // --data: a window at every this many tokens (1: every window)
 };
 
 // One parsed and checked command line.
@@ -69,6 +78,9 @@ int run_eval(const EvalOptions& o);
 // vocabulary whose parameter count matches the tensors in the file).
 struct ChopinMeta {
   mg::nn::ChopinConfig net;
+  std::string repr = "seed";        // absent in older checkpoints: seed
+  std::string objective = "next";
+  int64_t stride = 1;
   std::vector<std::string> vocab;
   int64_t seq_len = 40;
   std::vector<std::vector<int64_t>> primers;
@@ -90,28 +102,32 @@ struct LoadedModel {
 };
 LoadedModel load_model(const std::string& path, mg::Device device);
 
-// Held-out loss (mean cross-entropy), perplexity e^loss and top-1 accuracy.
+// Held-out metrics of windows, the same for every model and objective:
+// loss = mean cross-entropy of the token after each window (the seed's task),
+// with its perplexity e^loss and top-1 accuracy; loss_all = mean
+// cross-entropy over every position of the windows (position t predicting
+// token t + 1); nll_sum_all = the sum behind loss_all.
 struct HeldoutMetrics {
-  double loss = 0, perplexity = 0, accuracy = 0;
+  double loss = 0, perplexity = 0, accuracy = 0, loss_all = 0, nll_sum_all = 0;
   int64_t windows = 0;
 };
 HeldoutMetrics evaluate_windows(const mg::nn::ChopinLSTM& net, const std::vector<int64_t>& ids,
                                 const std::vector<int64_t>& starts, int64_t seq_len, int64_t batch, mg::Device device);
 
-// Batch of windows -> (model input [B, T], targets [B]).
+// Batch of windows -> (model input [B, T], targets): [B] the token after each
+// window, or with all_positions [B * T] the token after each position.
 std::pair<mg::Tensor, mg::Tensor> make_batch(const mg::nn::ChopinLSTM& net, const std::vector<int64_t>& ids,
                                              const std::vector<int64_t>& starts, size_t begin, size_t end,
-                                             int64_t seq_len, mg::Device device);
+                                             int64_t seq_len, mg::Device device, bool all_positions = false);
 
-// Sampling controls for the next token.
-struct Sampler {
-  double temperature = 0.0;
-  int64_t top_k = 0;
-  double top_p = 1.0;
-  uint64_t seed = 42;
-};
-// Continues `window` (seq_len ids) by n tokens.
-std::vector<int64_t> generate_tokens(const mg::nn::ChopinLSTM& net, std::vector<int64_t> window, int64_t n,
-                                     const Sampler& sampler, mg::Device device);
+// Continues `window` (seq_len ids) one token at a time until `stop` (called
+// with each new id) says so or max_tokens are made; draws come from a Philox
+// generator seeded with `seed`.
+std::vector<int64_t> generate_tokens(const mg::nn::ChopinLSTM& net, std::vector<int64_t> window, int64_t max_tokens,
+                                     const mg::nn::SamplingOptions& sampling, uint64_t seed, mg::Device device,
+                                     const std::function<bool(int64_t)>& stop = {});
+
+// The longest run of one id repeated.
+int64_t longest_repeat(const std::vector<int64_t>& ids);
 
 }  // namespace chopin

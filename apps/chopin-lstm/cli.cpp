@@ -25,9 +25,22 @@ int parse_command_line(int argc, const char* const* argv, Command& command) {
   train->get_option("--epochs")->description("Training epochs (default 200)");
   train->get_option("--batch")->description("Batch size (default 256)");
   train->add_option("--out", t.common.out, "Output folder (default runs/chopin)");
-  train->add_option("--model", t.model, "seed: scalar input as the original; embed: learned embedding")
+  train->add_option("--model", t.model,
+                    "seed: scalar input, the original recipe (default); embed: learned embedding")
       ->check(CLI::IsMember({"seed", "embed"}));
-  train->add_option("--min-count", t.min_count, "Drop tokens seen fewer times (default 100)")
+  train->add_option("--repr", t.repr,
+                    "Tokens: seed (the original's notes and chords) or timed (bars, positions, pitch, duration, "
+                    "velocity, tempo); default timed for --model embed, seed for --model seed")
+      ->check(CLI::IsMember({"seed", "timed"}));
+  train->add_option("--objective", t.objective,
+                    "next: predict the token after each window (the original); all: the next token at every "
+                    "position; default all for --model embed, next for --model seed")
+      ->check(CLI::IsMember({"next", "all"}));
+  train->add_option("--stride", t.stride, "--objective all: a window every this many tokens (default --seq-len)")
+      ->check(integer_in(1, kMaxSeqLen));
+  train->add_option("--min-count", t.min_count,
+                    "Rarer tokens are dropped (seed) or replaced by the nearest frequent one (timed); default 100 "
+                    "for seed, 1 for timed")
       ->check(integer_in(0, 1'000'000'000));
   train->add_option("--seq-len", t.seq_len, "Tokens per input window (default 40)")->check(integer_in(1, kMaxSeqLen));
   train->add_option("--lr", t.lr, "Adamax learning rate (default 0.01)")->check(positive_up_to(kMaxLearningRate));
@@ -47,17 +60,24 @@ int parse_command_line(int argc, const char* const* argv, Command& command) {
   CLI::App* gen = app.add_subcommand("generate", "Continue a primer and write MIDI (and WAV)");
   mg::app::add_common_options(gen, g.common, false);
   gen->add_option("--checkpoint", g.checkpoint, "A model.safetensors written by train")->required();
-  gen->add_option("--notes", g.notes, "Tokens to generate (default 100), written to the file as they are made")
+  gen->add_option("--notes", g.notes,
+                  "Seed representation: tokens to generate, written to the file as they are made; timed: notes "
+                  "(default 100)")
       ->check(integer_in(1, kMaxNotes));
+  CLI::Option* length = gen->add_option("--length-seconds", g.length_seconds,
+                                        "Generate this many seconds of music instead of --notes")
+                            ->check(number_in(1.0 / 64, kMaxWavSeconds));
   gen->add_option("--out", g.out, "MIDI file to write")->required();
   gen->add_option("--wav", g.wav, "Also render audio to this WAV (44.1 kHz, 16-bit; pieces up to an hour)");
   gen->add_option("--roll", g.roll, "Piano-roll PNG (default: next to the MIDI file); shows up to 2000 tokens");
   gen->add_option("--primer", g.primer, "Start from the last tokens of this MIDI file (default: a held-out window)");
-  gen->add_option("--temperature", g.temperature, "0: greedy as the original (default); > 0: sample")
+  gen->add_flag("--greedy", g.greedy, "Always take the most likely token, as the original did");
+  gen->add_option("--temperature", g.temperature, "Sampling temperature (default 1; 0: greedy)")
       ->check(number_in(0, kMaxTemperature));
   gen->add_option("--top-k", g.top_k, "Sample only among the k most likely tokens (0: all)")
       ->check(integer_in(0, kMaxVocab));
-  gen->add_option("--top-p", g.top_p, "Sample only from the smallest set with this much probability (default 1)")
+  gen->add_option("--top-p", g.top_p,
+                  "Sample only from the smallest set of most likely tokens with this much probability (default 0.95)")
       ->check(positive_up_to(1));
   gen->add_option("--step", g.step_beats, "Beats per token (default 1: a quarter note, as the original)")
       ->check(number_in(kMinStep, kMaxStep));
@@ -67,22 +87,43 @@ int parse_command_line(int argc, const char* const* argv, Command& command) {
   CLI::App* ev = app.add_subcommand("eval", "Held-out metrics and statistics of generated music");
   mg::app::add_common_options(ev, e.common, false);
   ev->add_option("--checkpoint", e.checkpoint, "A model.safetensors written by train")->required();
-  ev->add_option("--data", e.common.data, "The training data (default: what the checkpoint was trained on)");
-  ev->add_option("--pieces", e.pieces, "Pieces to generate for the statistics (default 4)")
+  ev->add_option("--data", e.common.data,
+                 "A MIDI folder to evaluate on, every window of it, and to compare generated pieces with "
+                 "(default: the held-out windows of the training data)");
+  ev->add_option("--pieces", e.pieces, "Pieces to generate for the statistics (default 8)")
       ->check(integer_in(1, kMaxPieces));
-  ev->add_option("--notes", e.notes, "Tokens per piece (default 200)")->check(integer_in(1, kMaxEvalNotes));
+  ev->add_option("--notes", e.notes, "Notes per piece (seed representation: tokens; default 200)")
+      ->check(integer_in(1, kMaxEvalNotes));
   ev->add_option("--temperature", e.temperature, "Sampling temperature of those pieces (default 1; 0: greedy)")
       ->check(number_in(0, kMaxTemperature));
+  ev->add_option("--top-p", e.top_p, "Top-p of those pieces (default 0.95)")->check(positive_up_to(1));
+  ev->add_option("--window-stride", e.window_stride,
+                 "--data: evaluate the windows starting every this many tokens (default 1: every window)")
+      ->check(integer_in(1, kMaxSeqLen));
+  ev->add_option("--reference-pieces", e.max_reference,
+                 "Most reference pieces cut from the data for the Yang-Lerch measures (default 200)")
+      ->check(integer_in(2, kMaxPieces));
 
   return mg::app::parse_cli(app, argc, argv, [&] {
     command.kind = *train ? Command::Kind::Train : *gen ? Command::Kind::Generate : Command::Kind::Eval;
     if (*train && t.common.out.empty()) mg::app::usage_fail("--out: give the folder for the checkpoint, log and pictures");
+    if (*train) {
+      // The original recipe is --model seed: seed tokens, the next-token-after-the-window loss.
+      if (t.repr.empty()) t.repr = t.model == "embed" ? "timed" : "seed";
+      if (t.objective.empty()) t.objective = t.model == "embed" ? "all" : "next";
+      if (t.min_count < 0) t.min_count = t.repr == "timed" ? 1 : 100;
+      if (t.stride == 0) t.stride = t.objective == "all" ? t.seq_len : 1;
+      else if (t.objective != "all") mg::app::usage_fail("--stride: only with --objective all");
+    }
     if (*gen) {
       if (g.out.empty()) mg::app::usage_fail("--out: give the MIDI file to write");
       if (g.out == g.wav || g.out == g.roll || (!g.wav.empty() && g.wav == g.roll))
         mg::app::usage_fail("--out, --wav and --roll must name different files");
+      if (g.greedy && (gen->count("--temperature") || gen->count("--top-k") || gen->count("--top-p")))
+        mg::app::usage_fail("--greedy takes the most likely token; drop --temperature, --top-k and --top-p");
+      if (*length && gen->count("--notes")) mg::app::usage_fail("--length-seconds: give it or --notes, not both");
       const double seconds = static_cast<double>(g.notes) * g.step_beats * 60.0 / g.tempo;
-      if (!g.wav.empty() && seconds > kMaxWavSeconds)
+      if (!*length && !g.wav.empty() && seconds > kMaxWavSeconds)
         mg::app::usage_fail("--wav: {} tokens of {} beats at {} bpm last {:.0f} s; audio is rendered for pieces up to "
                             "{:.0f} s (lower --notes or --step, or raise --tempo)",
                             g.notes, g.step_beats, g.tempo, seconds, kMaxWavSeconds);

@@ -7,29 +7,50 @@
 
 #include "io/builtin_corpus.h"
 #include "io/music_tokens.h"
+#include "io/timed_tokens.h"
 #include "tensor/error.h"
 
 namespace chopin {
 
-Corpus load_corpus(const std::string& data_dir, int64_t min_count, uint64_t seed) {
-  Corpus c;
-  std::vector<std::string> tokens;
+namespace {
+
+std::vector<std::string> tokens_of(const mg::io::MidiFile& m, const std::string& repr) {
+  return repr == "timed" ? mg::io::midi_to_timed_tokens(m).tokens : mg::io::midi_to_tokens(m);
+}
+
+}  // namespace
+
+FolderPieces load_pieces(const std::string& data_dir, uint64_t seed, const std::string& repr) {
+  FolderPieces out;
   if (data_dir.empty()) {
-    for (const mg::io::MidiFile& m : mg::io::builtin_piano_corpus(seed)) {
-      std::vector<std::string> t = mg::io::midi_to_tokens(m);
-      tokens.insert(tokens.end(), t.begin(), t.end());
-    }
-    c.source = "the built-in piano corpus";
-  } else {
-    mg::io::FolderTokens ft = mg::io::tokenize_midi_folder(data_dir, [](const std::string& file, const std::string& why) {
-      std::fprintf(stderr, "warning: skipping %s: %s\n", file.c_str(), why.c_str());
-    });
-    if (ft.files_read.empty())
-      mg::fail("--data {}: no readable MIDI file ({} skipped)", data_dir, ft.files_skipped);
-    tokens = std::move(ft.tokens);
-    c.source = fmt::format("{} ({} MIDI files read{})", data_dir, ft.files_read.size(),
-                           ft.files_skipped ? fmt::format(", {} skipped", ft.files_skipped) : "");
+    for (const mg::io::MidiFile& m : mg::io::builtin_piano_corpus(seed)) out.pieces.push_back(tokens_of(m, repr));
+    out.source = "the built-in piano corpus";
+    return out;
   }
+  mg::io::FolderTokens ft = mg::io::tokenize_midi_folder(
+      data_dir,
+      [](const std::string& file, const std::string& why) {
+        std::fprintf(stderr, "warning: skipping %s: %s\n", file.c_str(), why.c_str());
+      },
+      [&](const mg::io::MidiFile& m) { return tokens_of(m, repr); });
+  if (ft.files_read.empty()) mg::fail("--data {}: no readable MIDI file ({} skipped)", data_dir, ft.files_skipped);
+  for (size_t f = 0; f < ft.file_starts.size(); ++f) {
+    const size_t end = f + 1 < ft.file_starts.size() ? ft.file_starts[f + 1] : ft.tokens.size();
+    out.pieces.emplace_back(ft.tokens.begin() + static_cast<long>(ft.file_starts[f]),
+                            ft.tokens.begin() + static_cast<long>(end));
+  }
+  out.source = fmt::format("{} ({} MIDI files read{})", data_dir, ft.files_read.size(),
+                           ft.files_skipped ? fmt::format(", {} skipped", ft.files_skipped) : "");
+  return out;
+}
+
+Corpus load_corpus(const std::string& data_dir, int64_t min_count, uint64_t seed, const std::string& repr) {
+  Corpus c;
+  c.repr = repr;
+  FolderPieces pieces = load_pieces(data_dir, seed, repr);
+  c.source = pieces.source;
+  std::vector<std::string> tokens;
+  for (const auto& p : pieces.pieces) tokens.insert(tokens.end(), p.begin(), p.end());
   if (tokens.empty()) mg::fail("--data {}: the MIDI files hold no notes", data_dir.empty() ? "(built-in)" : data_dir);
 
   std::map<std::string, int64_t> counts = mg::io::count_tokens(tokens);
@@ -38,12 +59,20 @@ Corpus load_corpus(const std::string& data_dir, int64_t min_count, uint64_t seed
   c.counts.assign(counts.begin(), counts.end());
   std::stable_sort(c.counts.begin(), c.counts.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
 
-  std::vector<std::string> kept = mg::io::filter_rare_tokens(tokens, min_count);
-  c.vocab = mg::io::build_vocabulary(kept);
+  std::vector<std::string> frequent;
+  for (const auto& [token, n] : counts)
+    if (n >= min_count) frequent.push_back(token);  // sorted: a map's keys are
+  c.vocab = frequent;
   if (c.vocab.size() < 2)
     mg::fail("--min-count {}: only {} distinct token(s) occur that often in {}; lower --min-count", min_count,
              c.vocab.size(), c.source);
-  c.ids = to_ids(kept, c.vocab, nullptr);
+  for (const auto& p : pieces.pieces) {
+    c.file_starts.push_back(c.ids.size());
+    int64_t mapped = 0, skipped = 0;
+    std::vector<int64_t> ids = to_ids_nearest(p, c.vocab, repr, &mapped, &skipped);
+    c.mapped += mapped;
+    c.ids.insert(c.ids.end(), ids.begin(), ids.end());
+  }
   return c;
 }
 
@@ -57,6 +86,37 @@ std::vector<int64_t> to_ids(const std::vector<std::string>& tokens, const std::v
     else ++missing;
   }
   if (skipped) *skipped = missing;
+  return ids;
+}
+
+std::vector<int64_t> to_ids_nearest(const std::vector<std::string>& tokens, const std::vector<std::string>& vocab,
+                                    const std::string& repr, int64_t* mapped, int64_t* skipped) {
+  if (repr != "timed") {
+    if (mapped) *mapped = 0;
+    return to_ids(tokens, vocab, skipped);
+  }
+  std::vector<mg::io::TimedToken> known;
+  for (const std::string& v : vocab) known.push_back(mg::io::parse_timed_token(v));
+  std::vector<int64_t> ids;
+  int64_t n_mapped = 0, n_skipped = 0;
+  for (const std::string& t : tokens) {
+    auto it = std::lower_bound(vocab.begin(), vocab.end(), t);
+    if (it != vocab.end() && *it == t) {
+      ids.push_back(it - vocab.begin());
+      continue;
+    }
+    const mg::io::TimedToken near = mg::io::nearest_timed_token(mg::io::parse_timed_token(t), known);
+    const std::string name = mg::io::timed_token_name(near);
+    it = std::lower_bound(vocab.begin(), vocab.end(), name);
+    if (it != vocab.end() && *it == name) {
+      ids.push_back(it - vocab.begin());
+      ++n_mapped;
+    } else {
+      ++n_skipped;
+    }
+  }
+  if (mapped) *mapped = n_mapped;
+  if (skipped) *skipped = n_skipped;
   return ids;
 }
 
@@ -80,6 +140,13 @@ Split split_windows(int64_t num_tokens, int64_t seq_len, uint64_t seed) {
   s.heldout.assign(all.begin(), all.begin() + n_test);
   s.train.assign(all.begin() + n_test, all.end());
   return s;
+}
+
+std::vector<int64_t> strided(const std::vector<int64_t>& starts, int64_t stride) {
+  std::vector<int64_t> out;
+  for (int64_t s : starts)
+    if (s % stride == 0) out.push_back(s);
+  return out;
 }
 
 }  // namespace chopin

@@ -1,6 +1,13 @@
 #pragma once
-// The Chopin data pipeline: MIDI folder (or the built-in corpus) -> tokens ->
-// rare-token filter -> vocabulary -> 40-token windows -> seeded 80/20 split.
+// The Chopin data pipeline: MIDI folder (or the built-in corpus) -> tokens in
+// one of two representations -> rare-token filter -> vocabulary -> windows ->
+// seeded 80/20 split.
+//   seed:  the original notebook's note and chord tokens (io/music_tokens.h);
+//          rare tokens are dropped.
+//   timed: bar, tempo, position, pitch, duration and velocity tokens
+//          (io/timed_tokens.h); a rare token is replaced by the nearest
+//          token of its kind that is frequent enough, so every note keeps
+//          its place and fields.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -9,15 +16,26 @@ namespace chopin {
 
 struct Corpus {
   std::string source;                        // what was read, for messages
+  std::string repr = "seed";                 // "seed" or "timed"
   int64_t raw_tokens = 0, raw_distinct = 0;  // before the rare-token filter
+  int64_t mapped = 0;                        // timed: rare tokens replaced by a near one
   std::vector<std::pair<std::string, int64_t>> counts;  // every raw token, most frequent first
   std::vector<std::string> vocab;            // sorted distinct tokens after filtering
   std::vector<int64_t> ids;                  // the filtered token stream as vocab ids
+  std::vector<size_t> file_starts;           // where each piece's ids start
 };
 
 // data_dir empty: the built-in corpus made from `seed`. Warns once per
 // unreadable file; errors (one line, naming the folder) when nothing usable remains.
-Corpus load_corpus(const std::string& data_dir, int64_t min_count, uint64_t seed);
+Corpus load_corpus(const std::string& data_dir, int64_t min_count, uint64_t seed, const std::string& repr);
+
+// The tokens of a folder (or of the built-in corpus) in a representation,
+// file by file, with no filter: for evaluating on data a model was not trained on.
+struct FolderPieces {
+  std::string source;
+  std::vector<std::vector<std::string>> pieces;
+};
+FolderPieces load_pieces(const std::string& data_dir, uint64_t seed, const std::string& repr);
 
 // Window i is ids[i, i + seq_len) -> ids[i + seq_len].
 struct Split {
@@ -27,11 +45,20 @@ struct Split {
 // sklearn's train_test_split(test_size=0.2). Deterministic on every platform.
 Split split_windows(int64_t num_tokens, int64_t seq_len, uint64_t seed);
 
+// The training windows that start on a multiple of `stride` (stride 1: all).
+std::vector<int64_t> strided(const std::vector<int64_t>& starts, int64_t stride);
+
 // A deterministic Fisher-Yates shuffle driven by a 64-bit seed.
 void seeded_shuffle(std::vector<int64_t>& v, uint64_t seed);
 
 // Ids of tokens, skipping those not in vocab (returns how many were skipped).
 std::vector<int64_t> to_ids(const std::vector<std::string>& tokens, const std::vector<std::string>& vocab,
                             int64_t* skipped);
+
+// Timed tokens outside vocab replaced by the nearest token of their kind in
+// it (counted in *mapped); a token whose kind the vocabulary lacks is dropped
+// (counted in *skipped). Seed tokens outside vocab are dropped.
+std::vector<int64_t> to_ids_nearest(const std::vector<std::string>& tokens, const std::vector<std::string>& vocab,
+                                    const std::string& repr, int64_t* mapped, int64_t* skipped);
 
 }  // namespace chopin

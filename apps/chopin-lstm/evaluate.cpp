@@ -1,43 +1,202 @@
-// chopin-lstm eval: held-out metrics on the same split as training (rebuilt
-// from the checkpoint's settings), and generated music compared with the
-// training music.
+// chopin-lstm eval: how well the model predicts music, and how its own music
+// compares with real music.
+//  - Without --data: the held-out windows of the training data (the split
+//    rebuilt from the checkpoint's settings).
+//  - With --data DIR: every window of another folder (or those starting every
+//    --window-stride tokens; tokens outside the vocabulary are skipped and
+//    counted): NLL per token after each window, NLL per token over every
+//    position, and NLL per note (the summed NLL of each token once, over the
+//    notes those tokens hold), comparable across representations.
+// Then pieces generated from primers of that data are compared with pieces cut
+// from it by the Yang-Lerch overlaps (music_stats.h); with --data, the
+// training data compared the same way gives the ceiling.
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 
 #include "apps/chopin-lstm/chopin.h"
 #include "apps/chopin-lstm/music_stats.h"
+#include "io/music_tokens.h"
+#include "io/timed_tokens.h"
 
 namespace chopin {
+
+namespace {
+
+mg::io::TimedPiece decode_tokens(const std::vector<std::string>& tokens, const std::string& repr) {
+  if (repr == "timed") return mg::io::timed_tokens_to_piece(tokens);
+  mg::io::TimedPiece p;
+  p.notes = mg::io::tokens_to_notes(tokens);
+  p.end_beats = static_cast<double>(tokens.size());
+  return p;
+}
+
+// Notes a token holds: a Pitch token one; a seed token its notes.
+int64_t notes_in(const std::string& token, const std::string& repr) {
+  if (repr == "timed") return token.rfind("Pitch_", 0) == 0 ? 1 : 0;
+  return static_cast<int64_t>(mg::io::token_to_notes(token, 0).size());
+}
+
+// A piece cut into consecutive pieces of `notes` notes each, every one
+// starting at time 0 with the bar lines that fall inside it.
+std::vector<mg::io::TimedPiece> cut(const mg::io::TimedPiece& p, size_t notes) {
+  std::vector<mg::io::TimedPiece> out;
+  for (size_t first = 0; first + notes <= p.notes.size(); first += notes) {
+    mg::io::TimedPiece c;
+    const double from = p.notes[first].start_beats;
+    const double to = first + notes < p.notes.size() ? p.notes[first + notes].start_beats
+                                                     : p.notes.back().start_beats + p.notes.back().duration_beats;
+    for (size_t i = first; i < first + notes; ++i) {
+      mg::io::NoteEvent n = p.notes[i];
+      n.start_beats -= from;
+      c.notes.push_back(n);
+    }
+    for (double b : p.bar_starts)
+      if (b >= from && b < to) c.bar_starts.push_back(b - from);
+    c.end_beats = to - from;
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+// At most n of v, evenly spaced.
+template <class T>
+std::vector<T> spread(const std::vector<T>& v, size_t n) {
+  if (v.size() <= n) return v;
+  std::vector<T> out;
+  for (size_t i = 0; i < n; ++i) out.push_back(v[i * v.size() / n]);
+  return out;
+}
+
+std::vector<PieceFeatures> features_of(const std::vector<mg::io::TimedPiece>& pieces) {
+  std::vector<PieceFeatures> f;
+  for (const auto& p : pieces) f.push_back(piece_features(p));
+  return f;
+}
+
+}  // namespace
 
 int run_eval(const EvalOptions& o) {
   const mg::Device device = mg::app::setup_device(o.common);
   LoadedModel lm = load_model(o.checkpoint, device);
-  const std::string data = o.common.data.empty() ? lm.meta.data : o.common.data;
-  const uint64_t seed = lm.meta.seed;
-  Corpus corpus = load_corpus(data, lm.meta.min_count, seed);
-  if (corpus.vocab != lm.meta.vocab)
-    mg::fail("--data {}: its vocabulary differs from the checkpoint's ({} vs {} tokens); evaluate on the training data",
-             data.empty() ? "(built-in)" : data, corpus.vocab.size(), lm.meta.vocab.size());
-  Split split = split_windows(static_cast<int64_t>(corpus.ids.size()), lm.meta.seq_len, seed);
-  HeldoutMetrics h = evaluate_windows(*lm.net, corpus.ids, split.heldout, lm.meta.seq_len, 256, device);
-  std::printf("data: %s\n", corpus.source.c_str());
-  std::printf("held-out windows: %lld\nheld-out loss: %.4f\nheld-out perplexity: %.2f\nheld-out top-1 accuracy: %.2f%%\n",
-              static_cast<long long>(h.windows), h.loss, h.perplexity, 100 * h.accuracy);
+  const ChopinMeta& meta = lm.meta;
+  const int64_t T = meta.seq_len;
+  const std::vector<std::string>& vocab = meta.vocab;
+  std::printf("model: %s input, %s representation, objective %s, vocabulary %zu\n", meta.net.input.c_str(),
+              meta.repr.c_str(), meta.objective.c_str(), vocab.size());
 
-  // Generated music: a few pieces continued from held-out primers.
-  std::vector<std::string> generated;
-  for (int64_t p = 0; p < o.pieces && p < static_cast<int64_t>(split.heldout.size()); ++p) {
-    const int64_t st = split.heldout[static_cast<size_t>(p)];
-    std::vector<int64_t> window(corpus.ids.begin() + st, corpus.ids.begin() + st + lm.meta.seq_len);
-    Sampler s{o.temperature, 0, 1.0, o.common.seed + static_cast<uint64_t>(p)};
-    for (int64_t id : generate_tokens(*lm.net, window, o.notes, s, device))
-      generated.push_back(lm.meta.vocab[static_cast<size_t>(id)]);
+  std::vector<std::vector<std::string>> reference_files;  // the music the generated pieces are compared with
+  std::vector<std::vector<int64_t>> primers;
+  if (o.common.data.empty()) {
+    Corpus corpus = load_corpus(meta.data, meta.min_count, meta.seed, meta.repr);
+    if (corpus.vocab != vocab)
+      mg::fail("{}: its training data ({}) no longer gives its vocabulary ({} vs {} tokens)", o.checkpoint,
+               corpus.source, corpus.vocab.size(), vocab.size());
+    Split split = split_windows(static_cast<int64_t>(corpus.ids.size()), T, meta.seed);
+    HeldoutMetrics h = evaluate_windows(*lm.net, corpus.ids, split.heldout, T, 256, device);
+    std::printf("data: %s\n", corpus.source.c_str());
+    std::printf("held-out windows: %lld\nheld-out loss: %.4f\nheld-out perplexity: %.2f\nheld-out top-1 accuracy: "
+                "%.2f%%\nheld-out loss over all positions: %.4f\n",
+                static_cast<long long>(h.windows), h.loss, h.perplexity, 100 * h.accuracy, h.loss_all);
+    reference_files = load_pieces(meta.data, meta.seed, meta.repr).pieces;
+    for (size_t p = 0; p < static_cast<size_t>(o.pieces) && p < split.heldout.size(); ++p) {
+      const int64_t st = split.heldout[p];
+      primers.emplace_back(corpus.ids.begin() + st, corpus.ids.begin() + st + T);
+    }
+  } else {
+    FolderPieces data = load_pieces(o.common.data, meta.seed, meta.repr);
+    std::vector<int64_t> ids;
+    std::vector<std::string> kept;
+    int64_t skipped = 0;
+    for (const auto& piece : data.pieces) {
+      int64_t s = 0;
+      std::vector<int64_t> p = to_ids(piece, vocab, &s);
+      skipped += s;
+      ids.insert(ids.end(), p.begin(), p.end());
+    }
+    const int64_t windows = static_cast<int64_t>(ids.size()) - T;
+    if (windows < 1)
+      mg::fail("--data {}: {} tokens in the model's vocabulary, fewer than one window of {} and its next token",
+               o.common.data, ids.size(), T);
+    std::printf("data: %s: %zu tokens in the vocabulary, %lld outside it skipped\n", data.source.c_str(), ids.size(),
+                static_cast<long long>(skipped));
+    std::vector<int64_t> every, tiled;
+    for (int64_t s = 0; s < windows; s += o.window_stride) every.push_back(s);
+    for (int64_t s = 0; s < windows; s += T) tiled.push_back(s);
+    const HeldoutMetrics h = evaluate_windows(*lm.net, ids, every, T, 256, device);
+    // Each token after the first once: the windows that tile the stream.
+    const HeldoutMetrics once = evaluate_windows(*lm.net, ids, tiled, T, 256, device);
+    int64_t notes = 0;
+    for (int64_t s : tiled)
+      for (int64_t i = s + 1; i <= s + T; ++i) notes += notes_in(vocab[static_cast<size_t>(ids[static_cast<size_t>(i)])], meta.repr);
+    std::printf("windows: %lld\nNLL per token after each window: %.4f (perplexity %.2f, top-1 accuracy %.2f%%)\n"
+                "NLL per token over all positions: %.4f\nNLL per note: %.4f (%lld tokens predicted once, %lld notes)\n",
+                static_cast<long long>(h.windows), h.loss, h.perplexity, 100 * h.accuracy, h.loss_all,
+                notes > 0 ? once.nll_sum_all / static_cast<double>(notes) : NAN,
+                static_cast<long long>(once.windows * T), static_cast<long long>(notes));
+    reference_files = data.pieces;
+    for (size_t p = 0; p < static_cast<size_t>(o.pieces); ++p)
+      primers.emplace_back(ids.begin() + static_cast<long>(every[p * every.size() / static_cast<size_t>(o.pieces)]),
+                           ids.begin() + static_cast<long>(every[p * every.size() / static_cast<size_t>(o.pieces)] + T));
   }
-  std::vector<std::string> training;
-  for (int64_t id : corpus.ids) training.push_back(lm.meta.vocab[static_cast<size_t>(id)]);
-  std::printf("\ngenerated: %lld pieces x %lld tokens (%s), versus the training music\n",
-              static_cast<long long>(o.pieces), static_cast<long long>(o.notes),
-              o.temperature > 0 ? fmt::format("temperature {}", o.temperature).c_str() : "greedy");
-  print_stats_table(music_stats(training), "training", music_stats(generated), "generated");
+
+  // Generated pieces, each from its own primer and seed.
+  const bool timed = meta.repr == "timed";
+  const mg::nn::SamplingOptions sampling{false, o.temperature, 0, o.top_p};
+  std::vector<mg::io::TimedPiece> generated;
+  int64_t longest = 0;
+  for (size_t p = 0; p < primers.size(); ++p) {
+    mg::io::TimedDecoder decoder;
+    auto stop = [&](int64_t id) {
+      decoder.push(vocab[static_cast<size_t>(id)]);
+      return decoder.notes() > o.notes;
+    };
+    const std::vector<int64_t> ids =
+        timed ? generate_tokens(*lm.net, primers[p], 16 * o.notes + 1000, sampling, o.common.seed + p, device, stop)
+              : generate_tokens(*lm.net, primers[p], o.notes, sampling, o.common.seed + p, device);
+    longest = std::max(longest, longest_repeat(ids));
+    std::vector<std::string> tokens;
+    for (int64_t id : ids) tokens.push_back(vocab[static_cast<size_t>(id)]);
+    generated.push_back(decode_tokens(tokens, meta.repr));
+  }
+  size_t notes = 0;
+  for (const auto& g : generated) notes += g.notes.size();
+  notes = std::max<size_t>(1, notes / std::max<size_t>(1, generated.size()));
+
+  auto chunks_of = [&](const std::vector<std::vector<std::string>>& files, size_t n) {
+    std::vector<mg::io::TimedPiece> all;
+    for (const auto& f : files)
+      for (auto& c : cut(decode_tokens(f, meta.repr), notes)) all.push_back(std::move(c));
+    return spread(all, n);
+  };
+  const std::vector<mg::io::TimedPiece> reference = chunks_of(reference_files, static_cast<size_t>(o.max_reference));
+  if (reference.size() < 2)
+    mg::fail("{}: fewer than two pieces of {} notes to compare with", o.common.data.empty() ? "the training data" : "--data " + o.common.data, notes);
+  const std::vector<PieceFeatures> ref_features = features_of(reference);
+  const auto overlap = yang_lerch_overlap(features_of(generated), ref_features);
+  std::optional<std::array<double, kYangLerchFeatures>> ceiling;
+  if (!o.common.data.empty()) {
+    const auto training = chunks_of(load_pieces(meta.data, meta.seed, meta.repr).pieces, generated.size());
+    ceiling = yang_lerch_overlap(features_of(training), ref_features);
+  }
+
+  std::printf("\ngenerated: %zu pieces of about %zu notes (%s), longest run of one token: %lld\n", generated.size(),
+              notes,
+              o.temperature > 0 ? fmt::format("temperature {}, top-p {}", o.temperature, o.top_p).c_str() : "greedy",
+              static_cast<long long>(longest));
+  std::printf("reference: %zu pieces of %zu notes cut from %s\n\n", reference.size(), notes,
+              o.common.data.empty() ? "the training data" : o.common.data.c_str());
+  std::printf("| Yang-Lerch overlap        | generated |%s\n|---------------------------|-----------|%s\n",
+              ceiling ? " training data (ceiling) |" : "", ceiling ? "-------------------------|" : "");
+  double mean = 0, mean_ceiling = 0;
+  for (int k = 0; k < kYangLerchFeatures; ++k) {
+    const size_t i = static_cast<size_t>(k);
+    mean += overlap[i] / kYangLerchFeatures;
+    if (ceiling) mean_ceiling += (*ceiling)[i] / kYangLerchFeatures;
+    std::printf("| %-25s | %9.3f |%s\n", feature_names()[i], overlap[i],
+                ceiling ? fmt::format(" {:23.3f} |", (*ceiling)[i]).c_str() : "");
+  }
+  std::printf("| %-25s | %9.3f |%s\n", "mean", mean, ceiling ? fmt::format(" {:23.3f} |", mean_ceiling).c_str() : "");
   return 0;
 }
 

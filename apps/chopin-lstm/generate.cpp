@@ -1,13 +1,15 @@
-// chopin-lstm generate: continue a 40-token primer one token at a time, as
-// the original did, with optional sampling controls; write MIDI (one chord
-// per chord token), a piano roll and, on request, audio.
+// chopin-lstm generate: continue a primer one token at a time, sampling by
+// default (models/sampling.h; --greedy is the original's argmax), and write
+// MIDI, a piano roll and, on request, audio.
+//   seed representation:  token i starts at i * --step beats and lasts one
+//                         step, at --tempo; the MIDI file is streamed token by token.
+//   timed representation: the tokens say when each note starts, how long it
+//                         lasts, how loud it is and the tempo; the file holds exactly that.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <optional>
-#include <numeric>
-#include <random>
 
 #include "apps/chopin-lstm/chopin.h"
 #include "apps/common/progress.h"
@@ -17,60 +19,25 @@
 #include "io/music_tokens.h"
 #include "io/piano_render.h"
 #include "io/plot.h"
+#include "io/timed_tokens.h"
 
 namespace chopin {
 
-namespace {
-
-// Picks the next id from logits: argmax when temperature is 0 (the original's
-// greedy decoding), else a draw from softmax(logits / T) restricted to the
-// top-k ids and to the smallest set whose probability reaches top-p.
-int64_t pick(const std::vector<float>& logits, const Sampler& s, std::mt19937_64& rng) {
-  const size_t V = logits.size();
-  if (s.temperature <= 0.0) return std::max_element(logits.begin(), logits.end()) - logits.begin();
-  std::vector<size_t> order(V);
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return logits[a] > logits[b]; });
-  size_t keep = s.top_k > 0 ? std::min<size_t>(V, static_cast<size_t>(s.top_k)) : V;
-  std::vector<double> p(keep);
-  const double mx = logits[order[0]];
-  double total = 0;
-  for (size_t i = 0; i < keep; ++i) total += p[i] = std::exp((logits[order[i]] - mx) / s.temperature);
-  if (s.top_p < 1.0) {
-    double cum = 0;
-    size_t n = 0;
-    while (n < keep && cum < s.top_p * total) cum += p[n++];
-    keep = std::max<size_t>(n, 1);
-    total = cum;
-  }
-  double u = std::uniform_real_distribution<double>(0.0, total)(rng);
-  for (size_t i = 0; i < keep; ++i) {
-    if ((u -= p[i]) <= 0) return static_cast<int64_t>(order[i]);
-  }
-  return static_cast<int64_t>(order[keep - 1]);
-}
-
-std::vector<std::string> to_tokens(const std::vector<int64_t>& ids, const std::vector<std::string>& vocab) {
-  std::vector<std::string> t;
-  for (int64_t i : ids) t.push_back(vocab[static_cast<size_t>(i)]);
-  return t;
-}
-
-}  // namespace
-
-std::vector<int64_t> generate_tokens(const mg::nn::ChopinLSTM& net, std::vector<int64_t> window, int64_t n,
-                                     const Sampler& sampler, mg::Device device) {
+std::vector<int64_t> generate_tokens(const mg::nn::ChopinLSTM& net, std::vector<int64_t> window, int64_t max_tokens,
+                                     const mg::nn::SamplingOptions& sampling, uint64_t seed, mg::Device device,
+                                     const std::function<bool(int64_t)>& stop) {
   mg::NoGradGuard no_grad;
-  std::mt19937_64 rng(sampler.seed);
+  mg::Generator generator{seed, 0};
   std::vector<int64_t> out;
-  out.reserve(static_cast<size_t>(n));
+  out.reserve(static_cast<size_t>(std::min<int64_t>(max_tokens, 1 << 20)));
   const int64_t T = static_cast<int64_t>(window.size());
   // Long pieces show progress; short ones stay quiet.
   std::optional<mg::app::Progress> progress;
-  if (n >= 10000) progress.emplace("generating", n, "tokens");
-  for (int64_t i = 0; i < n; ++i) {
+  if (max_tokens >= 10000) progress.emplace("generating", max_tokens, "tokens");
+  for (int64_t i = 0; i < max_tokens; ++i) {
     mg::Tensor logits = net.forward(net.encode_input(window, 1, T, device));
-    const int64_t next = pick(logits.to_vector<float>(), sampler, rng);
+    const int64_t next = mg::nn::sample_token(logits.to_vector<float>(), sampling, generator);
+    if (stop && stop(next)) break;
     out.push_back(next);
     window.erase(window.begin());  // slide: drop the oldest, append the newest
     window.push_back(next);
@@ -80,11 +47,37 @@ std::vector<int64_t> generate_tokens(const mg::nn::ChopinLSTM& net, std::vector<
   return out;
 }
 
+int64_t longest_repeat(const std::vector<int64_t>& ids) {
+  int64_t longest = 0, run = 0;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    run = i > 0 && ids[i] == ids[i - 1] ? run + 1 : 1;
+    longest = std::max(longest, run);
+  }
+  return longest;
+}
+
 namespace {
 
-// The piece's MIDI file, streamed token by token: token i starts at i * step beats and lasts one step.
-void write_piece(const std::string& path, const std::vector<int64_t>& ids, const std::vector<std::string>& vocab,
-                 const GenerateOptions& o) {
+std::vector<std::string> to_tokens(const std::vector<int64_t>& ids, const std::vector<std::string>& vocab) {
+  std::vector<std::string> t;
+  for (int64_t i : ids) t.push_back(vocab[static_cast<size_t>(i)]);
+  return t;
+}
+
+// What a run of tokens says, in beats, with its tempo map.
+mg::io::TimedPiece decode(const std::vector<int64_t>& ids, const std::vector<std::string>& vocab,
+                          const std::string& repr, double step_beats, double tempo) {
+  if (repr == "timed") return mg::io::timed_tokens_to_piece(to_tokens(ids, vocab));
+  mg::io::TimedPiece p;
+  p.notes = mg::io::tokens_to_notes(to_tokens(ids, vocab), step_beats, step_beats);
+  p.tempos = {{0.0, tempo}};
+  p.end_beats = static_cast<double>(ids.size()) * step_beats;
+  return p;
+}
+
+// The seed representation's MIDI file, streamed token by token: token i starts at i * step beats and lasts one step.
+void write_seed_piece(const std::string& path, const std::vector<int64_t>& ids, const std::vector<std::string>& vocab,
+                      const GenerateOptions& o) {
   mg::io::write_file_atomic(path, [&](const std::string& tmp) {
     std::ofstream f(tmp, std::ios::binary);
     if (!f) mg::fail("{}: cannot open for writing", path);
@@ -103,6 +96,17 @@ void write_piece(const std::string& path, const std::vector<int64_t>& ids, const
   });
 }
 
+// Notes with times in seconds under the piece's tempo map (so they render at 60 bpm).
+std::vector<mg::io::NoteEvent> in_seconds(const mg::io::TimedPiece& p) {
+  std::vector<mg::io::NoteEvent> out = p.notes;
+  for (mg::io::NoteEvent& n : out) {
+    const double start = mg::io::beats_to_seconds(p.tempos, n.start_beats);
+    n.duration_beats = mg::io::beats_to_seconds(p.tempos, n.start_beats + n.duration_beats) - start;
+    n.start_beats = start;
+  }
+  return out;
+}
+
 std::string default_roll_path(const std::string& midi) {
   std::string path = midi;
   if (path.size() > 4 && path.substr(path.size() - 4) == ".mid") path.resize(path.size() - 4);
@@ -118,19 +122,31 @@ int run_generate(const GenerateOptions& o) {
   for (const std::string& path : {o.out, roll_path, o.wav})
     if (!path.empty()) mg::io::output_target(path);
   if (roll_path == o.wav) mg::app::usage_fail("--roll {} and --wav name the same file", roll_path);
-  if (!o.wav.empty()) {
-    // Rendering keeps left, right and mono channels, and up to 12 notes a token.
-    const double seconds = static_cast<double>(o.notes) * o.step_beats * 60.0 / o.tempo;
-    mg::app::check_memory("--wav with --notes " + std::to_string(o.notes),
-                          (seconds + 2) * mg::io::kPianoSampleRate * 4.0 * 3 + static_cast<double>(o.notes) * 12 * 24);
-  }
   LoadedModel lm = load_model(o.checkpoint, device);
   const ChopinMeta& meta = lm.meta;
+  const bool timed = meta.repr == "timed";
+
+  // Seed tokens are one step each, so their count follows from a length in seconds.
+  int64_t seed_tokens = o.notes;
+  if (!timed && o.length_seconds > 0)
+    seed_tokens = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(o.length_seconds * o.tempo / 60.0 / o.step_beats)));
+  if (!timed && !o.wav.empty()) {
+    // Rendering keeps left, right and mono channels, and up to 12 notes a token.
+    const double seconds = static_cast<double>(seed_tokens) * o.step_beats * 60.0 / o.tempo;
+    mg::app::check_memory("--wav with --notes " + std::to_string(seed_tokens),
+                          (seconds + 2) * mg::io::kPianoSampleRate * 4.0 * 3 +
+                              static_cast<double>(seed_tokens) * 12 * 24);
+  }
 
   std::vector<int64_t> primer;
   if (!o.primer.empty()) {
-    int64_t skipped = 0;
-    primer = to_ids(mg::io::midi_to_tokens(mg::io::read_midi(o.primer)), meta.vocab, &skipped);
+    const mg::io::MidiFile midi = mg::io::read_midi(o.primer);
+    int64_t mapped = 0, skipped = 0;
+    primer = to_ids_nearest(timed ? mg::io::midi_to_timed_tokens(midi).tokens : mg::io::midi_to_tokens(midi),
+                            meta.vocab, meta.repr, &mapped, &skipped);
+    if (mapped > 0)
+      std::fprintf(stderr, "warning: primer %s: %lld token(s) not in the vocabulary were replaced by the nearest known one\n",
+                   o.primer.c_str(), static_cast<long long>(mapped));
     if (skipped > 0)
       std::printf("primer: %lld token(s) of %s are not in the vocabulary and were skipped\n",
                   static_cast<long long>(skipped), o.primer.c_str());
@@ -140,34 +156,63 @@ int run_generate(const GenerateOptions& o) {
   } else {
     if (meta.primers.empty())
       mg::fail("{}: the checkpoint holds no held-out primer; pass --primer FILE.mid", o.checkpoint);
-    std::mt19937_64 rng(o.common.seed);
-    primer = meta.primers[static_cast<size_t>(rng() % meta.primers.size())];
+    const uint64_t pick = static_cast<uint64_t>(mg::Philox::uniform(o.common.seed, ~uint64_t{0}) * double(meta.primers.size()));
+    primer = meta.primers[std::min<size_t>(pick, meta.primers.size() - 1)];
   }
 
-  Sampler s{o.temperature, o.top_k, o.top_p, o.common.seed};
-  const std::vector<int64_t> gen = generate_tokens(*lm.net, primer, o.notes, s, device);
+  mg::nn::SamplingOptions sampling{o.greedy, o.temperature, o.top_k, o.top_p};
+  std::vector<int64_t> gen;
+  bool capped = false;
+  if (timed) {
+    // Stop before the token that would start note --notes + 1, or move time past --length-seconds.
+    mg::io::TimedDecoder decoder;
+    const int64_t max_tokens = o.length_seconds > 0 ? static_cast<int64_t>(400 * o.length_seconds) + 1000
+                                                    : 16 * o.notes + 1000;
+    auto stop = [&](int64_t id) {
+      decoder.push(meta.vocab[static_cast<size_t>(id)]);
+      return o.length_seconds > 0 ? decoder.now_seconds() > o.length_seconds : decoder.notes() > o.notes;
+    };
+    gen = generate_tokens(*lm.net, primer, max_tokens, sampling, o.common.seed, device, stop);
+    capped = static_cast<int64_t>(gen.size()) == max_tokens;
+  } else {
+    gen = generate_tokens(*lm.net, primer, seed_tokens, sampling, o.common.seed, device);
+  }
+  const mg::io::TimedPiece piece = decode(gen, meta.vocab, meta.repr, o.step_beats, o.tempo);
+  const double seconds = mg::io::beats_to_seconds(piece.tempos, piece.end_beats);
+  if (capped)
+    std::fprintf(stderr, "warning: stopped after %zu tokens with %zu notes, %.1f s\n", gen.size(), piece.notes.size(),
+                 seconds);
+  if (!o.wav.empty() && seconds > kMaxWavSeconds)
+    mg::fail("--wav {}: the piece lasts {:.0f} s; audio is rendered for pieces up to {:.0f} s (lower --notes)", o.wav,
+             seconds, kMaxWavSeconds);
 
   // The MIDI file, its piano roll and the WAV are kept together or not at all.
   mg::io::OutputSet outputs;
-  write_piece(o.out, gen, meta.vocab, o);
+  if (timed) mg::io::write_midi(o.out, piece.notes, piece.tempos, piece.meters);
+  else write_seed_piece(o.out, gen, meta.vocab, o);
   outputs.add(o.out);
-  std::printf("wrote %s: %lld tokens (%s)\n", o.out.c_str(), static_cast<long long>(o.notes),
-              o.temperature > 0 ? fmt::format("temperature {}", o.temperature).c_str() : "greedy");
+  const std::string how = o.greedy || o.temperature == 0
+                              ? std::string("greedy")
+                              : fmt::format("temperature {}, top-p {}{}, seed {}", o.temperature, o.top_p,
+                                            o.top_k > 0 ? fmt::format(", top-k {}", o.top_k) : "", o.common.seed);
+  std::printf("wrote %s: %zu tokens, %zu notes, %.1f s (%s); longest run of one token: %lld\n", o.out.c_str(),
+              gen.size(), piece.notes.size(), seconds, how.c_str(), static_cast<long long>(longest_repeat(gen)));
 
   // Piano roll: the primer, then the start of the continuation.
   const size_t shown = std::min<size_t>(gen.size(), static_cast<size_t>(kMaxRollTokens));
+  const mg::io::TimedPiece primer_piece = decode(primer, meta.vocab, meta.repr, o.step_beats, o.tempo);
+  const double primer_beats = primer_piece.end_beats;
   std::vector<mg::io::PianoRollNote> roll;
-  const double primer_beats = static_cast<double>(primer.size()) * o.step_beats;
-  for (const auto& n : mg::io::tokens_to_notes(to_tokens(primer, meta.vocab), o.step_beats, o.step_beats))
-    roll.push_back({n.start_beats, n.duration_beats, n.pitch, 0});
+  for (const auto& n : primer_piece.notes) roll.push_back({n.start_beats, n.duration_beats, n.pitch, 0});
   const std::vector<int64_t> head(gen.begin(), gen.begin() + static_cast<long>(shown));
-  for (const auto& n : mg::io::tokens_to_notes(to_tokens(head, meta.vocab), o.step_beats, o.step_beats))
+  for (const auto& n : (shown == gen.size() ? piece : decode(head, meta.vocab, meta.repr, o.step_beats, o.tempo)).notes)
     roll.push_back({primer_beats + n.start_beats, n.duration_beats, n.pitch, 1});
   mg::io::PianoRollOptions ro;
   ro.title = shown < gen.size()
                  ? fmt::format("chopin-lstm: {}-token primer and the first {} of {} generated tokens", primer.size(),
-                               shown, o.notes)
-                 : fmt::format("chopin-lstm: {}-token primer and {} generated tokens", primer.size(), o.notes);
+                               shown, gen.size())
+                 : fmt::format("chopin-lstm: {}-token primer and {} generated tokens ({} notes)", primer.size(),
+                               gen.size(), piece.notes.size());
   ro.marker_time = primer_beats;
   ro.width = 1200;
   mg::io::piano_roll(roll_path, roll, ro);
@@ -175,17 +220,17 @@ int run_generate(const GenerateOptions& o) {
   std::printf("wrote %s\n", roll_path.c_str());
 
   if (!o.wav.empty()) {
+    mg::app::check_memory("--wav", (seconds + 2) * mg::io::kPianoSampleRate * 4.0 * 3 +
+                                       static_cast<double>(piece.notes.size()) * 24);
     mg::io::PianoRenderOptions po;
-    po.tempo_bpm = o.tempo;
+    po.tempo_bpm = 60;  // the notes are in seconds
     const bool fluid = !mg::io::find_gm_soundfont().empty();
-    std::vector<float> audio = mg::io::render_piano(mg::io::tokens_to_notes(to_tokens(gen, meta.vocab), o.step_beats,
-                                                                            o.step_beats),
-                                                    po);
+    std::vector<float> audio = mg::io::render_piano(in_seconds(piece), po);
     mg::io::write_wav(o.wav, audio, mg::io::kPianoSampleRate, false);
     outputs.add(o.wav);
-    std::printf("wrote %s: %.1f s at %d Hz (%s)\n", o.wav.c_str(),
+    std::printf("wrote %s: %.1f s at %d Hz, peak at %.0f dBFS (%s)\n", o.wav.c_str(),
                 static_cast<double>(audio.size()) / mg::io::kPianoSampleRate, mg::io::kPianoSampleRate,
-                fluid ? "FluidSynth, General MIDI soundfont" : "built-in piano synth");
+                mg::io::kPianoPeakDbfs, fluid ? "FluidSynth, General MIDI soundfont" : "built-in piano synth");
   }
   outputs.keep();
   return 0;

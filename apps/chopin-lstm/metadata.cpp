@@ -5,6 +5,7 @@
 
 #include "apps/chopin-lstm/chopin.h"
 #include "io/music_tokens.h"
+#include "io/timed_tokens.h"
 
 namespace chopin {
 
@@ -23,19 +24,24 @@ mg::nn::ChopinConfig read_config(const mg::nn::MetaReader& m, int64_t vocab) {
   return c;
 }
 
-std::vector<std::string> read_vocabulary(const mg::nn::MetaReader& m) {
+std::vector<std::string> read_vocabulary(const mg::nn::MetaReader& m, const std::string& repr) {
   const nlohmann::json& list = m.array("vocab", kMaxVocab);
   if (list.size() < 2) m.fail_field("vocab", fmt::format("{} token(s); a model needs at least 2", list.size()));
   std::vector<std::string> vocab;
   for (size_t i = 0; i < list.size(); ++i) {
     const std::string field = fmt::format("vocab[{}]", i);
+    const bool timed = repr == "timed";
     if (!list[i].is_string() || list[i].get_ref<const std::string&>().size() > 64)
-      m.fail_field(field, "expected a token such as C4 or 5.8.10");
+      m.fail_field(field, timed ? "expected a token such as Pos_12 or Pitch_60" : "expected a token such as C4 or 5.8.10");
     const std::string& token = list[i].get_ref<const std::string&>();
-    try {
-      mg::io::token_to_notes(token, 0);
-    } catch (const mg::Error&) {
-      m.fail_field(field, fmt::format("'{}' is not a note or chord token", token));
+    if (timed) {
+      if (!mg::io::is_timed_token(token)) m.fail_field(field, fmt::format("'{}' is not a timed token", token));
+    } else {
+      try {
+        mg::io::token_to_notes(token, 0);
+      } catch (const mg::Error&) {
+        m.fail_field(field, fmt::format("'{}' is not a note or chord token", token));
+      }
     }
     if (!vocab.empty() && !(vocab.back() < token)) m.fail_field(field, "the vocabulary is not sorted without repeats");
     vocab.push_back(token);
@@ -66,7 +72,11 @@ std::vector<std::vector<int64_t>> read_primers(const mg::nn::MetaReader& m, int6
 ChopinMeta read_metadata(const mg::nn::Checkpoint& ck, const std::string& path) {
   const mg::nn::MetaReader m(ck.meta, path);
   ChopinMeta out;
-  out.vocab = read_vocabulary(m);
+  // Checkpoints written before the timed representation hold seed tokens and the next-token objective.
+  if (m.has("repr")) out.repr = m.one_of("repr", {"seed", "timed"});
+  if (m.has("objective")) out.objective = m.one_of("objective", {"next", "all"});
+  if (m.has("stride")) out.stride = m.integer("stride", 1, kMaxSeqLen);
+  out.vocab = read_vocabulary(m, out.repr);
   const int64_t vocab = static_cast<int64_t>(out.vocab.size());
   out.net = read_config(m.object("model"), vocab);
   out.seq_len = m.integer("seq_len", 1, kMaxSeqLen);

@@ -1,5 +1,7 @@
 // chopin-lstm train: the seed recipe (Adamax 0.01, cross-entropy, batch 256)
-// with held-out evaluation, per-epoch checkpoints and exact resume.
+// with held-out evaluation, per-epoch checkpoints and exact resume; and the
+// all-positions objective, where each window trains the head at every step
+// (the cross-entropy averaged over B x T predictions).
 //
 // Resuming continues bit for bit on the CPU because everything random is
 // derived from saved state: the window order of epoch e is a shuffle seeded
@@ -27,16 +29,18 @@ using mg::Tensor;
 
 std::pair<Tensor, Tensor> make_batch(const mg::nn::ChopinLSTM& net, const std::vector<int64_t>& ids,
                                      const std::vector<int64_t>& starts, size_t begin, size_t end, int64_t seq_len,
-                                     mg::Device device) {
+                                     mg::Device device, bool all_positions) {
   const int64_t B = static_cast<int64_t>(end - begin);
   std::vector<int64_t> x, y;
   x.reserve(static_cast<size_t>(B * seq_len));
   for (size_t i = begin; i < end; ++i) {
     const int64_t s = starts[i];
     x.insert(x.end(), ids.begin() + s, ids.begin() + s + seq_len);
-    y.push_back(ids[static_cast<size_t>(s + seq_len)]);
+    if (all_positions) y.insert(y.end(), ids.begin() + s + 1, ids.begin() + s + seq_len + 1);
+    else y.push_back(ids[static_cast<size_t>(s + seq_len)]);
   }
-  return {net.encode_input(x, B, seq_len, device), mg::from_vector(y, {B}, device)};
+  const int64_t n = static_cast<int64_t>(y.size());
+  return {net.encode_input(x, B, seq_len, device), mg::from_vector(y, {n}, device)};
 }
 
 HeldoutMetrics evaluate_windows(const mg::nn::ChopinLSTM& net, const std::vector<int64_t>& ids,
@@ -46,12 +50,18 @@ HeldoutMetrics evaluate_windows(const mg::nn::ChopinLSTM& net, const std::vector
   HeldoutMetrics m;
   double loss_sum = 0;
   int64_t correct = 0;
+  const int64_t V = net.config().vocab;
   for (size_t b = 0; b < starts.size(); b += static_cast<size_t>(batch)) {
     const size_t e = std::min(starts.size(), b + static_cast<size_t>(batch));
-    auto [x, y] = make_batch(net, ids, starts, b, e, seq_len, device);
-    Tensor logits = net.forward(x);
-    loss_sum += mg::cross_entropy(logits, y).item() * static_cast<double>(e - b);
-    std::vector<int64_t> pred = mg::argmax_rows(logits).to_vector<int64_t>(), truth = y.to_vector<int64_t>();
+    const int64_t B = static_cast<int64_t>(e - b);
+    auto [x, y] = make_batch(net, ids, starts, b, e, seq_len, device, true);
+    Tensor all = net.forward_all(x);                                           // [B, T, V]
+    m.nll_sum_all += mg::cross_entropy(all.reshape({B * seq_len, V}), y).item() * static_cast<double>(B * seq_len);
+    Tensor logits = all.select(1, seq_len - 1).contiguous();                  // [B, V]: after the window
+    std::vector<int64_t> truth_all = y.to_vector<int64_t>(), truth;
+    for (int64_t i = 0; i < B; ++i) truth.push_back(truth_all[static_cast<size_t>((i + 1) * seq_len - 1)]);
+    loss_sum += mg::cross_entropy(logits, mg::from_vector(truth, {B}, device)).item() * static_cast<double>(B);
+    std::vector<int64_t> pred = mg::argmax_rows(logits).to_vector<int64_t>();
     for (size_t i = 0; i < pred.size(); ++i) correct += pred[i] == truth[i];
   }
   m.windows = static_cast<int64_t>(starts.size());
@@ -59,6 +69,7 @@ HeldoutMetrics evaluate_windows(const mg::nn::ChopinLSTM& net, const std::vector
     m.loss = loss_sum / static_cast<double>(m.windows);
     m.perplexity = std::exp(m.loss);
     m.accuracy = static_cast<double>(correct) / static_cast<double>(m.windows);
+    m.loss_all = m.nll_sum_all / static_cast<double>(m.windows * seq_len);
   }
   return m;
 }
@@ -93,7 +104,10 @@ void draw_curves(const mg::app::CsvLog& log, const std::string& path) {
   opt.title = "chopin-lstm: cross-entropy loss";
   opt.y_label = "loss";
   const mg::io::Image loss = mg::io::render_line_chart(
-      {{"train", epoch, log.column("train_loss"), {}}, {"held-out", epoch, log.column("heldout_loss"), {}}}, opt);
+      {{"train", epoch, log.column("train_loss"), {}},
+       {"held-out, after the window", epoch, log.column("heldout_loss"), {}},
+       {"held-out, every position", epoch, log.column("heldout_loss_all"), {}}},
+      opt);
   opt.title = "held-out top-1 accuracy";
   opt.y_label = "accuracy (%)";
   const mg::io::Image acc = mg::io::render_line_chart({{"held-out", epoch, accuracy, mg::io::series_color(2)}}, opt);
@@ -127,6 +141,9 @@ int run_train(TrainOptions o) {
     ck = mg::nn::load_checkpoint(ckpt_path, kApp);
     resumed = read_metadata(*ck, ckpt_path);
     o.min_count = resumed.min_count;
+    o.repr = resumed.repr;
+    o.objective = resumed.objective;
+    o.stride = resumed.stride;
     o.seq_len = resumed.seq_len;
     o.common.seed = resumed.seed;
     o.common.data = resumed.data;
@@ -135,22 +152,38 @@ int run_train(TrainOptions o) {
   }
   mg::io::check_output_folder(o.common.out, "--out");
 
-  Corpus corpus = load_corpus(o.common.data, o.min_count, o.common.seed);
+  Corpus corpus = load_corpus(o.common.data, o.min_count, o.common.seed, o.repr);
   std::printf("data: %s\n", corpus.source.c_str());
-  std::printf("tokens: %lld (%lld distinct)%s\n", static_cast<long long>(corpus.raw_tokens),
-              static_cast<long long>(corpus.raw_distinct),
-              o.common.data.empty() ? "" : "; the original notebook counted 63,429 (317 distinct) on its 48 files");
-  std::printf("after --min-count %lld: %zu tokens, vocabulary %zu\n", static_cast<long long>(o.min_count),
-              corpus.ids.size(), corpus.vocab.size());
+  std::printf("representation: %s; tokens: %lld (%lld distinct)%s\n", o.repr.c_str(),
+              static_cast<long long>(corpus.raw_tokens), static_cast<long long>(corpus.raw_distinct),
+              o.common.data.empty() || o.repr != "seed"
+                  ? ""
+                  : "; the original notebook counted 63,429 (317 distinct) on its 48 files");
+  if (o.repr == "timed")
+    std::printf("after --min-count %lld: %zu tokens (%lld rare ones replaced by the nearest kept), vocabulary %zu\n",
+                static_cast<long long>(o.min_count), corpus.ids.size(), static_cast<long long>(corpus.mapped),
+                corpus.vocab.size());
+  else
+    std::printf("after --min-count %lld: %zu tokens, vocabulary %zu\n", static_cast<long long>(o.min_count),
+                corpus.ids.size(), corpus.vocab.size());
   if (static_cast<int64_t>(corpus.vocab.size()) > kMaxVocab)
     mg::fail("--min-count {}: {} distinct tokens remain, more than the limit of {}; raise --min-count", o.min_count,
              corpus.vocab.size(), kMaxVocab);
   Split split = split_windows(static_cast<int64_t>(corpus.ids.size()), o.seq_len, o.common.seed);
+  const bool all_positions = o.objective == "all";
+  // --objective all: the windows that start on the stride, for training and
+  // for the held-out metrics (each held-out token is then seen about once).
+  if (all_positions) {
+    split.train = strided(split.train, o.stride);
+    split.heldout = strided(split.heldout, o.stride);
+  }
   if (static_cast<int64_t>(split.train.size()) < o.common.batch)
-    mg::fail("--batch {}: only {} training windows of {} tokens; use more data, a smaller --batch or --min-count",
-             o.common.batch, split.train.size(), o.seq_len);
-  std::printf("windows: %zu train, %zu held out (seq-len %lld)\n", split.train.size(), split.heldout.size(),
-              static_cast<long long>(o.seq_len));
+    mg::fail("--batch {}: only {} training windows of {} tokens; use more data, a smaller --batch{}",
+             o.common.batch, split.train.size(), o.seq_len, all_positions ? " or --stride" : " or --min-count");
+  std::printf("windows: %zu train, %zu held out (seq-len %lld%s)\n", split.train.size(), split.heldout.size(),
+              static_cast<long long>(o.seq_len),
+              all_positions ? fmt::format(", stride {}, loss at every position", o.stride).c_str()
+                            : ", loss on the token after each window");
 
   mg::manual_seed(o.common.seed);
   o.net.input = o.model;
@@ -184,7 +217,7 @@ int run_train(TrainOptions o) {
               static_cast<long long>(net.num_parameters()), std::string(mg::device_name(device)).c_str());
 
   mg::app::CsvLog log(o.common.out + "/log.csv", {"epoch", "train_loss", "heldout_loss", "heldout_perplexity",
-                                                  "heldout_accuracy", "seconds", "skipped_steps"});
+                                                  "heldout_accuracy", "seconds", "skipped_steps", "heldout_loss_all"});
   if (ck) log.resume(start_epoch);
 
   const int64_t B = o.common.batch;
@@ -202,9 +235,11 @@ int run_train(TrainOptions o) {
     int64_t applied = 0;
     for (int64_t s = 0; s < steps; ++s) {
       auto [x, y] = make_batch(net, corpus.ids, order, static_cast<size_t>(s * B), static_cast<size_t>((s + 1) * B),
-                               o.seq_len, device);
+                               o.seq_len, device, all_positions);
       guard.begin_step();
-      Tensor loss = mg::cross_entropy(net.forward(x), y);
+      Tensor loss = all_positions
+                        ? mg::cross_entropy(net.forward_all(x).reshape({B * o.seq_len, o.net.vocab}), y)
+                        : mg::cross_entropy(net.forward(x), y);
       opt.zero_grad();
       loss.backward();
       const double l = loss.item();
@@ -219,12 +254,15 @@ int run_train(TrainOptions o) {
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     // The mean over the steps applied; NaN for an epoch whose every step was skipped.
     const double train_loss = applied > 0 ? loss_sum / static_cast<double>(applied) : NAN;
-    progress.finish(fmt::format("epoch {}: train loss {:.4f}, held-out loss {:.4f}, perplexity {:.2f}, accuracy "
-                                "{:.1f}%, {}",
-                                epoch, train_loss, h.loss, h.perplexity, 100 * h.accuracy,
+    progress.finish(fmt::format("epoch {}: train loss {:.4f}, held-out loss {:.4f} (all positions {:.4f}), "
+                                "perplexity {:.2f}, accuracy {:.1f}%, {}",
+                                epoch, train_loss, h.loss, h.loss_all, h.perplexity, 100 * h.accuracy,
                                 mg::app::format_duration(secs)));
 
     nlohmann::json meta = {{"model", o.net.to_json()},
+                           {"repr", o.repr},
+                           {"objective", o.objective},
+                           {"stride", o.stride},
                            {"vocab", corpus.vocab},
                            {"seq_len", o.seq_len},
                            {"min_count", o.min_count},
@@ -234,12 +272,14 @@ int run_train(TrainOptions o) {
                            {"max_steps", o.max_steps},
                            {"epoch", epoch},
                            {"rng", {{"seed", mg::default_generator().seed}, {"offset", mg::default_generator().offset}}},
-                           {"heldout", {{"loss", h.loss}, {"perplexity", h.perplexity}, {"accuracy", h.accuracy}}},
+                           {"heldout",
+                            {{"loss", h.loss}, {"perplexity", h.perplexity}, {"accuracy", h.accuracy},
+                             {"loss_all", h.loss_all}}},
                            {"primers", primer_windows(corpus, split, o.seq_len)}};
     // The checkpoint first: the log never has a row for an epoch the checkpoint lacks.
     mg::nn::save_checkpoint(ckpt_path, kApp, net, &opt, meta);
     log.append({static_cast<double>(epoch), train_loss, h.loss, h.perplexity, h.accuracy, secs,
-                static_cast<double>(guard.take_skipped())});
+                static_cast<double>(guard.take_skipped()), h.loss_all});
     draw_curves(log, o.common.out + "/curves.png");
     if (!ck && epoch == 1) draw_histogram(corpus, o.min_count, o.common.out + "/token-histogram.png");
   }
