@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <fstream>
 
+#include "apps/common/run_control.h"
 #include "tensor/backend.h"
 
 namespace mg::app {
@@ -22,6 +23,9 @@ void add_common_options(CLI::App* cmd, CommonOptions& o, bool with_training, int
   cmd->add_option("--seed", o.seed, "Random seed (same seed, same result on the CPU)")
       ->check(any_unsigned());
   cmd->add_option("--threads", o.threads, "CPU threads (0 = all cores)")->check(integer_in(0, kMaxThreads));
+  auto* quiet = cmd->add_flag("--quiet", o.quiet, "Print only warnings and errors");
+  cmd->add_flag("--json", o.json, "Print one JSON object per epoch (train) or per written file, and nothing else, on stdout")
+      ->excludes(quiet);
 }
 
 CLI::Validator integer_in(int64_t lo, int64_t hi) {
@@ -90,6 +94,7 @@ CLI::Validator positive_up_to(double hi) {
 
 Device setup_device(const CommonOptions& o) {
   set_cpu_threads(o.threads);
+  set_output_mode(o.json ? OutputMode::Json : o.quiet ? OutputMode::Quiet : OutputMode::Normal);
   if (o.device == "cpu") return Device::CPU;
   if (o.device != "cuda") usage_fail("--device: expected cpu or cuda, got '{}'", o.device);
 #if defined(MUSICGEN_WITH_CUDA)
@@ -157,7 +162,24 @@ void check_subcommand(CLI::App& app, int argc, const char* const* argv) {
 
 }  // namespace
 
+namespace {
+
+// Every option that takes a value and whose text does not state its default
+// (flags whose default depends on --model do, in words) shows its bound
+// variable's value before parsing, "=42", in --help, in every subcommand.
+void show_defaults(CLI::App& app) {
+  for (CLI::Option* opt : app.get_options()) {
+    if (opt->get_expected_min() > 0 && opt->get_default_str().empty() &&
+        opt->get_description().find("default") == std::string::npos)
+      opt->capture_default_str();
+  }
+  for (CLI::App* sub : app.get_subcommands({})) show_defaults(*sub);
+}
+
+}  // namespace
+
 int parse_cli(CLI::App& app, int argc, const char* const* argv, const std::function<void()>& check) {
+  show_defaults(app);
   try {
     check_subcommand(app, argc, argv);
     app.parse(argc, argv);

@@ -41,10 +41,12 @@ struct CommonOptions {
   std::string device = "cpu";
   uint64_t seed = 42;
   int threads = 0;           // 0: every CPU this process may use
+  bool quiet = false;        // --quiet: warnings and errors only
+  bool json = false;         // --json: JSON records on stdout (apps/common/run_control.h)
 };
 
 // Adds --data/--epochs/--batch (when with_training; batch limited to
-// max_batch), --device, --seed and --threads to a subcommand.
+// max_batch), --device, --seed, --threads, --quiet and --json to a subcommand.
 void add_common_options(CLI::App* cmd, CommonOptions& o, bool with_training = true, int max_batch = 4096);
 
 // Validators for numeric flags. Each parses the text itself (so an integer
@@ -57,7 +59,7 @@ CLI::Validator number_in(double lo, double hi);
 CLI::Validator positive_up_to(double hi);
 
 // "cpu" or "cuda"; a missing GPU or a CPU-only build is a one-line error
-// naming --device. Also applies --threads.
+// naming --device. Also applies --threads, --quiet and --json.
 Device setup_device(const CommonOptions& o);
 
 // Bytes of memory this process can still use: MemAvailable of /proc/meminfo,

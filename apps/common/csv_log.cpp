@@ -1,5 +1,9 @@
 #include "apps/common/csv_log.h"
 
+#include <filesystem>
+
+#include "apps/common/run_control.h"
+
 #include <fstream>
 #include <sstream>
 
@@ -38,6 +42,10 @@ void CsvLog::append(const std::vector<double>& row) {
   MG_CHECK(row.size() == columns_.size(), "{}: {} values for {} columns", path_, row.size(), columns_.size());
   rows_.push_back(row);
   write();
+  // In --json mode the same row goes to stdout as {"log": "log.csv", "epoch": 3, ...}.
+  nlohmann::json record = {{"log", std::filesystem::path(path_).filename().string()}};
+  for (size_t k = 0; k < columns_.size(); ++k) record[columns_[k]] = row[k];
+  json_record(record);
 }
 
 std::vector<double> CsvLog::column(const std::string& name) const {

@@ -1,7 +1,8 @@
 #pragma once
 // A per-epoch CSV log, rewritten atomically after every row so a crash never
 // leaves half a line. On resume, the rows up to the checkpoint's epoch are
-// kept and the rest dropped, so the log matches the model again.
+// kept and the rest dropped, so the log matches the model again. In --json
+// mode each new row is also printed as one JSON object (run_control.h).
 #include <string>
 #include <vector>
 
