@@ -69,7 +69,7 @@ TrainSettings settings_from_flags(const TrainOptions& o, const mg::nn::ConvVaeCo
   TrainSettings s;
   s.seed = o.common.seed;
   s.batch = o.common.batch;
-  s.lr = o.lr;
+  s.lr = o.lr > 0 ? o.lr : c.time_resolved() ? kTimeLearningRate : kGlobalLearningRate;
   s.beta = o.beta;
   s.clip_grad = o.clip_grad;
   s.beta_warmup = o.beta_warmup;
@@ -124,7 +124,7 @@ int parse_command_line(int argc, const char* const* argv, Command& command) {
   t->add_option("--beta", train.beta, "Weight of the KL term")->check(number_in(0, kMaxBeta));
   t->add_option("--beta-warmup", train.beta_warmup, "Epochs over which beta rises linearly from 0")
       ->check(integer_in(0, mg::app::kMaxEpochs));
-  t->add_option("--lr", train.lr, "Adam learning rate")->check(positive_up_to(kMaxLearningRate));
+  t->add_option("--lr", train.lr, "Adam learning rate (default: time 1e-3, global 3e-4)")->check(positive_up_to(kMaxLearningRate));
   t->add_option("--clip-grad", train.clip_grad, "Gradient norm limit (0: off)")->check(number_in(0, kMaxClipGrad));
   t->add_flag("--resume", train.resume, "Continue from OUT/model.safetensors up to --epochs");
   t->add_flag("--skip-nonfinite", train.skip_nonfinite,
@@ -167,13 +167,13 @@ int parse_command_line(int argc, const char* const* argv, Command& command) {
       ->check(integer_in(1, kMaxGriffinLim));
 
   PriorOptions& prior = command.prior;
-  prior.common.epochs = 200;
+  prior.common.epochs = 100;
   prior.common.batch = 16;
   CLI::App* pr = app.add_subcommand("prior", "Train the learned prior (an LSTM over latent frames) of a trained model");
   mg::app::add_common_options(pr, prior.common, false);
   pr->add_option("--checkpoint", prior.checkpoint, "Trained model (model.safetensors)")->required();
   pr->add_option("--out", prior.out, "Prior file (default: prior.safetensors beside --checkpoint)");
-  pr->add_option("--epochs", prior.common.epochs, "Passes over the encoded training clips (default 200)")
+  pr->add_option("--epochs", prior.common.epochs, "Passes over the encoded training clips (default 100)")
       ->check(integer_in(1, mg::app::kMaxEpochs));
   pr->add_option("--batch", prior.common.batch, "Clips per step (default 16)")->check(integer_in(1, kMaxBatch));
   pr->add_option("--hidden", prior.hidden, "LSTM hidden size (default 128)")->check(integer_in(1, kMaxPriorHidden));

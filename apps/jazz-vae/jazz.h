@@ -38,7 +38,7 @@ struct TrainOptions {
   int beta_warmup = 0;      // epochs of linear warm-up from 0 to beta
   double free_bits = -1;    // nats per latent channel; < 0: the mode's default
   double spectral_weight = -1;  // weight of the spectral-convergence term; < 0: the model's default
-  double lr = 3e-4;
+  double lr = 0;            // 0: the mode's default (time 1e-3, global the original's 3e-4)
   double clip_grad = 100;   // 0: no clipping
   bool resume = false;
   bool skip_nonfinite = false;  // skip a step with a non-finite loss or gradient instead of stopping
@@ -114,6 +114,7 @@ inline const std::vector<int64_t> kTimeChannels = {128, 128, 256};
 inline constexpr int64_t kTimeLatent = 16;
 inline constexpr double kTimeFreeBits = 0.1;
 inline constexpr double kTimeSpectralWeight = 1.0;
+inline constexpr double kTimeLearningRate = 1e-3, kGlobalLearningRate = 3e-4;
 
 int run_train(const TrainOptions& o);
 int run_prior(const PriorOptions& o);

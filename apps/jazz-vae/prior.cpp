@@ -1,6 +1,9 @@
 // jazz-vae prior: trains the learned prior (models/latent_prior.h) on the
 // latent means of the model's training clips, scoring the held-out clips'
-// latents after every epoch, and writes it beside the model.
+// latents after every epoch, and writes it beside the model. With held-out
+// clips the file keeps the epoch whose held-out -log p is lowest (the prior
+// overfits a few dozen training sequences within tens of epochs); without,
+// the last.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -73,6 +76,13 @@ int run_prior(const PriorOptions& o) {
   const int64_t N = z_train.size(0), batch = std::min<int64_t>(o.common.batch, N);
   const int64_t steps = (N + batch - 1) / batch;
   mg::app::Progress progress("prior", o.common.epochs, "epochs");
+  double best = INFINITY;
+  int best_epoch = 0;
+  auto save = [&](int epoch, double train_nll, double test_nll) {
+    const nlohmann::json meta = {{"prior", config.to_json()}, {"model_checkpoint", o.checkpoint}, {"epoch", epoch},
+                                 {"train_nll", train_nll},    {"heldout_nll", test_nll},       {"seed", o.common.seed}};
+    mg::nn::save_checkpoint(out, kPriorApp, *prior, &opt, meta);
+  };
   for (int epoch = 0; epoch < o.common.epochs; ++epoch) {
     const auto t0 = std::chrono::steady_clock::now();
     prior->train();
@@ -101,18 +111,19 @@ int run_prior(const PriorOptions& o) {
     const double test_nll = z_test.defined() ? mean_nll(*prior, z_test, batch) : NAN;
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     log.append({static_cast<double>(epoch + 1), train_nll, test_nll, seconds});
+    if (!z_test.defined() ? epoch + 1 == o.common.epochs : test_nll < best) {
+      best = test_nll;
+      best_epoch = epoch + 1;
+      save(epoch + 1, train_nll, test_nll);
+    }
     progress.update(epoch, train_nll, 1);
     if (epoch + 1 == o.common.epochs || (epoch + 1) % 20 == 0)
       std::printf("prior epoch %d/%d  train -log p %.4f  held-out %.4f nats per latent element\n", epoch + 1,
                   o.common.epochs, train_nll, test_nll);
   }
   progress.finish();
-  const nlohmann::json meta = {{"prior", config.to_json()},
-                               {"model_checkpoint", o.checkpoint},
-                               {"epoch", o.common.epochs},
-                               {"train_nll", log.column("train_nll").back()},
-                               {"seed", o.common.seed}};
-  mg::nn::save_checkpoint(out, kPriorApp, *prior, &opt, meta);
+  if (z_test.defined())
+    std::printf("kept epoch %d, the lowest held-out -log p (%.4f nats per latent element)\n", best_epoch, best);
   mg::io::LineChartOptions chart;
   chart.title = "learned prior: -log p(z) per latent element (nats)";
   chart.x_label = "epoch";
