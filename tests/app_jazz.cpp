@@ -7,7 +7,12 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
+
+#define STBI_ONLY_PNG
+#define STB_IMAGE_IMPLEMENTATION
+#include <stb_image.h>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -75,13 +80,29 @@ std::vector<std::string> csv_column(const std::string& path, const std::string& 
   return out;
 }
 
-void check_wav(const std::string& path) {
+void check_wav(const std::string& path, size_t samples = 0) {
   INFO(path);
   REQUIRE(fs::exists(path));
   mg::io::Audio a = mg::io::load_audio(path);
   CHECK(a.sample_rate == 22050);
   CHECK(mg::io::rms(a.samples) > 0.01);
   CHECK(mg::io::count_clipped(a.samples) == 0);
+  if (samples > 0) CHECK(a.samples.size() == samples);
+}
+
+// A PNG of at least the given size whose pixels take many values (a drawn picture, not a blank one).
+void check_png(const std::string& path, int min_width, int min_height, size_t min_colours = 20) {
+  INFO(path);
+  int w = 0, h = 0, n = 0;
+  unsigned char* px = stbi_load(path.c_str(), &w, &h, &n, 3);
+  REQUIRE(px != nullptr);
+  CHECK(w >= min_width);
+  CHECK(h >= min_height);
+  std::set<uint32_t> colours;
+  for (size_t i = 0; i < static_cast<size_t>(w) * h; ++i)
+    colours.insert(uint32_t(px[3 * i]) << 16 | uint32_t(px[3 * i + 1]) << 8 | px[3 * i + 2]);
+  stbi_image_free(px);
+  CHECK(colours.size() >= min_colours);
 }
 
 }  // namespace
@@ -117,12 +138,15 @@ TEST_CASE("jazz-vae train, generate, interpolate, encode and eval on the built-i
   for (const char* f : {"model.safetensors", "log.csv", "training.gif", "latent-map.png", "reconstruction.png",
                         "curves.png", "epochs/epoch-001.png", "epochs/epoch-002.png"})
     CHECK_MESSAGE(fs::exists(dir + "/run/" + f), f);
+  for (const char* f : {"latent-map.png", "reconstruction.png", "curves.png", "epochs/epoch-002.png"}) check_png(dir + "/run/" + f, 600, 400);
+  CHECK(fs::file_size(dir + "/run/training.gif") > 10000);
 
   CHECK(t.output.find("latent time-resolved, 16 channels x 44 frames") != std::string::npos);
   Run g = run("generate --checkpoint " + ck + " --count 2 --griffin-lim-iters 8 --out " + dir + "/gen");
   INFO(g.output);
   REQUIRE(g.rc == 0);
-  for (const char* f : {"sample-01.wav", "sample-02.wav"}) check_wav(dir + "/gen/" + f);
+  for (const char* f : {"sample-01.wav", "sample-02.wav"}) check_wav(dir + "/gen/" + f, 22050);
+  check_png(dir + "/gen/samples.png", 600, 400, 4);  // waveform outlines on white
   CHECK(g.output.find("from N(0, I)") != std::string::npos);
   // A grid needs the seed's 2-D global latent.
   Run grid = run("generate --checkpoint " + ck + " --count 0 --grid 2 --out " + dir + "/grid");
@@ -135,7 +159,8 @@ TEST_CASE("jazz-vae train, generate, interpolate, encode and eval on the built-i
                dir + "/interp");
   INFO(ip.output);
   REQUIRE(ip.rc == 0);
-  for (const char* f : {"step-01.wav", "step-03.wav", "interpolation.wav"}) check_wav(dir + "/interp/" + f);
+  for (const char* f : {"step-01.wav", "step-03.wav"}) check_wav(dir + "/interp/" + f, 22050);
+  check_wav(dir + "/interp/interpolation.wav", 3 * 22050);
 
   Run e = run("encode --checkpoint " + ck + " " + dir + "/a.wav " + dir + "/b.wav");
   INFO(e.output);

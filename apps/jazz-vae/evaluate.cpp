@@ -78,9 +78,15 @@ int run_eval(const EvalOptions& o) {
   std::printf("active latent units (variance > 0.01):  %lld of %lld\n", static_cast<long long>(r.active_units),
               static_cast<long long>(config.latent));
   print_scores("decoded magnitudes against the input's:", r.decoded);
-  if (conv) print_scores(fmt::format("after Griffin-Lim ({} iterations), the resynthesised audio's STFT:",
-                                     o.griffin_lim_iters).c_str(), r.resynthesised);
-  std::printf("  (multi-resolution STFT distance of the waveforms: %.4f)\n", conv ? r.resynthesised.multi_resolution : NAN);
+  if (conv) {
+    print_scores(fmt::format("after Griffin-Lim ({} iterations), the resynthesised audio's STFT "
+                             "(multi-resolution distance of the waveforms):",
+                             o.griffin_lim_iters).c_str(),
+                 r.resynthesised);
+    print_scores(fmt::format("the vocoder alone: Griffin-Lim ({} iterations) of the inputs' own magnitudes:",
+                             o.griffin_lim_iters).c_str(),
+                 r.vocoder);
+  }
 
   // Fréchet distances between 80-band log-mel statistics (io/stft.h), against the held-out clips.
   if (!held_out || d.train.empty()) {

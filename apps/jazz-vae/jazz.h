@@ -175,13 +175,14 @@ mg::Tensor feature_batch(const FeatureConfig& f, const std::vector<const std::ve
 // distance and the correlation of the onset-strength envelopes, each a mean
 // over clips; and the active latent units. With griffin_lim_iters > 0 the
 // same four again on the waveform Griffin-Lim makes of the decoded magnitudes
-// (conv), with the multi-resolution STFT distance of the waveforms.
+// (conv), with the multi-resolution STFT distance of the waveforms; and, as the
+// vocoder's own ceiling, the same on Griffin-Lim of the inputs' true magnitudes.
 struct Scores {
   double convergence = 0, log_distance = 0, multi_resolution = 0, onset_correlation = 0;
 };
 struct Metrics {
   double recon = 0, kl = 0;
-  Scores decoded, resynthesised;
+  Scores decoded, resynthesised, vocoder;
   int64_t active_units = 0;
   size_t clips = 0;
 };

@@ -111,6 +111,11 @@ Metrics evaluate_clips(const LoadedModel& m, const std::vector<const Clip*>& cli
         Scores s = score(ref, clip_magnitude(m.features, audio), mel);
         s.multi_resolution = mg::io::multi_resolution_stft_distance(clip.audio, audio);
         accumulate(r.resynthesised, s);
+        const std::vector<float> own = mg::io::griffin_lim(ref, m.features.stft_config(), clip.audio.size(),
+                                                           mg::io::GriffinLimOptions{griffin_lim_iters});
+        Scores v = score(ref, clip_magnitude(m.features, own), mel);
+        v.multi_resolution = mg::io::multi_resolution_stft_distance(clip.audio, own);
+        accumulate(r.vocoder, v);
       }
     }
   });
@@ -121,6 +126,7 @@ Metrics evaluate_clips(const LoadedModel& m, const std::vector<const Clip*>& cli
     r.kl /= n;
     divide(r.decoded, n);
     divide(r.resynthesised, n);
+    divide(r.vocoder, n);
     r.active_units = mg::nn::active_units(mg::concat(means, 0));
   }
   return r;

@@ -165,8 +165,7 @@ void latent_map(const std::string& path, const std::vector<LatentPoint>& points,
     };
     for (size_t i = 0; i < points.size(); ++i)
       pts.push_back({project(averages[i], 0), project(averages[i], 1), points[i].held_out ? 1 : 0, points[i].label});
-    opt.title = fmt::format("clips' latent means averaged over their {} frames ({} channels), first two principal components",
-                            T, Z);
+    opt.title = fmt::format("time-averaged latent means, PCA ({} ch x {} frames)", Z, T);
     opt.x_label = fmt::format("PC1 ({:.0f}% of variance)", 100 * (pc.explained.empty() ? 0.0 : pc.explained[0]));
     opt.y_label = fmt::format("PC2 ({:.0f}% of variance)", 100 * (pc.explained.size() < 2 ? 0.0 : pc.explained[1]));
   }
