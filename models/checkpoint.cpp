@@ -234,6 +234,15 @@ const nlohmann::json& MetaReader::array(const std::string& key, size_t max_size)
   return v;
 }
 
+std::vector<std::string> MetaReader::keys(size_t max_keys) const {
+  if (object_.size() > max_keys)
+    fail("{}: checkpoint field '{}': {} entries, more than the limit of {}", checkpoint_,
+         prefix_.empty() ? std::string("(top level)") : prefix_.substr(0, prefix_.size() - 1), object_.size(), max_keys);
+  std::vector<std::string> out;
+  for (const auto& [k, v] : object_.items()) out.push_back(k);
+  return out;
+}
+
 MetaReader MetaReader::object(const std::string& key) const {
   const nlohmann::json& v = at(key);
   if (!v.is_object()) fail_field(key, fmt::format("expected an object, got {}", short_json(v)));

@@ -15,6 +15,7 @@
 #include <initializer_list>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "io/safetensors.h"
 #include "models/module.h"
@@ -72,6 +73,8 @@ class MetaReader {
   std::string one_of(const std::string& key, std::initializer_list<const char*> choices) const;
   const nlohmann::json& array(const std::string& key, size_t max_size) const;
   MetaReader object(const std::string& key) const;
+  // The keys of this object; an error when it has more than max_keys.
+  std::vector<std::string> keys(size_t max_keys) const;
 
   // The dotted name of a field ("model.hidden1"), and an error about it.
   std::string field(const std::string& key) const { return prefix_ + key; }
