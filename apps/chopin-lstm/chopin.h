@@ -10,6 +10,7 @@
 #include "apps/chopin-lstm/limits.h"
 #include "apps/common/cli.h"
 #include "models/checkpoint.h"
+#include "models/training_state.h"
 #include "models/chopin_lstm.h"
 #include "models/sampling.h"
 
@@ -88,10 +89,7 @@ struct ChopinMeta {
   std::string data;
   int64_t min_count = 100, batch = 256, max_steps = 0;
   uint64_t seed = 42;
-  int epoch = 0;
-  uint64_t rng_seed = 0, rng_offset = 0;
-  int64_t optimizer_steps = 0;
-  double learning_rate = 0;
+  mg::nn::TrainingState state;  // epochs done, a partial epoch, generator, optimizer steps
 };
 ChopinMeta read_metadata(const mg::nn::Checkpoint& ck, const std::string& path);
 

@@ -29,8 +29,9 @@ FolderPieces load_pieces(const std::string& data_dir, uint64_t seed, const std::
   }
   mg::io::FolderTokens ft = mg::io::tokenize_midi_folder(
       data_dir,
-      [](const std::string& file, const std::string& why) {
+      [&](const std::string& file, const std::string& why) {
         std::fprintf(stderr, "warning: skipping %s: %s\n", file.c_str(), why.c_str());
+        out.skipped.emplace_back(file, why);
       },
       [&](const mg::io::MidiFile& m) { return tokens_of(m, repr); });
   if (ft.files_read.empty()) mg::fail("--data {}: no readable MIDI file ({} skipped)", data_dir, ft.files_skipped);
@@ -39,6 +40,7 @@ FolderPieces load_pieces(const std::string& data_dir, uint64_t seed, const std::
     out.pieces.emplace_back(ft.tokens.begin() + static_cast<long>(ft.file_starts[f]),
                             ft.tokens.begin() + static_cast<long>(end));
   }
+  out.files_read = static_cast<int64_t>(ft.files_read.size());
   out.source = fmt::format("{} ({} MIDI files read{})", data_dir, ft.files_read.size(),
                            ft.files_skipped ? fmt::format(", {} skipped", ft.files_skipped) : "");
   return out;
@@ -49,6 +51,8 @@ Corpus load_corpus(const std::string& data_dir, int64_t min_count, uint64_t seed
   c.repr = repr;
   FolderPieces pieces = load_pieces(data_dir, seed, repr);
   c.source = pieces.source;
+  c.files_read = pieces.files_read;
+  c.skipped = pieces.skipped;
   std::vector<std::string> tokens;
   for (const auto& p : pieces.pieces) tokens.insert(tokens.end(), p.begin(), p.end());
   if (tokens.empty()) mg::fail("--data {}: the MIDI files hold no notes", data_dir.empty() ? "(built-in)" : data_dir);
@@ -67,7 +71,6 @@ Corpus load_corpus(const std::string& data_dir, int64_t min_count, uint64_t seed
     mg::fail("--min-count {}: only {} distinct token(s) occur that often in {}; lower --min-count", min_count,
              c.vocab.size(), c.source);
   for (const auto& p : pieces.pieces) {
-    c.file_starts.push_back(c.ids.size());
     int64_t mapped = 0, skipped = 0;
     std::vector<int64_t> ids = to_ids_nearest(p, c.vocab, repr, &mapped, &skipped);
     c.mapped += mapped;

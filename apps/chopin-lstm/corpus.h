@@ -22,7 +22,8 @@ struct Corpus {
   std::vector<std::pair<std::string, int64_t>> counts;  // every raw token, most frequent first
   std::vector<std::string> vocab;            // sorted distinct tokens after filtering
   std::vector<int64_t> ids;                  // the filtered token stream as vocab ids
-  std::vector<size_t> file_starts;           // where each piece's ids start
+  int64_t files_read = 0;                    // MIDI files read (0: built-in)
+  std::vector<std::pair<std::string, std::string>> skipped;  // files skipped, and why
 };
 
 // data_dir empty: the built-in corpus made from `seed`. Warns once per
@@ -33,6 +34,8 @@ Corpus load_corpus(const std::string& data_dir, int64_t min_count, uint64_t seed
 // file by file, with no filter: for evaluating on data a model was not trained on.
 struct FolderPieces {
   std::string source;
+  int64_t files_read = 0;                                     // 0 for the built-in corpus
+  std::vector<std::pair<std::string, std::string>> skipped;  // file, why
   std::vector<std::vector<std::string>> pieces;
 };
 FolderPieces load_pieces(const std::string& data_dir, uint64_t seed, const std::string& repr);

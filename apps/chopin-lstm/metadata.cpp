@@ -86,15 +86,9 @@ ChopinMeta read_metadata(const mg::nn::Checkpoint& ck, const std::string& path) 
   out.batch = m.integer("batch", 1, kMaxBatch);
   out.max_steps = m.integer("max_steps", 0, 1'000'000'000);
   out.seed = m.unsigned_integer("seed");
-  out.epoch = static_cast<int>(m.integer("epoch", 0, mg::app::kMaxEpochs));
-  const mg::nn::MetaReader rng = m.object("rng");
-  out.rng_seed = rng.unsigned_integer("seed");
-  out.rng_offset = rng.unsigned_integer("offset");
-  if (m.has("optimizer")) {
-    const mg::nn::MetaReader opt = m.object("optimizer");
-    out.optimizer_steps = opt.integer("steps", 0, INT64_MAX);
-    out.learning_rate = opt.number("lr", 0, kMaxLearningRate);
-  }
+  out.state = mg::nn::TrainingState::read(m, mg::app::kMaxEpochs);
+  if (out.state.learning_rate > kMaxLearningRate)
+    m.fail_field("optimizer.lr", fmt::format("expected at most {}", kMaxLearningRate));
 
   // The config must describe the tensors the file holds, before a model of that size is built.
   const int64_t expected = parameter_count(out.net);

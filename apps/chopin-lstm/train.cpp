@@ -17,10 +17,14 @@
 #include "apps/common/csv_log.h"
 #include "apps/common/finite_guard.h"
 #include "apps/common/progress.h"
+#include "apps/common/report.h"
+#include "apps/common/run_control.h"
 #include "io/atomic_file.h"
 #include "io/plot.h"
 #include "models/checkpoint.h"
 #include "models/optim.h"
+#include "models/training_state.h"
+#include "tensor/backend.h"
 #include "tensor/rng.h"
 
 namespace chopin {
@@ -200,40 +204,120 @@ int run_train(TrainOptions o) {
   if (ck) {
     mg::nn::check_model_state(net, ck->model, ckpt_path);
     net.load_state(ck->model, ckpt_path);
-    start_epoch = resumed.epoch;
+    start_epoch = resumed.state.epoch;
   }
   net.to(device);  // before the optimizer takes the parameter handles
   mg::nn::Adamax opt(net.named_parameters(), o.lr);
+
+  const int64_t B = o.common.batch;
+  int64_t steps = static_cast<int64_t>(split.train.size()) / B;  // drop the ragged tail, like a fixed-shape batch
+  if (o.max_steps > 0) steps = std::min(steps, o.max_steps);
+  // A run stopped mid-epoch continues at its step, with that epoch's sums.
+  const mg::nn::TrainingState* partial = ck && resumed.state.step > 0 ? &resumed.state : nullptr;
+  if (partial && partial->step >= steps)
+    mg::fail("--resume: {} stopped at step {} of epoch {}, but an epoch now has {} steps", ckpt_path, partial->step,
+             start_epoch + 1, steps);
   if (ck) {
-    mg::nn::check_optimizer_state(net.named_parameters(), ck->optim, ckpt_path);
-    opt.load_state(ck->optim, resumed.optimizer_steps, ckpt_path);
-    opt.set_learning_rate(resumed.learning_rate);
-    mg::default_generator() = mg::Generator{resumed.rng_seed, resumed.rng_offset};
-    std::printf("resuming after epoch %d of %s\n", start_epoch, ckpt_path.c_str());
+    resumed.state.restore(opt, net.named_parameters(), *ck, ckpt_path);
+    if (partial)
+      std::printf("resuming in epoch %d at step %lld of %s\n", start_epoch + 1, static_cast<long long>(partial->step),
+                  ckpt_path.c_str());
+    else
+      std::printf("resuming after epoch %d of %s\n", start_epoch, ckpt_path.c_str());
     if (start_epoch >= o.common.epochs)
       std::printf("nothing to do: already trained for %d epochs; pass a larger --epochs to continue\n", start_epoch);
   }
   std::printf("model: %s input, %lld parameters, device %s\n", o.net.input.c_str(),
               static_cast<long long>(net.num_parameters()), std::string(mg::device_name(device)).c_str());
 
+  const std::vector<std::pair<std::string, std::string>> config = {
+      {"model", fmt::format("{} (LSTM {} -> LSTM {} -> Dense {} -> Dense {}{})", o.net.input, o.net.hidden1,
+                            o.net.hidden2, o.net.dense, o.net.vocab,
+                            o.net.input == "embed" ? fmt::format(", embedding {}", o.net.embed_dim) : "")},
+      {"parameters", std::to_string(net.num_parameters())},
+      {"tokens", fmt::format("{}, vocabulary {}, --min-count {}", o.repr, corpus.vocab.size(), o.min_count)},
+      {"objective", all_positions ? fmt::format("all positions, windows of {} every {} tokens", o.seq_len, o.stride)
+                                  : fmt::format("next token after windows of {}", o.seq_len)},
+      {"optimizer", fmt::format("Adamax, learning rate {}", opt.learning_rate())},
+      {"epochs", fmt::format("{} ({} steps of batch {} each{})", o.common.epochs, steps, B,
+                             o.max_steps > 0 ? ", capped by --max-steps" : "")},
+      {"data", fmt::format("{}: {} training and {} held-out windows", corpus.source, split.train.size(),
+                           split.heldout.size())},
+      {"device", fmt::format("{}, {} CPU threads", mg::device_name(device), mg::cpu_threads())},
+      {"seed", std::to_string(o.common.seed)},
+      {"output", o.common.out},
+  };
+  mg::app::print_config(config);
+
+  // The page a person opens: OUT/report.html, rewritten after every epoch.
+  mg::app::RunReport report(o.common.out, "chopin-lstm");
+  mg::app::ReportSection& page = ck ? report.section("train") : report.start("train", mg::app::command_line());
+  for (const auto& [key, value] : config) page.set(key, value);
+  page.data.source = o.common.data.empty() ? "built-in piano corpus" : o.common.data;
+  page.data.files_read = corpus.files_read;
+  page.data.skipped = corpus.skipped;
+  page.data.details = {{"tokens", static_cast<int64_t>(corpus.ids.size())},
+                       {"vocabulary", static_cast<int64_t>(corpus.vocab.size())},
+                       {"training windows", static_cast<int64_t>(split.train.size())},
+                       {"held-out windows", static_cast<int64_t>(split.heldout.size())}};
+  mg::app::ReportTable& epochs_table =
+      page.table("Epochs", {"epoch", "train loss", "held-out loss", "held-out loss, all positions", "perplexity",
+                            "accuracy %", "seconds"});
+  epochs_table.drop_rows_after(start_epoch);
+
   mg::app::CsvLog log(o.common.out + "/log.csv", {"epoch", "train_loss", "heldout_loss", "heldout_perplexity",
                                                   "heldout_accuracy", "seconds", "skipped_steps", "heldout_loss_all"});
   if (ck) log.resume(start_epoch);
 
-  const int64_t B = o.common.batch;
-  int64_t steps = static_cast<int64_t>(split.train.size()) / B;  // drop the ragged tail, like a fixed-shape batch
-  if (o.max_steps > 0) steps = std::min(steps, o.max_steps);
+  auto checkpoint_meta = [&](int epoch_done) {
+    return nlohmann::json{{"model", o.net.to_json()},
+                          {"repr", o.repr},
+                          {"objective", o.objective},
+                          {"stride", o.stride},
+                          {"vocab", corpus.vocab},
+                          {"seq_len", o.seq_len},
+                          {"min_count", o.min_count},
+                          {"seed", o.common.seed},
+                          {"data", o.common.data},
+                          {"batch", B},
+                          {"max_steps", o.max_steps},
+                          {"epoch", epoch_done},
+                          {"primers", primer_windows(corpus, split, o.seq_len)}};
+  };
+
   const std::vector<mg::Tensor> params = net.parameters();
   mg::app::FiniteGuard guard(net, o.skip_nonfinite, ckpt_path);
+  mg::app::StopRequest stop;
+  mg::app::RunEstimate estimate(std::max<int64_t>(0, (o.common.epochs - start_epoch) * steps - (partial ? partial->step : 0)));
   for (int epoch = start_epoch + 1; epoch <= o.common.epochs; ++epoch) {
     auto t0 = std::chrono::steady_clock::now();
     std::vector<int64_t> order = split.train;
     seeded_shuffle(order, o.common.seed * 1000003ULL + static_cast<uint64_t>(epoch));
     net.train();
     mg::app::Progress progress(fmt::format("epoch {}/{}", epoch, o.common.epochs), steps);
-    double loss_sum = 0;
-    int64_t applied = 0;
-    for (int64_t s = 0; s < steps; ++s) {
+    const bool continuing = partial && epoch == start_epoch + 1;
+    double loss_sum = continuing ? partial->sum("loss") : 0;
+    int64_t applied = continuing ? static_cast<int64_t>(partial->sum("applied")) : 0;
+    int64_t skipped = continuing ? static_cast<int64_t>(partial->sum("skipped")) : 0;
+    for (int64_t s = continuing ? partial->step : 0; s < steps; ++s) {
+      if (stop.requested()) {
+        // A step boundary: the weights, the optimizer and the generator are
+        // those after step s - 1 of this epoch.
+        progress.finish();
+        skipped += guard.take_skipped();
+        nlohmann::json meta = checkpoint_meta(epoch - 1);
+        mg::nn::TrainingState::now(opt, epoch - 1, s,
+                                   {{"loss", loss_sum}, {"applied", static_cast<double>(applied)},
+                                    {"skipped", static_cast<double>(skipped)}})
+            .write(meta);
+        mg::nn::save_checkpoint(ckpt_path, kApp, net, &opt, meta);
+        std::fprintf(stderr,
+                     "stopped by %s in epoch %d at step %lld of %lld; checkpoint %s\n"
+                     "resume with: chopin-lstm train --out %s --resume --epochs %d\n",
+                     stop.signal_name(), epoch, static_cast<long long>(s), static_cast<long long>(steps),
+                     ckpt_path.c_str(), o.common.out.c_str(), o.common.epochs);
+        return mg::app::kExitInterrupted;
+      }
       auto [x, y] = make_batch(net, corpus.ids, order, static_cast<size_t>(s * B), static_cast<size_t>((s + 1) * B),
                                o.seq_len, device, all_positions);
       guard.begin_step();
@@ -243,6 +327,7 @@ int run_train(TrainOptions o) {
       opt.zero_grad();
       loss.backward();
       const double l = loss.item();
+      estimate.step();
       if (!guard.accept(epoch, s, l, mg::nn::grad_norm(params), epoch - 1)) continue;
       opt.step();
       loss_sum += l;
@@ -259,32 +344,26 @@ int run_train(TrainOptions o) {
                                 epoch, train_loss, h.loss, h.loss_all, h.perplexity, 100 * h.accuracy,
                                 mg::app::format_duration(secs)));
 
-    nlohmann::json meta = {{"model", o.net.to_json()},
-                           {"repr", o.repr},
-                           {"objective", o.objective},
-                           {"stride", o.stride},
-                           {"vocab", corpus.vocab},
-                           {"seq_len", o.seq_len},
-                           {"min_count", o.min_count},
-                           {"seed", o.common.seed},
-                           {"data", o.common.data},
-                           {"batch", B},
-                           {"max_steps", o.max_steps},
-                           {"epoch", epoch},
-                           {"rng", {{"seed", mg::default_generator().seed}, {"offset", mg::default_generator().offset}}},
-                           {"heldout",
-                            {{"loss", h.loss}, {"perplexity", h.perplexity}, {"accuracy", h.accuracy},
-                             {"loss_all", h.loss_all}}},
-                           {"primers", primer_windows(corpus, split, o.seq_len)}};
+    nlohmann::json meta = checkpoint_meta(epoch);
+    meta["heldout"] = {{"loss", h.loss}, {"perplexity", h.perplexity}, {"accuracy", h.accuracy},
+                       {"loss_all", h.loss_all}};
+    mg::nn::TrainingState::now(opt, epoch).write(meta);
     // The checkpoint first: the log never has a row for an epoch the checkpoint lacks.
     mg::nn::save_checkpoint(ckpt_path, kApp, net, &opt, meta);
+    skipped += guard.take_skipped();
     log.append({static_cast<double>(epoch), train_loss, h.loss, h.perplexity, h.accuracy, secs,
-                static_cast<double>(guard.take_skipped()), h.loss_all});
+                static_cast<double>(skipped), h.loss_all});
     draw_curves(log, o.common.out + "/curves.png");
     if (!ck && epoch == 1) draw_histogram(corpus, o.min_count, o.common.out + "/token-histogram.png");
+    epochs_table.add({epoch, train_loss, h.loss, h.loss_all, h.perplexity, 100 * h.accuracy, secs});
+    page.picture(o.common.out + "/curves.png", "Loss (train and held-out) and held-out accuracy per epoch");
+    if (std::filesystem::exists(o.common.out + "/token-histogram.png"))
+      page.picture(o.common.out + "/token-histogram.png", "Token counts, with the --min-count threshold");
+    report.save();
   }
-  std::printf("checkpoint: %s\nlog: %s/log.csv\npictures: %s/curves.png, %s/token-histogram.png\n", ckpt_path.c_str(),
-              o.common.out.c_str(), o.common.out.c_str(), o.common.out.c_str());
+  std::printf("checkpoint: %s\nlog: %s/log.csv\npictures: %s/curves.png, %s/token-histogram.png\nreport: %s/report.html\n",
+              ckpt_path.c_str(), o.common.out.c_str(), o.common.out.c_str(), o.common.out.c_str(),
+              o.common.out.c_str());
   return 0;
 }
 

@@ -178,8 +178,16 @@ void show_defaults(CLI::App& app) {
 
 }  // namespace
 
+static std::vector<std::string>& command_line_storage() {
+  static std::vector<std::string> argv;
+  return argv;
+}
+
+const std::vector<std::string>& command_line() { return command_line_storage(); }
+
 int parse_cli(CLI::App& app, int argc, const char* const* argv, const std::function<void()>& check) {
   show_defaults(app);
+  command_line_storage().assign(argv, argv + argc);
   try {
     check_subcommand(app, argc, argv);
     app.parse(argc, argv);

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "tensor/dtype.h"
 #include "tensor/error.h"
@@ -84,5 +85,8 @@ int guarded_main(const std::string& prog, const std::function<int()>& body);
 // status: 0 after --help, 2 after a usage error (its one-line message printed
 // as "<app name>: error: ...").
 int parse_cli(CLI::App& app, int argc, const char* const* argv, const std::function<void()>& check = {});
+
+// The command line parse_cli last parsed, program name first (for the run report).
+const std::vector<std::string>& command_line();
 
 }  // namespace mg::app
