@@ -51,7 +51,7 @@ Corpus load_corpus(const std::string& data_dir, int64_t min_count, uint64_t seed
   c.repr = repr;
   FolderPieces pieces = load_pieces(data_dir, seed, repr);
   c.source = pieces.source;
-  c.files_read = pieces.files_read;
+  c.files_read = data_dir.empty() ? static_cast<int64_t>(pieces.pieces.size()) : pieces.files_read;
   c.skipped = pieces.skipped;
   std::vector<std::string> tokens;
   for (const auto& p : pieces.pieces) tokens.insert(tokens.end(), p.begin(), p.end());

@@ -22,7 +22,7 @@ struct Corpus {
   std::vector<std::pair<std::string, int64_t>> counts;  // every raw token, most frequent first
   std::vector<std::string> vocab;            // sorted distinct tokens after filtering
   std::vector<int64_t> ids;                  // the filtered token stream as vocab ids
-  int64_t files_read = 0;                    // MIDI files read (0: built-in)
+  int64_t files_read = 0;                    // MIDI files read (built-in: its pieces)
   std::vector<std::pair<std::string, std::string>> skipped;  // files skipped, and why
 };
 

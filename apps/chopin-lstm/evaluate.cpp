@@ -12,9 +12,12 @@
 // training data compared the same way gives the ceiling.
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <cstdio>
 
 #include "apps/chopin-lstm/chopin.h"
+#include "apps/common/report.h"
+#include "apps/common/run_control.h"
 #include "apps/chopin-lstm/music_stats.h"
 #include "io/music_tokens.h"
 #include "io/timed_tokens.h"
@@ -197,6 +200,34 @@ int run_eval(const EvalOptions& o) {
                 ceiling ? fmt::format(" {:23.3f} |", (*ceiling)[i]).c_str() : "");
   }
   std::printf("| %-25s | %9.3f |%s\n", "mean", mean, ceiling ? fmt::format(" {:23.3f} |", mean_ceiling).c_str() : "");
+
+  nlohmann::json record = {{"generated_pieces", generated.size()}, {"longest_run", longest}, {"mean_overlap", mean}};
+  if (ceiling) record["mean_overlap_training"] = mean_ceiling;
+  for (int k = 0; k < kYangLerchFeatures; ++k) record["overlap"][feature_names()[static_cast<size_t>(k)]] = overlap[static_cast<size_t>(k)];
+  mg::app::json_record(record);
+
+  // The table on the page of the checkpoint's folder.
+  try {
+    const std::filesystem::path parent = std::filesystem::path(o.checkpoint).parent_path();
+    mg::app::RunReport report(parent.empty() ? "." : parent.string(), "chopin-lstm");
+    mg::app::ReportSection& page = report.start("eval", mg::app::command_line());
+    page.set("generated", fmt::format("{} pieces of about {} notes, longest run of one token {}", generated.size(), notes, longest));
+    page.set("reference", fmt::format("{} pieces cut from {}", reference.size(),
+                                      o.common.data.empty() ? "the training data" : o.common.data));
+    std::vector<std::string> columns = {"Yang-Lerch overlap", "generated"};
+    if (ceiling) columns.push_back("training data (ceiling)");
+    mg::app::ReportTable& t = page.table("Generated pieces against the reference (1 = indistinguishable)", columns);
+    for (int k = 0; k <= kYangLerchFeatures; ++k) {
+      const size_t i = static_cast<size_t>(k);
+      std::vector<mg::app::ReportValue> row = {k < kYangLerchFeatures ? feature_names()[i] : "mean",
+                                               k < kYangLerchFeatures ? overlap[i] : mean};
+      if (ceiling) row.push_back(k < kYangLerchFeatures ? (*ceiling)[i] : mean_ceiling);
+      t.add(std::move(row));
+    }
+    report.save();
+  } catch (const mg::Error& e) {
+    std::fprintf(stderr, "warning: report not updated: %s\n", e.what());
+  }
   return 0;
 }
 

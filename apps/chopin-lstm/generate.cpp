@@ -7,11 +7,15 @@
 //                         lasts, how loud it is and the tempo; the file holds exactly that.
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <cstdio>
 #include <fstream>
 #include <optional>
 
 #include "apps/chopin-lstm/chopin.h"
+#include "apps/chopin-lstm/music_stats.h"
+#include "apps/common/report.h"
+#include "apps/common/run_control.h"
 #include "apps/common/progress.h"
 #include "io/atomic_file.h"
 #include "io/audio.h"
@@ -233,6 +237,35 @@ int run_generate(const GenerateOptions& o) {
                 mg::io::kPianoPeakDbfs, fluid ? "FluidSynth, General MIDI soundfont" : "built-in piano synth");
   }
   outputs.keep();
+
+  // The piece on the page of the folder it went into (OUT/report.html), beside earlier ones.
+  try {
+    const std::filesystem::path parent = std::filesystem::path(o.out).parent_path();
+    mg::app::RunReport report(parent.empty() ? "." : parent.string(), "chopin-lstm");
+    mg::app::ReportSection& page = report.section("generate");
+    if (page.command_line.empty()) page.command_line = mg::app::shell_command(mg::app::command_line());
+    const PieceFeatures f = piece_features(piece);
+    mg::app::ReportClip clip;
+    clip.id = std::filesystem::path(o.out).filename().string();
+    clip.caption = fmt::format("{}: {}", clip.id, mg::app::shell_command(mg::app::command_line()));
+    clip.midi = o.out;
+    if (page.contains(roll_path)) clip.image = roll_path;
+    if (!o.wav.empty() && page.contains(o.wav)) clip.audio = o.wav;
+    clip.metrics = {{"sampling", how},
+                    {"tokens", static_cast<int64_t>(gen.size())},
+                    {"notes", static_cast<int64_t>(piece.notes.size())},
+                    {"seconds", seconds},
+                    {"longest run of one token", longest_repeat(gen)},
+                    {"pitch range (semitones)", f.values[1].empty() ? 0.0 : f.values[1][0]},
+                    {"notes per bar", f.values[2].empty() ? 0.0 : f.values[2][0]},
+                    {"notes per onset (polyphony)", f.values[5].empty() ? 0.0 : f.values[5][0]}};
+    page.clip(std::move(clip));
+    report.save();
+  } catch (const mg::Error& e) {
+    std::fprintf(stderr, "warning: report not updated: %s\n", e.what());
+  }
+  mg::app::json_record({{"wrote", o.out}, {"roll", roll_path}, {"wav", o.wav}, {"tokens", gen.size()},
+                        {"notes", piece.notes.size()}, {"seconds", seconds}});
   return 0;
 }
 

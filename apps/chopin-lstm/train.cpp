@@ -253,7 +253,8 @@ int run_train(TrainOptions o) {
   mg::app::RunReport report(o.common.out, "chopin-lstm");
   mg::app::ReportSection& page = ck ? report.section("train") : report.start("train", mg::app::command_line());
   for (const auto& [key, value] : config) page.set(key, value);
-  page.data.source = o.common.data.empty() ? "built-in piano corpus" : o.common.data;
+  // The built-in corpus counts its pieces as files.
+  page.data.source = o.common.data.empty() ? "the built-in piano corpus" : o.common.data;
   page.data.files_read = corpus.files_read;
   page.data.skipped = corpus.skipped;
   page.data.details = {{"tokens", static_cast<int64_t>(corpus.ids.size())},

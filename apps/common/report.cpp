@@ -350,6 +350,15 @@ std::string ReportSection::in_out(const std::string& path) const {
   fail("report: {} is not inside the output folder {}", path, out_dir_);
 }
 
+bool ReportSection::contains(const std::string& path) const {
+  try {
+    in_out(path);
+    return true;
+  } catch (const mg::Error&) {
+    return false;
+  }
+}
+
 ReportClip ReportSection::clip_in_out(ReportClip c) const {
   c.audio = in_out(c.audio), c.image = in_out(c.image), c.midi = in_out(c.midi);
   return c;
@@ -464,11 +473,17 @@ ReportSection& RunReport::start(const std::string& name, const std::vector<std::
   s = ReportSection{};
   s.name = name;
   s.out_dir_ = out_dir_;
-  for (const std::string& a : argv) {
-    if (!s.command_line.empty()) s.command_line += ' ';
-    s.command_line += shell_quote(a);
-  }
+  s.command_line = shell_command(argv);
   return s;
+}
+
+std::string shell_command(const std::vector<std::string>& argv) {
+  std::string line;
+  for (const std::string& a : argv) {
+    if (!line.empty()) line += ' ';
+    line += shell_quote(a);
+  }
+  return line;
 }
 
 ReportSection& RunReport::start(const std::string& name, int argc, const char* const* argv) {

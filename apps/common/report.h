@@ -142,6 +142,8 @@ class ReportSection {
   void clip(ReportClip clip);
   // Adds a rows x cols grid of clips, or replaces the one with the same caption.
   void clip_grid(const std::string& caption, int rows, int cols, std::vector<ReportClip> clips);
+  // Whether `path` lies inside the output folder, so that the page can link it.
+  bool contains(const std::string& path) const;
   // Adds an image map, or replaces the one on the same image.
   void image_map(const std::string& image, const std::string& caption, std::vector<ReportMapPoint> points);
 
@@ -196,6 +198,8 @@ class RunReport {
 };
 
 // Text made safe for HTML content and quoted attributes (& < > " ').
+// A command line as a shell would take it back: each argument quoted when it needs to be.
+std::string shell_command(const std::vector<std::string>& argv);
 std::string html_escape(const std::string& s);
 // A relative path percent-encoded for an href or src: every byte but
 // A-Z a-z 0-9 - . _ ~ and '/' becomes %XX.
