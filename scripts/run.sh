@@ -23,13 +23,21 @@ $chopin generate --checkpoint runs/chopin/model.safetensors --length-seconds 30 
   --out runs/chopin/generated.mid --wav runs/chopin/generated.wav
 $chopin eval --checkpoint runs/chopin/model.safetensors
 
-echo "== jazz-vae: train on the built-in jazz clips"
+echo "== jazz-vae: train on the built-in jazz clips (time-resolved latent: 16 channels per 0.19 s)"
 $jazz train --out runs/jazz --epochs 40 --lr 1e-3
-echo "== jazz-vae: sample from the prior, a 3x3 grid over the latent plane, and an interpolation"
-$jazz generate --checkpoint runs/jazz/model.safetensors --count 4 --grid 3 --out runs/jazz/samples
-$jazz interpolate --checkpoint runs/jazz/model.safetensors runs/jazz/samples/grid-1-1.wav \
-  runs/jazz/samples/grid-3-3.wav --steps 5 --out runs/jazz/interpolation
+echo "== jazz-vae: train the learned prior (an LSTM over latent frames)"
+$jazz prior --checkpoint runs/jazz/model.safetensors --epochs 100
+echo "== jazz-vae: samples from the learned prior and from N(0, I), a continuation of a primer, an interpolation"
+$jazz generate --checkpoint runs/jazz/model.safetensors --count 4 --out runs/jazz/samples
+$jazz generate --checkpoint runs/jazz/model.safetensors --count 4 --prior normal --out runs/jazz/samples-normal
+$jazz generate --checkpoint runs/jazz/model.safetensors --count 2 --primer runs/jazz/samples/sample-01.wav \
+  --out runs/jazz/continued
+$jazz interpolate --checkpoint runs/jazz/model.safetensors runs/jazz/samples/sample-01.wav \
+  runs/jazz/samples/sample-02.wav --steps 5 --out runs/jazz/interpolation
 $jazz eval --checkpoint runs/jazz/model.safetensors
+echo "== jazz-vae: the original's design, one 2-D latent point per clip, and a 3x3 grid over that plane"
+$jazz train --out runs/jazz-global --epochs 20 --lr 1e-3 --latent-mode global --latent 2
+$jazz generate --checkpoint runs/jazz-global/model.safetensors --count 0 --grid 3 --out runs/jazz-global/grid
 
-echo "== done: outputs in runs/chopin and runs/jazz"
-ls runs/chopin runs/jazz
+echo "== done: outputs in runs/chopin, runs/jazz and runs/jazz-global"
+ls runs/chopin runs/jazz runs/jazz-global

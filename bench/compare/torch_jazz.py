@@ -1,14 +1,17 @@
-"""musicgen's jazz-vae conv model (models/jazz_vae.cpp) in PyTorch, timed one
-training step at a time. B = batch, C = channels, L = frames, Z = latent size.
+"""musicgen's jazz-vae conv model (models/jazz_vae.cpp) with its default
+time-resolved latent in PyTorch, timed one training step at a time.
+B = batch, C = channels, L = frames, Z = latent channels, T = latent frames.
 
-  encoder  x [B, 513, 216] -> 4 x (Conv1d(k3, s2, Keras 'same') -> encoder block)
-           -> flatten [B, 256 * 14] -> Linear -> mu, logvar [B, 2]
-  decoder  z = mu + exp(logvar / 2) eps -> Linear -> [B, 256, 14]
-           -> 4 x (decoder block -> ConvTranspose1d(k4, s2, p1)) -> [B, 513, 224] cropped to 216
+  encoder  x [B, 513, 216] -> 3 x (Conv1d(k3, s2, Keras 'same') -> encoder block)
+           -> [B, 256, 27] -> Conv1d(k1) -> mu, logvar [B, 16, 27]
+  decoder  z = mu + exp(logvar / 2) eps -> Conv1d(k3, 'same') -> [B, 256, 27]
+           -> 3 x (decoder block -> ConvTranspose1d(k4, s2, p1)) -> [B, 513, 216]
   block    relu -> conv -> norm -> LeakyReLU(0.4) -> conv -> norm -> LeakyReLU(0.4) -> + input -> relu
            encoder: Conv1d(k3, 'same') + InstanceNorm1d(affine, eps 1e-3);
            decoder: ConvTranspose1d(k3, s1, p1) + BatchNorm1d(eps 1e-3, momentum 0.1)
-  loss     sum((recon - x)^2) / B + mean over the batch of KL(N(mu, σ²) || N(0, 1)); Adam(3e-4)
+  loss     models/vae_loss.h as bench_jazz runs it: sum((recon - x)^2) / B
+           + C L * spectral convergence of exp(v) - 1e-3 at three resolutions
+           + KL with free bits 0.1 per channel (mean over batch and frames); Adam(1e-3)
 The input is a fixed standard-normal batch and eps is drawn every step, as in bench_jazz.
 
     torch_jazz.py [--model conv] [--threads N] [--steps N] [--warmup N] [--batch B]
@@ -20,8 +23,9 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
 
-CHANNELS = [64, 128, 128, 256]
-IN_CHANNELS, FRAMES, KERNEL, LATENT = 513, 216, 3, 2  # 5 s at 22,050 Hz, n_fft 1024, hop 512
+CHANNELS = [128, 128, 256]
+IN_CHANNELS, FRAMES, KERNEL, LATENT = 513, 216, 3, 16  # 5 s at 22,050 Hz, n_fft 1024, hop 512
+FREE_BITS, FLOOR, TINY, GROUP = 0.1, 1e-3, 1e-8, 4
 
 
 def main():
@@ -86,10 +90,9 @@ def main():
                 self.down.append(glorot(SameConv1d(prev, ch, KERNEL, stride=2)))
                 self.enc_blocks.append(ResNet1DBlock(ch, "encode"))
                 prev, length = ch, (length + 1) // 2
-            self.bottleneck = length
-            flat = CHANNELS[-1] * length
-            self.to_latent = glorot(nn.Linear(flat, 2 * LATENT))
-            self.from_latent = glorot(nn.Linear(LATENT, flat))
+            self.latent_frames = length
+            self.to_latent = glorot(nn.Conv1d(CHANNELS[-1], 2 * LATENT, 1))
+            self.from_latent = glorot(SameConv1d(LATENT, CHANNELS[-1], 3))
             self.dec_blocks, self.up = nn.ModuleList(), nn.ModuleList()
             for i in reversed(range(len(CHANNELS))):
                 nxt = CHANNELS[i - 1] if i > 0 else IN_CHANNELS
@@ -100,10 +103,10 @@ def main():
             h = x
             for down, block in zip(self.down, self.enc_blocks):
                 h = block(down(h))
-            stats = self.to_latent(h.flatten(1))  # [B, 2Z]
+            stats = self.to_latent(h)  # [B, 2Z, T]
             mu, logvar = stats[:, :LATENT], stats[:, LATENT:]
             z = mu + torch.exp(0.5 * logvar) * eps
-            h = self.from_latent(z).reshape(z.shape[0], CHANNELS[-1], self.bottleneck)
+            h = self.from_latent(z)
             for block, up in zip(self.dec_blocks, self.up):
                 h = up(block(h))
             return h[:, :, :FRAMES], mu, logvar
@@ -111,13 +114,31 @@ def main():
     vae = ConvVAE()
     vae.train()
     parameters = sum(q.numel() for q in vae.parameters())
-    opt = torch.optim.Adam(vae.parameters(), lr=3e-4, betas=(0.9, 0.999), eps=1e-8)
+    opt = torch.optim.Adam(vae.parameters(), lr=1e-3, betas=(0.9, 0.999), eps=1e-8)
     x = torch.randn(args.batch, IN_CHANNELS, FRAMES)
 
+    def convergence(est, ref):
+        num = torch.sqrt(torch.sum((est - ref) ** 2, dim=(1, 2)) + TINY)
+        return torch.mean(num / torch.sqrt(torch.sum(ref * ref, dim=(1, 2)) + TINY))
+
+    def pool_frames(m):
+        B, C, L = m.shape
+        L = L // GROUP * GROUP
+        return torch.sqrt(torch.sum((m * m)[:, :, :L].reshape(B, C, L // GROUP, GROUP), dim=3) + TINY)
+
+    def pool_bins(m):
+        B, C, L = m.shape
+        C = C // GROUP * GROUP
+        return torch.sqrt(torch.sum((m * m)[:, :C].reshape(B, C // GROUP, GROUP, L), dim=2) + TINY)
+
     def step():
-        recon, mu, logvar = vae(x, torch.randn(args.batch, LATENT))
-        kl = -0.5 * torch.sum(1 + logvar - mu * mu - torch.exp(logvar), dim=-1)
-        loss = torch.sum((recon - x) ** 2) / args.batch + kl.mean()
+        recon, mu, logvar = vae(x, torch.randn(args.batch, LATENT, vae.latent_frames))
+        est, ref = torch.exp(recon) - FLOOR, (torch.exp(x) - FLOOR).detach()
+        spectral = (convergence(est, ref) + convergence(pool_frames(est), pool_frames(ref))
+                    + convergence(pool_bins(est), pool_bins(ref))) / 3
+        kl = -0.5 * (1 + logvar - mu * mu - torch.exp(logvar))  # [B, Z, T]
+        charged = torch.sum(torch.clamp(kl.mean(dim=(0, 2)), min=FREE_BITS)) * kl.shape[2]
+        loss = torch.sum((recon - x) ** 2) / args.batch + spectral * IN_CHANNELS * FRAMES + charged
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
