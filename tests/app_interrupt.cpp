@@ -107,7 +107,8 @@ std::vector<std::string> log_without_seconds(const std::string& path) {
 
 // Trains `args` straight through, and again interrupted by SIGINT in its
 // second epoch and resumed; the two must end identical.
-void check_interrupt_and_resume(const std::string& app, const std::string& bin, const std::string& args, int epochs) {
+void check_interrupt_and_resume(const std::string& app, const std::string& bin, const std::string& args, int epochs,
+                                int delay_ms) {
   const std::string dir = mg::test::scratch_dir(app + "-interrupt");
   const std::string straight = dir + "/straight", stopped = dir + "/stopped";
   const std::string tail = " --epochs " + std::to_string(epochs) + args;
@@ -120,7 +121,7 @@ void check_interrupt_and_resume(const std::string& app, const std::string& bin, 
   while (csv_rows(stopped + "/log.csv") < 1 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   // Past the pictures and the report of epoch 1, into the steps of epoch 2.
-  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
   REQUIRE(kill(pid, SIGINT) == 0);
   Finished b = wait_for(pid, dir + "/stopped.txt");
   INFO(b.output);
@@ -158,5 +159,10 @@ void check_interrupt_and_resume(const std::string& app, const std::string& bin, 
 
 TEST_CASE("chopin-lstm: Ctrl-C stops at a step, checkpoints, and the resumed run equals an uninterrupted one") {
   check_interrupt_and_resume("chopin-lstm", MUSICGEN_BINARY_DIR "/apps/chopin-lstm/chopin-lstm",
-                             " --hidden1 24 --hidden2 12 --dense 12 --batch 32 --max-steps 300 --threads 2", 3);
+                             " --hidden1 24 --hidden2 12 --dense 12 --batch 32 --max-steps 300 --threads 2", 3, 400);
+}
+
+TEST_CASE("jazz-vae: Ctrl-C stops at a step, checkpoints, and the resumed run equals an uninterrupted one") {
+  check_interrupt_and_resume("jazz-vae", MUSICGEN_BINARY_DIR "/apps/jazz-vae/jazz-vae",
+                             " --batch 1 --clip-seconds 2 --n-fft 256 --hop 128 --channels 8,8 --threads 2", 5, 300);
 }

@@ -357,6 +357,7 @@ TEST_CASE("jazz-vae stops at the first non-finite step, keeping the last good ch
   mg::io::SafetensorsFile f = mg::io::read_safetensors(ck);
   nlohmann::json meta = nlohmann::json::parse(f.metadata.at("musicgen"));
   meta["train"]["lr"] = 10.0;
+  meta["optimizer"]["lr"] = 10.0;  // the optimizer's state: what a resumed run continues with
   f.metadata["musicgen"] = meta.dump();
   f.metadata["checksum"] = fmt::format("fnv1a64:{:016x}", mg::io::content_checksum(f, "checksum"));
   mg::io::write_safetensors(ck, f);

@@ -108,6 +108,7 @@ Dataset load_dataset(const std::string& folder, const FeatureConfig& f, uint64_t
     mg::io::ClipSet set = mg::io::load_audio_folder(folder, f.sample_rate, 0, [&](const std::string& file,
                                                                                   const std::string& why) {
       std::fprintf(stderr, "warning: skipping %s: %s\n", file.c_str(), why.c_str());
+      d.skipped.emplace_back(file, why);
       ++skipped;
     });
     if (skipped > 0) std::fprintf(stderr, "warning: %zu unreadable file(s) skipped, %zu loaded\n", skipped, set.names.size());

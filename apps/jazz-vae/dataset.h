@@ -58,6 +58,7 @@ struct Dataset {
   std::vector<Clip> clips;
   std::vector<size_t> train, test;  // indices into clips
   std::string split;                // how the split was made, one line
+  std::vector<std::pair<std::string, std::string>> skipped;  // unreadable files, and why
 };
 
 // The built-in set: 16 synthesised combos, each four clips long; 13 training

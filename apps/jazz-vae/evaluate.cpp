@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include "apps/common/report.h"
+#include "apps/common/run_control.h"
 #include "apps/jazz-vae/jazz.h"
 #include "tensor/rng.h"
 
@@ -41,6 +43,35 @@ double median_pairwise(const std::vector<mg::io::FrameFeatures>& clips) {
   return d[d.size() / 2];
 }
 
+// The metrics eval prints, kept for the run's page and --json.
+struct EvalRecord {
+  std::vector<std::pair<std::string, double>> rows;
+  void add(const std::string& name, double value) { rows.emplace_back(name, value); }
+  void add_scores(const std::string& prefix, const Scores& s) {
+    add(prefix + ": spectral convergence", s.convergence);
+    add(prefix + ": log-spectral distance (dB)", s.log_distance);
+    add(prefix + ": multi-resolution distance", s.multi_resolution);
+    add(prefix + ": onset-strength correlation", s.onset_correlation);
+  }
+  // On the page of the checkpoint's folder, and as one JSON record.
+  void publish(const std::string& checkpoint, const std::string& scored) const {
+    nlohmann::json record = {{"scored", scored}};
+    for (const auto& [k, v] : rows) record[k] = v;
+    mg::app::json_record(record);
+    try {
+      const std::filesystem::path parent = std::filesystem::path(checkpoint).parent_path();
+      mg::app::RunReport report(parent.empty() ? "." : parent.string(), "jazz-vae");
+      mg::app::ReportSection& page = report.start("eval", mg::app::command_line());
+      page.set("scored", scored);
+      mg::app::ReportTable& t = page.table("Metrics", {"metric", "value"});
+      for (const auto& [k, v] : rows) t.add({k, v});
+      report.save();
+    } catch (const mg::Error& e) {
+      std::fprintf(stderr, "warning: report not updated: %s\n", e.what());
+    }
+  }
+};
+
 void print_scores(const char* what, const Scores& s) {
   std::printf("%s\n", what);
   std::printf("  spectral convergence:              %.4f\n", s.convergence);
@@ -67,7 +98,7 @@ int run_eval(const EvalOptions& o) {
   const bool conv = m.features.model == "conv";
   const Metrics r = evaluate_clips(m, clips, o.common.batch, conv ? o.griffin_lim_iters : 0);
   const mg::nn::ConvVaeConfig& config = m.vae->config();
-  std::printf("model: %s, epoch %d, latent %s\n", m.features.model.c_str(), m.meta.epoch,
+  std::printf("model: %s, epoch %d, latent %s\n", m.features.model.c_str(), m.meta.state.epoch,
               config.time_resolved()
                   ? fmt::format("time-resolved, {} channels x {} frames", config.latent, config.latent_frames()).c_str()
                   : fmt::format("global, {} dimensions", config.latent).c_str());
@@ -78,19 +109,28 @@ int run_eval(const EvalOptions& o) {
   std::printf("active latent units (variance > 0.01):  %lld of %lld\n", static_cast<long long>(r.active_units),
               static_cast<long long>(config.latent));
   print_scores("decoded magnitudes against the input's:", r.decoded);
+  EvalRecord record;
+  const std::string scored = fmt::format("{} {} clips of {}", r.clips, held_out ? "held-out" : "training", d.source);
+  record.add("reconstruction loss per clip", r.recon);
+  record.add("KL per clip", r.kl);
+  record.add("active latent units", static_cast<double>(r.active_units));
+  record.add_scores("decoded", r.decoded);
   if (conv) {
     print_scores(fmt::format("after Griffin-Lim ({} iterations), the resynthesised audio's STFT "
                              "(multi-resolution distance of the waveforms):",
                              o.griffin_lim_iters).c_str(),
                  r.resynthesised);
+    record.add_scores("after Griffin-Lim", r.resynthesised);
     print_scores(fmt::format("the vocoder alone: Griffin-Lim ({} iterations) of the inputs' own magnitudes:",
                              o.griffin_lim_iters).c_str(),
                  r.vocoder);
+    record.add_scores("Griffin-Lim of the inputs' magnitudes", r.vocoder);
   }
 
   // Fréchet distances between 80-band log-mel statistics (io/stft.h), against the held-out clips.
   if (!held_out || d.train.empty()) {
     std::printf("Fréchet distances need both training and held-out clips; skipped\n");
+    record.publish(o.checkpoint, scored);
     return 0;
   }
   const mg::io::MelFilterbank fb = mg::io::mel_filterbank(m.features.sample_rate, m.features.n_fft, 80);
@@ -99,7 +139,9 @@ int run_eval(const EvalOptions& o) {
   for (size_t i : d.train) train.add(clip_magnitude(m.features, d.clips[i].audio), fb);
   std::printf("Fréchet distance of 80-band log-mel frame statistics to the held-out clips (%lld frames):\n",
               static_cast<long long>(test.stats.count()));
-  std::printf("  training clips (the floor):        %.3f\n", mg::io::frechet_distance(train.stats, test.stats));
+  const double floor = mg::io::frechet_distance(train.stats, test.stats);
+  std::printf("  training clips (the floor):        %.3f\n", floor);
+  record.add("Fréchet distance: training clips (the floor)", floor);
   const double held_out_median = median_pairwise(test.clips);
 
   auto score_samples = [&](const char* name, const LoadedPrior* prior) {
@@ -109,9 +151,11 @@ int run_eval(const EvalOptions& o) {
     decode_latents(m, z, [&](size_t, std::vector<float> features) {
       samples.add(reconstructed_magnitude(m.features, features), fb);
     });
+    const double fd = mg::io::frechet_distance(samples.stats, test.stats), spread = median_pairwise(samples.clips);
     std::printf("  %-34s%.3f  (%d clips; median pairwise log-mel distance %.3f, held-out clips' own %.3f)\n",
-                fmt::format("{}:", name).c_str(), mg::io::frechet_distance(samples.stats, test.stats), o.samples,
-                median_pairwise(samples.clips), held_out_median);
+                fmt::format("{}:", name).c_str(), fd, o.samples, spread, held_out_median);
+    record.add(fmt::format("Fréchet distance: {}", name), fd);
+    record.add(fmt::format("median pairwise log-mel distance: {}", name), spread);
   };
   score_samples("samples from N(0, I)", nullptr);
   const std::string prior_path = o.prior_checkpoint.empty() ? default_prior_path(o.checkpoint) : o.prior_checkpoint;
@@ -123,6 +167,8 @@ int run_eval(const EvalOptions& o) {
                                                                      : "the latent is global");
   }
   std::printf("samples are decoded magnitudes (no Griffin-Lim); the clips' are their STFT magnitudes\n");
+  record.add("median pairwise log-mel distance: held-out clips", held_out_median);
+  record.publish(o.checkpoint, scored);
   return 0;
 }
 

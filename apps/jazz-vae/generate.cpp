@@ -3,10 +3,13 @@
 // of step s is (1 - s) a_t + s b_t.
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <optional>
 
 #include <fmt/format.h>
 
+#include "apps/common/report.h"
+#include "apps/common/run_control.h"
 #include "apps/jazz-vae/jazz.h"
 #include "io/atomic_file.h"
 #include "io/audio.h"
@@ -23,11 +26,40 @@ constexpr int kOutRate = 22050;
 // Panels in the samples and interpolation pictures; more would not be legible.
 constexpr size_t kPictureSamples = 16;
 
-// Peak-normalised to -1 dBFS by write_wav, so nothing clips; prints the levels.
-void write_clip(const std::string& path, const std::vector<float>& audio, int rate) {
+// Peak-normalised to -1 dBFS by write_wav, so nothing clips; prints the levels
+// and returns the clip for the run's page.
+mg::app::ReportClip write_clip(const std::string& path, const std::vector<float>& audio, int rate) {
   mg::io::write_wav(path, mg::io::resample(audio, rate, kOutRate), kOutRate, true);
-  std::printf("wrote %s  (%.1f s, rms before normalising %.4f, peak %.4f)\n", path.c_str(),
-              static_cast<double>(audio.size()) / rate, mg::io::rms(audio), static_cast<double>(mg::io::peak(audio)));
+  const double seconds = static_cast<double>(audio.size()) / rate, rms = mg::io::rms(audio);
+  const double peak = static_cast<double>(mg::io::peak(audio));
+  std::printf("wrote %s  (%.1f s, rms before normalising %.4f, peak %.4f)\n", path.c_str(), seconds, rms, peak);
+  mg::app::json_record({{"wrote", path}, {"seconds", seconds}, {"rms", rms}, {"peak", peak}});
+  const std::string name = std::filesystem::path(path).filename().string();
+  return {path, path, name, "", "", {{"seconds", seconds}, {"rms before normalising", rms}, {"peak", peak}}};
+}
+
+// The page these clips go on: the checkpoint's folder when --out lies inside
+// it (one page for the whole run), else --out's own.
+std::string report_folder(const std::string& checkpoint, const std::string& out) {
+  const std::filesystem::path folder = std::filesystem::path(checkpoint).parent_path();
+  const std::filesystem::path rel =
+      std::filesystem::absolute(out).lexically_normal().lexically_relative(std::filesystem::absolute(folder.empty() ? "." : folder).lexically_normal());
+  const bool inside = !rel.empty() && *rel.begin() != "..";
+  return inside ? (folder.empty() ? std::string(".") : folder.string()) : out;
+}
+
+// Adds this command's section (named after --out, so that running it again
+// replaces it) to the page; a page that cannot be written is a warning.
+void publish(const std::string& checkpoint, const std::string& out, const std::string& what,
+             const std::function<void(mg::app::ReportSection&)>& fill) {
+  try {
+    mg::app::RunReport report(report_folder(checkpoint, out), "jazz-vae");
+    mg::app::ReportSection& page = report.start(fmt::format("{} {}", what, out), mg::app::command_line());
+    fill(page);
+    report.save();
+  } catch (const mg::Error& e) {
+    std::fprintf(stderr, "warning: report not updated: %s\n", e.what());
+  }
 }
 
 }  // namespace
@@ -70,6 +102,7 @@ int run_generate(const GenerateOptions& o) {
   // Every WAV of this command, and the picture, are kept together or not at all.
   mg::io::OutputSet outputs;
   std::vector<mg::io::WaveformPanel> panels;  // the first samples, for the picture
+  std::vector<mg::app::ReportClip> sample_clips, grid_clips;
   if (o.count > 0) {
     mg::manual_seed(o.common.seed);
     const std::vector<float> z = sample_latents(m, prior ? &*prior : nullptr, o.count, o.temperature, primer);
@@ -78,7 +111,7 @@ int run_generate(const GenerateOptions& o) {
                       : "N(0, I)");
     decode_to_audio(m, z, o.griffin_lim_iters, [&](size_t i, std::vector<float> audio) {
       const std::string path = fmt::format("{}/sample-{:02}.wav", o.out, i + 1);
-      write_clip(path, audio, rate);
+      sample_clips.push_back(write_clip(path, audio, rate));
       outputs.add(path);
       if (panels.size() < kPictureSamples) panels.push_back({fmt::format("sample {}", i + 1), std::move(audio)});
     });
@@ -95,7 +128,9 @@ int run_generate(const GenerateOptions& o) {
     decode_to_audio(m, z, o.griffin_lim_iters, [&](size_t i, std::vector<float> audio) {
       const size_t r = i / static_cast<size_t>(o.grid), c = i % static_cast<size_t>(o.grid);
       const std::string path = fmt::format("{}/grid-{}-{}.wav", o.out, r + 1, c + 1);
-      write_clip(path, audio, rate);
+      mg::app::ReportClip clip = write_clip(path, audio, rate);
+      clip.caption = fmt::format("z = ({:.2f}, {:.2f})", coord(static_cast<int>(c)), -coord(static_cast<int>(r)));
+      grid_clips.push_back(std::move(clip));
       outputs.add(path);
     });
   }
@@ -109,6 +144,15 @@ int run_generate(const GenerateOptions& o) {
     outputs.add(o.out + "/samples.png");
   }
   outputs.keep();
+  publish(o.checkpoint, o.out, "generate", [&](mg::app::ReportSection& page) {
+    page.set("prior", prior ? fmt::format("learned ({}), temperature {:g}", prior_path, o.temperature) : "N(0, I)");
+    if (!o.primer.empty()) page.set("primer", o.primer);
+    if (!panels.empty()) page.picture(o.out + "/samples.png", "Waveforms of the samples");
+    for (mg::app::ReportClip& c : sample_clips) page.clip(std::move(c));
+    if (!grid_clips.empty())
+      page.clip_grid(fmt::format("The latent plane from -{0:g} to {0:g}, x left to right, y top to bottom", o.grid_range),
+                     o.grid, o.grid, std::move(grid_clips));
+  });
   return 0;
 }
 
@@ -129,14 +173,15 @@ int run_interpolate(const InterpolateOptions& o) {
   mg::io::OutputSet outputs;
   std::vector<float> all;
   std::vector<mg::io::WaveformPanel> panels;
+  std::vector<mg::app::ReportClip> step_clips;
   decode_to_audio(m, z, o.griffin_lim_iters, [&](size_t i, std::vector<float> audio) {
     const std::string path = fmt::format("{}/step-{:02}.wav", o.out, i + 1);
-    write_clip(path, audio, m.features.sample_rate);
+    step_clips.push_back(write_clip(path, audio, m.features.sample_rate));
     outputs.add(path);
     all.insert(all.end(), audio.begin(), audio.end());
     if (panels.size() < kPictureSamples) panels.push_back({fmt::format("step {}", i + 1), std::move(audio)});
   });
-  write_clip(o.out + "/interpolation.wav", all, m.features.sample_rate);
+  mg::app::ReportClip whole = write_clip(o.out + "/interpolation.wav", all, m.features.sample_rate);
   outputs.add(o.out + "/interpolation.wav");
   mg::io::WaveformGridOptions opt;
   opt.title = "interpolation from " + std::filesystem::path(o.a).filename().string() + " to " +
@@ -144,6 +189,14 @@ int run_interpolate(const InterpolateOptions& o) {
   mg::io::waveform_grid(o.out + "/interpolation.png", panels, opt);
   outputs.add(o.out + "/interpolation.png");
   outputs.keep();
+  publish(o.checkpoint, o.out, "interpolate", [&](mg::app::ReportSection& page) {
+    page.set("from", o.a);
+    page.set("to", o.b);
+    whole.caption = "every step in turn";
+    whole.image = o.out + "/interpolation.png";
+    page.clip(std::move(whole));
+    page.clip_grid("Each step", 1, static_cast<int>(step_clips.size()), std::move(step_clips));
+  });
   return 0;
 }
 

@@ -14,6 +14,7 @@
 #include "apps/jazz-vae/dataset.h"
 #include "apps/jazz-vae/limits.h"
 #include "models/checkpoint.h"
+#include "models/training_state.h"
 #include "models/jazz_vae.h"
 #include "models/latent_prior.h"
 #include "models/vae_loss.h"
@@ -145,9 +146,7 @@ struct JazzMeta {
   std::string split_how;
   std::vector<std::string> split_train, split_test;  // file names
   TrainSettings train;
-  int epoch = 0;
-  uint64_t rng_seed = 0, rng_offset = 0;
-  int64_t optimizer_steps = 0;
+  mg::nn::TrainingState state;  // epochs done, a partial epoch, generator, optimizer steps
 };
 JazzMeta read_metadata(const mg::nn::Checkpoint& ck, const std::string& path);
 

@@ -96,11 +96,7 @@ JazzMeta read_metadata(const mg::nn::Checkpoint& ck, const std::string& path) {
   out.split_train = read_names(split, "train");
   out.split_test = read_names(split, "test");
   out.train = read_settings(m.object("train"));
-  out.epoch = static_cast<int>(m.integer("epoch", 0, mg::app::kMaxEpochs));
-  const mg::nn::MetaReader rng = m.object("rng");
-  out.rng_seed = rng.unsigned_integer("seed");
-  out.rng_offset = rng.unsigned_integer("offset");
-  if (m.has("optimizer")) out.optimizer_steps = m.object("optimizer").integer("steps", 0, INT64_MAX);
+  out.state = mg::nn::TrainingState::read(m, mg::app::kMaxEpochs);
 
   // The configs must describe the tensors the file holds, before a model of that size is built.
   const int64_t expected = state_count(out.model);

@@ -19,12 +19,16 @@
 #include "apps/common/csv_log.h"
 #include "apps/common/finite_guard.h"
 #include "apps/common/progress.h"
+#include "apps/common/report.h"
+#include "apps/common/run_control.h"
 #include "apps/jazz-vae/jazz.h"
 #include "apps/jazz-vae/pictures.h"
 #include "io/atomic_file.h"
 #include "io/gif.h"
 #include "models/checkpoint.h"
 #include "models/optim.h"
+#include "models/training_state.h"
+#include "tensor/backend.h"
 #include "tensor/rng.h"
 
 namespace jazz {
@@ -154,16 +158,11 @@ int run_train(const TrainOptions& o) {
   if (ck) {
     mg::nn::check_model_state(*vae, ck->model, ckpt_path);
     vae->load_state(ck->model, ckpt_path);
-    start_epoch = resumed.epoch;
+    start_epoch = resumed.state.epoch;
   }
   vae->to(device);
   mg::nn::Adam opt(vae->named_parameters(), settings.lr);
-  if (ck) {
-    mg::nn::check_optimizer_state(vae->named_parameters(), ck->optim, ckpt_path);
-    opt.load_state(ck->optim, resumed.optimizer_steps, ckpt_path);
-    mg::default_generator().seed = resumed.rng_seed;
-    mg::default_generator().offset = resumed.rng_offset;
-  }
+  if (ck) resumed.state.restore(opt, vae->named_parameters(), *ck, ckpt_path);
   LoadedModel model{features, vae, {}, device};
   model.meta.train = settings;
   const std::string latent =
@@ -179,6 +178,51 @@ int run_train(const TrainOptions& o) {
     std::printf("%s is already at epoch %d of %d: nothing to do\n", ckpt_path.c_str(), start_epoch, o.common.epochs);
     return 0;
   }
+  const int64_t steps_per_epoch = (static_cast<int64_t>(d.train.size()) + batch - 1) / batch;
+  // A run stopped mid-epoch continues at its step, with that epoch's sums.
+  const mg::nn::TrainingState* partial = ck && resumed.state.step > 0 ? &resumed.state : nullptr;
+  if (partial && partial->step >= steps_per_epoch)
+    mg::fail("--resume: {} stopped at step {} of epoch {}, but an epoch now has {} steps", ckpt_path, partial->step,
+             start_epoch + 1, steps_per_epoch);
+  if (partial)
+    std::printf("resuming in epoch %d at step %lld of %s\n", start_epoch + 1, static_cast<long long>(partial->step),
+                ckpt_path.c_str());
+  else if (ck)
+    std::printf("resuming after epoch %d of %s\n", start_epoch, ckpt_path.c_str());
+
+  const std::vector<std::pair<std::string, std::string>> run_config = {
+      {"model", fmt::format("{}, input [{}, {}], channels {}, {} block(s) per stage", config.kind, config.in_channels,
+                            config.length, fmt::join(config.channels, "/"), config.blocks)},
+      {"latent", latent},
+      {"parameters", std::to_string(vae->num_parameters())},
+      {"loss", fmt::format("beta {} (warm-up {} steps), free bits {}, spectral weight {}", settings.beta,
+                           settings.beta_warmup, settings.free_bits, settings.spectral_weight)},
+      {"optimizer", fmt::format("Adam, learning rate {}, gradient norm clipped at {}", settings.lr, clip_grad)},
+      {"epochs", fmt::format("{} ({} steps of batch {} each)", o.common.epochs, steps_per_epoch, batch)},
+      {"data", fmt::format("{}: {} training and {} held-out clips of {:g} s", d.source, d.train.size(), d.test.size(),
+                           features.clip_seconds)},
+      {"device", fmt::format("{}, {} CPU threads", o.common.device, mg::cpu_threads())},
+      {"seed", std::to_string(seed)},
+      {"output", o.common.out},
+  };
+  mg::app::print_config(run_config);
+
+  // The page a person opens: OUT/report.html, rewritten after every epoch.
+  mg::app::RunReport report(o.common.out, "jazz-vae");
+  mg::app::ReportSection& page = ck ? report.section("train") : report.start("train", mg::app::command_line());
+  for (const auto& [key, value] : run_config) page.set(key, value);
+  page.data.source = d.source;
+  page.data.files_read = static_cast<int64_t>(d.files.size());
+  page.data.skipped = d.skipped;
+  page.data.details = {{"clips", static_cast<int64_t>(d.clips.size())},
+                       {"training clips", static_cast<int64_t>(d.train.size())},
+                       {"held-out clips", static_cast<int64_t>(d.test.size())},
+                       {"split", d.split}};
+  mg::app::ReportTable& epochs_table =
+      page.table("Epochs", {"epoch", "beta", "train loss", "held-out recon", "held-out KL", "spectral convergence",
+                            "log-spectral distance dB", "multi-resolution distance", "onset correlation",
+                            "active units", "seconds"});
+  epochs_table.drop_rows_after(start_epoch);
 
   mg::app::CsvLog log(o.common.out + "/log.csv",
                       {"epoch", "beta", "train_loss", "train_recon", "train_kl", "heldout_recon", "heldout_kl",
@@ -186,18 +230,51 @@ int run_train(const TrainOptions& o) {
                        "onset_correlation", "active_units", "seconds", "skipped_steps"});
   if (ck) log.resume(start_epoch);
 
-  const int64_t steps_per_epoch = (static_cast<int64_t>(d.train.size()) + batch - 1) / batch;
   const mg::nn::VaeLossConfig loss_cfg = loss_config(features, settings, steps_per_epoch);
   const mg::nn::MagnitudeMap magnitudes = features.model == "conv" ? magnitude_map(features, device) : mg::nn::MagnitudeMap{};
   const std::vector<Tensor> params = vae->parameters();
   mg::app::FiniteGuard guard(*vae, o.skip_nonfinite, ckpt_path);
+  auto checkpoint_meta = [&](int epochs_done) {
+    return nlohmann::json{{"model", config.to_json()},
+                          {"features", features.to_json()},
+                          {"data", data},
+                          {"split",
+                           {{"how", d.split}, {"train", names_of(d, train_files)}, {"test", names_of(d, test_files)}}},
+                          {"train", settings.to_json()},
+                          {"epoch", epochs_done}};
+  };
+  mg::app::StopRequest stop;
+  mg::app::RunEstimate estimate(
+      std::max<int64_t>(0, (o.common.epochs - start_epoch) * steps_per_epoch - (partial ? partial->step : 0)));
   for (int epoch = start_epoch; epoch < o.common.epochs; ++epoch) {
     const auto t0 = std::chrono::steady_clock::now();
     vae->train();
     std::vector<size_t> order = epoch_order(d.train, seed, epoch);
     mg::app::Progress progress(fmt::format("epoch {}/{}", epoch + 1, o.common.epochs), steps_per_epoch, "clips");
-    double loss_sum = 0, recon_sum = 0, kl_sum = 0, beta_now = mg::nn::beta_at(loss_cfg, opt.steps_taken()), clips_seen = 0;
-    for (int64_t s = 0; s < steps_per_epoch; ++s) {
+    const bool continuing = partial && epoch == start_epoch;
+    auto sum = [&](const char* name) { return continuing ? partial->sum(name) : 0.0; };
+    double loss_sum = sum("loss"), recon_sum = sum("recon"), kl_sum = sum("kl"), clips_seen = sum("clips");
+    double beta_now = mg::nn::beta_at(loss_cfg, opt.steps_taken());
+    int64_t skipped = static_cast<int64_t>(sum("skipped"));
+    for (int64_t s = continuing ? partial->step : 0; s < steps_per_epoch; ++s) {
+      if (stop.requested()) {
+        // A step boundary: the weights, the optimizer and the generator are
+        // those after step s - 1 of this epoch.
+        progress.finish();
+        skipped += guard.take_skipped();
+        nlohmann::json meta = checkpoint_meta(epoch);
+        mg::nn::TrainingState::now(opt, epoch, s,
+                                   {{"loss", loss_sum}, {"recon", recon_sum}, {"kl", kl_sum}, {"clips", clips_seen},
+                                    {"skipped", static_cast<double>(skipped)}})
+            .write(meta);
+        mg::nn::save_checkpoint(ckpt_path, kApp, *vae, &opt, meta);
+        std::fprintf(stderr,
+                     "stopped by %s in epoch %d at step %lld of %lld; checkpoint %s\n"
+                     "resume with: jazz-vae train --out %s --resume --epochs %d\n",
+                     stop.signal_name(), epoch + 1, static_cast<long long>(s), static_cast<long long>(steps_per_epoch),
+                     ckpt_path.c_str(), o.common.out.c_str(), o.common.epochs);
+        return mg::app::kExitInterrupted;
+      }
       const size_t b = static_cast<size_t>(s * batch), e = std::min(order.size(), b + static_cast<size_t>(batch));
       std::vector<const std::vector<float>*> feats;
       for (size_t i = b; i < e; ++i) feats.push_back(&d.clips[order[i]].features);
@@ -212,6 +289,7 @@ int run_train(const TrainOptions& o) {
       opt.zero_grad();
       loss.backward();
       const double l = loss.item();
+      estimate.step();
       const double norm = clip_grad > 0 ? mg::nn::clip_grad_norm(params, clip_grad) : mg::nn::grad_norm(params);
       if (!guard.accept(epoch + 1, s, l, norm, epoch)) continue;
       opt.step();
@@ -233,26 +311,27 @@ int run_train(const TrainOptions& o) {
                 static_cast<long long>(m.active_units), static_cast<long long>(config.latent));
     std::fflush(stdout);
 
-    nlohmann::json meta = {{"model", config.to_json()},
-                           {"features", features.to_json()},
-                           {"data", data},
-                           {"split",
-                            {{"how", d.split},
-                             {"train", names_of(d, train_files)},
-                             {"test", names_of(d, test_files)}}},
-                           {"train", settings.to_json()},
-                           {"epoch", epoch + 1},
-                           {"rng", {{"seed", mg::default_generator().seed}, {"offset", mg::default_generator().offset}}}};
+    nlohmann::json meta = checkpoint_meta(epoch + 1);
+    mg::nn::TrainingState::now(opt, epoch + 1).write(meta);
     // The checkpoint first: the log never has a row for an epoch the checkpoint lacks.
     mg::nn::save_checkpoint(ckpt_path, kApp, *vae, &opt, meta);
+    skipped += guard.take_skipped();
     log.append({static_cast<double>(epoch + 1), beta_now, loss_sum / n, recon_sum / n, kl_sum / n, m.recon, m.kl,
                 m.decoded.convergence, m.decoded.log_distance, m.decoded.multi_resolution, m.decoded.onset_correlation,
-                static_cast<double>(m.active_units), seconds, static_cast<double>(guard.take_skipped())});
+                static_cast<double>(m.active_units), seconds, static_cast<double>(skipped)});
     write_pictures(o.common.out, epoch + 1, model, d, scored, log);
+    epochs_table.add({epoch + 1, beta_now, loss_sum / n, m.recon, m.kl, m.decoded.convergence, m.decoded.log_distance,
+                      m.decoded.multi_resolution, m.decoded.onset_correlation, m.active_units, seconds});
+    page.picture(o.common.out + "/curves.png", "Loss and held-out metrics per epoch");
+    page.picture(o.common.out + "/reconstruction.png", "A held-out clip and its reconstruction (latest epoch)");
+    page.picture(o.common.out + "/latent-map.png", "Latent map of every clip (latest epoch)");
+    report.save();
   }
   // Assembled once at the end from the frame files (so a resumed run gets every epoch); the last
   // frame is held for 4 extra delays, as the original repeated its last frame.
   mg::io::write_gif(o.common.out + "/training.gif", read_epoch_frames(o.common.out, o.common.epochs), 60, 0, 4);
+  page.picture(o.common.out + "/training.gif", "Reconstructions through training, one frame per epoch");
+  report.save();
   std::printf("wrote %s, %s/log.csv, training.gif, latent-map.png, reconstruction.png, curves.png\n",
               ckpt_path.c_str(), o.common.out.c_str());
   return 0;
