@@ -65,7 +65,7 @@ int parse_command_line(int argc, const char* const* argv, Command& command) {
                   "(default 100)")
       ->check(integer_in(1, kMaxNotes));
   CLI::Option* length = gen->add_option("--length-seconds", g.length_seconds,
-                                        "Generate this many seconds of music instead of --notes")
+                                        "Generate this many seconds of music instead of --notes (default 0: use --notes)")
                             ->check(number_in(1.0 / 64, kMaxWavSeconds));
   gen->add_option("--out", g.out, "MIDI file to write")->required();
   gen->add_option("--wav", g.wav, "Also render audio to this WAV (44.1 kHz, 16-bit; pieces up to an hour)");
@@ -79,9 +79,9 @@ int parse_command_line(int argc, const char* const* argv, Command& command) {
   gen->add_option("--top-p", g.top_p,
                   "Sample only from the smallest set of most likely tokens with this much probability (default 0.95)")
       ->check(positive_up_to(1));
-  gen->add_option("--step", g.step_beats, "Beats per token (default 1: a quarter note, as the original)")
+  gen->add_option("--step", g.step_beats, "Seed representation: beats per token (default 1: a quarter note, as the original)")
       ->check(number_in(kMinStep, kMaxStep));
-  gen->add_option("--tempo", g.tempo, "Tempo in BPM (default 120)")->check(number_in(kMinTempo, kMaxTempo));
+  gen->add_option("--tempo", g.tempo, "Seed representation: tempo in BPM (default 120; timed pieces carry their own)")->check(number_in(kMinTempo, kMaxTempo));
 
   EvalOptions& e = command.eval;
   CLI::App* ev = app.add_subcommand("eval", "Held-out metrics and statistics of generated music");
