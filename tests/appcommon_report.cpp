@@ -21,6 +21,7 @@
 #include "io/audio.h"
 #include "io/plot.h"
 #include "tensor/error.h"
+#include "browser_check.h"
 #include "test_support.h"
 
 namespace fs = std::filesystem;
@@ -286,68 +287,11 @@ TEST_CASE("report: image map points link to clip anchors, and a grid is laid out
 
 namespace {
 
-// $MUSICGEN_CHROMIUM, or chromium on the PATH; empty when there is none.
-std::string find_chromium() {
-  if (const char* env = std::getenv("MUSICGEN_CHROMIUM"); env && *env) return env;
-  const char* path = std::getenv("PATH");
-  std::string dirs = path ? path : "/usr/bin:/bin";
-  for (size_t start = 0; start <= dirs.size();) {
-    const size_t end = std::min(dirs.find(':', start), dirs.size());
-    for (const char* name : {"chromium", "chromium-browser"}) {
-      const fs::path p = fs::path(dirs.substr(start, end - start)) / name;
-      if (access(p.c_str(), X_OK) == 0) return p.string();
-    }
-    start = end + 1;
-  }
-  return {};
-}
-
-// Loads report.html in a frame, waits for every picture and every player's
-// metadata, and writes a one-line verdict into its own page.
-constexpr const char* kCheckPage = R"(<!doctype html>
-<meta charset=utf-8><title>report check</title>
-<pre id=verdict>REPORT-CHECK PENDING</pre>
-<iframe id=frame src="report.html" style="width:1200px;height:900px"></iframe>
-<script>
-const frame = document.getElementById('frame');
-// Resolves at the first of the events, or after 5 s (a stalled load then fails the check below).
-const settled = (el, events) => new Promise(done => {
-  events.forEach(e => el.addEventListener(e, done, {once: true}));
-  setTimeout(done, 5000);
-});
-frame.addEventListener('load', async () => {
-  const d = frame.contentDocument, problems = [];
-  if (!d.doctype || d.doctype.name !== 'html' || d.compatMode !== 'CSS1Compat') problems.push('not standards mode');
-  if (d.characterSet !== 'UTF-8') problems.push('charset ' + d.characterSet);
-  const images = [...d.images], players = [...d.querySelectorAll('audio')], areas = [...d.querySelectorAll('area')];
-  for (const img of images) {
-    if (!img.complete) await settled(img, ['load', 'error']);
-    if (!(img.naturalWidth > 0)) problems.push('image ' + img.getAttribute('src'));
-  }
-  for (const a of players) {
-    if (a.readyState < 1 && !a.error) await settled(a, ['loadedmetadata', 'error']);
-    if (!(a.duration > 0)) problems.push('audio ' + a.getAttribute('src'));
-  }
-  for (const area of areas) {
-    const target = d.getElementById(decodeURIComponent(area.getAttribute('href').slice(1)));
-    if (!target || !target.querySelector('audio')) problems.push('area ' + area.getAttribute('href'));
-  }
-  for (const el of d.querySelectorAll('[src], [href]')) {
-    const url = el.getAttribute('src') ?? el.getAttribute('href');
-    if (/^([a-z][a-z0-9+.-]*:|\/)/i.test(url)) problems.push('not relative: ' + url);
-  }
-  if (d.querySelector('script, link, iframe, object, embed')) problems.push('active or external content');
-  document.getElementById('verdict').textContent =
-      (problems.length ? 'REPORT-CHECK FAILED: ' + problems.join('; ') : 'REPORT-CHECK OK') +
-      ' images=' + images.length + ' audio=' + players.length + ' areas=' + areas.length;
-});
-</script>
-)";
 
 }  // namespace
 
 TEST_CASE("report: headless Chromium shows every picture, plays every clip, logs no error") {
-  const std::string chromium = find_chromium();
+  const std::string chromium = test::find_chromium();
   if (chromium.empty()) {
     test::skip("chromium is not installed (scripts/install-deps.sh --chromium installs it)");
     return;
@@ -386,18 +330,12 @@ TEST_CASE("report: headless Chromium shows every picture, plays every clip, logs
   s.image_map("latent map.png", "Latent map", {{px[0], py[0], 10, "one", "clip one"}, {px[1], py[1], 10, "grid/3", "grid 3"},
                                                  {px[2], py[2], 10, "two", "clip two"}});
   report.save();
-  write_text(dir / "check.html", kCheckPage);
 
   const std::string url = "file://" + app::url_encode_path(fs::absolute(dir).string());
-  const std::vector<std::string> common = {chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                                           "--mute-audio", "--disable-dev-shm-usage", "--allow-file-access-from-files",
-                                           "--user-data-dir=" + (dir / "profile").string()};
+  const std::vector<std::string> common = test::chromium_command(chromium, dir);
 
   // (a) the page's checks, and every console message Chromium logs.
-  std::vector<std::string> check = common;
-  check.insert(check.end(), {"--enable-logging=stderr", "--v=0", "--virtual-time-budget=15000", "--dump-dom",
-                             url + "/check.html"});
-  const test::ChildResult r = test::run_program(check, 120);
+  const test::ChildResult r = test::check_report_in_chromium(chromium, dir);
   REQUIRE_MESSAGE(r.exit_code == 0, r.output);
   if (const size_t at = r.output.find("REPORT-CHECK"); at != std::string::npos) MESSAGE(r.output.substr(at, 120));
   CHECK_MESSAGE(r.output.find("REPORT-CHECK OK images=3 audio=6 areas=3") != std::string::npos, r.output);

@@ -195,7 +195,8 @@ int run_interpolate(const InterpolateOptions& o) {
     whole.caption = "every step in turn";
     whole.image = o.out + "/interpolation.png";
     page.clip(std::move(whole));
-    page.clip_grid("Each step", 1, static_cast<int>(step_clips.size()), std::move(step_clips));
+    const int steps = static_cast<int>(step_clips.size());
+    page.clip_grid("Each step", 1, steps, std::move(step_clips));
   });
   return 0;
 }
