@@ -315,7 +315,7 @@ TEST_CASE("chopin-lstm bad input gives one line naming the culprit and writes no
 TEST_CASE("chopin-lstm on the original 48 Chopin files") {
   const std::string data = mg::test::shared_data_dir();
   if (data.empty()) {
-    MESSAGE("skipped: ../shared/data not present");
+    mg::test::skip("../shared/data not present (set MUSICGEN_DATA)");
     return;
   }
   const std::string dir = mg::test::scratch_dir("chopin-real");

@@ -329,7 +329,7 @@ TEST_CASE("jazz-vae rejects bad flags and foreign or corrupt checkpoints") {
 TEST_CASE("jazz-vae trains on the shared rendered jazz clips") {
   const std::string data = mg::test::shared_data_dir();
   if (data.empty() || !fs::is_directory(data + "/jazz-rendered")) {
-    MESSAGE("skipped: ../shared/data/jazz-rendered not found (set MUSICGEN_DATA)");
+    mg::test::skip("../shared/data/jazz-rendered not found (set MUSICGEN_DATA)");
     return;
   }
   const std::string dir = mg::test::scratch_dir("jazz-rendered");

@@ -230,7 +230,7 @@ TEST_CASE("piano render makes audible, bounded audio of the right length") {
 TEST_CASE("chopin folder tokenizes like the music21 notebook") {
   std::string data = mg::test::shared_data_dir();
   if (data.empty() || !std::filesystem::is_directory(data + "/chopin-midi")) {
-    MESSAGE("skipped: shared data folder with chopin-midi not found");
+    mg::test::skip("shared data folder with chopin-midi not found (set MUSICGEN_DATA)");
     return;
   }
   std::vector<std::string> skipped;
