@@ -215,6 +215,14 @@ int run_encode(const EncodeOptions& o) {
   for (const std::string& file : o.files) {
     const Encoding e = encode_file(m, file);
     const size_t Z = e.mu.size() / T;
+    // --json: one record per file, mu and sigma as [Z][T] arrays.
+    nlohmann::json mu_json = nlohmann::json::array(), sigma_json = nlohmann::json::array();
+    for (size_t k = 0; k < Z; ++k) {
+      mu_json.push_back(std::vector<float>(e.mu.begin() + static_cast<long>(k * T), e.mu.begin() + static_cast<long>((k + 1) * T)));
+      sigma_json.push_back(
+          std::vector<float>(e.sigma.begin() + static_cast<long>(k * T), e.sigma.begin() + static_cast<long>((k + 1) * T)));
+    }
+    mg::app::json_record({{"file", file}, {"mu", mu_json}, {"sigma", sigma_json}});
     for (size_t t = 0; t < T; ++t) {
       std::string mu, sigma;
       for (size_t k = 0; k < Z; ++k) {  // [Z, T] row-major: channel k of frame t
