@@ -9,6 +9,23 @@ namespace mg::cpu {
 
 namespace {
 constexpr int64_t kParallelGrain = 1 << 15;
+// A sum of everything is cut into blocks of this many elements, summed in
+// parallel and then added in block order: the same arithmetic at any thread count.
+constexpr int64_t kSumBlock = 1 << 16;
+
+// Σ p[0, n) in double. Eight independent partial sums: one running sum would
+// wait on the latency of every add (about 4 cycles an element); eight keep
+// the adder busy and vectorise.
+template <typename T>
+double sum_run(const T* p, int64_t n) {
+  double s[8] = {};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int k = 0; k < 8; ++k) s[k] += static_cast<double>(p[i + k]);
+  double tail = 0.0;
+  for (; i < n; ++i) tail += static_cast<double>(p[i]);
+  return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7])) + tail;
+}
 }  // namespace
 
 void CpuBackend::reduce_sum(const Tensor& x, const Tensor& out) {
@@ -27,7 +44,17 @@ void CpuBackend::reduce_sum(const Tensor& x, const Tensor& out) {
     for (size_t d = lead; d < trail; ++d) blocked = blocked && out.shape()[d] == x.shape()[d];
     int64_t outer = 1, mid = 1, inner = 1;
     for (size_t d = 0; d < nd; ++d) (d < lead ? outer : d < trail ? mid : inner) *= x.shape()[d];
-    if (blocked && inner == 1) {
+    if (blocked && mid == 1 && inner == 1) {
+      // Everything into one number (a loss): blocks in parallel, then in order.
+      const int64_t n = outer, blocks = (n + kSumBlock - 1) / kSumBlock;
+      std::vector<double> part(static_cast<size_t>(blocks), 0.0);
+      auto block = [&](int64_t b) {
+        const int64_t lo = b * kSumBlock;
+        part[static_cast<size_t>(b)] = sum_run(px + lo, std::min(kSumBlock, n - lo));
+      };
+      run_tasks(blocks, TaskRef(block));
+      for (double v : part) acc[0] += v;
+    } else if (blocked && inner == 1) {
       // Sums down columns, row by row (each task a band of columns): sequential reads.
       parallel_for(mid, std::max<int64_t>(16, kParallelGrain / std::max<int64_t>(outer, 1)), [&](int64_t j0, int64_t j1) {
         for (int64_t o = 0; o < outer; ++o)
@@ -37,10 +64,7 @@ void CpuBackend::reduce_sum(const Tensor& x, const Tensor& out) {
       parallel_for(mid, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(outer * inner, 1)), [&](int64_t m0, int64_t m1) {
         for (int64_t m = m0; m < m1; ++m) {
           double a = 0.0;
-          for (int64_t o = 0; o < outer; ++o) {
-            const T* row = px + (o * mid + m) * inner;
-            for (int64_t i = 0; i < inner; ++i) a += row[i];
-          }
+          for (int64_t o = 0; o < outer; ++o) a += sum_run(px + (o * mid + m) * inner, inner);
           acc[static_cast<size_t>(m)] = a;
         }
       });
