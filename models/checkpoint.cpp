@@ -154,6 +154,13 @@ void check_model_state(const Module& model, const NamedTensors& state, const std
     if (!found.count(name)) fail("{}: tensor 'model.{}' is missing", path, name);
 }
 
+void restore_for_inference(Module& model, const Checkpoint& ck, const std::string& path, Device device) {
+  check_model_state(model, ck.model, path);
+  model.load_state(ck.model, path);
+  model.to(device);
+  model.eval();
+}
+
 void check_optimizer_state(const NamedTensors& params, const NamedTensors& state, const std::string& path) {
   std::map<std::string, const Tensor*> by_name;
   for (const auto& [name, t] : params) by_name[name] = &t;

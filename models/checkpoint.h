@@ -55,6 +55,11 @@ Checkpoint decode_checkpoint(const io::SafetensorsFile& file, const std::string&
 // and dtypes. Errors name the checkpoint and the tensor.
 void check_model_state(const Module& model, const NamedTensors& state, const std::string& path);
 
+// How generate, eval and encode load a trained network: check_model_state,
+// then the checkpoint's tensors into `model` (built from the checkpoint's
+// metadata), moved to `device`, in eval mode.
+void restore_for_inference(Module& model, const Checkpoint& ck, const std::string& path, Device device);
+
 // Checks optimizer state tensors ("<param>.<slot>") against the parameters
 // they belong to: known parameter, equal shape and dtype.
 void check_optimizer_state(const NamedTensors& params, const NamedTensors& state, const std::string& path);

@@ -104,10 +104,7 @@ LoadedModel load_model(const std::string& path, mg::Device device) {
   LoadedModel lm;
   lm.meta = read_metadata(ck, path);
   lm.net = std::make_shared<mg::nn::ChopinLSTM>(lm.meta.net);
-  mg::nn::check_model_state(*lm.net, ck.model, path);
-  lm.net->load_state(ck.model, path);
-  lm.net->to(device);
-  lm.net->eval();
+  mg::nn::restore_for_inference(*lm.net, ck, path, device);
   return lm;
 }
 

@@ -113,10 +113,7 @@ LoadedModel load_model(const std::string& checkpoint, mg::Device device) {
   m.meta = read_metadata(ck, checkpoint);
   m.features = m.meta.features;
   m.vae = std::make_shared<mg::nn::ConvVAE>(m.meta.model);
-  mg::nn::check_model_state(*m.vae, ck.model, checkpoint);
-  m.vae->load_state(ck.model, checkpoint);
-  m.vae->to(device);
-  m.vae->eval();
+  mg::nn::restore_for_inference(*m.vae, ck, checkpoint, device);
   m.device = device;
   return m;
 }

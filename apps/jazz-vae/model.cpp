@@ -190,10 +190,7 @@ LoadedPrior load_prior(const std::string& path, const LoadedModel& m, mg::Device
   LoadedPrior p;
   p.epochs = meta.integer("epoch", 0, mg::app::kMaxEpochs);
   p.net = std::make_shared<mg::nn::LatentPrior>(c);
-  mg::nn::check_model_state(*p.net, ck.model, path);
-  p.net->load_state(ck.model, path);
-  p.net->to(device);
-  p.net->eval();
+  mg::nn::restore_for_inference(*p.net, ck, path, device);
   return p;
 }
 
