@@ -1,7 +1,8 @@
 # Installs the built project into a scratch prefix, then builds a program
 # outside the tree against it twice: with find_package(musicgen) (the CMake
 # package, examples/outside) and with pkg-config, and runs both.
-#   cmake -DBUILD_DIR=... -DSOURCE_DIR=... -DWORK_DIR=... -P tests/install_check.cmake
+#   cmake -DBUILD_DIR=... -DSOURCE_DIR=... -DWORK_DIR=... [-DEXTRA_FLAGS=...] -P tests/install_check.cmake
+# EXTRA_FLAGS: compiler and linker flags the outside program needs too (the sanitizers).
 function(run what)
   execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
   if(NOT rc EQUAL 0)
@@ -21,7 +22,8 @@ foreach(f lib/cmake/musicgen/musicgenConfig.cmake lib/pkgconfig/musicgen.pc incl
 endforeach()
 
 run("configure examples/outside against the package" ${CMAKE_COMMAND} -S ${SOURCE_DIR}/examples/outside
-    -B ${WORK_DIR}/outside -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH=${prefix})
+    -B ${WORK_DIR}/outside -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH=${prefix}
+    "-DCMAKE_CXX_FLAGS=${EXTRA_FLAGS}" "-DCMAKE_EXE_LINKER_FLAGS=${EXTRA_FLAGS}")
 run("build examples/outside" ${CMAKE_COMMAND} --build ${WORK_DIR}/outside)
 run("run the example built with find_package" ${WORK_DIR}/outside/fit_line)
 
@@ -31,5 +33,6 @@ if(NOT rc EQUAL 0)
   message(FATAL_ERROR "pkg-config --cflags --libs musicgen failed: ${err}")
 endif()
 separate_arguments(flags UNIX_COMMAND "${flags}")
-run("build with pkg-config" c++ -O2 ${SOURCE_DIR}/examples/fit_line.cpp -o ${WORK_DIR}/fit_line_pc ${flags})
+separate_arguments(extra UNIX_COMMAND "${EXTRA_FLAGS}")
+run("build with pkg-config" c++ -O2 ${extra} ${SOURCE_DIR}/examples/fit_line.cpp -o ${WORK_DIR}/fit_line_pc ${flags})
 run("run the example built with pkg-config" ${WORK_DIR}/fit_line_pc)
