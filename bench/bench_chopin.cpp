@@ -36,21 +36,6 @@ std::string format_seconds(double s) {
   return s < 120 ? fmt::format("{:.1f} s", s) : fmt::format("{:.1f} min", s / 60);
 }
 
-double peak_rss_mib() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return static_cast<double>(u.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
-}
-
-double current_rss_mib() {
-  long pages = 0, resident = 0;
-  if (FILE* f = std::fopen("/proc/self/statm", "r")) {
-    if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
-    std::fclose(f);
-  }
-  return static_cast<double>(resident) * static_cast<double>(sysconf(_SC_PAGESIZE)) / (1 << 20);
-}
-
 // The fewest bytes one training step can hold at its peak: parameters, their
 // gradients and Adamax's two state tensors, plus what backward must keep from
 // forward. Per LSTM layer and step: its input (for W_ih's gradient), the four
@@ -175,7 +160,7 @@ int main(int argc, char** argv) {
                 "\"isa\": \"%s\", \"threads\": %d, \"step_ms\": %.4f, \"samples_per_s\": %.3f, \"loss_first\": %lld, "
                 "\"peak_rss_mib\": %.1f, \"params\": %lld}\n",
                 model.c_str(), device_name(device).data(), cpu_isa(), cpu_threads(), sec * 1e3 / generate,
-                generate / sec, static_cast<long long>(first), peak_rss_mib(), static_cast<long long>(net.num_parameters()));
+                generate / sec, static_cast<long long>(first), bench::peak_rss_mib(), static_cast<long long>(net.num_parameters()));
     return 0;
   }
 
@@ -206,7 +191,7 @@ int main(int argc, char** argv) {
 
   // What the process holds before the network exists (code, libraries, the
   // check above): the step's resident memory is the peak above this.
-  const double rss_base = current_rss_mib();
+  const double rss_base = bench::current_rss_mib();
   manual_seed(1);
   nn::ChopinLSTM net(cfg);
   net.to(device);
@@ -231,7 +216,7 @@ int main(int argc, char** argv) {
   std::sort(times.begin(), times.end());
   const double t = times[times.size() / 2];
   const double peak_tensor_mib = static_cast<double>(be.memory_use().peak_bytes) / (1 << 20);
-  const double step_rss_mib = peak_rss_mib() - rss_base;
+  const double step_rss_mib = bench::peak_rss_mib() - rss_base;
   const double min_mib = minimum_bytes(cfg, net.num_parameters(), kBatch, kSeq) / (1 << 20);
 
   const double samples_per_s = kBatch / t;
@@ -264,7 +249,7 @@ int main(int argc, char** argv) {
               "\"peak_rss_mib\": %.1f, \"step_rss_mib\": %.1f, \"peak_tensor_mib\": %.1f, \"min_mib\": %.1f, "
               "\"pool_calls_per_step\": %.0f, \"params\": %lld}\n",
               model.c_str(), device_name(device).data(), cpu_isa(), cpu_threads(), t * 1e3, samples_per_s, first_loss,
-              peak_rss_mib(), step_rss_mib, peak_tensor_mib, min_mib, dispatches,
+              bench::peak_rss_mib(), step_rss_mib, peak_tensor_mib, min_mib, dispatches,
               static_cast<long long>(net.num_parameters()));
   return 0;
 }

@@ -34,21 +34,6 @@ struct Case {
   int64_t clips_per_file;  // clips jazz-vae cuts from one 30 s file
 };
 
-double peak_rss_mib() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return static_cast<double>(u.ru_maxrss) / 1024.0;
-}
-
-double current_rss_mib() {
-  long pages = 0, resident = 0;
-  if (FILE* f = std::fopen("/proc/self/statm", "r")) {
-    if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
-    std::fclose(f);
-  }
-  return static_cast<double>(resident) * static_cast<double>(sysconf(_SC_PAGESIZE)) / (1 << 20);
-}
-
 // The loss as jazz-vae trains each model (models/vae_loss.h): conv with the
 // spectral term and free bits of its time-resolved latent, seed the plain ELBO.
 Tensor vae_loss(const nn::ConvVaeConfig& c, const nn::VaeOutput& out, const Tensor& x) {
@@ -142,7 +127,7 @@ int main(int argc, char** argv) {
       }
     }
     Backend& be = backend_for(device);
-    const double rss_base = current_rss_mib();
+    const double rss_base = bench::current_rss_mib();
     manual_seed(1);
     nn::ConvVAE vae(c.config);
     vae.to(device);
@@ -175,7 +160,7 @@ int main(int argc, char** argv) {
     const int64_t params = vae.num_parameters();
     const double tensors_mib = static_cast<double>(be.memory_use().peak_bytes) / (1 << 20);
     const double min_mib = (16.0 * static_cast<double>(params) + static_cast<double>(saved_bytes)) / (1 << 20);
-    const double step_rss = peak_rss_mib() - rss_base;
+    const double step_rss = bench::peak_rss_mib() - rss_base;
     t.rows.push_back({c.name, fmt::format("{} x {}", c.config.in_channels, c.config.length), fmt::format("{}", params),
                       fmt::format("{}", batch), device == Device::CPU ? cpu_isa() : "-",
                       fmt::format("{}", cpu_threads()), fmt::format("{:.1f}", sec * 1e3), fmt::format("{:.2f}", rate),
@@ -187,7 +172,7 @@ int main(int argc, char** argv) {
         "\"threads\": {}, \"step_ms\": {:.3f}, \"samples_per_s\": {:.3f}, \"loss_first\": {:.7g}, \"peak_rss_mib\": {:.1f}, "
         "\"step_rss_mib\": {:.1f}, \"peak_tensor_mib\": {:.1f}, \"min_mib\": {:.1f}, \"pool_calls_per_step\": {:.0f}, "
         "\"params\": {}}}",
-        c.name, device_name(device), cpu_isa(), cpu_threads(), sec * 1e3, rate, first_loss, peak_rss_mib(), step_rss,
+        c.name, device_name(device), cpu_isa(), cpu_threads(), sec * 1e3, rate, first_loss, bench::peak_rss_mib(), step_rss,
         tensors_mib, min_mib, dispatches, params));
   }
   std::printf("jazz VAE training step (forward + backward + Adam), %s, median over steps\n",

@@ -1,6 +1,9 @@
 #pragma once
 // Benchmark helpers: warm up, time many repeats, report the median; print
 // aligned tables with a reference column and the ratio.
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -11,6 +14,23 @@
 #include <fmt/format.h>
 
 namespace mg::bench {
+
+// Peak resident memory of this process so far, MiB.
+inline double peak_rss_mib() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
+}
+
+// Resident memory of this process now, MiB (/proc/self/statm; 0 when it cannot be read).
+inline double current_rss_mib() {
+  long pages = 0, resident = 0;
+  if (FILE* f = std::fopen("/proc/self/statm", "r")) {
+    if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+    std::fclose(f);
+  }
+  return static_cast<double>(resident) * static_cast<double>(sysconf(_SC_PAGESIZE)) / (1 << 20);
+}
 
 // Median wall time of fn() in seconds over `repeats` runs after `warmup` runs.
 // Stops early once `budget_seconds` is spent (after at least 3 timed runs).
