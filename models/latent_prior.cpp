@@ -77,27 +77,27 @@ std::pair<Tensor, Tensor> LatentPrior::step(const Tensor& input, std::vector<Lst
   return {stats.slice(2, 0, Z), logvar};
 }
 
-std::pair<Tensor, Tensor> LatentPrior::predict(const Tensor& z) const {
+LatentPrior::Forced LatentPrior::teacher_forced(const Tensor& z) const {
   MG_CHECK(z.dim() == 3 && z.size(1) == config_.latent, "LatentPrior: latents must be [B, {}, T], got {}",
            config_.latent, shape_str(z.shape()));
   const int64_t B = z.size(0), Z = z.size(1), T = z.size(2);
   Tensor zn = (z.transpose(1, 2) - mean_) / deviation_;  // [B, T, Z]
+  // Frame t sees frames 0 .. t-1: the input is zn shifted one frame later, zeros first.
   Tensor input = concat({zeros({B, 1, Z}, z.dtype(), z.device()), zn.slice(1, 0, T - 1)}, 1);
   std::vector<LstmState> state;
   auto [mu, logvar] = step(input, state);
-  return {(mu * deviation_ + mean_).transpose(1, 2), (logvar + log(deviation_) * 2.0).transpose(1, 2)};
+  return {zn, mu, logvar};
+}
+
+std::pair<Tensor, Tensor> LatentPrior::predict(const Tensor& z) const {
+  const Forced f = teacher_forced(z);
+  return {(f.mu * deviation_ + mean_).transpose(1, 2), (f.logvar + log(deviation_) * 2.0).transpose(1, 2)};
 }
 
 Tensor LatentPrior::nll(const Tensor& z) const {
-  MG_CHECK(z.dim() == 3 && z.size(1) == config_.latent, "LatentPrior: latents must be [B, {}, T], got {}",
-           config_.latent, shape_str(z.shape()));
-  const int64_t B = z.size(0), Z = z.size(1), T = z.size(2);
-  Tensor zn = (z.transpose(1, 2) - mean_) / deviation_;  // [B, T, Z]
-  Tensor input = concat({zeros({B, 1, Z}, z.dtype(), z.device()), zn.slice(1, 0, T - 1)}, 1);
-  std::vector<LstmState> state;
-  auto [mu, logvar] = step(input, state);
-  Tensor d = zn - mu;
-  Tensor per_element = (logvar + d * d * exp(-logvar) + std::log(2.0 * std::numbers::pi)) * 0.5;
+  const Forced f = teacher_forced(z);
+  Tensor d = f.zn - f.mu;
+  Tensor per_element = (f.logvar + d * d * exp(-f.logvar) + std::log(2.0 * std::numbers::pi)) * 0.5;
   // The change of variables from standardised units back to z's: + log(deviation) per element.
   return mean(per_element) + mean(log(deviation_));
 }

@@ -49,6 +49,13 @@ class LatentPrior : public Module {
   // (mu, logvar) [B, T', Z] in standardised units and the new state.
   std::pair<Tensor, Tensor> step(const Tensor& input, std::vector<LstmState>& state) const;
 
+  // Teacher forcing over z [B, Z, T]: the standardised frames zn [B, T, Z] and
+  // the (mu, logvar) [B, T, Z] predicted for each from the frames before it.
+  struct Forced {
+    Tensor zn, mu, logvar;
+  };
+  Forced teacher_forced(const Tensor& z) const;
+
   LatentPriorConfig config_;
   std::vector<std::shared_ptr<LSTM>> lstm_;
   std::shared_ptr<Linear> head_;
