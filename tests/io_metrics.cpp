@@ -10,18 +10,12 @@
 #include <vector>
 
 #include "io/stft.h"
+#include "tests/test_support.h"
 #include "tensor/error.h"
 
 using namespace mg::io;
 
 namespace {
-
-std::vector<float> noise(size_t n, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::vector<float> x(n);
-  for (float& v : x) v = float(double(rng() >> 11) * 0x1.0p-53 - 0.5);
-  return x;
-}
 
 // Slaney's mel scale written out directly: 3 mel per 200 Hz below 1 kHz, then 27 mel per factor 6.4.
 double slaney_mel(double hz) { return hz < 1000 ? 3.0 * hz / 200.0 : 15.0 + 27.0 * std::log(hz / 1000.0) / std::log(6.4); }
@@ -48,7 +42,7 @@ std::vector<std::vector<float>> cloud(int n, double k, double dx, double dy, uin
 }  // namespace
 
 TEST_CASE("multi-resolution STFT distance: zero for identical, 1 + ln 2 for twice as loud") {
-  const std::vector<float> x = noise(8000, 1);
+  const std::vector<float> x = mg::test::uniform_noise(8000, 1);
   CHECK(multi_resolution_stft_distance(x, x) == 0.0);
   std::vector<float> y(x);
   for (float& v : y) v *= 2.0f;
@@ -57,7 +51,7 @@ TEST_CASE("multi-resolution STFT distance: zero for identical, 1 + ln 2 for twic
   // One resolution by hand: the same two terms written out.
   const StftConfig cfg{512, 128, true};
   const Magnitude a = magnitude(stft(x, cfg));
-  std::vector<float> z = noise(8000, 2);
+  std::vector<float> z = mg::test::uniform_noise(8000, 2);
   const Magnitude b = magnitude(stft(z, cfg));
   double num = 0, den = 0, l1 = 0;
   for (size_t i = 0; i < a.data.size(); ++i) {
@@ -173,7 +167,7 @@ TEST_CASE("Fréchet distance: zero for one set, the closed forms in one and two 
 TEST_CASE("onset strength rises at clicks, and correlation by hand") {
   const int rate = 22050;
   const StftConfig cfg{1024, 256, true};
-  std::vector<float> x = noise(rate * 2, 6);
+  std::vector<float> x = mg::test::uniform_noise(rate * 2, 6);
   for (float& v : x) v *= 0.001f;
   const std::vector<size_t> clicks = {11025, 22050, 33075};
   for (size_t c : clicks)

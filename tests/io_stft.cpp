@@ -10,18 +10,12 @@
 
 #include "io/jazz_synth.h"
 #include "io/stft.h"
+#include "tests/test_support.h"
 #include "tensor/error.h"
 
 using namespace mg::io;
 
 namespace {
-
-std::vector<float> noise(size_t n, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::vector<float> x(n);
-  for (float& v : x) v = float(double(rng() >> 11) * 0x1.0p-53 - 0.5);
-  return x;
-}
 
 // Sweeps from 100 Hz to 3,100 Hz over the signal at 8 kHz.
 std::vector<float> chirp(size_t n) {
@@ -49,7 +43,7 @@ Magnitude tiny(int frames, int bins, std::vector<float> values) { return {frames
 }  // namespace
 
 TEST_CASE("istft(stft(x)) reconstructs noise and a chirp") {
-  for (const std::vector<float>& x : {noise(20000, 1), chirp(16001)}) {
+  for (const std::vector<float>& x : {mg::test::uniform_noise(20000, 1), chirp(16001)}) {
     for (StftConfig cfg : {StftConfig{1024, 256, true}, StftConfig{512, 128, true}, StftConfig{256, 64, false}}) {
       CAPTURE(cfg.n_fft);
       CAPTURE(cfg.center);
@@ -166,7 +160,7 @@ TEST_CASE("spectral metrics: zero for identical, positive otherwise, and by hand
 }
 
 TEST_CASE("invalid STFT settings are errors") {
-  std::vector<float> x = noise(1000, 2);
+  std::vector<float> x = mg::test::uniform_noise(1000, 2);
   CHECK_THROWS_AS(stft(x, {1023, 256, true}), mg::Error);
   CHECK_THROWS_AS(stft(x, {1024, 0, true}), mg::Error);
   CHECK_THROWS_AS(stft(x, {2048, 256, false}), mg::Error);  // shorter than one frame

@@ -4,6 +4,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <cstdint>
+#include <random>
 
 #include <doctest/doctest.h>
 
@@ -24,6 +26,14 @@ inline SkipState& skip_state() {
 inline void skip(const std::string& why) {
   ++skip_state().skipped;
   MESSAGE("skipped: " << why);
+}
+
+// n samples uniform in [-0.5, 0.5), the same for a seed on every standard library.
+inline std::vector<float> uniform_noise(size_t n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<float> x(n);
+  for (float& v : x) v = float(double(rng() >> 11) * 0x1.0p-53 - 0.5);
+  return x;
 }
 
 // ../shared/data beside the repository, or $MUSICGEN_DATA; empty when absent.
