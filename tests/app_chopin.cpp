@@ -260,6 +260,70 @@ TEST_CASE("chopin-lstm timed embed model: all-position training, pieces with rhy
   CHECK(ev.output.find("training data (ceiling)") != std::string::npos);
 }
 
+TEST_CASE("chopin-lstm --heldout-data: held-out metrics on another folder, the best epoch kept, --patience stops") {
+  const std::string dir = mg::test::scratch_dir("chopin-heldout-folder");
+  // Music the second model never trains on: pieces of a first model.
+  Run first = run("train --out " + dir + "/first --model embed --epochs 1" + kTiny);
+  REQUIRE_MESSAGE(first.code == 0, first.output);
+  fs::create_directories(dir + "/held");
+  for (const char* seed : {"1", "2", "3"}) {
+    Run g = run("generate --checkpoint " + dir + "/first/model.safetensors --notes 80 --seed " + seed + " --out " +
+                dir + "/held/" + seed + ".mid");
+    REQUIRE_MESSAGE(g.code == 0, g.output);
+  }
+  // A learning rate high enough that the held-out NLL stops falling within the epochs given.
+  Run t = run("train --out " + dir + "/run --model embed --epochs 12 --lr 0.2 --patience 2 --heldout-data " + dir +
+              "/held" + kTiny);
+  REQUIRE_MESSAGE(t.code == 0, t.output);
+  CHECK(t.output.find("held-out data: " + dir + "/held") != std::string::npos);
+
+  // log.csv: the epoch with the lowest held-out NLL over all positions (the last column).
+  std::istringstream csv(slurp(dir + "/run/log.csv"));
+  std::string line;
+  std::getline(csv, line);
+  int best = 0, last = 0;
+  double lowest = INFINITY;
+  while (std::getline(csv, line)) {
+    const int epoch = std::stoi(line.substr(0, line.find(',')));
+    const double loss_all = std::stod(line.substr(line.rfind(',') + 1));
+    if (loss_all < lowest) {
+      lowest = loss_all;
+      best = epoch;
+    }
+    last = epoch;
+  }
+  REQUIRE(best > 0);
+  const mg::nn::Checkpoint kept = mg::nn::load_checkpoint(dir + "/run/best.safetensors", "chopin-lstm");
+  CHECK(kept.meta["epoch"] == best);
+  CHECK(kept.meta["best"]["epoch"] == best);
+  CHECK(kept.meta["heldout"]["loss_all"].get<double>() == doctest::Approx(lowest).epsilon(1e-5));
+  const mg::nn::Checkpoint latest = mg::nn::load_checkpoint(dir + "/run/model.safetensors", "chopin-lstm");
+  CHECK(latest.meta["epoch"] == last);
+  CHECK(latest.meta["best"]["epoch"] == best);
+  // Either every epoch ran, or the run stopped exactly `patience` epochs after its best.
+  if (last < 12) {
+    CHECK(last - best == 2);
+    CHECK(t.output.find("no lower held-out NLL for 2 epochs") != std::string::npos);
+  }
+  MESSAGE("best epoch " << best << " of " << last);
+
+  // The best model generates, and eval without --data scores it on the held-out folder.
+  Run g = run("generate --checkpoint " + dir + "/run/best.safetensors --notes 20 --out " + dir + "/best.mid");
+  CHECK_MESSAGE(g.code == 0, g.output);
+  Run ev = run("eval --checkpoint " + dir + "/run/best.safetensors --pieces 2 --notes 15 --reference-pieces 10");
+  REQUIRE_MESSAGE(ev.code == 0, ev.output);
+  CHECK(ev.output.find("reference: ") != std::string::npos);
+  CHECK(ev.output.find("cut from " + dir + "/held") != std::string::npos);
+  CHECK(number_after(ev.output, "NLL per token over all positions: ") ==
+        doctest::Approx(lowest).epsilon(0.05));
+
+  // A folder that does not exist is a usage error naming the flag.
+  Run bad = run("train --out " + dir + "/bad --model embed --epochs 1 --heldout-data " + dir + "/nowhere" + kTiny);
+  CHECK(bad.code == 2);
+  CHECK(last_line(bad.output).find("--heldout-data") != std::string::npos);
+  CHECK(!fs::exists(dir + "/bad"));
+}
+
 TEST_CASE("chopin-lstm bad input gives one line naming the culprit and writes nothing") {
   const std::string dir = mg::test::scratch_dir("chopin-errors");
   fs::create_directories(dir + "/empty");

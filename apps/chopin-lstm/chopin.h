@@ -28,6 +28,8 @@ struct TrainOptions {
   int64_t seq_len = 40;
   double lr = 0.01;
   int64_t max_steps = 0;  // 0: whole epochs
+  std::string heldout_data;  // a folder for the held-out metrics; empty: 20 % of the training windows
+  int patience = 0;          // stop after this many epochs without a better held-out NLL; 0: never
   bool resume = false;
   bool skip_nonfinite = false;  // skip a step with a non-finite loss or gradient instead of stopping
   mg::nn::ChopinConfig net;  // sizes (vocab filled from the data)
@@ -89,6 +91,10 @@ struct ChopinMeta {
   std::string data;
   int64_t min_count = 100, batch = 256, max_steps = 0;
   uint64_t seed = 42;
+  std::string heldout_data;  // absent in older checkpoints: the split of the training windows
+  int patience = 0;
+  int best_epoch = 0;        // the epoch best.safetensors holds (0: none yet)
+  double best_loss = 0;      // its held-out NLL
   mg::nn::TrainingState state;  // epochs done, a partial epoch, generator, optimizer steps
 };
 ChopinMeta read_metadata(const mg::nn::Checkpoint& ck, const std::string& path);

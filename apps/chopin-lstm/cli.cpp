@@ -46,6 +46,15 @@ int parse_command_line(int argc, const char* const* argv, Command& command) {
   train->add_option("--lr", t.lr, "Adamax learning rate (default 0.01)")->check(positive_up_to(kMaxLearningRate));
   train->add_option("--max-steps", t.max_steps, "Stop each epoch after this many batches (quick runs)")
       ->check(integer_in(0, 1'000'000'000));
+  train->add_option("--heldout-data", t.heldout_data,
+                    "MIDI folder for the held-out metrics (music the model does not train on; every window, or "
+                    "every --stride-th with --objective all); then every training window is trained on. "
+                    "Default: 20 % of the training windows")
+      ->check(CLI::ExistingDirectory);
+  train->add_option("--patience", t.patience,
+                    "Stop after this many epochs without a lower held-out NLL (0: run every --epochs); "
+                    "OUT/best.safetensors always holds the best epoch")
+      ->check(integer_in(0, mg::app::kMaxEpochs));
   train->add_flag("--resume", t.resume, "Continue from OUT/model.safetensors");
   train->add_flag("--skip-nonfinite", t.skip_nonfinite,
                   "Skip a step whose loss or gradient is NaN or infinite (counted in log.csv) instead of stopping");

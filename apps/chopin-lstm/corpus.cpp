@@ -92,6 +92,19 @@ std::vector<int64_t> to_ids(const std::vector<std::string>& tokens, const std::v
   return ids;
 }
 
+std::vector<int64_t> ids_in_vocab(const FolderPieces& data, const std::vector<std::string>& vocab, int64_t* skipped) {
+  std::vector<int64_t> ids;
+  int64_t missing = 0;
+  for (const auto& piece : data.pieces) {
+    int64_t s = 0;
+    const std::vector<int64_t> p = to_ids(piece, vocab, &s);
+    missing += s;
+    ids.insert(ids.end(), p.begin(), p.end());
+  }
+  if (skipped) *skipped = missing;
+  return ids;
+}
+
 std::vector<int64_t> to_ids_nearest(const std::vector<std::string>& tokens, const std::vector<std::string>& vocab,
                                     const std::string& repr, int64_t* mapped, int64_t* skipped) {
   if (repr != "timed") {

@@ -51,6 +51,12 @@ Split split_windows(int64_t num_tokens, int64_t seq_len, uint64_t seed);
 // The training windows that start on a multiple of `stride` (stride 1: all).
 std::vector<int64_t> strided(const std::vector<int64_t>& starts, int64_t stride);
 
+// The ids of every piece's tokens that are in vocab, pieces one after
+// another (the tokens outside it are dropped and counted in *skipped): how
+// `eval --data` and `train --heldout-data` read a folder the model was not
+// trained on.
+std::vector<int64_t> ids_in_vocab(const FolderPieces& data, const std::vector<std::string>& vocab, int64_t* skipped);
+
 // A deterministic Fisher-Yates shuffle driven by a 64-bit seed.
 void seeded_shuffle(std::vector<int64_t>& v, uint64_t seed);
 

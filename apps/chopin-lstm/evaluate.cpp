@@ -1,6 +1,7 @@
 // chopin-lstm eval: how well the model predicts music, and how its own music
 // compares with real music.
-//  - Without --data: the held-out windows of the training data (the split
+//  - Without --data: the checkpoint's --heldout-data folder, as with --data;
+//    without that either, the held-out windows of the training data (the split
 //    rebuilt from the checkpoint's settings).
 //  - With --data DIR: every window of another folder (or those starting every
 //    --window-stride tokens; tokens outside the vocabulary are skipped and
@@ -90,7 +91,9 @@ int run_eval(const EvalOptions& o) {
 
   std::vector<std::vector<std::string>> reference_files;  // the music the generated pieces are compared with
   std::vector<std::vector<int64_t>> primers;
-  if (o.common.data.empty()) {
+  // A model trained with --heldout-data is evaluated on that folder unless --data names another.
+  const std::string data_dir = o.common.data.empty() ? meta.heldout_data : o.common.data;
+  if (data_dir.empty()) {
     Corpus corpus = load_corpus(meta.data, meta.min_count, meta.seed, meta.repr);
     if (corpus.vocab != vocab)
       mg::fail("{}: its training data ({}) no longer gives its vocabulary ({} vs {} tokens)", o.checkpoint,
@@ -107,20 +110,13 @@ int run_eval(const EvalOptions& o) {
       primers.emplace_back(corpus.ids.begin() + st, corpus.ids.begin() + st + T);
     }
   } else {
-    FolderPieces data = load_pieces(o.common.data, meta.seed, meta.repr);
-    std::vector<int64_t> ids;
-    std::vector<std::string> kept;
+    FolderPieces data = load_pieces(data_dir, meta.seed, meta.repr);
     int64_t skipped = 0;
-    for (const auto& piece : data.pieces) {
-      int64_t s = 0;
-      std::vector<int64_t> p = to_ids(piece, vocab, &s);
-      skipped += s;
-      ids.insert(ids.end(), p.begin(), p.end());
-    }
+    const std::vector<int64_t> ids = ids_in_vocab(data, vocab, &skipped);
     const int64_t windows = static_cast<int64_t>(ids.size()) - T;
     if (windows < 1)
       mg::fail("--data {}: {} tokens in the model's vocabulary, fewer than one window of {} and its next token",
-               o.common.data, ids.size(), T);
+               data_dir, ids.size(), T);
     std::printf("data: %s: %zu tokens in the vocabulary, %lld outside it skipped\n", data.source.c_str(), ids.size(),
                 static_cast<long long>(skipped));
     std::vector<int64_t> every, tiled;
@@ -174,11 +170,11 @@ int run_eval(const EvalOptions& o) {
   };
   const std::vector<mg::io::TimedPiece> reference = chunks_of(reference_files, static_cast<size_t>(o.max_reference));
   if (reference.size() < 2)
-    mg::fail("{}: fewer than two pieces of {} notes to compare with", o.common.data.empty() ? "the training data" : "--data " + o.common.data, notes);
+    mg::fail("{}: fewer than two pieces of {} notes to compare with", data_dir.empty() ? "the training data" : "--data " + data_dir, notes);
   const std::vector<PieceFeatures> ref_features = features_of(reference);
   const auto overlap = yang_lerch_overlap(features_of(generated), ref_features);
   std::optional<std::array<double, kYangLerchFeatures>> ceiling;
-  if (!o.common.data.empty()) {
+  if (!data_dir.empty()) {
     const auto training = chunks_of(load_pieces(meta.data, meta.seed, meta.repr).pieces, generated.size());
     ceiling = yang_lerch_overlap(features_of(training), ref_features);
   }
@@ -188,7 +184,7 @@ int run_eval(const EvalOptions& o) {
               o.temperature > 0 ? fmt::format("temperature {}, top-p {}", o.temperature, o.top_p).c_str() : "greedy",
               static_cast<long long>(longest));
   std::printf("reference: %zu pieces of %zu notes cut from %s\n\n", reference.size(), notes,
-              o.common.data.empty() ? "the training data" : o.common.data.c_str());
+              data_dir.empty() ? "the training data" : data_dir.c_str());
   std::printf("| Yang-Lerch overlap        | generated |%s\n|---------------------------|-----------|%s\n",
               ceiling ? " training data (ceiling) |" : "", ceiling ? "-------------------------|" : "");
   double mean = 0, mean_ceiling = 0;
@@ -213,7 +209,7 @@ int run_eval(const EvalOptions& o) {
     mg::app::ReportSection& page = report.start("eval", mg::app::command_line());
     page.set("generated", fmt::format("{} pieces of about {} notes, longest run of one token {}", generated.size(), notes, longest));
     page.set("reference", fmt::format("{} pieces cut from {}", reference.size(),
-                                      o.common.data.empty() ? "the training data" : o.common.data));
+                                      data_dir.empty() ? "the training data" : data_dir));
     std::vector<std::string> columns = {"Yang-Lerch overlap", "generated"};
     if (ceiling) columns.push_back("training data (ceiling)");
     mg::app::ReportTable& t = page.table("Generated pieces against the reference (1 = indistinguishable)", columns);

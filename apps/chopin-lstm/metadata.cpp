@@ -86,6 +86,13 @@ ChopinMeta read_metadata(const mg::nn::Checkpoint& ck, const std::string& path) 
   out.batch = m.integer("batch", 1, kMaxBatch);
   out.max_steps = m.integer("max_steps", 0, 1'000'000'000);
   out.seed = m.unsigned_integer("seed");
+  if (m.has("heldout_data")) out.heldout_data = m.string("heldout_data");
+  if (m.has("patience")) out.patience = static_cast<int>(m.integer("patience", 0, mg::app::kMaxEpochs));
+  if (m.has("best")) {
+    const mg::nn::MetaReader best = m.object("best");
+    out.best_epoch = static_cast<int>(best.integer("epoch", 1, mg::app::kMaxEpochs));
+    out.best_loss = best.number("loss", 0, 1e6);
+  }
   out.state = mg::nn::TrainingState::read(m, mg::app::kMaxEpochs);
   if (out.state.learning_rate > kMaxLearningRate)
     m.fail_field("optimizer.lr", fmt::format("expected at most {}", kMaxLearningRate));

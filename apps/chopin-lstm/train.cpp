@@ -7,6 +7,7 @@
 // derived from saved state: the window order of epoch e is a shuffle seeded
 // by (seed, e), and dropout draws from the default Philox generator whose
 // (seed, offset) the checkpoint stores.
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -121,12 +122,12 @@ void draw_curves(const mg::app::CsvLog& log, const std::string& path) {
   both.write_png(path);
 }
 
-// A few held-out windows stored in the checkpoint, so generate needs no data.
-nlohmann::json primer_windows(const Corpus& c, const Split& s, int64_t seq_len) {
+// A few held-out windows (starts into `ids`) stored in the checkpoint, so generate needs no data.
+nlohmann::json primer_windows(const std::vector<int64_t>& ids, const Split& s, int64_t seq_len) {
   nlohmann::json out = nlohmann::json::array();
   for (size_t i = 0; i < s.heldout.size() && i < 32; ++i) {
     const int64_t st = s.heldout[i];
-    out.push_back(std::vector<int64_t>(c.ids.begin() + st, c.ids.begin() + st + seq_len));
+    out.push_back(std::vector<int64_t>(ids.begin() + st, ids.begin() + st + seq_len));
   }
   return out;
 }
@@ -153,6 +154,8 @@ int run_train(TrainOptions o) {
     o.common.data = resumed.data;
     o.common.batch = static_cast<int>(resumed.batch);
     o.max_steps = resumed.max_steps;
+    o.heldout_data = resumed.heldout_data;
+    o.patience = resumed.patience;
   }
   mg::io::check_output_folder(o.common.out, "--out");
 
@@ -175,6 +178,23 @@ int run_train(TrainOptions o) {
              corpus.vocab.size(), kMaxVocab);
   Split split = split_windows(static_cast<int64_t>(corpus.ids.size()), o.seq_len, o.common.seed);
   const bool all_positions = o.objective == "all";
+  // Held-out windows index heldout_ids: the training stream, or --heldout-data's.
+  std::vector<int64_t> folder_ids;
+  if (!o.heldout_data.empty()) {
+    int64_t outside = 0;
+    folder_ids = ids_in_vocab(load_pieces(o.heldout_data, o.common.seed, o.repr), corpus.vocab, &outside);
+    const int64_t windows = static_cast<int64_t>(folder_ids.size()) - o.seq_len;
+    if (windows < 1)
+      mg::fail("--heldout-data {}: {} tokens in the training vocabulary, fewer than one window of {} and its next token",
+               o.heldout_data, folder_ids.size(), o.seq_len);
+    std::printf("held-out data: %s: %zu tokens in the vocabulary, %lld outside it skipped\n", o.heldout_data.c_str(),
+                folder_ids.size(), static_cast<long long>(outside));
+    split.train.insert(split.train.end(), split.heldout.begin(), split.heldout.end());
+    std::sort(split.train.begin(), split.train.end());
+    split.heldout.clear();
+    for (int64_t s = 0; s < windows; ++s) split.heldout.push_back(s);
+  }
+  const std::vector<int64_t>& heldout_ids = o.heldout_data.empty() ? corpus.ids : folder_ids;
   // --objective all: the windows that start on the stride, for training and
   // for the held-out metrics (each held-out token is then seen about once).
   if (all_positions) {
@@ -241,8 +261,14 @@ int run_train(TrainOptions o) {
       {"optimizer", fmt::format("Adamax, learning rate {}", opt.learning_rate())},
       {"epochs", fmt::format("{} ({} steps of batch {} each{})", o.common.epochs, steps, B,
                              o.max_steps > 0 ? ", capped by --max-steps" : "")},
-      {"data", fmt::format("{}: {} training and {} held-out windows", corpus.source, split.train.size(),
-                           split.heldout.size())},
+      {"data", fmt::format("{}: {} training and {} held-out windows{}", corpus.source, split.train.size(),
+                           split.heldout.size(),
+                           o.heldout_data.empty() ? "" : fmt::format(" (held out: {})", o.heldout_data))},
+      {"best model", o.patience > 0 ? fmt::format("lowest held-out NLL{}, stop after {} epochs without a new low",
+                                                  all_positions ? " over all positions" : " after the window",
+                                                  o.patience)
+                                    : fmt::format("lowest held-out NLL{}", all_positions ? " over all positions"
+                                                                                         : " after the window")},
       {"device", fmt::format("{}, {} CPU threads", mg::device_name(device), mg::cpu_threads())},
       {"seed", std::to_string(o.common.seed)},
       {"output", o.common.out},
@@ -282,8 +308,20 @@ int run_train(TrainOptions o) {
                           {"data", o.common.data},
                           {"batch", B},
                           {"max_steps", o.max_steps},
+                          {"heldout_data", o.heldout_data},
+                          {"patience", o.patience},
                           {"epoch", epoch_done},
-                          {"primers", primer_windows(corpus, split, o.seq_len)}};
+                          {"primers", primer_windows(heldout_ids, split, o.seq_len)}};
+  };
+
+  // OUT/best.safetensors: the epoch with the lowest held-out NLL (over all
+  // positions for --objective all, after the window otherwise), for
+  // generate and eval; model.safetensors is always the latest, for --resume.
+  const std::string best_path = o.common.out + "/best.safetensors";
+  int best_epoch = ck ? resumed.best_epoch : 0;
+  double best_loss = ck ? resumed.best_loss : 0;
+  auto add_best = [&](nlohmann::json& meta) {
+    if (best_epoch > 0) meta["best"] = {{"epoch", best_epoch}, {"loss", best_loss}};
   };
 
   const std::vector<mg::Tensor> params = net.parameters();
@@ -307,6 +345,7 @@ int run_train(TrainOptions o) {
         progress.finish();
         skipped += guard.take_skipped();
         nlohmann::json meta = checkpoint_meta(epoch - 1);
+        add_best(meta);
         mg::nn::TrainingState::now(opt, epoch - 1, s,
                                    {{"loss", loss_sum}, {"applied", static_cast<double>(applied)},
                                     {"skipped", static_cast<double>(skipped)}})
@@ -336,7 +375,7 @@ int run_train(TrainOptions o) {
       progress.update(s, l, B);
     }
     net.eval();
-    HeldoutMetrics h = evaluate_windows(net, corpus.ids, split.heldout, o.seq_len, B, device);
+    HeldoutMetrics h = evaluate_windows(net, heldout_ids, split.heldout, o.seq_len, B, device);
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     // The mean over the steps applied; NaN for an epoch whose every step was skipped.
     const double train_loss = applied > 0 ? loss_sum / static_cast<double>(applied) : NAN;
@@ -348,9 +387,17 @@ int run_train(TrainOptions o) {
     nlohmann::json meta = checkpoint_meta(epoch);
     meta["heldout"] = {{"loss", h.loss}, {"perplexity", h.perplexity}, {"accuracy", h.accuracy},
                        {"loss_all", h.loss_all}};
+    const double score = all_positions ? h.loss_all : h.loss;
+    const bool improved = std::isfinite(score) && (best_epoch == 0 || score < best_loss);
+    if (improved) {
+      best_epoch = epoch;
+      best_loss = score;
+    }
+    add_best(meta);
     mg::nn::TrainingState::now(opt, epoch).write(meta);
-    // The checkpoint first: the log never has a row for an epoch the checkpoint lacks.
+    // The checkpoints first: the log never has a row for an epoch they lack.
     mg::nn::save_checkpoint(ckpt_path, kApp, net, &opt, meta);
+    if (improved) mg::nn::save_checkpoint(best_path, kApp, net, nullptr, meta);
     skipped += guard.take_skipped();
     log.append({static_cast<double>(epoch), train_loss, h.loss, h.perplexity, h.accuracy, secs,
                 static_cast<double>(skipped), h.loss_all});
@@ -361,10 +408,16 @@ int run_train(TrainOptions o) {
     if (std::filesystem::exists(o.common.out + "/token-histogram.png"))
       page.picture(o.common.out + "/token-histogram.png", "Token counts, with the --min-count threshold");
     report.save();
+    if (o.patience > 0 && epoch - best_epoch >= o.patience) {
+      std::printf("stopping after epoch %d: no lower held-out NLL for %d epochs (best: epoch %d, %.4f)\n", epoch,
+                  o.patience, best_epoch, best_loss);
+      break;
+    }
   }
-  std::printf("checkpoint: %s\nlog: %s/log.csv\npictures: %s/curves.png, %s/token-histogram.png\nreport: %s/report.html\n",
-              ckpt_path.c_str(), o.common.out.c_str(), o.common.out.c_str(), o.common.out.c_str(),
-              o.common.out.c_str());
+  std::printf("checkpoint: %s (best held-out epoch %d: %s)\nlog: %s/log.csv\npictures: %s/curves.png, "
+              "%s/token-histogram.png\nreport: %s/report.html\n",
+              ckpt_path.c_str(), best_epoch, best_path.c_str(), o.common.out.c_str(), o.common.out.c_str(),
+              o.common.out.c_str(), o.common.out.c_str());
   return 0;
 }
 
