@@ -26,6 +26,8 @@ namespace {
 
 const std::string kBin = MUSICGEN_BINARY_DIR "/apps/chopin-lstm/chopin-lstm";
 const std::string kTiny = " --hidden1 24 --hidden2 12 --dense 12 --batch 32 --max-steps 4 --threads 2";
+// The original recipe, no longer train's default.
+const std::string kSeedRecipe = " --model seed";
 
 struct Run {
   int code = -1;
@@ -62,11 +64,11 @@ std::string last_line(const std::string& s) {
 
 TEST_CASE("chopin-lstm resumed training equals uninterrupted training") {
   const std::string dir = mg::test::scratch_dir("chopin-resume");
-  Run a = run("train --out " + dir + "/straight --epochs 2" + kTiny);
+  Run a = run("train --out " + dir + "/straight --epochs 2" + kTiny + kSeedRecipe);
   REQUIRE_MESSAGE(a.code == 0, a.output);
-  Run b1 = run("train --out " + dir + "/resumed --epochs 1" + kTiny);
+  Run b1 = run("train --out " + dir + "/resumed --epochs 1" + kTiny + kSeedRecipe);
   REQUIRE_MESSAGE(b1.code == 0, b1.output);
-  Run b2 = run("train --out " + dir + "/resumed --epochs 2 --resume" + kTiny);
+  Run b2 = run("train --out " + dir + "/resumed --epochs 2 --resume" + kTiny + kSeedRecipe);
   REQUIRE_MESSAGE(b2.code == 0, b2.output);
   CHECK(b2.output.find("resuming after epoch 1") != std::string::npos);
 
@@ -105,7 +107,7 @@ TEST_CASE("chopin-lstm training lowers the held-out loss") {
 
 TEST_CASE("chopin-lstm generation is deterministic for a seed and writes readable MIDI") {
   const std::string dir = mg::test::scratch_dir("chopin-generate");
-  REQUIRE(run("train --out " + dir + " --epochs 1" + kTiny).code == 0);
+  REQUIRE(run("train --out " + dir + " --epochs 1" + kTiny + kSeedRecipe).code == 0);
   const std::string ck = " --checkpoint " + dir + "/model.safetensors";
   for (const char* name : {"a", "b", "c", "greedy1", "greedy2"}) {
     const std::string n = name;
@@ -383,7 +385,7 @@ TEST_CASE("chopin-lstm on the original 48 Chopin files") {
     return;
   }
   const std::string dir = mg::test::scratch_dir("chopin-real");
-  Run r = run("train --data " + data + "/chopin-midi --out " + dir + " --epochs 1" + kTiny);
+  Run r = run("train --data " + data + "/chopin-midi --out " + dir + " --epochs 1" + kTiny + kSeedRecipe);
   INFO(r.output);
   REQUIRE(r.code == 0);
   CHECK(r.output.find("48 MIDI files read") != std::string::npos);

@@ -20,7 +20,7 @@ inline constexpr const char* kApp = "chopin-lstm";
 
 struct TrainOptions {
   mg::app::CommonOptions common;
-  std::string model = "seed";
+  std::string model = "embed";  // "seed": the original recipe
   std::string repr;       // "seed" or "timed"; empty: timed for --model embed, seed for --model seed
   std::string objective;  // "next" or "all"; empty: all for --model embed, next for --model seed
   int64_t stride = 0;     // --objective all: windows start every stride tokens; 0: seq_len

@@ -26,7 +26,8 @@ int parse_command_line(int argc, const char* const* argv, Command& command) {
   train->get_option("--batch")->description("Batch size (default 256)");
   train->add_option("--out", t.common.out, "Output folder (default runs/chopin)");
   train->add_option("--model", t.model,
-                    "seed: scalar input, the original recipe (default); embed: learned embedding")
+                    "embed: learned embedding, timed tokens, loss at every position (default); seed: scalar input, "
+                    "the original recipe with its tokens and loss")
       ->check(CLI::IsMember({"seed", "embed"}));
   train->add_option("--repr", t.repr,
                     "Tokens: seed (the original's notes and chords) or timed (bars, positions, pitch, duration, "
