@@ -33,7 +33,9 @@ Tensor pool_bins(const Tensor& m, int64_t k) {
 }  // namespace
 
 Tensor MagnitudeMap::magnitudes(const Tensor& features) const {
-  return exp(features * scale + shift) - floor;
+  // min(a, c) = c - relu(c - a)
+  Tensor log_mag = features * scale + shift;
+  return exp(neg(relu(neg(log_mag) + log_ceiling)) + log_ceiling) - floor;
 }
 
 double beta_at(const VaeLossConfig& c, int64_t step) {

@@ -33,10 +33,14 @@ namespace mg::nn {
 
 enum class Reconstruction { SquaredError, BernoulliLogits };
 
-// Decoded features -> linear magnitudes: |S| = exp(v * scale + shift[c]) - floor.
+// Decoded features -> linear magnitudes: |S| = exp(min(v * scale + shift[c], log_ceiling)) - floor.
+// The ceiling keeps exp finite when an untrained decoder's output is far off
+// (the gradient above it is zero); the app sets it to the largest magnitude
+// the STFT can give, so it never touches a real spectrum.
 struct MagnitudeMap {
   Tensor shift;  // [C, 1]
   double scale = 1, floor = 0;
+  double log_ceiling = 30;
   Tensor magnitudes(const Tensor& features) const;  // [B, C, L] -> [B, C, L]
 };
 

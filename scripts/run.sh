@@ -23,7 +23,7 @@ $chopin generate --checkpoint runs/chopin/model.safetensors --length-seconds 30 
   --out runs/chopin/generated.mid --wav runs/chopin/generated.wav
 $chopin eval --checkpoint runs/chopin/model.safetensors
 
-echo "== jazz-vae: train on the built-in jazz clips (time-resolved latent: 16 channels per 0.19 s)"
+echo "== jazz-vae: train on the built-in jazz clips (time-resolved latent: 64 channels per 46 ms)"
 $jazz train --out runs/jazz --epochs 40 --lr 1e-3
 echo "== jazz-vae: train the learned prior (an LSTM over latent frames)"
 $jazz prior --checkpoint runs/jazz/model.safetensors --epochs 100

@@ -114,7 +114,7 @@ TEST_CASE("jazz-vae overfits one short clip to a spectral convergence of 0.1") {
   // Two stages of 64 channels: the tiny 8-channel decoder cannot represent 129 bins well enough to overfit.
   // One file: nothing is held out, so the log's scores are of this clip.
   Run r = run("train --data " + dir + "/data --out " + dir + "/run --epochs 60 --lr 3e-3 --beta 0.01 --clip-seconds 1 "
-              "--n-fft 256 --hop 128 --channels 64,64 --threads 2");
+              "--n-fft 256 --hop 128 --channels 64,64 --latent 16 --threads 2");
   INFO(r.output);
   REQUIRE(r.rc == 0);
   std::vector<std::string> recon = csv_column(dir + "/run/log.csv", "train_recon");
@@ -141,7 +141,7 @@ TEST_CASE("jazz-vae train, generate, interpolate, encode and eval on the built-i
   for (const char* f : {"latent-map.png", "reconstruction.png", "curves.png", "epochs/epoch-002.png"}) check_png(dir + "/run/" + f, 600, 400);
   CHECK(fs::file_size(dir + "/run/training.gif") > 10000);
 
-  CHECK(t.output.find("latent time-resolved, 16 channels x 44 frames") != std::string::npos);
+  CHECK(t.output.find("latent time-resolved, 64 channels x 44 frames") != std::string::npos);
   Run g = run("generate --checkpoint " + ck + " --count 2 --griffin-lim-iters 8 --out " + dir + "/gen");
   INFO(g.output);
   REQUIRE(g.rc == 0);
@@ -277,6 +277,35 @@ TEST_CASE("jazz-vae resume continues exactly") {
     CHECK(a.tensors[i].data == b.tensors[i].data);
   }
   CHECK(csv_column(dir + "/resumed/log.csv", "train_loss") == csv_column(dir + "/straight/log.csv", "train_loss"));
+}
+
+TEST_CASE("jazz-vae --eval-every logs the evaluated epochs only, and --augment crop changes what is trained on") {
+  const std::string dir = mg::test::scratch_dir("jazz-eval-every");
+  fs::create_directories(dir + "/data");
+  for (int i = 0; i < 3; ++i) mg::io::write_wav(dir + "/data/c" + std::to_string(i) + ".wav", tone(3.0, i), 22050, true);
+  const std::string common = " --data " + dir + "/data --batch 2" + kTiny;
+  Run r = run("train --epochs 5 --eval-every 2 --out " + dir + "/every" + common);
+  INFO(r.output);
+  REQUIRE(r.rc == 0);
+  CHECK(csv_column(dir + "/every/log.csv", "epoch") == std::vector<std::string>{"2", "4", "5"});
+  const mg::nn::Checkpoint ck = mg::nn::load_checkpoint(dir + "/every/model.safetensors", "jazz-vae");
+  CHECK(ck.meta["epoch"] == 5);
+  CHECK(ck.meta["train"]["augment"] == "crop");  // the default of the time-resolved conv model
+  for (const char* e : {"001", "003"}) CHECK(!fs::exists(dir + "/every/epochs/epoch-" + e + ".png"));
+  for (const char* e : {"002", "004", "005"}) CHECK(fs::exists(dir + "/every/epochs/epoch-" + e + ".png"));
+  check_png(dir + "/every/curves.png", 200, 100);
+  CHECK(fs::file_size(dir + "/every/training.gif") > 0);
+
+  // The same seed with the fixed clips: the first step sees other frames, so the epoch's loss differs.
+  Run fixed = run("train --epochs 1 --augment none --out " + dir + "/fixed" + common);
+  Run cropped = run("train --epochs 1 --out " + dir + "/cropped" + common);
+  REQUIRE(fixed.rc == 0);
+  REQUIRE(cropped.rc == 0);
+  CHECK(csv_column(dir + "/fixed/log.csv", "train_loss") != csv_column(dir + "/cropped/log.csv", "train_loss"));
+  // Cropping is a spectrogram-frame augmentation: not for the waveform model.
+  Run bad = run("train --model seed --augment crop --epochs 1 --out " + dir + "/bad" + common);
+  CHECK(bad.rc == 2);
+  CHECK(bad.output.find("--augment") != std::string::npos);
 }
 
 TEST_CASE("jazz-vae skips unreadable files and fails on a folder without audio") {

@@ -145,6 +145,27 @@ TEST_CASE("vae_loss: reconstruction, KL, free bits and warm-up by hand") {
   CHECK(k.item() == doctest::Approx(-0.5 * (1 + std::log(2.0) - 1 - 2)));
 }
 
+TEST_CASE("the magnitude map inverts the features below its ceiling and stays finite above it") {
+  nn::MagnitudeMap map;
+  map.shift = from_vector(std::vector<float>{0.5f, -1.0f}, {2, 1});
+  map.scale = 2.0;
+  map.floor = 1e-3;
+  map.log_ceiling = std::log(512.0);
+  // Bin 0 below the ceiling, bin 1 far above it (exp of 2 * 400 - 1 overflows float).
+  Tensor v = from_vector(std::vector<float>{0.25f, -3.0f, 400.0f, 1.0f}, {1, 2, 2}).requires_grad_(true);
+  Tensor m = map.magnitudes(v);
+  const std::vector<float> got = m.to_vector<float>();
+  CHECK(got[0] == doctest::Approx(std::exp(0.25 * 2 + 0.5) - 1e-3).epsilon(1e-5));
+  CHECK(got[1] == doctest::Approx(std::exp(-3.0 * 2 + 0.5) - 1e-3).epsilon(1e-4));
+  CHECK(got[2] == doctest::Approx(512.0 - 1e-3).epsilon(1e-5));  // capped
+  CHECK(got[3] == doctest::Approx(std::exp(1.0 * 2 - 1.0) - 1e-3).epsilon(1e-5));
+  sum(m).backward();
+  const std::vector<float> g = v.grad().to_vector<float>();
+  CHECK(g[0] == doctest::Approx(2 * std::exp(0.25 * 2 + 0.5)).epsilon(1e-4));  // d/dv exp(2v + s) = 2 exp(2v + s)
+  CHECK(g[2] == 0.0f);  // above the ceiling the magnitude does not move
+  for (float x : g) CHECK(std::isfinite(x));
+}
+
 TEST_CASE("the spectral term equals io's spectral convergence at three resolutions") {
   manual_seed(4);
   const int64_t C = 9, L = 12;

@@ -76,6 +76,8 @@ TrainSettings settings_from_flags(const TrainOptions& o, const mg::nn::ConvVaeCo
   s.free_bits = o.free_bits >= 0 ? o.free_bits : c.time_resolved() ? kTimeFreeBits : 0.0;
   s.spectral_weight = o.spectral_weight >= 0 ? o.spectral_weight : c.kind == "conv" && c.time_resolved() ? kTimeSpectralWeight : 0.0;
   if (s.spectral_weight > 0 && c.kind != "conv") usage_fail("--spectral-weight: only the conv model has magnitudes to compare");
+  s.augment = !o.augment.empty() ? o.augment : c.kind == "conv" && c.time_resolved() ? "crop" : "none";
+  if (s.augment == "crop" && c.kind != "conv") usage_fail("--augment crop: only the conv model crops its spectrogram frames");
   return s;
 }
 
@@ -105,12 +107,12 @@ int parse_command_line(int argc, const char* const* argv, Command& command) {
       ->check(number_in(kMinLogFloor, kMaxLogFloor));
   t->add_option("--channels", train.channels,
                 "Encoder channels per stage, e.g. 64,128,128,256 (or 8,8 for a tiny model); 1 to 8 stages of 1 to 1024; "
-                "each stage halves the frame rate (default: time 128,128,256, global 64,128,128,256)");
+                "each stage halves the frame rate (default: time 256, global 64,128,128,256)");
   t->add_option("--latent-mode", train.latent_mode,
                 "time: Z channels per latent frame (default for conv); global: one Z-vector per clip "
                 "(the original's design, default for seed)")
       ->check(CLI::IsMember({"time", "global"}));
-  t->add_option("--latent", train.latent, "Latent channels (time) or dimensions (global); default time 16, global 2")
+  t->add_option("--latent", train.latent, "Latent channels (time) or dimensions (global); default time 64, global 2")
       ->check(integer_in(1, kMaxLatent));
   t->add_option("--blocks", train.blocks, "Residual blocks per stage on each side (default 1)")
       ->check(integer_in(0, kMaxBlocks));
@@ -126,6 +128,14 @@ int parse_command_line(int argc, const char* const* argv, Command& command) {
       ->check(integer_in(0, mg::app::kMaxEpochs));
   t->add_option("--lr", train.lr, "Adam learning rate (default: time 1e-3, global 3e-4)")->check(positive_up_to(kMaxLearningRate));
   t->add_option("--clip-grad", train.clip_grad, "Gradient norm limit (0: off)")->check(number_in(0, kMaxClipGrad));
+  t->add_option("--augment", train.augment,
+                "crop: each training example is a clip-length crop of its file at a random frame, new every epoch; "
+                "none: the fixed clips (default: crop for the time-resolved conv model, none otherwise)")
+      ->check(CLI::IsMember({"crop", "none"}));
+  t->add_option("--eval-every", train.eval_every,
+                "Held-out metrics, the log row and the pictures every this many epochs and after the last "
+                "(the checkpoint is written every epoch; default 1)")
+      ->check(integer_in(1, mg::app::kMaxEpochs));
   t->add_flag("--resume", train.resume, "Continue from OUT/model.safetensors up to --epochs");
   t->add_flag("--skip-nonfinite", train.skip_nonfinite,
               "Skip a step whose loss or gradient is NaN or infinite (counted in log.csv) instead of stopping");

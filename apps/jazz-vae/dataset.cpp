@@ -214,8 +214,9 @@ void fit_standardisation(FeatureConfig& f, const std::vector<std::vector<float>>
 
 std::vector<float> compute_features(const FeatureConfig& f, const std::vector<float>& audio) {
   if (f.model == "seed") return audio;
-  const int64_t bins = f.channels(), frames = f.length();
+  const int64_t bins = f.channels();
   std::vector<float> x = log_bins_by_frames(magnitude(f, audio), bins, f.log_floor);
+  const int64_t frames = static_cast<int64_t>(x.size()) / bins;  // f.length() for a clip
   for (int64_t b = 0; b < bins; ++b)
     for (int64_t t = 0; t < frames; ++t) x[b * frames + t] = (x[b * frames + t] - f.bin_mean[b]) / f.log_std;
   return x;

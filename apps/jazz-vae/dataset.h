@@ -85,7 +85,7 @@ FileSplit split_files(const std::vector<std::string>& files, uint64_t seed);
 // Per-bin statistics of the training clips' log-magnitudes (conv), stored in f.
 void fit_standardisation(FeatureConfig& f, const std::vector<std::vector<float>>& train_audio);
 
-// Audio clip -> features [C, L]; and back: decoded features -> audio
+// Audio clip -> features [C, L] (conv: any length of audio gives [C, its frames]); and back: decoded features -> audio
 // (conv: Griffin-Lim with `griffin_lim_iters` iterations; seed: 2 sigmoid - 1).
 std::vector<float> compute_features(const FeatureConfig& f, const std::vector<float>& audio);
 std::vector<float> features_to_audio(const FeatureConfig& f, const std::vector<float>& decoded, int griffin_lim_iters);

@@ -41,6 +41,8 @@ struct TrainOptions {
   double spectral_weight = -1;  // weight of the spectral-convergence term; < 0: the model's default
   double lr = 0;            // 0: the mode's default (time 1e-3, global the original's 3e-4)
   double clip_grad = 100;   // 0: no clipping
+  std::string augment;      // "crop" or "none"; empty: crop for the time-resolved conv model, none otherwise
+  int eval_every = 1;       // held-out metrics, log row and pictures every this many epochs (and after the last)
   bool resume = false;
   bool skip_nonfinite = false;  // skip a step with a non-finite loss or gradient instead of stopping
 };
@@ -108,11 +110,14 @@ int parse_command_line(int argc, const char* const* argv, Command& command);
 FeatureConfig features_from_flags(const TrainOptions& o);
 mg::nn::ConvVaeConfig model_from_flags(const TrainOptions& o, const FeatureConfig& f);
 
-// The defaults of the time-resolved latent: three stages (a latent frame per
-// 8 STFT frames, 0.19 s at 22,050 Hz with hop 512), 16 channels, free bits
-// and the spectral term.
-inline const std::vector<int64_t> kTimeChannels = {128, 128, 256};
-inline constexpr int64_t kTimeLatent = 16;
+// The defaults of the time-resolved latent: one stage (a latent frame per 2
+// STFT frames, 46 ms at 22,050 Hz with hop 512), 64 channels, free bits and
+// the spectral term. 32 numbers per STFT frame: on held-out clips even the
+// best linear code (PCA of the log-magnitudes) needs about that many to come
+// near a spectral convergence of 0.5, and 16 channels every 8 frames (two
+// numbers per frame) cannot go below 0.65 (apps/jazz-vae/README.md).
+inline const std::vector<int64_t> kTimeChannels = {256};
+inline constexpr int64_t kTimeLatent = 64;
 inline constexpr double kTimeFreeBits = 0.1;
 inline constexpr double kTimeSpectralWeight = 1.0;
 inline constexpr double kTimeLearningRate = 1e-3, kGlobalLearningRate = 3e-4;
@@ -131,6 +136,7 @@ struct TrainSettings {
   double lr = 3e-4, beta = 1, clip_grad = 100;
   int beta_warmup = 0;
   double free_bits = 0, spectral_weight = 0;
+  std::string augment = "none";  // "crop": each training example is a random clip-length crop of its file
   nlohmann::json to_json() const;
 };
 // The settings the training flags give for a model (the mode's defaults filled in).

@@ -65,6 +65,7 @@ TrainSettings read_settings(const mg::nn::MetaReader& m) {
   s.clip_grad = m.number("clip_grad", 0, kMaxClipGrad);
   s.free_bits = m.has("free_bits") ? m.number("free_bits", 0, kMaxFreeBits) : 0;
   s.spectral_weight = m.has("spectral_weight") ? m.number("spectral_weight", 0, kMaxSpectralWeight) : 0;
+  if (m.has("augment")) s.augment = m.one_of("augment", {"crop", "none"});
   return s;
 }
 
@@ -82,7 +83,7 @@ std::vector<std::string> read_names(const mg::nn::MetaReader& m, const std::stri
 nlohmann::json TrainSettings::to_json() const {
   return {{"seed", seed},           {"batch", batch},         {"lr", lr},
           {"beta", beta},           {"beta_warmup", beta_warmup}, {"clip_grad", clip_grad},
-          {"free_bits", free_bits}, {"spectral_weight", spectral_weight}};
+          {"free_bits", free_bits}, {"spectral_weight", spectral_weight}, {"augment", augment}};
 }
 
 JazzMeta read_metadata(const mg::nn::Checkpoint& ck, const std::string& path) {

@@ -29,6 +29,8 @@ mg::nn::MagnitudeMap magnitude_map(const FeatureConfig& f, mg::Device device) {
   map.shift = mg::from_vector(f.bin_mean, {f.channels(), 1}, device);
   map.scale = f.log_std;
   map.floor = f.log_floor;
+  // A Hann-windowed frame of samples in [-1, 1] has |S| <= n_fft / 2.
+  map.log_ceiling = std::log(0.5 * f.n_fft + f.log_floor);
   return map;
 }
 

@@ -78,6 +78,7 @@ std::vector<mg::io::Image> read_epoch_frames(const std::string& out_dir, int las
   std::vector<mg::io::Image> frames;
   for (int e = 1; e <= last; ++e) {
     const std::string path = epoch_frame_path(out_dir, e);
+    if (!std::filesystem::exists(path)) continue;  // an epoch without evaluation (--eval-every)
     int w = 0, h = 0, n = 0;
     unsigned char* px = stbi_load(path.c_str(), &w, &h, &n, 3);
     if (!px) mg::fail("{}: cannot read the frame of epoch {} for training.gif ({})", path, e, stbi_failure_reason());

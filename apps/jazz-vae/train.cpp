@@ -11,7 +11,9 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <numeric>
+#include <optional>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -28,6 +30,7 @@
 #include "models/checkpoint.h"
 #include "models/optim.h"
 #include "models/training_state.h"
+#include "tensor/rng.h"
 #include "tensor/backend.h"
 #include "tensor/rng.h"
 
@@ -95,6 +98,44 @@ void write_pictures(const std::string& out, int epoch, const LoadedModel& m, con
   loss_curves(out + "/curves.png", log);
 }
 
+// --augment crop: the features of each training file's clips joined end to
+// end ([C, F] for F frames), from which every epoch draws clip-length crops
+// at random frames. A file's clips are consecutive pieces of it, so this is
+// the file up to its last whole clip. Held-out clips are never cropped.
+class CropSampler {
+ public:
+  CropSampler(const Dataset& d, const FeatureConfig& f) : f_(f) {
+    for (size_t i : d.train) {
+      std::vector<float>& audio = file_audio_[d.clips[i].file];
+      audio.insert(audio.end(), d.clips[i].audio.begin(), d.clips[i].audio.end());
+    }
+    for (auto& [file, audio] : file_audio_) {
+      file_features_[file] = compute_features(f, audio);
+      audio.clear();
+      audio.shrink_to_fit();
+    }
+  }
+
+  // The crop for the i-th example of `step` in `epoch`, drawn from clip c's
+  // file by a Philox counter of (epoch, step, i): the same on a resumed run.
+  std::vector<float> crop(const Clip& c, uint64_t seed, int epoch, int64_t step, size_t i) const {
+    const std::vector<float>& all = file_features_.at(c.file);
+    const int64_t C = f_.channels(), L = f_.length(), F = static_cast<int64_t>(all.size()) / C;
+    const uint64_t counter = (static_cast<uint64_t>(epoch) << 40) + (static_cast<uint64_t>(step) << 16) + i;
+    const int64_t start = std::min<int64_t>(
+        F - L, static_cast<int64_t>(mg::Philox::uniform(seed ^ kCropStream, counter) * static_cast<double>(F - L + 1)));
+    std::vector<float> out(static_cast<size_t>(C * L));
+    for (int64_t b = 0; b < C; ++b)
+      std::copy_n(all.begin() + b * F + start, L, out.begin() + b * L);
+    return out;
+  }
+
+ private:
+  static constexpr uint64_t kCropStream = 0x63726f7073ULL;  // "crops": a stream apart from the others of `seed`
+  FeatureConfig f_;
+  std::map<size_t, std::vector<float>> file_audio_, file_features_;
+};
+
 }  // namespace
 
 int run_train(const TrainOptions& o) {
@@ -148,6 +189,8 @@ int run_train(const TrainOptions& o) {
     fit_standardisation(features, train_audio);
   }
   for (Clip& c : d.clips) c.features = compute_features(features, c.audio);
+  std::optional<CropSampler> crops;
+  if (settings.augment == "crop") crops.emplace(d, features);
   // Metrics fall back to the training clips when nothing is held out (a one-file folder).
   const std::vector<size_t> scored = d.test.empty() ? d.train : d.test;
   if (d.test.empty()) std::printf("note: no held-out clip; metrics below are on the training clips\n");
@@ -197,6 +240,7 @@ int run_train(const TrainOptions& o) {
       {"parameters", std::to_string(vae->num_parameters())},
       {"loss", fmt::format("beta {} (warm-up {} steps), free bits {}, spectral weight {}", settings.beta,
                            settings.beta_warmup, settings.free_bits, settings.spectral_weight)},
+      {"augmentation", settings.augment == "crop" ? "a random clip-length crop of the file per example" : "none"},
       {"optimizer", fmt::format("Adam, learning rate {}, gradient norm clipped at {}", settings.lr, clip_grad)},
       {"epochs", fmt::format("{} ({} steps of batch {} each)", o.common.epochs, steps_per_epoch, batch)},
       {"data", fmt::format("{}: {} training and {} held-out clips of {:g} s", d.source, d.train.size(), d.test.size(),
@@ -246,6 +290,7 @@ int run_train(const TrainOptions& o) {
   mg::app::StopRequest stop;
   mg::app::RunEstimate estimate(
       std::max<int64_t>(0, (o.common.epochs - start_epoch) * steps_per_epoch - (partial ? partial->step : 0)));
+  int64_t skipped_unlogged = 0;  // skipped steps of epochs without a log row, counted in the next row
   for (int epoch = start_epoch; epoch < o.common.epochs; ++epoch) {
     const auto t0 = std::chrono::steady_clock::now();
     vae->train();
@@ -277,7 +322,16 @@ int run_train(const TrainOptions& o) {
       }
       const size_t b = static_cast<size_t>(s * batch), e = std::min(order.size(), b + static_cast<size_t>(batch));
       std::vector<const std::vector<float>*> feats;
-      for (size_t i = b; i < e; ++i) feats.push_back(&d.clips[order[i]].features);
+      std::vector<std::vector<float>> cropped;
+      cropped.reserve(e - b);
+      for (size_t i = b; i < e; ++i) {
+        if (crops) {
+          cropped.push_back(crops->crop(d.clips[order[i]], seed, epoch, s, i - b));
+          feats.push_back(&cropped.back());
+        } else {
+          feats.push_back(&d.clips[order[i]].features);
+        }
+      }
       Tensor x = feature_batch(features, feats, device);
       const int64_t B = x.size(0);
       guard.begin_step();
@@ -302,6 +356,18 @@ int run_train(const TrainOptions& o) {
     progress.finish();
     // Means over the steps applied; NaN for an epoch whose every step was skipped.
     const double n = clips_seen > 0 ? clips_seen : NAN;
+    if ((epoch + 1) % o.eval_every != 0 && epoch + 1 < o.common.epochs) {
+      // Between evaluations: the checkpoint only, so a stopped run loses at most one epoch.
+      std::printf("epoch %d/%d  %.1f s  train loss %.4g (recon %.4g, kl %.4g, beta %.3g)\n", epoch + 1,
+                  o.common.epochs, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
+                  loss_sum / n, recon_sum / n, kl_sum / n, beta_now);
+      std::fflush(stdout);
+      nlohmann::json meta = checkpoint_meta(epoch + 1);
+      mg::nn::TrainingState::now(opt, epoch + 1).write(meta);
+      mg::nn::save_checkpoint(ckpt_path, kApp, *vae, &opt, meta);
+      skipped_unlogged += skipped + guard.take_skipped();
+      continue;
+    }
     Metrics m = evaluate_clips(model, clips_at(d, scored), batch);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::printf("epoch %d/%d  %.1f s  train loss %.4g (recon %.4g, kl %.4g, beta %.3g)  held-out recon %.4g  kl %.4g  "
@@ -315,7 +381,8 @@ int run_train(const TrainOptions& o) {
     mg::nn::TrainingState::now(opt, epoch + 1).write(meta);
     // The checkpoint first: the log never has a row for an epoch the checkpoint lacks.
     mg::nn::save_checkpoint(ckpt_path, kApp, *vae, &opt, meta);
-    skipped += guard.take_skipped();
+    skipped += guard.take_skipped() + skipped_unlogged;
+    skipped_unlogged = 0;
     log.append({static_cast<double>(epoch + 1), beta_now, loss_sum / n, recon_sum / n, kl_sum / n, m.recon, m.kl,
                 m.decoded.convergence, m.decoded.log_distance, m.decoded.multi_resolution, m.decoded.onset_correlation,
                 static_cast<double>(m.active_units), seconds, static_cast<double>(skipped)});
