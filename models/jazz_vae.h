@@ -10,6 +10,9 @@
 //            global: z [B, Z] -> Linear -> [B, C_S, T]
 //            -> S x (blocks -> ConvT(s2)) -> [B, Cin, 2^S T] cropped to L
 //
+// With no blocks (the app's default for the time-resolved latent) nothing
+// nonlinear stands between input and latent or latent and output.
+//
 // The time-resolved latent keeps the encoder's time axis, so each latent
 // frame describes 2^S input frames (RAVE's latent sequence, Caillon and Esling
 // 2021); the global latent is the seed's design, one point per clip.

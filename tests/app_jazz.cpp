@@ -142,6 +142,7 @@ TEST_CASE("jazz-vae train, generate, interpolate, encode and eval on the built-i
   CHECK(fs::file_size(dir + "/run/training.gif") > 10000);
 
   CHECK(t.output.find("latent time-resolved, 64 channels x 44 frames") != std::string::npos);
+  CHECK(t.output.find("0 block(s) per stage") != std::string::npos);  // the time latent's default
   Run g = run("generate --checkpoint " + ck + " --count 2 --griffin-lim-iters 8 --out " + dir + "/gen");
   INFO(g.output);
   REQUIRE(g.rc == 0);
@@ -185,6 +186,7 @@ TEST_CASE("jazz-vae with the seed's global 2-D latent: grid, interpolation and l
   INFO(t.output);
   REQUIRE(t.rc == 0);
   CHECK(t.output.find("latent global, 2 dimensions") != std::string::npos);
+  CHECK(t.output.find("1 block(s) per stage") != std::string::npos);  // the original's ResNet blocks
   Run g = run("generate --checkpoint " + ck + " --count 1 --grid 2 --griffin-lim-iters 4 --out " + dir + "/gen");
   INFO(g.output);
   REQUIRE(g.rc == 0);

@@ -60,7 +60,7 @@ mg::nn::ConvVaeConfig model_from_flags(const TrainOptions& o, const FeatureConfi
   c.length = f.length();
   if (!o.channels.empty()) c.channels = parse_channels(o.channels);
   else if (c.time_resolved()) c.channels = kTimeChannels;
-  c.blocks = o.blocks;
+  c.blocks = o.blocks >= 0 ? o.blocks : c.time_resolved() ? kTimeBlocks : 1;
   c.latent = o.latent > 0 ? o.latent : c.time_resolved() ? kTimeLatent : 2;
   return c;
 }
@@ -114,7 +114,7 @@ int parse_command_line(int argc, const char* const* argv, Command& command) {
       ->check(CLI::IsMember({"time", "global"}));
   t->add_option("--latent", train.latent, "Latent channels (time) or dimensions (global); default time 64, global 2")
       ->check(integer_in(1, kMaxLatent));
-  t->add_option("--blocks", train.blocks, "Residual blocks per stage on each side (default 1)")
+  t->add_option("--blocks", train.blocks, "Residual blocks per stage on each side (default: time 0, global 1)")
       ->check(integer_in(0, kMaxBlocks));
   t->add_option("--free-bits", train.free_bits,
                 "KL below this many nats per latent channel (mean over clips and frames) costs nothing "
