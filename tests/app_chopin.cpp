@@ -324,6 +324,13 @@ TEST_CASE("chopin-lstm --heldout-data: held-out metrics on another folder, the b
   CHECK(bad.code == 2);
   CHECK(last_line(bad.output).find("--heldout-data") != std::string::npos);
   CHECK(!fs::exists(dir + "/bad"));
+  // A folder with nothing readable in it is a runtime error naming the flag and the folder.
+  fs::create_directories(dir + "/junk");
+  std::ofstream(dir + "/junk/x.mid") << "not a MIDI file";
+  Run junk = run("train --out " + dir + "/junk-run --model embed --epochs 1 --heldout-data " + dir + "/junk" + kTiny);
+  CHECK(junk.code == 1);
+  CHECK(last_line(junk.output).find("--heldout-data " + dir + "/junk: no readable MIDI file") != std::string::npos);
+  CHECK(!fs::exists(dir + "/junk-run/model.safetensors"));
 }
 
 TEST_CASE("chopin-lstm bad input gives one line naming the culprit and writes nothing") {

@@ -20,7 +20,7 @@ std::vector<std::string> tokens_of(const mg::io::MidiFile& m, const std::string&
 
 }  // namespace
 
-FolderPieces load_pieces(const std::string& data_dir, uint64_t seed, const std::string& repr) {
+FolderPieces load_pieces(const std::string& data_dir, uint64_t seed, const std::string& repr, const std::string& flag) {
   FolderPieces out;
   if (data_dir.empty()) {
     for (const mg::io::MidiFile& m : mg::io::builtin_piano_corpus(seed)) out.pieces.push_back(tokens_of(m, repr));
@@ -34,7 +34,7 @@ FolderPieces load_pieces(const std::string& data_dir, uint64_t seed, const std::
         out.skipped.emplace_back(file, why);
       },
       [&](const mg::io::MidiFile& m) { return tokens_of(m, repr); });
-  if (ft.files_read.empty()) mg::fail("--data {}: no readable MIDI file ({} skipped)", data_dir, ft.files_skipped);
+  if (ft.files_read.empty()) mg::fail("{} {}: no readable MIDI file ({} skipped)", flag, data_dir, ft.files_skipped);
   for (size_t f = 0; f < ft.file_starts.size(); ++f) {
     const size_t end = f + 1 < ft.file_starts.size() ? ft.file_starts[f + 1] : ft.tokens.size();
     out.pieces.emplace_back(ft.tokens.begin() + static_cast<long>(ft.file_starts[f]),

@@ -38,7 +38,9 @@ struct FolderPieces {
   std::vector<std::pair<std::string, std::string>> skipped;  // file, why
   std::vector<std::vector<std::string>> pieces;
 };
-FolderPieces load_pieces(const std::string& data_dir, uint64_t seed, const std::string& repr);
+// `flag` names the folder in the error when nothing in it is readable.
+FolderPieces load_pieces(const std::string& data_dir, uint64_t seed, const std::string& repr,
+                         const std::string& flag = "--data");
 
 // Window i is ids[i, i + seq_len) -> ids[i + seq_len].
 struct Split {

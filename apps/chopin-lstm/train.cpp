@@ -182,7 +182,7 @@ int run_train(TrainOptions o) {
   std::vector<int64_t> folder_ids;
   if (!o.heldout_data.empty()) {
     int64_t outside = 0;
-    folder_ids = ids_in_vocab(load_pieces(o.heldout_data, o.common.seed, o.repr), corpus.vocab, &outside);
+    folder_ids = ids_in_vocab(load_pieces(o.heldout_data, o.common.seed, o.repr, "--heldout-data"), corpus.vocab, &outside);
     const int64_t windows = static_cast<int64_t>(folder_ids.size()) - o.seq_len;
     if (windows < 1)
       mg::fail("--heldout-data {}: {} tokens in the training vocabulary, fewer than one window of {} and its next token",

@@ -30,7 +30,6 @@
 #include "models/checkpoint.h"
 #include "models/optim.h"
 #include "models/training_state.h"
-#include "tensor/rng.h"
 #include "tensor/backend.h"
 #include "tensor/rng.h"
 
@@ -175,7 +174,9 @@ int run_train(const TrainOptions& o) {
   std::printf("data: %s: %zu files, %zu clips of %.3g s at %d Hz\n", d.source.c_str(), d.files.size(),
               d.clips.size(), features.clip_seconds, features.sample_rate);
   mg::app::check_memory(fmt::format("{} clips of {:g} s with {}", d.clips.size(), features.clip_seconds, sizes),
-                        model_bytes + dataset_bytes(features, static_cast<double>(d.clips.size())));
+                        model_bytes + dataset_bytes(features, static_cast<double>(d.clips.size())) +
+                            // --augment crop: a second copy of the training audio and its features, file by file
+                            (settings.augment == "crop" ? dataset_bytes(features, static_cast<double>(d.train.size())) : 0.0));
   std::printf("split: %s\n", d.split.c_str());
   const std::vector<size_t> train_files = files_of(d, d.train), test_files = files_of(d, d.test);
   std::printf("train: %zu files (%zu clips); held-out: %zu files (%zu clips)\n", train_files.size(), d.train.size(),
