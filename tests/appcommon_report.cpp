@@ -291,11 +291,8 @@ namespace {
 }  // namespace
 
 TEST_CASE("report: headless Chromium shows every picture, plays every clip, logs no error") {
-  const std::string chromium = test::find_chromium();
-  if (chromium.empty()) {
-    test::skip("chromium is not installed (scripts/install-deps.sh --chromium installs it)");
-    return;
-  }
+  const std::string chromium = test::chromium_or_skip();
+  if (chromium.empty()) return;
   const fs::path dir = test::scratch_dir("report_chromium");
 
   // A tiny run: a curve, a piano roll, a latent map with three points, two clips and a 2 x 2 grid.

@@ -41,11 +41,8 @@ int count_after(const std::string& line, const std::string& key) {
 }  // namespace
 
 TEST_CASE("chopin-lstm's page after train, generate and eval shows every picture and plays the piece in Chromium") {
-  const std::string chromium = mg::test::find_chromium();
-  if (chromium.empty()) {
-    mg::test::skip("chromium is not installed (scripts/install-deps.sh --chromium installs it)");
-    return;
-  }
+  const std::string chromium = mg::test::chromium_or_skip();
+  if (chromium.empty()) return;
   const std::string bin = MUSICGEN_BINARY_DIR "/apps/chopin-lstm/chopin-lstm";
   const fs::path dir = mg::test::scratch_dir("report-chopin");
   const std::string out = dir.string();
@@ -61,11 +58,8 @@ TEST_CASE("chopin-lstm's page after train, generate and eval shows every picture
 }
 
 TEST_CASE("jazz-vae's page after train, generate, interpolate and eval shows every picture and plays every clip in Chromium") {
-  const std::string chromium = mg::test::find_chromium();
-  if (chromium.empty()) {
-    mg::test::skip("chromium is not installed (scripts/install-deps.sh --chromium installs it)");
-    return;
-  }
+  const std::string chromium = mg::test::chromium_or_skip();
+  if (chromium.empty()) return;
   const std::string bin = MUSICGEN_BINARY_DIR "/apps/jazz-vae/jazz-vae";
   const fs::path dir = mg::test::scratch_dir("report-jazz");
   const std::string out = dir.string();

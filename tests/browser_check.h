@@ -32,6 +32,14 @@ inline std::string find_chromium() {
   return {};
 }
 
+// find_chromium(), reporting the test as skipped (with how to install
+// Chromium) when there is none; the caller returns on an empty result.
+inline std::string chromium_or_skip() {
+  std::string chromium = find_chromium();
+  if (chromium.empty()) skip("chromium is not installed (scripts/install-deps.sh --chromium installs it)");
+  return chromium;
+}
+
 // Loads report.html in a frame, waits for every picture and every player's
 // metadata, and writes a one-line verdict into its own page.
 inline constexpr const char* kCheckPage = R"(<!doctype html>
