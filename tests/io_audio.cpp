@@ -20,6 +20,7 @@
 
 namespace fs = std::filesystem;
 using namespace mg::io;
+using mg::test::error_of;
 
 namespace {
 
@@ -43,16 +44,6 @@ void write_raw(const std::string& path, const std::vector<float>& interleaved, i
 
 // Keeps the first half of a file, as an interrupted download would.
 void cut_in_half(const std::string& path) { fs::resize_file(path, fs::file_size(path) / 2); }
-
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const mg::Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 bool contains(const std::string& haystack, const std::string& needle) { return haystack.find(needle) != std::string::npos; }
 

@@ -19,6 +19,8 @@
 
 namespace fs = std::filesystem;
 
+using mg::test::error_of;
+
 namespace {
 
 std::string slurp(const std::string& path) {
@@ -29,16 +31,6 @@ std::string slurp(const std::string& path) {
 }
 
 // The message of the mg::Error that fn throws ("" when it throws none).
-template <typename F>
-std::string error_of(F&& fn) {
-  try {
-    fn();
-  } catch (const mg::Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
 // A pid that belonged to a process that has exited.
 pid_t dead_pid() {
   const pid_t pid = fork();

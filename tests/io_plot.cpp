@@ -24,6 +24,7 @@
 #include "tests/test_support.h"
 
 using namespace mg::io;
+using mg::test::error_of;
 
 namespace {
 
@@ -59,14 +60,6 @@ int count(const Png& p, Rgb c, int x0, int y0, int x1, int y1, int tol = 0) {
 }
 int count(const Png& p, Rgb c, int tol = 0) { return count(p, c, 0, 0, p.w - 1, p.h - 1, tol); }
 
-std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const mg::Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
 
 std::string read_bytes(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
@@ -172,7 +165,7 @@ TEST_CASE("line chart: one series from (0,0) to (1,1) lies on the diagonal") {
   CHECK(count(lp, series_color(1)) > 100);
 
   Series bad{"bad", {1, 2}, {1}, std::nullopt};
-  std::string msg = message_of([&] { line_chart(dir + "/bad.png", {bad}); });
+  std::string msg = error_of([&] { line_chart(dir + "/bad.png", {bad}); });
   CHECK(msg.find(dir + "/bad.png") != std::string::npos);
   CHECK(msg.find("bad") != std::string::npos);
 }
@@ -281,7 +274,7 @@ TEST_CASE("waveform grid: returned image equals the PNG, empty panels stay empty
   CHECK(count(png, series_color(0)) > 5000);
   // 10 panels in a 4x4 grid: the bottom row is empty.
   CHECK(count(png, series_color(0), 0, png.h * 3 / 4 + 10, png.w - 1, png.h - 1) == 0);
-  CHECK(message_of([&] { render_waveform_grid(std::vector<WaveformPanel>(17), opt); }).find("17") != std::string::npos);
+  CHECK(error_of([&] { render_waveform_grid(std::vector<WaveformPanel>(17), opt); }).find("17") != std::string::npos);
 }
 
 TEST_CASE("spectrogram: bright cell where the matrix is large, low bins at the bottom") {
@@ -325,7 +318,7 @@ TEST_CASE("spectrogram: bright cell where the matrix is large, low bins at the b
   Png pair = load_png(dir + "/spec_pair.png");
   CHECK(pair.h > 2 * opt.panel_height);  // two panels and the title
   CHECK(count(pair, high) > 50);
-  std::string msg = message_of([&] { spectrogram_image(dir + "/bad.png", {"x", 3, 3, {1, 2}}); });
+  std::string msg = error_of([&] { spectrogram_image(dir + "/bad.png", {"x", 3, 3, {1, 2}}); });
   CHECK(msg.find(dir + "/bad.png") != std::string::npos);
 }
 
@@ -448,18 +441,18 @@ TEST_CASE("GIF: header, loop extension, one image per frame, held last frame") {
 TEST_CASE("GIF and PNG errors name the file") {
   std::string dir = mg::test::scratch_dir("plot/errors");
   Image a(40, 30), b(41, 30);
-  std::string msg = message_of([&] { write_gif(dir + "/sizes.gif", {a, b}, 10, 0, 0); });
+  std::string msg = error_of([&] { write_gif(dir + "/sizes.gif", {a, b}, 10, 0, 0); });
   CHECK(msg.find(dir + "/sizes.gif") != std::string::npos);
   CHECK(msg.find("41x30") != std::string::npos);
-  CHECK(message_of([&] { write_gif(dir + "/none.gif", {}, 10, 0, 0); }).find("none.gif") != std::string::npos);
-  CHECK(message_of([&] { write_gif(dir + "/d.gif", {a}, 0, 0, 0); }).find("d.gif") != std::string::npos);
+  CHECK(error_of([&] { write_gif(dir + "/none.gif", {}, 10, 0, 0); }).find("none.gif") != std::string::npos);
+  CHECK(error_of([&] { write_gif(dir + "/d.gif", {a}, 0, 0, 0); }).find("d.gif") != std::string::npos);
 
   // A folder that cannot be created because a file is in the way.
   std::ofstream(dir + "/afile") << "x";
   std::string blocked = dir + "/afile/sub";
-  msg = message_of([&] { line_chart(blocked + "/chart.png", {}); });
+  msg = error_of([&] { line_chart(blocked + "/chart.png", {}); });
   CHECK(msg.find(blocked) != std::string::npos);
-  msg = message_of([&] { write_gif(blocked + "/anim.gif", {a}, 10, 0, 0); });
+  msg = error_of([&] { write_gif(blocked + "/anim.gif", {a}, 10, 0, 0); });
   CHECK(msg.find(blocked) != std::string::npos);
   CHECK(!std::filesystem::exists(blocked));
 }

@@ -19,6 +19,7 @@
 #include "tests/test_support.h"
 
 using namespace mg;
+using mg::test::error_of;
 using mg::nn::NamedTensors;
 
 namespace {
@@ -31,16 +32,6 @@ std::string slurp(const std::string& path) {
 void spit(const std::string& path, const std::string& bytes) {
   std::ofstream f(path, std::ios::binary | std::ios::trunc);
   f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
-
-template <typename F>
-std::string error_of(F&& fn) {
-  try {
-    fn();
-  } catch (const mg::Error& e) {
-    return e.what();
-  }
-  return "(no error)";
 }
 
 // Rewrites a saved checkpoint's safetensors fields and writes it back (checksum untouched unless fix_checksum).

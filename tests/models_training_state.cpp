@@ -18,6 +18,7 @@
 #include "tests/test_support.h"
 
 using namespace mg;
+using mg::test::error_of;
 
 namespace {
 
@@ -38,14 +39,6 @@ double train_step(const nn::Linear& net, nn::Optimizer& opt, int64_t k) {
 
 std::vector<float> values(const Tensor& t) { return t.to_vector<float>(); }
 
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const mg::Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 }  // namespace
 

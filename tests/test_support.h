@@ -9,7 +9,20 @@
 
 #include <doctest/doctest.h>
 
+#include "tensor/error.h"
+
 namespace mg::test {
+
+// The message of the mg::Error that fn throws, or "(no error)".
+template <typename F>
+std::string error_of(F&& fn) {
+  try {
+    fn();
+  } catch (const mg::Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
 
 // ---- skipping: a test case that cannot run on this machine says so.
 constexpr int kSkipExitCode = 77;  // CTest's SKIP_RETURN_CODE (tests/CMakeLists.txt)
