@@ -1,5 +1,6 @@
 #include "models/optim.h"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 
@@ -131,6 +132,12 @@ double clip_grad_norm(const std::vector<Tensor>& params, double max_norm) {
     }
   }
   return norm;
+}
+
+double cosine_learning_rate(double base, int64_t step, int64_t total) {
+  if (total <= 0 || step >= total) return 0.0;
+  const double pi = std::acos(-1.0);
+  return base * 0.5 * (1.0 + std::cos(pi * static_cast<double>(std::max<int64_t>(step, 0)) / static_cast<double>(total)));
 }
 
 }  // namespace mg::nn

@@ -84,4 +84,10 @@ double grad_norm(const std::vector<Tensor>& params);
 // Returns the norm before clipping.
 double clip_grad_norm(const std::vector<Tensor>& params, double max_norm);
 
+// Cosine decay (Loshchilov & Hutter 2017, without restarts): the learning rate
+// for optimizer step `step` (0-based) of `total`, falling from `base` at step 0
+// to 0 after the last: base * (1 + cos(pi * step / total)) / 2; 0 from step
+// `total` on.
+double cosine_learning_rate(double base, int64_t step, int64_t total);
+
 }  // namespace mg::nn

@@ -34,8 +34,10 @@ Tensor pool_bins(const Tensor& m, int64_t k) {
 
 Tensor MagnitudeMap::magnitudes(const Tensor& features) const {
   // min(a, c) = c - relu(c - a)
-  Tensor log_mag = features * scale + shift;
-  return exp(neg(relu(neg(log_mag) + log_ceiling)) + log_ceiling) - floor;
+  Tensor u = features * scale + shift;
+  u = neg(relu(neg(u) + ceiling)) + ceiling;
+  if (power > 0) return pow(relu(u), 1.0 / power);
+  return exp(u) - floor;
 }
 
 double beta_at(const VaeLossConfig& c, int64_t step) {
@@ -62,6 +64,15 @@ Tensor spectral_convergence_loss(const Tensor& estimate, const Tensor& reference
   return total / static_cast<double>(resolutions);
 }
 
+Tensor log_magnitude_loss(const Tensor& estimate, const Tensor& reference, double epsilon) {
+  MG_CHECK(estimate.dim() == 3 && estimate.shape() == reference.shape(),
+           "log_magnitude_loss: magnitudes must be two equal [B, C, L], got {} and {}", shape_str(estimate.shape()),
+           shape_str(reference.shape()));
+  // A negative estimate (the log map's exp(u) - floor below the floor) counts as silence.
+  Tensor d = log(relu(estimate) + epsilon) - log(relu(reference) + epsilon);
+  return mean(d * d);
+}
+
 VaeLossTerms vae_loss(const VaeLossConfig& c, const VaeOutput& out, const Tensor& x, int64_t step,
                       const MagnitudeMap* magnitudes) {
   const double batch = static_cast<double>(x.size(0));
@@ -75,10 +86,17 @@ VaeLossTerms vae_loss(const VaeLossConfig& c, const VaeOutput& out, const Tensor
     t.recon = binary_cross_entropy_with_logits(out.recon, affine(x, 0.5, 0.5)) * per_clip;
   }
   t.total = t.recon;
-  if (c.spectral_weight > 0) {
-    MG_CHECK(magnitudes != nullptr, "vae_loss: a spectral weight needs the map from features to magnitudes");
-    t.spectral = spectral_convergence_loss(magnitudes->magnitudes(out.recon), magnitudes->magnitudes(x).detach());
-    t.total = t.total + t.spectral * (c.spectral_weight * per_clip);
+  if (c.spectral_weight > 0 || c.log_weight > 0) {
+    MG_CHECK(magnitudes != nullptr, "vae_loss: a spectral or log-magnitude weight needs the map from features to magnitudes");
+    const Tensor estimate = magnitudes->magnitudes(out.recon), reference = magnitudes->magnitudes(x).detach();
+    if (c.spectral_weight > 0) {
+      t.spectral = spectral_convergence_loss(estimate, reference);
+      t.total = t.total + t.spectral * (c.spectral_weight * per_clip);
+    }
+    if (c.log_weight > 0) {
+      t.log_magnitude = log_magnitude_loss(estimate, reference, c.log_epsilon);
+      t.total = t.total + t.log_magnitude * (c.log_weight * per_clip);
+    }
   }
   Tensor kl = kl_elements(out.mu, out.logvar);
   t.kl = sum(kl) / batch;

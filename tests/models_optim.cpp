@@ -106,6 +106,23 @@ struct Tiny : nn::Module {
 };
 }  // namespace
 
+TEST_CASE("cosine decay starts at the base rate, halves at mid-run and reaches zero at the end") {
+  CHECK(nn::cosine_learning_rate(2e-3, 0, 100) == doctest::Approx(2e-3));
+  CHECK(nn::cosine_learning_rate(2e-3, 50, 100) == doctest::Approx(1e-3));
+  CHECK(nn::cosine_learning_rate(2e-3, 25, 100) == doctest::Approx(1e-3 * (1 + std::sqrt(0.5))));
+  CHECK(nn::cosine_learning_rate(2e-3, 99, 100) > 0.0);
+  CHECK(nn::cosine_learning_rate(2e-3, 99, 100) < 1e-6);
+  CHECK(nn::cosine_learning_rate(2e-3, 100, 100) == 0.0);
+  CHECK(nn::cosine_learning_rate(2e-3, 150, 100) == 0.0);
+  // Monotone over the run.
+  double last = 1.0;
+  for (int64_t s = 0; s <= 100; ++s) {
+    const double lr = nn::cosine_learning_rate(1.0, s, 100);
+    CHECK(lr <= last);
+    last = lr;
+  }
+}
+
 TEST_CASE("checkpoint round trip restores weights, buffers, optimizer state and metadata") {
   std::string dir = test::scratch_dir("checkpoint");
   manual_seed(5);

@@ -1,10 +1,12 @@
 // The jazz VAE: shapes through encoder/decoder (global and time-resolved
 // latent), a short run overfits one clip, the loss of models/vae_loss.h by
-// hand, active units, and the learned prior of models/latent_prior.h.
+// hand (its magnitude terms also by float64 central differences), active
+// units, and the learned prior of models/latent_prior.h.
 #include <doctest/doctest.h>
 
 #include <cmath>
 
+#include "autograd/gradcheck.h"
 #include "io/stft.h"
 #include "models/jazz_vae.h"
 #include "models/latent_prior.h"
@@ -150,7 +152,7 @@ TEST_CASE("the magnitude map inverts the features below its ceiling and stays fi
   map.shift = from_vector(std::vector<float>{0.5f, -1.0f}, {2, 1});
   map.scale = 2.0;
   map.floor = 1e-3;
-  map.log_ceiling = std::log(512.0);
+  map.ceiling = std::log(512.0);
   // Bin 0 below the ceiling, bin 1 far above it (exp of 2 * 400 - 1 overflows float).
   Tensor v = from_vector(std::vector<float>{0.25f, -3.0f, 400.0f, 1.0f}, {1, 2, 2}).requires_grad_(true);
   Tensor m = map.magnitudes(v);
@@ -164,6 +166,63 @@ TEST_CASE("the magnitude map inverts the features below its ceiling and stays fi
   CHECK(g[0] == doctest::Approx(2 * std::exp(0.25 * 2 + 0.5)).epsilon(1e-4));  // d/dv exp(2v + s) = 2 exp(2v + s)
   CHECK(g[2] == 0.0f);  // above the ceiling the magnitude does not move
   for (float x : g) CHECK(std::isfinite(x));
+}
+
+TEST_CASE("the magnitude map inverts power-law features, silences negative values and caps at its ceiling") {
+  nn::MagnitudeMap map;
+  map.shift = from_vector(std::vector<float>{0.5f, 1.0f}, {2, 1});
+  map.scale = 2.0;
+  map.power = 0.25;
+  map.ceiling = std::pow(512.0, 0.25);
+  // u = 2v + shift: bin 0 gets 1.0 and -5.5 (silence), bin 1 gets 801 (capped) and 3.0.
+  Tensor v = from_vector(std::vector<float>{0.25f, -3.0f, 400.0f, 1.0f}, {1, 2, 2}).requires_grad_(true);
+  Tensor m = map.magnitudes(v);
+  const std::vector<float> got = m.to_vector<float>();
+  CHECK(got[0] == doctest::Approx(1.0).epsilon(1e-5));
+  CHECK(got[1] == 0.0f);
+  CHECK(got[2] == doctest::Approx(512.0).epsilon(1e-4));
+  CHECK(got[3] == doctest::Approx(81.0).epsilon(1e-5));  // 3^4
+  sum(m).backward();
+  const std::vector<float> g = v.grad().to_vector<float>();
+  CHECK(g[0] == doctest::Approx(2 * 4 * 1.0).epsilon(1e-4));  // d/dv (2v + s)^4 = 8 (2v + s)^3
+  CHECK(g[1] == 0.0f);
+  CHECK(g[2] == 0.0f);
+  CHECK(g[3] == doctest::Approx(2 * 4 * 27.0).epsilon(1e-4));
+}
+
+TEST_CASE("the log-magnitude term: its value by hand, and its gradient and the power map's by central differences") {
+  const std::vector<float> est{1.0f, 0.5f, 2.0f, 0.0f}, ref{1.0f, 1.0f, 4.0f, 0.001f};
+  const double eps = 1e-3;
+  double want = 0;
+  for (size_t i = 0; i < est.size(); ++i) {
+    const double d = std::log(est[i] + eps) - std::log(ref[i] + eps);
+    want += d * d / 4.0;
+  }
+  CHECK(nn::log_magnitude_loss(from_vector(est, {1, 2, 2}), from_vector(ref, {1, 2, 2}), eps).item() ==
+        doctest::Approx(want).epsilon(1e-5));
+
+  // Float64, random positive magnitudes [B = 2, C = 3, L = 4]; the reference a non-contiguous transpose.
+  manual_seed(21);
+  Tensor e = (abs(randn({2, 3, 4}, DType::F64)) + 0.1).requires_grad_(true);
+  Tensor r = (abs(randn({2, 4, 3}, DType::F64)) + 0.1).transpose(1, 2);
+  REQUIRE_FALSE(r.is_contiguous());
+  const GradcheckResult g =
+      gradcheck([&](const TensorList& in) { return nn::log_magnitude_loss(in[0], r, 1e-3); }, {e});
+  INFO(g.message);
+  CHECK(g.ok);
+  CHECK(g.elements_checked == 24);
+
+  // The power map |S| = (v * scale + shift[c])^(1/p) between its kinks (u > 0, below the ceiling), the
+  // [C, 1] shift broadcast over batch and frames.
+  nn::MagnitudeMap map;
+  map.shift = from_vector(std::vector<double>{1.0, 1.5, 2.0}, {3, 1});
+  map.scale = 0.5;
+  map.power = 0.3;
+  map.ceiling = 100.0;
+  Tensor v = uniform({2, 3, 4}, -1.0, 1.0, DType::F64).requires_grad_(true);
+  const GradcheckResult gm = gradcheck([&](const TensorList& in) { return map.magnitudes(in[0]); }, {v});
+  INFO(gm.message);
+  CHECK(gm.ok);
 }
 
 TEST_CASE("the spectral term equals io's spectral convergence at three resolutions") {
