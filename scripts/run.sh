@@ -23,10 +23,10 @@ $chopin generate --checkpoint runs/chopin/model.safetensors --length-seconds 30 
   --out runs/chopin/generated.mid --wav runs/chopin/generated.wav
 $chopin eval --checkpoint runs/chopin/model.safetensors
 
-echo "== jazz-vae: train on the built-in jazz clips (time-resolved latent: 64 channels per 46 ms)"
-$jazz train --out runs/jazz --epochs 40 --lr 1e-3
+echo "== jazz-vae: train on the built-in jazz clips (time-resolved latent: 128 channels per 46 ms)"
+$jazz train --out runs/jazz --epochs 40
 echo "== jazz-vae: train the learned prior (an LSTM over latent frames)"
-$jazz prior --checkpoint runs/jazz/model.safetensors --epochs 100
+$jazz prior --checkpoint runs/jazz/model.safetensors
 echo "== jazz-vae: samples from the learned prior and from N(0, I), a continuation of a primer, an interpolation"
 $jazz generate --checkpoint runs/jazz/model.safetensors --count 4 --out runs/jazz/samples
 $jazz generate --checkpoint runs/jazz/model.safetensors --count 4 --prior normal --out runs/jazz/samples-normal

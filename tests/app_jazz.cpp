@@ -141,7 +141,8 @@ TEST_CASE("jazz-vae train, generate, interpolate, encode and eval on the built-i
   for (const char* f : {"latent-map.png", "reconstruction.png", "curves.png", "epochs/epoch-002.png"}) check_png(dir + "/run/" + f, 600, 400);
   CHECK(fs::file_size(dir + "/run/training.gif") > 10000);
 
-  CHECK(t.output.find("latent time-resolved, 64 channels x 44 frames") != std::string::npos);
+  CHECK(t.output.find("latent time-resolved, 128 channels x 44 frames") != std::string::npos);
+  CHECK(t.output.find("|STFT|^0.3") != std::string::npos);  // the time latent's power-law features
   CHECK(t.output.find("0 block(s) per stage") != std::string::npos);  // the time latent's default
   Run g = run("generate --checkpoint " + ck + " --count 2 --griffin-lim-iters 8 --out " + dir + "/gen");
   INFO(g.output);
@@ -207,10 +208,17 @@ std::string bytes_of(const std::string& path) {
 TEST_CASE("jazz-vae prior: the loss falls, generation uses it, a primer is continued, the same seed gives the same bytes") {
   const std::string dir = mg::test::scratch_dir("jazz-prior");
   const std::string ck = dir + "/run/model.safetensors";
-  REQUIRE(run("train --out " + dir + "/run --epochs 2" + kTiny).rc == 0);
-  Run p = run("prior --checkpoint " + ck + " --epochs 30 --hidden 32 --threads 2");
+  Run t = run("train --out " + dir + "/run --epochs 2" + kTiny);
+  REQUIRE(t.rc == 0);
+  Run p = run("prior --checkpoint " + ck + " --epochs 30 --hidden 32 --windows 4 --threads 2");
   INFO(p.output);
   REQUIRE(p.rc == 0);
+  // 4 windows of each training file (every built-in file spans more than 4 distinct starts).
+  const size_t files_at = t.output.find("train: ");
+  REQUIRE(files_at != std::string::npos);
+  const int train_files = std::stoi(t.output.substr(files_at + 7));
+  CHECK(p.output.find("prior: " + std::to_string(4 * train_files) + " training sequences (4 windows per training file") !=
+        std::string::npos);
   REQUIRE(fs::exists(dir + "/run/prior.safetensors"));
   const std::vector<std::string> nll = csv_column(dir + "/run/prior-log.csv", "train_nll");
   REQUIRE(nll.size() == 30);
@@ -264,7 +272,9 @@ TEST_CASE("jazz-vae resume continues exactly") {
   const std::string dir = mg::test::scratch_dir("jazz-resume");
   fs::create_directories(dir + "/data");
   for (int i = 0; i < 3; ++i) mg::io::write_wav(dir + "/data/c" + std::to_string(i) + ".wav", tone(2.0, i), 22050, true);
-  const std::string common = " --data " + dir + "/data --batch 2 --beta-warmup 1" + kTiny;
+  // A constant rate: a resume to more --epochs re-plans a cosine decay over the new total, so only an
+  // interrupted run (same --epochs, app_interrupt.cpp) continues a cosine schedule exactly.
+  const std::string common = " --data " + dir + "/data --batch 2 --beta-warmup 1 --lr-schedule constant" + kTiny;
   REQUIRE(run("train --epochs 2 --out " + dir + "/straight" + common).rc == 0);
   REQUIRE(run("train --epochs 1 --out " + dir + "/resumed" + common).rc == 0);
   Run r = run("train --epochs 2 --resume --out " + dir + "/resumed" + common);

@@ -154,6 +154,10 @@ TEST_CASE("jazz-vae command lines: ranges, NaN and infinity are usage errors") {
   CHECK(jazz_status("train --out r --latent-mode global --latent 2 --free-bits 0.5 --blocks 2") == -1);
   CHECK(jazz_status("prior --checkpoint c --epochs 5 --hidden 64") == -1);
   CHECK(jazz_status("generate --checkpoint c --out d --prior learned --primer a.wav --primer-frames 4") == -1);
+  CHECK(jazz_status("train --out r --compress log --log-weight 0.5 --lr-schedule constant") == -1);
+  CHECK(jazz_status("train --out r --model seed --latent-mode time") == -1);  // waveforms are not compressed
+  CHECK(jazz_status("prior --checkpoint c --windows 0") == -1);
+  CHECK(jazz_status("eval --checkpoint c --temperature 0.5") == -1);
   CHECK(jazz_status("--help") == 0);
   for (const char* bad :
        {"train --out r --clip-seconds nan", "train --out r --clip-seconds 100000", "train --out r --clip-seconds 0",
@@ -173,7 +177,11 @@ TEST_CASE("jazz-vae command lines: ranges, NaN and infinity are usage errors") {
         "prior --checkpoint c --hidden 5000", "prior --checkpoint c --layers 9", "prior --checkpoint c --lr nan",
         "generate --checkpoint c --out d --prior uniform", "generate --checkpoint c --out d --temperature 0",
         "generate --checkpoint c --out d --primer a.wav --prior normal", "generate --checkpoint c --out d --primer-frames 0",
-        "eval --checkpoint c --samples 1", "eval --checkpoint c --samples 100000"}) {
+        "eval --checkpoint c --samples 1", "eval --checkpoint c --samples 100000",
+        "train --out r --power 0", "train --out r --power 1.5", "train --out r --compress log --power 0.5",
+        "train --out r --compress cube", "train --out r --model seed --compress power", "train --out r --log-weight nan",
+        "train --out r --log-weight -1", "train --out r --model seed --log-weight 1", "train --out r --lr-schedule step",
+        "prior --checkpoint c --windows -1", "prior --checkpoint c --windows 5000", "eval --checkpoint c --temperature nan"}) {
     CAPTURE(bad);
     CHECK(jazz_status(bad) == mg::app::kExitUsage);
   }

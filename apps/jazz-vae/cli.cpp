@@ -46,6 +46,11 @@ FeatureConfig features_from_flags(const TrainOptions& o) {
   f.n_fft = o.n_fft;
   f.hop = o.hop;
   f.log_floor = o.log_floor;
+  const bool time_latent = o.latent_mode == "time" || (o.latent_mode.empty() && o.model == "conv");
+  f.compress = !o.compress.empty() ? o.compress : time_latent && o.model == "conv" ? "power" : "log";
+  if (f.compress == "power" && o.model != "conv") usage_fail("--compress power: only the conv model has magnitudes to compress");
+  if (o.power > 0 && f.compress != "power") usage_fail("--power: needs --compress power");
+  f.power = o.power > 0 ? o.power : kTimePower;
   if (f.clip_samples() < f.n_fft)
     usage_fail("--clip-seconds: {} s is {} samples at {} Hz, shorter than one STFT window (--n-fft {})",
                f.clip_seconds, f.clip_samples(), f.sample_rate, f.n_fft);
@@ -70,12 +75,15 @@ TrainSettings settings_from_flags(const TrainOptions& o, const mg::nn::ConvVaeCo
   s.seed = o.common.seed;
   s.batch = o.common.batch;
   s.lr = o.lr > 0 ? o.lr : c.time_resolved() ? kTimeLearningRate : kGlobalLearningRate;
-  s.beta = o.beta;
+  s.lr_schedule = !o.lr_schedule.empty() ? o.lr_schedule : c.time_resolved() ? "cosine" : "constant";
+  s.beta = o.beta >= 0 ? o.beta : c.time_resolved() ? kTimeBeta : 1.0;
   s.clip_grad = o.clip_grad;
   s.beta_warmup = o.beta_warmup;
   s.free_bits = o.free_bits >= 0 ? o.free_bits : c.time_resolved() ? kTimeFreeBits : 0.0;
   s.spectral_weight = o.spectral_weight >= 0 ? o.spectral_weight : c.kind == "conv" && c.time_resolved() ? kTimeSpectralWeight : 0.0;
   if (s.spectral_weight > 0 && c.kind != "conv") usage_fail("--spectral-weight: only the conv model has magnitudes to compare");
+  s.log_weight = o.log_weight >= 0 ? o.log_weight : c.kind == "conv" && c.time_resolved() ? kTimeLogWeight : 0.0;
+  if (s.log_weight > 0 && c.kind != "conv") usage_fail("--log-weight: only the conv model has magnitudes to compare");
   s.augment = !o.augment.empty() ? o.augment : c.kind == "conv" && c.time_resolved() ? "crop" : "none";
   if (s.augment == "crop" && c.kind != "conv") usage_fail("--augment crop: only the conv model crops its spectrogram frames");
   return s;
@@ -105,6 +113,11 @@ int parse_command_line(int argc, const char* const* argv, Command& command) {
   t->add_option("--log-floor", train.log_floor,
                 "conv features are log(|STFT| + this); 1 gives the first design's log(1 + |STFT|) (default 1e-3)")
       ->check(number_in(kMinLogFloor, kMaxLogFloor));
+  t->add_option("--compress", train.compress,
+                "conv features: power: |STFT|^p; log: log(|STFT| + --log-floor) (default: power for the "
+                "time-resolved latent, log for the global one)")
+      ->check(CLI::IsMember({"power", "log"}));
+  t->add_option("--power", train.power, "The exponent p of --compress power (default 0.3)")->check(number_in(kMinPower, 1.0));
   t->add_option("--channels", train.channels,
                 "Encoder channels per stage, e.g. 64,128,128,256 (or 8,8 for a tiny model); 1 to 8 stages of 1 to 1024; "
                 "each stage halves the frame rate (default: time 256, global 64,128,128,256)");
@@ -112,7 +125,7 @@ int parse_command_line(int argc, const char* const* argv, Command& command) {
                 "time: Z channels per latent frame (default for conv); global: one Z-vector per clip "
                 "(the original's design, default for seed)")
       ->check(CLI::IsMember({"time", "global"}));
-  t->add_option("--latent", train.latent, "Latent channels (time) or dimensions (global); default time 64, global 2")
+  t->add_option("--latent", train.latent, "Latent channels (time) or dimensions (global); default time 128, global 2")
       ->check(integer_in(1, kMaxLatent));
   t->add_option("--blocks", train.blocks, "Residual blocks per stage on each side (default: time 0, global 1)")
       ->check(integer_in(0, kMaxBlocks));
@@ -123,10 +136,18 @@ int parse_command_line(int argc, const char* const* argv, Command& command) {
   t->add_option("--spectral-weight", train.spectral_weight,
                 "Weight of the multi-resolution spectral-convergence term, per element (conv; default time 1, global 0)")
       ->check(number_in(0, kMaxSpectralWeight));
-  t->add_option("--beta", train.beta, "Weight of the KL term")->check(number_in(0, kMaxBeta));
+  t->add_option("--log-weight", train.log_weight,
+                "Weight of the squared log-magnitude difference, per element (conv; default time 1, global 0)")
+      ->check(number_in(0, kMaxSpectralWeight));
+  t->add_option("--beta", train.beta, "Weight of the KL term (default: time 0.03, global 1)")->check(number_in(0, kMaxBeta));
   t->add_option("--beta-warmup", train.beta_warmup, "Epochs over which beta rises linearly from 0")
       ->check(integer_in(0, mg::app::kMaxEpochs));
   t->add_option("--lr", train.lr, "Adam learning rate (default: time 1e-3, global 3e-4)")->check(positive_up_to(kMaxLearningRate));
+  t->add_option("--lr-schedule", train.lr_schedule,
+                "cosine: the learning rate falls from --lr to 0 over --epochs; constant: --lr throughout "
+                "(default: cosine for the time-resolved latent, constant for the global one; a --resume with more "
+                "--epochs re-plans the decay over the new total)")
+      ->check(CLI::IsMember({"cosine", "constant"}));
   t->add_option("--clip-grad", train.clip_grad, "Gradient norm limit (0: off)")->check(number_in(0, kMaxClipGrad));
   t->add_option("--augment", train.augment,
                 "crop: each training example is a clip-length crop of its file at a random frame, new every epoch; "
@@ -177,18 +198,22 @@ int parse_command_line(int argc, const char* const* argv, Command& command) {
       ->check(integer_in(1, kMaxGriffinLim));
 
   PriorOptions& prior = command.prior;
-  prior.common.epochs = 100;
+  prior.common.epochs = 40;
   prior.common.batch = 16;
   CLI::App* pr = app.add_subcommand("prior", "Train the learned prior (an LSTM over latent frames) of a trained model");
   mg::app::add_common_options(pr, prior.common, false);
   pr->add_option("--checkpoint", prior.checkpoint, "Trained model (model.safetensors)")->required();
   pr->add_option("--out", prior.out, "Prior file (default: prior.safetensors beside --checkpoint)");
-  pr->add_option("--epochs", prior.common.epochs, "Passes over the encoded training clips (default 100)")
+  pr->add_option("--epochs", prior.common.epochs, "Passes over the encoded training sequences (default 40)")
       ->check(integer_in(1, mg::app::kMaxEpochs));
   pr->add_option("--batch", prior.common.batch, "Clips per step (default 16)")->check(integer_in(1, kMaxBatch));
   pr->add_option("--hidden", prior.hidden, "LSTM hidden size (default 128)")->check(integer_in(1, kMaxPriorHidden));
   pr->add_option("--layers", prior.layers, "LSTM layers (default 1)")->check(integer_in(1, kMaxPriorLayers));
   pr->add_option("--lr", prior.lr, "Adam learning rate (default 1e-3)")->check(positive_up_to(kMaxLearningRate));
+  pr->add_option("--windows", prior.windows,
+                 "Clip-length windows per training file, evenly spaced over it, whose latents the prior learns; "
+                 "0: the training clips themselves (default 64)")
+      ->check(integer_in(0, kMaxPriorWindows));
 
   EncodeOptions& enc = command.encode;
   CLI::App* e = app.add_subcommand("encode", "Print the latent mean and sigma of audio files");
@@ -207,6 +232,8 @@ int parse_command_line(int argc, const char* const* argv, Command& command) {
                 "Learned prior to score (default: prior.safetensors beside --checkpoint, when present)");
   v->add_option("--samples", ev.samples, "Clips drawn from each prior for the Fréchet distance (default 32)")
       ->check(integer_in(2, kMaxEvalSamples));
+  v->add_option("--temperature", ev.temperature, "Scale of the learned prior's deviations (default 1)")
+      ->check(positive_up_to(kMaxTemperature));
   v->add_option("--griffin-lim-iters", ev.griffin_lim_iters,
                 "Phase reconstruction iterations for the resynthesised scores (conv; default 64)")
       ->check(integer_in(1, kMaxGriffinLim));

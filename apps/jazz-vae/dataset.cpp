@@ -29,8 +29,8 @@ int64_t FeatureConfig::length() const {
 
 nlohmann::json FeatureConfig::to_json() const {
   return {{"model", model}, {"sample_rate", sample_rate}, {"clip_seconds", clip_seconds}, {"n_fft", n_fft},
-          {"hop", hop},     {"bin_mean", bin_mean},       {"log_std", log_std},
-          {"log_floor", log_floor}};
+          {"hop", hop},     {"bin_mean", bin_mean},       {"log_std", feature_std},
+          {"log_floor", log_floor}, {"compress", compress}, {"power", power}};
 }
 
 std::vector<std::vector<float>> cut_clips(const std::vector<float>& signal, size_t clip_samples) {
@@ -146,23 +146,31 @@ mg::io::Magnitude as_magnitude(std::vector<float> mag, int64_t bins) {
   return mg::io::Magnitude{frames, static_cast<int>(bins), std::move(mag)};
 }
 
-// log(|S| + floor): the floor bounds silence, and the inverse exp(v) - floor is exact.
-std::vector<float> log_bins_by_frames(const std::vector<float>& mag, int64_t bins, double floor) {
-  const int64_t frames = static_cast<int64_t>(mag.size()) / bins;
+// Compressed magnitudes, [frames][bins] -> [bins][frames]: |S|^p, or log(|S| + floor) (the floor bounds
+// silence, and the inverse exp(v) - floor is exact).
+std::vector<float> compressed_bins_by_frames(const FeatureConfig& f, const std::vector<float>& mag) {
+  const int64_t bins = f.channels(), frames = static_cast<int64_t>(mag.size()) / bins;
+  const bool power = f.compress == "power";
   std::vector<float> out(mag.size());
   for (int64_t t = 0; t < frames; ++t)
-    for (int64_t b = 0; b < bins; ++b) out[b * frames + t] = static_cast<float>(std::log(mag[t * bins + b] + floor));
+    for (int64_t b = 0; b < bins; ++b) {
+      const double m = mag[t * bins + b];
+      out[b * frames + t] = static_cast<float>(power ? std::pow(m, f.power) : std::log(m + f.log_floor));
+    }
   return out;
 }
 
 // Decoded conv features [bins][frames] -> magnitudes [frames][bins]; negative magnitudes become silence.
 std::vector<float> decoded_magnitude(const FeatureConfig& f, const std::vector<float>& decoded) {
   const int64_t bins = f.channels(), frames = f.length();
+  const bool power = f.compress == "power";
   std::vector<float> mag(decoded.size());
   for (int64_t b = 0; b < bins; ++b)
-    for (int64_t t = 0; t < frames; ++t)
-      mag[t * bins + b] = static_cast<float>(
-          std::max(0.0, std::exp(double(decoded[b * frames + t]) * f.log_std + f.bin_mean[b]) - f.log_floor));
+    for (int64_t t = 0; t < frames; ++t) {
+      const double u = double(decoded[b * frames + t]) * f.feature_std + f.bin_mean[b];
+      mag[t * bins + b] =
+          static_cast<float>(power ? std::pow(std::max(u, 0.0), 1.0 / f.power) : std::max(0.0, std::exp(u) - f.log_floor));
+    }
   return mag;
 }
 
@@ -191,7 +199,7 @@ void fit_standardisation(FeatureConfig& f, const std::vector<std::vector<float>>
   std::vector<double> sum(static_cast<size_t>(bins)), sq(static_cast<size_t>(bins));
   double count = 0;
   for (const auto& audio : train_audio) {
-    const std::vector<float> x = log_bins_by_frames(magnitude(f, audio), bins, f.log_floor);
+    const std::vector<float> x = compressed_bins_by_frames(f, magnitude(f, audio));
     const int64_t frames = static_cast<int64_t>(x.size()) / bins;
     for (int64_t b = 0; b < bins; ++b)
       for (int64_t t = 0; t < frames; ++t) {
@@ -209,17 +217,58 @@ void fit_standardisation(FeatureConfig& f, const std::vector<std::vector<float>>
     var += std::max(0.0, sq[b] / count - mean * mean) / static_cast<double>(bins);
   }
   // Floored for a training set of digital silence.
-  f.log_std = static_cast<float>(std::max(std::sqrt(var), 1e-2));
+  f.feature_std = static_cast<float>(std::max(std::sqrt(var), 1e-2));
 }
 
 std::vector<float> compute_features(const FeatureConfig& f, const std::vector<float>& audio) {
   if (f.model == "seed") return audio;
   const int64_t bins = f.channels();
-  std::vector<float> x = log_bins_by_frames(magnitude(f, audio), bins, f.log_floor);
+  std::vector<float> x = compressed_bins_by_frames(f, magnitude(f, audio));
   const int64_t frames = static_cast<int64_t>(x.size()) / bins;  // f.length() for a clip
   for (int64_t b = 0; b < bins; ++b)
-    for (int64_t t = 0; t < frames; ++t) x[b * frames + t] = (x[b * frames + t] - f.bin_mean[b]) / f.log_std;
+    for (int64_t t = 0; t < frames; ++t) x[b * frames + t] = (x[b * frames + t] - f.bin_mean[b]) / f.feature_std;
   return x;
+}
+
+FileFrames::FileFrames(const Dataset& d, const FeatureConfig& f) : f_(f) {
+  std::map<size_t, std::vector<float>> file_audio;
+  for (size_t i : d.train) {
+    std::vector<float>& audio = file_audio[d.clips[i].file];
+    audio.insert(audio.end(), d.clips[i].audio.begin(), d.clips[i].audio.end());
+  }
+  for (auto& [file, audio] : file_audio) {
+    file_features_[file] = compute_features(f, audio);
+    audio.clear();
+    audio.shrink_to_fit();
+  }
+}
+
+std::vector<size_t> FileFrames::files() const {
+  std::vector<size_t> out;
+  for (const auto& [file, features] : file_features_) out.push_back(file);
+  return out;
+}
+
+int64_t FileFrames::frames(size_t file) const {
+  return static_cast<int64_t>(file_features_.at(file).size()) / f_.channels();
+}
+
+std::vector<float> FileFrames::window(size_t file, int64_t start) const {
+  const std::vector<float>& all = file_features_.at(file);
+  const int64_t C = f_.channels(), L = f_.length(), F = static_cast<int64_t>(all.size()) / C;
+  MG_CHECK(start >= 0 && start + L <= F, "FileFrames::window: frames {}..{} of a file of {}", start, start + L, F);
+  std::vector<float> out(static_cast<size_t>(C * L));
+  for (int64_t b = 0; b < C; ++b) std::copy_n(all.begin() + b * F + start, L, out.begin() + b * L);
+  return out;
+}
+
+std::vector<float> FileFrames::crop(const Clip& c, uint64_t seed, int epoch, int64_t step, size_t i) const {
+  constexpr uint64_t kCropStream = 0x63726f7073ULL;  // "crops": a stream apart from the others of `seed`
+  const int64_t F = frames(c.file), L = f_.length();
+  const uint64_t counter = (static_cast<uint64_t>(epoch) << 40) + (static_cast<uint64_t>(step) << 16) + i;
+  const int64_t start = std::min<int64_t>(
+      F - L, static_cast<int64_t>(mg::Philox::uniform(seed ^ kCropStream, counter) * static_cast<double>(F - L + 1)));
+  return window(c.file, start);
 }
 
 std::vector<float> features_to_audio(const FeatureConfig& f, const std::vector<float>& decoded, int griffin_lim_iters) {

@@ -16,12 +16,14 @@ inline constexpr int64_t kMaxStageChannels = 1024;
 inline constexpr size_t kMaxStages = 8;
 inline constexpr int64_t kMaxLatent = 256;
 inline constexpr int64_t kMaxKernel = 15;
-inline constexpr int64_t kMaxBlocks = 8;
-inline constexpr double kMinLogFloor = 1e-8, kMaxLogFloor = 1e3;         // residual blocks per stage
+inline constexpr int64_t kMaxBlocks = 8;  // residual blocks per stage
+inline constexpr double kMinLogFloor = 1e-8, kMaxLogFloor = 1e3;
+inline constexpr double kMinPower = 0.01;  // --power: exponents up to 1
 inline constexpr double kMaxFreeBits = 100;      // nats per latent channel
 inline constexpr double kMaxSpectralWeight = 1e6;
 inline constexpr int64_t kMaxPriorHidden = 4096;
 inline constexpr int64_t kMaxPriorLayers = 8;
+inline constexpr int kMaxPriorWindows = 4096;
 inline constexpr double kMaxTemperature = 100;
 inline constexpr int kMaxEvalSamples = 10'000;   // eval --samples
 inline constexpr int kMaxBatch = 4096;

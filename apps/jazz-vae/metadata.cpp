@@ -18,9 +18,11 @@ FeatureConfig read_features(const mg::nn::MetaReader& m) {
   if ((f.n_fft & (f.n_fft - 1)) != 0) m.fail_field("n_fft", fmt::format("{} is not a power of two", f.n_fft));
   f.hop = static_cast<int>(m.integer("hop", 1, f.n_fft));
   if (f.clip_samples() < f.n_fft) m.fail_field("clip_seconds", "shorter than one STFT window");
-  f.log_std = static_cast<float>(m.number("log_std", 1e-6, 1e6));
-  // Checkpoints from before the floor was a setting used log(1 + |S|).
+  f.feature_std = static_cast<float>(m.number("log_std", 1e-6, 1e6));
+  // Checkpoints from before the floor was a setting used log(1 + |S|), and before the compression was one, log.
   f.log_floor = m.has("log_floor") ? m.number("log_floor", kMinLogFloor, kMaxLogFloor) : 1.0;
+  f.compress = m.has("compress") ? m.one_of("compress", {"log", "power"}) : "log";
+  if (m.has("power")) f.power = m.number("power", kMinPower, 1.0);
   const size_t bins = f.model == "conv" ? static_cast<size_t>(f.channels()) : 0;
   const nlohmann::json& mean = m.array("bin_mean", bins);
   if (mean.size() != bins) m.fail_field("bin_mean", fmt::format("expected {} values, got {}", bins, mean.size()));
@@ -65,7 +67,9 @@ TrainSettings read_settings(const mg::nn::MetaReader& m) {
   s.clip_grad = m.number("clip_grad", 0, kMaxClipGrad);
   s.free_bits = m.has("free_bits") ? m.number("free_bits", 0, kMaxFreeBits) : 0;
   s.spectral_weight = m.has("spectral_weight") ? m.number("spectral_weight", 0, kMaxSpectralWeight) : 0;
+  s.log_weight = m.has("log_weight") ? m.number("log_weight", 0, kMaxSpectralWeight) : 0;
   if (m.has("augment")) s.augment = m.one_of("augment", {"crop", "none"});
+  if (m.has("lr_schedule")) s.lr_schedule = m.one_of("lr_schedule", {"cosine", "constant"});
   return s;
 }
 
@@ -83,7 +87,7 @@ std::vector<std::string> read_names(const mg::nn::MetaReader& m, const std::stri
 nlohmann::json TrainSettings::to_json() const {
   return {{"seed", seed},           {"batch", batch},         {"lr", lr},
           {"beta", beta},           {"beta_warmup", beta_warmup}, {"clip_grad", clip_grad},
-          {"free_bits", free_bits}, {"spectral_weight", spectral_weight}, {"augment", augment}};
+          {"free_bits", free_bits}, {"spectral_weight", spectral_weight}, {"log_weight", log_weight}, {"augment", augment}, {"lr_schedule", lr_schedule}};
 }
 
 JazzMeta read_metadata(const mg::nn::Checkpoint& ck, const std::string& path) {

@@ -20,17 +20,24 @@ mg::nn::VaeLossConfig loss_config(const FeatureConfig& f, const TrainSettings& s
   c.warmup_steps = static_cast<int64_t>(s.beta_warmup) * steps_per_epoch;
   c.free_bits = s.free_bits;
   c.spectral_weight = f.model == "conv" ? s.spectral_weight : 0.0;
+  c.log_weight = f.model == "conv" ? s.log_weight : 0.0;
   return c;
 }
 
 mg::nn::MagnitudeMap magnitude_map(const FeatureConfig& f, mg::Device device) {
-  // Features v = (log(|S| + floor) - bin_mean) / log_std, so |S| = exp(v log_std + bin_mean) - floor.
+  // Features v = (c(|S|) - bin_mean) / feature_std, c the compression; the map undoes both.
   mg::nn::MagnitudeMap map;
   map.shift = mg::from_vector(f.bin_mean, {f.channels(), 1}, device);
-  map.scale = f.log_std;
-  map.floor = f.log_floor;
+  map.scale = f.feature_std;
   // A Hann-windowed frame of samples in [-1, 1] has |S| <= n_fft / 2.
-  map.log_ceiling = std::log(0.5 * f.n_fft + f.log_floor);
+  const double loudest = 0.5 * f.n_fft;
+  if (f.compress == "power") {
+    map.power = f.power;
+    map.ceiling = std::pow(loudest, f.power);
+  } else {
+    map.floor = f.log_floor;
+    map.ceiling = std::log(loudest + f.log_floor);
+  }
   return map;
 }
 
@@ -97,9 +104,10 @@ Metrics evaluate_clips(const LoadedModel& m, const std::vector<const Clip*>& cli
     mg::nn::VaeOutput out =
         m.vae->forward(x, mg::zeros(m.vae->config().latent_shape(B), mg::DType::F32, m.device));
     means.push_back(out.mu.to(mg::Device::CPU));
-    // The ELBO's terms: the reconstruction and the plain KL (free bits and the spectral term are training aids).
+    // The ELBO's terms: the reconstruction and the plain KL (free bits and the magnitude terms are training aids).
     mg::nn::VaeLossConfig plain = loss;
     plain.spectral_weight = 0;
+    plain.log_weight = 0;
     mg::nn::VaeLossTerms terms = mg::nn::vae_loss(plain, out, x, 0);
     r.recon += terms.recon.item() * static_cast<double>(B);
     r.kl += terms.kl.item() * static_cast<double>(B);

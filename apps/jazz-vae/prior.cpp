@@ -1,6 +1,7 @@
 // jazz-vae prior: trains the learned prior (models/latent_prior.h) on the
-// latent means of the model's training clips, scoring the held-out clips'
-// latents after every epoch, and writes it beside the model. With held-out
+// latent means of clip-length windows of the model's training files (or of
+// its training clips, --windows 0), scoring the held-out clips' latents after
+// every epoch, and writes it beside the model. With held-out
 // clips the file keeps the epoch whose held-out -log p is lowest (the prior
 // overfits a few dozen training sequences within tens of epochs); without,
 // the last.
@@ -56,8 +57,45 @@ int run_prior(const PriorOptions& o) {
   for (size_t i : d.train) train.push_back(&d.clips[i]);
   for (size_t i : d.test) held_out.push_back(&d.clips[i]);
   if (train.empty()) mg::fail("{}: no training clips to fit the prior to", d.source);
-  const Tensor z_train = encode_clips(m, train, 10).to(device), z_test = held_out.empty() ? Tensor() : encode_clips(m, held_out, 10).to(device);
-  std::printf("prior: %zu training clips (%zu held-out) of %lld latent frames x %lld channels\n", train.size(),
+  // --windows N: N windows per training file (fewer when it has fewer frames to spare), the first at its start and
+  // the last at its end. The encoder sees every part of each file, not just the 5-s pieces it was cut into. The
+  // windows are encoded a batch at a time: only their latents are kept.
+  const mg::nn::ConvVaeConfig& vc = m.vae->config();
+  const double latent_bytes = 4.0 * static_cast<double>(vc.latent * vc.latent_frames());
+  Tensor z_train;
+  if (o.windows > 0) {
+    // The clips and a second copy of the training files' features, then the windows' latents.
+    const double data_bytes = dataset_bytes(m.features, static_cast<double>(d.clips.size() + d.train.size()));
+    mg::app::check_memory(fmt::format("--windows: {} clips of {:g} s", d.clips.size(), m.features.clip_seconds), data_bytes);
+    const FileFrames frames(d, m.features);
+    const int64_t L = m.features.length();
+    std::vector<std::pair<size_t, int64_t>> starts;  // (file, frame)
+    for (size_t file : frames.files()) {
+      const int64_t span = frames.frames(file) - L;
+      const int64_t n = std::min<int64_t>(o.windows, span + 1);  // distinct starts only
+      for (int64_t k = 0; k < n; ++k) starts.emplace_back(file, n == 1 ? 0 : span * k / (n - 1));
+    }
+    mg::app::check_memory(fmt::format("--windows {}: the latents of {} windows", o.windows, starts.size()),
+                          data_bytes + latent_bytes * static_cast<double>(starts.size()));
+    constexpr size_t kChunk = 10;
+    std::vector<Tensor> parts;
+    for (size_t b = 0; b < starts.size(); b += kChunk) {
+      std::vector<Clip> chunk(std::min(kChunk, starts.size() - b));
+      std::vector<const Clip*> ptrs;
+      for (size_t i = 0; i < chunk.size(); ++i) {
+        chunk[i].file = starts[b + i].first;
+        chunk[i].features = frames.window(starts[b + i].first, starts[b + i].second);
+        ptrs.push_back(&chunk[i]);
+      }
+      parts.push_back(encode_clips(m, ptrs, static_cast<int64_t>(kChunk)));
+    }
+    z_train = mg::concat(parts, 0).to(device);
+  } else {
+    z_train = encode_clips(m, train, 10).to(device);
+  }
+  const Tensor z_test = held_out.empty() ? Tensor() : encode_clips(m, held_out, 10).to(device);
+  std::printf("prior: %lld training sequences (%s; %zu held-out clips) of %lld latent frames x %lld channels\n",
+              static_cast<long long>(z_train.size(0)), o.windows > 0 ? fmt::format("{} windows per training file", o.windows).c_str() : "the training clips",
               held_out.size(), static_cast<long long>(z_train.size(2)), static_cast<long long>(z_train.size(1)));
 
   mg::manual_seed(o.common.seed);

@@ -97,44 +97,6 @@ void write_pictures(const std::string& out, int epoch, const LoadedModel& m, con
   loss_curves(out + "/curves.png", log);
 }
 
-// --augment crop: the features of each training file's clips joined end to
-// end ([C, F] for F frames), from which every epoch draws clip-length crops
-// at random frames. A file's clips are consecutive pieces of it, so this is
-// the file up to its last whole clip. Held-out clips are never cropped.
-class CropSampler {
- public:
-  CropSampler(const Dataset& d, const FeatureConfig& f) : f_(f) {
-    for (size_t i : d.train) {
-      std::vector<float>& audio = file_audio_[d.clips[i].file];
-      audio.insert(audio.end(), d.clips[i].audio.begin(), d.clips[i].audio.end());
-    }
-    for (auto& [file, audio] : file_audio_) {
-      file_features_[file] = compute_features(f, audio);
-      audio.clear();
-      audio.shrink_to_fit();
-    }
-  }
-
-  // The crop for the i-th example of `step` in `epoch`, drawn from clip c's
-  // file by a Philox counter of (epoch, step, i): the same on a resumed run.
-  std::vector<float> crop(const Clip& c, uint64_t seed, int epoch, int64_t step, size_t i) const {
-    const std::vector<float>& all = file_features_.at(c.file);
-    const int64_t C = f_.channels(), L = f_.length(), F = static_cast<int64_t>(all.size()) / C;
-    const uint64_t counter = (static_cast<uint64_t>(epoch) << 40) + (static_cast<uint64_t>(step) << 16) + i;
-    const int64_t start = std::min<int64_t>(
-        F - L, static_cast<int64_t>(mg::Philox::uniform(seed ^ kCropStream, counter) * static_cast<double>(F - L + 1)));
-    std::vector<float> out(static_cast<size_t>(C * L));
-    for (int64_t b = 0; b < C; ++b)
-      std::copy_n(all.begin() + b * F + start, L, out.begin() + b * L);
-    return out;
-  }
-
- private:
-  static constexpr uint64_t kCropStream = 0x63726f7073ULL;  // "crops": a stream apart from the others of `seed`
-  FeatureConfig f_;
-  std::map<size_t, std::vector<float>> file_audio_, file_features_;
-};
-
 }  // namespace
 
 int run_train(const TrainOptions& o) {
@@ -190,7 +152,7 @@ int run_train(const TrainOptions& o) {
     fit_standardisation(features, train_audio);
   }
   for (Clip& c : d.clips) c.features = compute_features(features, c.audio);
-  std::optional<CropSampler> crops;
+  std::optional<FileFrames> crops;
   if (settings.augment == "crop") crops.emplace(d, features);
   // Metrics fall back to the training clips when nothing is held out (a one-file folder).
   const std::vector<size_t> scored = d.test.empty() ? d.train : d.test;
@@ -223,6 +185,8 @@ int run_train(const TrainOptions& o) {
     return 0;
   }
   const int64_t steps_per_epoch = (static_cast<int64_t>(d.train.size()) + batch - 1) / batch;
+  // The cosine schedule spans this run's --epochs (a resume with more --epochs recomputes it over the new total).
+  const int64_t total_steps = static_cast<int64_t>(o.common.epochs) * steps_per_epoch;
   // A run stopped mid-epoch continues at its step, with that epoch's sums.
   const mg::nn::TrainingState* partial = ck && resumed.state.step > 0 ? &resumed.state : nullptr;
   if (partial && partial->step >= steps_per_epoch)
@@ -237,12 +201,21 @@ int run_train(const TrainOptions& o) {
   const std::vector<std::pair<std::string, std::string>> run_config = {
       {"model", fmt::format("{}, input [{}, {}], channels {}, {} block(s) per stage", config.kind, config.in_channels,
                             config.length, fmt::join(config.channels, "/"), config.blocks)},
+      {"features", config.kind == "conv"
+                       ? fmt::format("{}, {} bins x {} frames (n_fft {}, hop {}), standardised",
+                                     features.compress == "power" ? fmt::format("|STFT|^{}", features.power)
+                                                                  : fmt::format("log(|STFT| + {})", features.log_floor),
+                                     features.channels(), features.length(), features.n_fft, features.hop)
+                       : fmt::format("the waveform at {} Hz, {} samples", features.sample_rate, features.length())},
       {"latent", latent},
       {"parameters", std::to_string(vae->num_parameters())},
-      {"loss", fmt::format("beta {} (warm-up {} steps), free bits {}, spectral weight {}", settings.beta,
-                           settings.beta_warmup, settings.free_bits, settings.spectral_weight)},
+      {"loss", fmt::format("beta {} (warm-up {} steps), free bits {}, spectral weight {}, log-magnitude weight {}",
+                           settings.beta, settings.beta_warmup, settings.free_bits, settings.spectral_weight,
+                           settings.log_weight)},
       {"augmentation", settings.augment == "crop" ? "a random clip-length crop of the file per example" : "none"},
-      {"optimizer", fmt::format("Adam, learning rate {}, gradient norm clipped at {}", settings.lr, clip_grad)},
+      {"optimizer", fmt::format("Adam, learning rate {}{}, gradient norm clipped at {}", settings.lr,
+                                settings.lr_schedule == "cosine" ? " with cosine decay to 0 over the epochs" : "",
+                                clip_grad)},
       {"epochs", fmt::format("{} ({} steps of batch {} each)", o.common.epochs, steps_per_epoch, batch)},
       {"data", fmt::format("{}: {} training and {} held-out clips of {:g} s", d.source, d.train.size(), d.test.size(),
                            features.clip_seconds)},
@@ -347,6 +320,8 @@ int run_train(const TrainOptions& o) {
       estimate.step();
       const double norm = clip_grad > 0 ? mg::nn::clip_grad_norm(params, clip_grad) : mg::nn::grad_norm(params);
       if (!guard.accept(epoch + 1, s, l, norm, epoch)) continue;
+      if (settings.lr_schedule == "cosine")
+        opt.set_learning_rate(mg::nn::cosine_learning_rate(settings.lr, opt.steps_taken(), total_steps));
       opt.step();
       loss_sum += l * static_cast<double>(B);
       recon_sum += terms.recon.item() * static_cast<double>(B);
