@@ -1,6 +1,7 @@
 // jazz-vae generate / interpolate / encode: from latent points to WAV files and back.
 // With a time-resolved latent, interpolation is frame by frame: latent frame t
 // of step s is (1 - s) a_t + s b_t.
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <functional>
@@ -25,6 +26,15 @@ namespace {
 constexpr int kOutRate = 22050;
 // Panels in the samples and interpolation pictures; more would not be legible.
 constexpr size_t kPictureSamples = 16;
+
+// A grid of up to 4 columns with as many rows as n panels need, each row 210 pixels high.
+mg::io::WaveformGridOptions grid_for(size_t n) {
+  mg::io::WaveformGridOptions opt;
+  opt.cols = static_cast<int>(std::clamp<size_t>(n, 1, 4));
+  opt.rows = static_cast<int>((std::max<size_t>(n, 1) + 3) / 4);
+  opt.height = 60 + 210 * opt.rows;
+  return opt;
+}
 
 // Peak-normalised to -1 dBFS by write_wav, so nothing clips; prints the levels
 // and returns the clip for the run's page.
@@ -135,7 +145,7 @@ int run_generate(const GenerateOptions& o) {
     });
   }
   if (!panels.empty()) {
-    mg::io::WaveformGridOptions opt;
+    mg::io::WaveformGridOptions opt = grid_for(panels.size());
     const std::string which = prior ? "the learned prior" : "N(0, I)";
     opt.title = panels.size() < static_cast<size_t>(o.count)
                     ? fmt::format("the first {} of {} samples from {}", panels.size(), o.count, which)
@@ -183,7 +193,7 @@ int run_interpolate(const InterpolateOptions& o) {
   });
   mg::app::ReportClip whole = write_clip(o.out + "/interpolation.wav", all, m.features.sample_rate);
   outputs.add(o.out + "/interpolation.wav");
-  mg::io::WaveformGridOptions opt;
+  mg::io::WaveformGridOptions opt = grid_for(panels.size());
   opt.title = "interpolation from " + std::filesystem::path(o.a).filename().string() + " to " +
               std::filesystem::path(o.b).filename().string();
   mg::io::waveform_grid(o.out + "/interpolation.png", panels, opt);
