@@ -122,7 +122,7 @@ mg::nn::ConvVaeConfig model_from_flags(const TrainOptions& o, const FeatureConfi
 // on held-out clips the best linear code of that size (PCA of |S|^0.3) comes
 // to a spectral convergence of 0.27 and a log-spectral distance of 5.9 dB,
 // while 16 channels every 8 frames (two numbers per frame) cannot go below
-// 0.65 (apps/jazz-vae/README.md).
+// 0.6 with either compression (apps/jazz-vae/README.md).
 inline const std::vector<int64_t> kTimeChannels = {256};
 inline constexpr int64_t kTimeLatent = 128;
 // No residual blocks around the time-resolved latent: on held-out clips the
