@@ -30,6 +30,11 @@ std::vector<int64_t> parse_channels(const std::string& s) {
   return out;
 }
 
+// --latent-mode, or the model's default: time for conv, global for seed.
+std::string latent_mode_of(const TrainOptions& o) {
+  return !o.latent_mode.empty() ? o.latent_mode : o.model == "seed" ? "global" : "time";
+}
+
 }  // namespace
 
 FeatureConfig features_from_flags(const TrainOptions& o) {
@@ -46,8 +51,8 @@ FeatureConfig features_from_flags(const TrainOptions& o) {
   f.n_fft = o.n_fft;
   f.hop = o.hop;
   f.log_floor = o.log_floor;
-  const bool time_latent = o.latent_mode == "time" || (o.latent_mode.empty() && o.model == "conv");
-  f.compress = !o.compress.empty() ? o.compress : time_latent && o.model == "conv" ? "power" : "log";
+  const bool conv_time = o.model == "conv" && latent_mode_of(o) == "time";
+  f.compress = !o.compress.empty() ? o.compress : conv_time ? "power" : "log";
   if (f.compress == "power" && o.model != "conv") usage_fail("--compress power: only the conv model has magnitudes to compress");
   if (o.power > 0 && f.compress != "power") usage_fail("--power: needs --compress power");
   f.power = o.power > 0 ? o.power : kTimePower;
@@ -60,7 +65,7 @@ FeatureConfig features_from_flags(const TrainOptions& o) {
 mg::nn::ConvVaeConfig model_from_flags(const TrainOptions& o, const FeatureConfig& f) {
   mg::nn::ConvVaeConfig c;
   c.kind = o.model;
-  c.latent_mode = !o.latent_mode.empty() ? o.latent_mode : o.model == "seed" ? "global" : "time";
+  c.latent_mode = latent_mode_of(o);
   c.in_channels = f.channels();
   c.length = f.length();
   if (!o.channels.empty()) c.channels = parse_channels(o.channels);

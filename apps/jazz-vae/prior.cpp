@@ -52,7 +52,10 @@ int run_prior(const PriorOptions& o) {
   const std::string folder = std::filesystem::path(out).parent_path().string();
   mg::io::check_output_folder(folder.empty() ? "." : folder, "--out");
   Dataset d = load_dataset(m.meta.data, m.features, m.meta.train.seed);
-  for (Clip& c : d.clips) c.features = compute_features(m.features, c.audio);
+  // With --windows the training clips' own features are never used: FileFrames computes the files'.
+  for (size_t i : d.test) d.clips[i].features = compute_features(m.features, d.clips[i].audio);
+  if (o.windows == 0)
+    for (size_t i : d.train) d.clips[i].features = compute_features(m.features, d.clips[i].audio);
   std::vector<const Clip*> train, held_out;
   for (size_t i : d.train) train.push_back(&d.clips[i]);
   for (size_t i : d.test) held_out.push_back(&d.clips[i]);

@@ -11,7 +11,6 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <map>
 #include <numeric>
 #include <optional>
 #include <sstream>
@@ -265,6 +264,12 @@ int run_train(const TrainOptions& o) {
   mg::app::RunEstimate estimate(
       std::max<int64_t>(0, (o.common.epochs - start_epoch) * steps_per_epoch - (partial ? partial->step : 0)));
   int64_t skipped_unlogged = 0;  // skipped steps of epochs without a log row, counted in the next row
+  // The checkpoint after `done` whole epochs, with the optimizer's and the generator's state.
+  auto save_epoch = [&](int done) {
+    nlohmann::json meta = checkpoint_meta(done);
+    mg::nn::TrainingState::now(opt, done).write(meta);
+    mg::nn::save_checkpoint(ckpt_path, kApp, *vae, &opt, meta);
+  };
   for (int epoch = start_epoch; epoch < o.common.epochs; ++epoch) {
     const auto t0 = std::chrono::steady_clock::now();
     vae->train();
@@ -338,9 +343,7 @@ int run_train(const TrainOptions& o) {
                   o.common.epochs, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
                   loss_sum / n, recon_sum / n, kl_sum / n, beta_now);
       std::fflush(stdout);
-      nlohmann::json meta = checkpoint_meta(epoch + 1);
-      mg::nn::TrainingState::now(opt, epoch + 1).write(meta);
-      mg::nn::save_checkpoint(ckpt_path, kApp, *vae, &opt, meta);
+      save_epoch(epoch + 1);
       skipped_unlogged += skipped + guard.take_skipped();
       continue;
     }
@@ -353,10 +356,8 @@ int run_train(const TrainOptions& o) {
                 static_cast<long long>(m.active_units), static_cast<long long>(config.latent));
     std::fflush(stdout);
 
-    nlohmann::json meta = checkpoint_meta(epoch + 1);
-    mg::nn::TrainingState::now(opt, epoch + 1).write(meta);
     // The checkpoint first: the log never has a row for an epoch the checkpoint lacks.
-    mg::nn::save_checkpoint(ckpt_path, kApp, *vae, &opt, meta);
+    save_epoch(epoch + 1);
     skipped += guard.take_skipped() + skipped_unlogged;
     skipped_unlogged = 0;
     log.append({static_cast<double>(epoch + 1), beta_now, loss_sum / n, recon_sum / n, kl_sum / n, m.recon, m.kl,
