@@ -92,17 +92,22 @@ std::vector<int64_t> to_ids(const std::vector<std::string>& tokens, const std::v
   return ids;
 }
 
-std::vector<int64_t> ids_in_vocab(const FolderPieces& data, const std::vector<std::string>& vocab, int64_t* skipped) {
-  std::vector<int64_t> ids;
-  int64_t missing = 0;
-  for (const auto& piece : data.pieces) {
+FolderIds load_folder_ids(const std::string& dir, const std::string& flag, const std::string& label, uint64_t seed,
+                          const std::string& repr, const std::vector<std::string>& vocab, int64_t seq_len) {
+  FolderIds out;
+  out.data = load_pieces(dir, seed, repr, flag);
+  for (const auto& piece : out.data.pieces) {
     int64_t s = 0;
     const std::vector<int64_t> p = to_ids(piece, vocab, &s);
-    missing += s;
-    ids.insert(ids.end(), p.begin(), p.end());
+    out.skipped += s;
+    out.ids.insert(out.ids.end(), p.begin(), p.end());
   }
-  if (skipped) *skipped = missing;
-  return ids;
+  if (static_cast<int64_t>(out.ids.size()) - seq_len < 1)
+    mg::fail("{} {}: {} tokens in the model's vocabulary, fewer than one window of {} and its next token", flag, dir,
+             out.ids.size(), seq_len);
+  std::printf("%s: %s: %zu tokens in the vocabulary, %lld outside it skipped\n", label.c_str(), out.data.source.c_str(),
+              out.ids.size(), static_cast<long long>(out.skipped));
+  return out;
 }
 
 std::vector<int64_t> to_ids_nearest(const std::vector<std::string>& tokens, const std::vector<std::string>& vocab,

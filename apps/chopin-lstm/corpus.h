@@ -53,11 +53,20 @@ Split split_windows(int64_t num_tokens, int64_t seq_len, uint64_t seed);
 // The training windows that start on a multiple of `stride` (stride 1: all).
 std::vector<int64_t> strided(const std::vector<int64_t>& starts, int64_t stride);
 
-// The ids of every piece's tokens that are in vocab, pieces one after
-// another (the tokens outside it are dropped and counted in *skipped): how
-// `eval --data` and `train --heldout-data` read a folder the model was not
-// trained on.
-std::vector<int64_t> ids_in_vocab(const FolderPieces& data, const std::vector<std::string>& vocab, int64_t* skipped);
+// A MIDI folder the model was not trained on, as `eval --data` and `train
+// --heldout-data` read it: its pieces, and the ids of every piece's tokens
+// that are in vocab, pieces one after another (the tokens outside it are
+// dropped and counted). Fails, naming `flag` and the folder, when fewer than
+// one window of seq_len tokens and its next token remain; prints
+// "<label>: <folder and files read>: N tokens in the vocabulary, M outside it
+// skipped".
+struct FolderIds {
+  FolderPieces data;
+  std::vector<int64_t> ids;
+  int64_t skipped = 0;
+};
+FolderIds load_folder_ids(const std::string& dir, const std::string& flag, const std::string& label, uint64_t seed,
+                          const std::string& repr, const std::vector<std::string>& vocab, int64_t seq_len);
 
 // A deterministic Fisher-Yates shuffle driven by a 64-bit seed.
 void seeded_shuffle(std::vector<int64_t>& v, uint64_t seed);

@@ -110,15 +110,11 @@ int run_eval(const EvalOptions& o) {
       primers.emplace_back(corpus.ids.begin() + st, corpus.ids.begin() + st + T);
     }
   } else {
-    FolderPieces data = load_pieces(data_dir, meta.seed, meta.repr);
-    int64_t skipped = 0;
-    const std::vector<int64_t> ids = ids_in_vocab(data, vocab, &skipped);
+    const FolderIds folder = load_folder_ids(data_dir, o.common.data.empty() ? "--heldout-data" : "--data", "data",
+                                             meta.seed, meta.repr, vocab, T);
+    const std::vector<int64_t>& ids = folder.ids;
+    const FolderPieces& data = folder.data;
     const int64_t windows = static_cast<int64_t>(ids.size()) - T;
-    if (windows < 1)
-      mg::fail("--data {}: {} tokens in the model's vocabulary, fewer than one window of {} and its next token",
-               data_dir, ids.size(), T);
-    std::printf("data: %s: %zu tokens in the vocabulary, %lld outside it skipped\n", data.source.c_str(), ids.size(),
-                static_cast<long long>(skipped));
     std::vector<int64_t> every, tiled;
     for (int64_t s = 0; s < windows; s += o.window_stride) every.push_back(s);
     for (int64_t s = 0; s < windows; s += T) tiled.push_back(s);

@@ -181,14 +181,10 @@ int run_train(TrainOptions o) {
   // Held-out windows index heldout_ids: the training stream, or --heldout-data's.
   std::vector<int64_t> folder_ids;
   if (!o.heldout_data.empty()) {
-    int64_t outside = 0;
-    folder_ids = ids_in_vocab(load_pieces(o.heldout_data, o.common.seed, o.repr, "--heldout-data"), corpus.vocab, &outside);
+    folder_ids = load_folder_ids(o.heldout_data, "--heldout-data", "held-out data", o.common.seed, o.repr,
+                                 corpus.vocab, o.seq_len)
+                     .ids;
     const int64_t windows = static_cast<int64_t>(folder_ids.size()) - o.seq_len;
-    if (windows < 1)
-      mg::fail("--heldout-data {}: {} tokens in the training vocabulary, fewer than one window of {} and its next token",
-               o.heldout_data, folder_ids.size(), o.seq_len);
-    std::printf("held-out data: %s: %zu tokens in the vocabulary, %lld outside it skipped\n", o.heldout_data.c_str(),
-                folder_ids.size(), static_cast<long long>(outside));
     split.train.insert(split.train.end(), split.heldout.begin(), split.heldout.end());
     std::sort(split.train.begin(), split.train.end());
     split.heldout.clear();
