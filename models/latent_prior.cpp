@@ -1,5 +1,6 @@
 #include "models/latent_prior.h"
 
+#include <algorithm>
 #include <cmath>
 #include <numbers>
 
@@ -14,7 +15,7 @@ constexpr double kLogvarBound = 6.0;
 }  // namespace
 
 nlohmann::json LatentPriorConfig::to_json() const {
-  return {{"latent", latent}, {"hidden", hidden}, {"layers", layers}};
+  return {{"latent", latent}, {"hidden", hidden}, {"layers", layers}, {"files", files}};
 }
 
 LatentPriorConfig LatentPriorConfig::from_json(const nlohmann::json& j) {
@@ -23,16 +24,19 @@ LatentPriorConfig LatentPriorConfig::from_json(const nlohmann::json& j) {
     c.latent = j.at("latent").get<int64_t>();
     c.hidden = j.at("hidden").get<int64_t>();
     c.layers = j.at("layers").get<int64_t>();
+    c.files = j.value("files", int64_t{0});
   } catch (const nlohmann::json::exception& e) {
     fail("prior config: {}", e.what());
   }
   if (c.latent < 1 || c.hidden < 1 || c.layers < 1) fail("prior config: sizes must be positive");
+  if (c.files < 0) fail("prior config: files must be 0 or more");
   return c;
 }
 
 LatentPrior::LatentPrior(const LatentPriorConfig& c) : config_(c) {
   for (int64_t i = 0; i < c.layers; ++i)
-    lstm_.push_back(register_module("lstm" + std::to_string(i), std::make_shared<LSTM>(i == 0 ? c.latent : c.hidden, c.hidden)));
+    lstm_.push_back(register_module("lstm" + std::to_string(i),
+                                    std::make_shared<LSTM>(i == 0 ? c.latent + c.files : c.hidden, c.hidden)));
   head_ = register_module("head", std::make_shared<Linear>(c.hidden, 2 * c.latent));
   register_buffer("mean", mean_, zeros({c.latent}));
   register_buffer("deviation", deviation_, ones({c.latent}));
@@ -62,8 +66,17 @@ void LatentPrior::fit_standardisation(const Tensor& z) {
   copy_(deviation_, from_vector(deviation, {Z}).to(device));
 }
 
-std::pair<Tensor, Tensor> LatentPrior::step(const Tensor& input, std::vector<LstmState>& state) const {
+Tensor LatentPrior::to_units(const Tensor& z) const { return (z.transpose(1, 2) - mean_) / deviation_; }
+
+Tensor LatentPrior::from_units(const Tensor& u) const { return (u * deviation_ + mean_).transpose(1, 2).contiguous(); }
+
+std::pair<Tensor, Tensor> LatentPrior::step(const Tensor& input, const Tensor& code,
+                                            std::vector<LstmState>& state) const {
   Tensor h = input;
+  if (code.defined()) {
+    const int64_t B = input.size(0), T = input.size(1);
+    h = concat({input, code.reshape({B, 1, config_.files}).expand({B, T, config_.files})}, 2);
+  }
   const bool fresh = state.empty();
   for (size_t i = 0; i < lstm_.size(); ++i) {
     auto [out, last] = lstm_[i]->forward(h, fresh ? std::nullopt : std::optional<LstmState>(state[i]));
@@ -77,32 +90,95 @@ std::pair<Tensor, Tensor> LatentPrior::step(const Tensor& input, std::vector<Lst
   return {stats.slice(2, 0, Z), logvar};
 }
 
-LatentPrior::Forced LatentPrior::teacher_forced(const Tensor& z) const {
+Tensor LatentPrior::file_code(const std::vector<int64_t>& files, int64_t batch) const {
+  const int64_t F = config_.files;
+  MG_CHECK(F == 0 ? files.empty() : static_cast<int64_t>(files.size()) == batch,
+           "LatentPrior: {} file indices for {} sequences of a prior over {} files", files.size(), batch, F);
+  if (F == 0) return Tensor();
+  std::vector<float> code(static_cast<size_t>(batch * F), 0.0f);
+  for (int64_t b = 0; b < batch; ++b) {
+    const int64_t f = files[static_cast<size_t>(b)];
+    MG_CHECK(f >= 0 && f < F, "LatentPrior: file {} of a prior over {} files", f, F);
+    code[static_cast<size_t>(b * F + f)] = 1.0f;
+  }
+  return from_vector(code, {batch, F}).to(mean_.dtype()).to(mean_.device());
+}
+
+LatentPrior::Forced LatentPrior::teacher_forced(const Tensor& z, const std::vector<int64_t>& files) const {
   MG_CHECK(z.dim() == 3 && z.size(1) == config_.latent, "LatentPrior: latents must be [B, {}, T], got {}",
            config_.latent, shape_str(z.shape()));
   const int64_t B = z.size(0), Z = z.size(1), T = z.size(2);
-  Tensor zn = (z.transpose(1, 2) - mean_) / deviation_;  // [B, T, Z]
+  Tensor zn = to_units(z);  // [B, T, Z]
   // Frame t sees frames 0 .. t-1: the input is zn shifted one frame later, zeros first.
   Tensor input = concat({zeros({B, 1, Z}, z.dtype(), z.device()), zn.slice(1, 0, T - 1)}, 1);
   std::vector<LstmState> state;
-  auto [mu, logvar] = step(input, state);
+  auto [mu, logvar] = step(input, file_code(files, B), state);
   return {zn, mu, logvar};
 }
 
-std::pair<Tensor, Tensor> LatentPrior::predict(const Tensor& z) const {
-  const Forced f = teacher_forced(z);
-  return {(f.mu * deviation_ + mean_).transpose(1, 2), (f.logvar + log(deviation_) * 2.0).transpose(1, 2)};
+std::pair<Tensor, Tensor> LatentPrior::predict(const Tensor& z, const std::vector<int64_t>& files) const {
+  const Forced f = teacher_forced(z, files);
+  return {from_units(f.mu), (f.logvar + log(deviation_) * 2.0).transpose(1, 2).contiguous()};
 }
 
-Tensor LatentPrior::nll(const Tensor& z) const {
-  const Forced f = teacher_forced(z);
+Tensor LatentPrior::sequence_nll(const Tensor& z, const std::vector<int64_t>& files) const {
+  const Forced f = teacher_forced(z, files);
   Tensor d = f.zn - f.mu;
   Tensor per_element = (f.logvar + d * d * exp(-f.logvar) + std::log(2.0 * std::numbers::pi)) * 0.5;
-  // The change of variables from standardised units back to z's: + log(deviation) per element.
-  return mean(per_element) + mean(log(deviation_));
+  // The change of variables from the prior's units back to z's: + log(deviation) per element.
+  return mean(per_element, {1, 2}) + mean(log(deviation_));
 }
 
-Tensor LatentPrior::sample(int64_t batch, int64_t frames, double temperature, const Tensor& primer) const {
+Tensor LatentPrior::nll(const Tensor& z, const std::vector<int64_t>& files) const {
+  return mean(sequence_nll(z, files));
+}
+
+std::vector<std::vector<double>> LatentPrior::per_file_nll(const Tensor& z) const {
+  const int64_t B = z.size(0), F = config_.files;
+  // Files in groups of 256 / B (B x group runs a batch), so that memory does not grow with F.
+  const int64_t group = std::max<int64_t>(1, 256 / std::max<int64_t>(B, 1));
+  std::vector<std::vector<double>> out(static_cast<size_t>(B), std::vector<double>(static_cast<size_t>(F)));
+  for (int64_t first = 0; first < F; first += group) {
+    const int64_t n = std::min(group, F - first);
+    std::vector<int64_t> files;
+    for (int64_t f = first; f < first + n; ++f)
+      for (int64_t b = 0; b < B; ++b) files.push_back(f);
+    const Tensor copies = concat(std::vector<Tensor>(static_cast<size_t>(n), z), 0);
+    const std::vector<double> all = sequence_nll(copies, files).to(DType::F64).to(Device::CPU).to_vector<double>();
+    for (int64_t f = 0; f < n; ++f)
+      for (int64_t b = 0; b < B; ++b)
+        out[static_cast<size_t>(b)][static_cast<size_t>(first + f)] = all[static_cast<size_t>(f * B + b)];
+  }
+  return out;
+}
+
+std::vector<double> LatentPrior::marginal_nll(const Tensor& z) const {
+  NoGradGuard no_grad;
+  if (config_.files == 0) return sequence_nll(z, {}).to(DType::F64).to(Device::CPU).to_vector<double>();
+  const double elements = static_cast<double>(z.size(1) * z.size(2));
+  std::vector<double> out;
+  for (const std::vector<double>& row : per_file_nll(z)) {
+    // log sum_f exp(-elements nll_f), shifted by the largest term.
+    const double best = *std::min_element(row.begin(), row.end());
+    double sum = 0;
+    for (double nll : row) sum += std::exp(-elements * (nll - best));
+    const double log_p = -elements * best + std::log(sum) - std::log(static_cast<double>(row.size()));
+    out.push_back(-log_p / elements);
+  }
+  return out;
+}
+
+std::vector<int64_t> LatentPrior::likeliest_files(const Tensor& z) const {
+  NoGradGuard no_grad;
+  MG_CHECK(config_.files > 0, "LatentPrior: this prior is not conditioned on files");
+  std::vector<int64_t> out;
+  for (const std::vector<double>& row : per_file_nll(z))
+    out.push_back(std::min_element(row.begin(), row.end()) - row.begin());
+  return out;
+}
+
+Tensor LatentPrior::sample(int64_t batch, int64_t frames, double temperature, const Tensor& primer,
+                           std::vector<int64_t> files) const {
   const int64_t Z = config_.latent;
   const int64_t P = primer.defined() ? primer.size(2) : 0;
   MG_CHECK(!primer.defined() || (primer.dim() == 3 && primer.size(0) == batch && primer.size(1) == Z && P <= frames),
@@ -110,18 +186,28 @@ Tensor LatentPrior::sample(int64_t batch, int64_t frames, double temperature, co
            primer.defined() ? shape_str(primer.shape()) : "none");
   NoGradGuard no_grad;
   const Device device = mean_.device();
-  Tensor primer_n = P > 0 ? ((primer.to(device).transpose(1, 2) - mean_) / deviation_).contiguous() : Tensor();
+  if (config_.files > 0 && files.empty()) {
+    if (P > 0) {
+      files = likeliest_files(primer.to(device));
+    } else {
+      const int64_t F = config_.files;
+      for (float u : rand({batch}).to_vector<float>())
+        files.push_back(std::min<int64_t>(static_cast<int64_t>(u * static_cast<float>(F)), F - 1));
+    }
+  }
+  const Tensor code = file_code(files, batch);
+  Tensor primer_n = P > 0 ? to_units(primer.to(device)).contiguous() : Tensor();
   std::vector<LstmState> state;
   Tensor input = zeros({batch, 1, Z}, mean_.dtype(), device);
   std::vector<Tensor> out;
   for (int64_t t = 0; t < frames; ++t) {
-    auto [mu, logvar] = step(input, state);  // [B, 1, Z]
+    auto [mu, logvar] = step(input, code, state);  // [B, 1, Z]
     Tensor frame = t < P ? primer_n.slice(1, t, t + 1)
                          : mu + exp(logvar * 0.5) * randn({batch, 1, Z}, mean_.dtype(), device) * temperature;
     out.push_back(frame);
     input = frame.contiguous();
   }
-  return (concat(out, 1) * deviation_ + mean_).transpose(1, 2).contiguous();  // [B, Z, T]
+  return from_units(concat(out, 1));  // [B, Z, T]
 }
 
 }  // namespace mg::nn

@@ -177,6 +177,8 @@ TEST_CASE("jazz-vae train, generate, interpolate, encode and eval on the built-i
   CHECK(v.output.find("spectral convergence") != std::string::npos);
   CHECK(v.output.find("after Griffin-Lim (64 iterations)") != std::string::npos);
   CHECK(v.output.find("training clips (the floor):") != std::string::npos);
+  CHECK(v.output.find("training clips decoded (z = mu):") != std::string::npos);
+  CHECK(v.output.find("held-out clips decoded (z = mu):") != std::string::npos);
   CHECK(v.output.find("samples from N(0, I):") != std::string::npos);
 }
 
@@ -219,6 +221,7 @@ TEST_CASE("jazz-vae prior: the loss falls, generation uses it, a primer is conti
   const int train_files = std::stoi(t.output.substr(files_at + 7));
   CHECK(p.output.find("prior: " + std::to_string(4 * train_files) + " training sequences (4 windows per training file") !=
         std::string::npos);
+  CHECK(p.output.find("conditioned on their " + std::to_string(train_files) + " files") != std::string::npos);
   REQUIRE(fs::exists(dir + "/run/prior.safetensors"));
   const std::vector<std::string> nll = csv_column(dir + "/run/prior-log.csv", "train_nll");
   REQUIRE(nll.size() == 30);
@@ -261,6 +264,17 @@ TEST_CASE("jazz-vae prior: the loss falls, generation uses it, a primer is conti
   INFO(v.output);
   REQUIRE(v.rc == 0);
   CHECK(v.output.find("samples from the learned prior:") != std::string::npos);
+
+  // An unconditioned prior (--condition none) trains, and generation and eval read it.
+  Run none = run("prior --checkpoint " + ck + " --epochs 2 --hidden 8 --windows 2 --condition none --out " + dir +
+                 "/none/prior.safetensors");
+  INFO(none.output);
+  REQUIRE(none.rc == 0);
+  CHECK(none.output.find(", unconditioned") != std::string::npos);
+  const std::string none_prior = " --prior-checkpoint " + dir + "/none/prior.safetensors";
+  CHECK(run("generate --checkpoint " + ck + " --count 1 --griffin-lim-iters 2 --out " + dir + "/gn" + none_prior).rc ==
+        0);
+  CHECK(run("eval --checkpoint " + ck + " --samples 2 --griffin-lim-iters 2" + none_prior).rc == 0);
 
   // A model checkpoint is not a prior file.
   Run wrong = run("generate --checkpoint " + ck + " --count 1 --prior-checkpoint " + ck + " --out " + dir + "/w");

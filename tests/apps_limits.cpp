@@ -99,16 +99,18 @@ TEST_CASE("jazz state_count equals the network's parameters and buffers") {
             CHECK(jazz::state_count(c) == vae.num_parameters() + buffers);
           }
   for (int64_t layers : {1, 2})
-    for (int64_t hidden : {3, 16}) {
-      mg::nn::LatentPriorConfig c;
-      c.latent = 5;
-      c.hidden = hidden;
-      c.layers = layers;
-      const mg::nn::LatentPrior prior(c);
-      int64_t buffers = 0;
-      for (const auto& [name, t] : prior.named_buffers()) buffers += t.numel();
-      CHECK(jazz::prior_state_count(c) == prior.num_parameters() + buffers);
-    }
+    for (int64_t hidden : {3, 16})
+      for (int64_t files : {0, 3}) {
+        mg::nn::LatentPriorConfig c;
+        c.latent = 5;
+        c.hidden = hidden;
+        c.layers = layers;
+        c.files = files;
+        const mg::nn::LatentPrior prior(c);
+        int64_t buffers = 0;
+        for (const auto& [name, t] : prior.named_buffers()) buffers += t.numel();
+        CHECK(jazz::prior_state_count(c) == prior.num_parameters() + buffers);
+      }
 }
 
 TEST_CASE("memory estimates grow with the sizes they estimate") {
@@ -181,7 +183,8 @@ TEST_CASE("jazz-vae command lines: ranges, NaN and infinity are usage errors") {
         "train --out r --power 0", "train --out r --power 1.5", "train --out r --compress log --power 0.5",
         "train --out r --compress cube", "train --out r --model seed --compress power", "train --out r --log-weight nan",
         "train --out r --log-weight -1", "train --out r --model seed --log-weight 1", "train --out r --lr-schedule step",
-        "prior --checkpoint c --windows -1", "prior --checkpoint c --windows 5000", "eval --checkpoint c --temperature nan"}) {
+        "prior --checkpoint c --windows -1", "prior --checkpoint c --windows 5000",
+        "prior --checkpoint c --condition song", "eval --checkpoint c --temperature nan"}) {
     CAPTURE(bad);
     CHECK(jazz_status(bad) == mg::app::kExitUsage);
   }

@@ -1,10 +1,12 @@
 // The jazz VAE: shapes through encoder/decoder (global and time-resolved
 // latent), a short run overfits one clip, the loss of models/vae_loss.h by
 // hand (its magnitude terms also by float64 central differences), active
-// units, and the learned prior of models/latent_prior.h.
+// units, and the learned prior of models/latent_prior.h (its units, its file
+// conditioning, and its -log p by float64 central differences).
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <numbers>
 
 #include "autograd/gradcheck.h"
 #include "io/stft.h"
@@ -313,4 +315,188 @@ TEST_CASE("the learned prior's loss falls, and sampling is deterministic and kee
   CHECK(s.shape() == Shape{2, 3, 12});
   const std::vector<float> p = primer.to_vector<float>(), kept = s.slice(2, 0, 5).contiguous().to_vector<float>();
   for (size_t i = 0; i < p.size(); ++i) CHECK(kept[i] == doctest::Approx(p[i]).epsilon(1e-5));
+}
+
+namespace {
+
+// Sets every parameter of the prior's output layer to zero: each frame's prediction is then
+// mu = 0, logvar = 0 in the prior's units, the Gaussian its units were fitted to.
+void zero_head(nn::LatentPrior& prior) {
+  for (auto& [name, p] : prior.named_parameters())
+    if (name.rfind("head.", 0) == 0) {
+      NoGradGuard no_grad;
+      copy_(p, zeros(p.shape(), p.dtype()));
+    }
+}
+
+// Three channels of their own means and deviations (two of them correlated): [N, 3, T].
+Tensor correlated_latents(int64_t N, int64_t T) {
+  const std::vector<float> a = randn({N * T}).to_vector<float>(), b = randn({N * T}).to_vector<float>(),
+                           c = randn({N * T}).to_vector<float>();
+  std::vector<float> v(static_cast<size_t>(N * 3 * T));
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t t = 0; t < T; ++t) {
+      const size_t i = static_cast<size_t>(n * T + t);
+      v[static_cast<size_t>((n * 3 + 0) * T + t)] = a[i];
+      v[static_cast<size_t>((n * 3 + 1) * T + t)] = 0.95f * a[i] + 0.3f * b[i];
+      v[static_cast<size_t>((n * 3 + 2) * T + t)] = 2.0f * c[i] + 1.0f;
+    }
+  return from_vector(v, {N, 3, T});
+}
+
+// The mean and covariance (divided by the count) of the frames of z [N, Z, T], in double.
+std::pair<std::vector<double>, std::vector<double>> frame_moments(const Tensor& z) {
+  const int64_t N = z.size(0), Z = z.size(1), T = z.size(2);
+  const std::vector<float> v = z.contiguous().to_vector<float>();
+  auto at = [&](int64_t n, int64_t c, int64_t t) { return double(v[static_cast<size_t>((n * Z + c) * T + t)]); };
+  std::vector<double> m(static_cast<size_t>(Z), 0.0), cov(static_cast<size_t>(Z * Z), 0.0);
+  const double count = double(N * T);
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t t = 0; t < T; ++t)
+      for (int64_t c = 0; c < Z; ++c) m[static_cast<size_t>(c)] += at(n, c, t) / count;
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t t = 0; t < T; ++t)
+      for (int64_t a = 0; a < Z; ++a)
+        for (int64_t b = 0; b < Z; ++b)
+          cov[static_cast<size_t>(a * Z + b)] +=
+              (at(n, a, t) - m[static_cast<size_t>(a)]) * (at(n, b, t) - m[static_cast<size_t>(b)]) / count;
+  return {m, cov};
+}
+
+}  // namespace
+
+TEST_CASE("the prior's units: with a zero head it is the training frames' per-channel Gaussian") {
+  manual_seed(31);
+  const Tensor z = correlated_latents(40, 10);
+  const auto [m, cov] = frame_moments(z);
+  // -log N(z; m, diag(v)) per element for the maximum-likelihood m, v: 1/2 log 2 pi + 1/2 + sum log v / (2 Z).
+  const double want = 0.5 * std::log(2.0 * std::numbers::pi) + 0.5 + std::log(cov[0] * cov[4] * cov[8]) / 6.0;
+  for (int64_t files : {0, 2}) {
+    CAPTURE(files);
+    nn::LatentPriorConfig c;
+    c.latent = 3;
+    c.hidden = 8;
+    c.layers = 1;
+    c.files = files;
+    nn::LatentPrior prior(c);
+    prior.fit_standardisation(z);
+    zero_head(prior);
+    NoGradGuard no_grad;
+    const std::vector<int64_t> which(files == 0 ? 0 : 40, 1);
+    CHECK(prior.nll(z, which).item() == doctest::Approx(want).epsilon(1e-4));
+    // Every file's model is the same Gaussian here, so the mixture's -log p is that Gaussian's too.
+    double marginal = 0;
+    for (double x : prior.marginal_nll(z)) marginal += x / 40.0;
+    CHECK(marginal == doctest::Approx(want).epsilon(1e-4));
+    // predict: each channel's mean and variance.
+    auto [mu, logvar] = prior.predict(z.slice(0, 0, 2), std::vector<int64_t>(files == 0 ? 0 : 2, 1));
+    const std::vector<float> mus = mu.contiguous().to_vector<float>(), lv = logvar.contiguous().to_vector<float>();
+    for (int64_t ch = 0; ch < 3; ++ch)
+      for (int64_t t = 0; t < 10; ++t) {
+        const size_t i = static_cast<size_t>(ch * 10 + t);
+        CHECK(mus[i] == doctest::Approx(m[static_cast<size_t>(ch)]).epsilon(1e-4));
+        CHECK(lv[i] == doctest::Approx(std::log(cov[static_cast<size_t>(ch * 4)])).epsilon(1e-4));
+      }
+    // Samples have those moments.
+    manual_seed(3);
+    const auto [sm, scov] = frame_moments(prior.sample(400, 10, 1.0));
+    for (int64_t ch = 0; ch < 3; ++ch) {
+      CHECK(sm[static_cast<size_t>(ch)] == doctest::Approx(m[static_cast<size_t>(ch)]).scale(1.0).epsilon(0.05));
+      CHECK(scov[static_cast<size_t>(ch * 4)] == doctest::Approx(cov[static_cast<size_t>(ch * 4)]).epsilon(0.05));
+    }
+  }
+}
+
+TEST_CASE("a prior conditioned on files: the likeliest file, the mixture's likelihood, samples that keep their file") {
+  manual_seed(41);
+  // Two "files": the same sines shifted up by 2 in file 0 and down by 2 in file 1.
+  const int64_t N = 12, Z = 2, T = 12;
+  std::vector<float> v = sine_latents(N, Z, T).to_vector<float>();
+  std::vector<int64_t> files;
+  for (int64_t n = 0; n < N; ++n) {
+    files.push_back(n % 2);
+    for (int64_t i = 0; i < Z * T; ++i) v[static_cast<size_t>(n * Z * T + i)] += n % 2 == 0 ? 2.0f : -2.0f;
+  }
+  const Tensor z = from_vector(v, {N, Z, T});
+  nn::LatentPriorConfig c;
+  c.latent = Z;
+  c.hidden = 32;
+  c.layers = 1;
+  c.files = 2;
+  nn::LatentPrior prior(c);
+  prior.fit_standardisation(z);
+  nn::Adam opt(prior.named_parameters(), 1e-2);
+  for (int step = 0; step < 150; ++step) {
+    Tensor loss = prior.nll(z, files);
+    opt.zero_grad();
+    loss.backward();
+    opt.step();
+  }
+  CHECK(prior.likeliest_files(z) == files);
+  // The mixture's -log p from the two conditional ones, sequence by sequence.
+  const std::vector<double> marginal = prior.marginal_nll(z);
+  REQUIRE(marginal.size() == static_cast<size_t>(N));
+  NoGradGuard no_grad;
+  for (int64_t n = 0; n < N; ++n) {
+    const Tensor one = z.slice(0, n, n + 1);
+    const double a = prior.nll(one, {0}).item(), b = prior.nll(one, {1}).item();
+    const double elements = double(Z * T), lo = std::min(a, b);
+    const double mixture = 0.5 * (std::exp(-elements * (a - lo)) + std::exp(-elements * (b - lo)));
+    const double want = lo - std::log(mixture) / elements;
+    CHECK(marginal[static_cast<size_t>(n)] == doctest::Approx(want).epsilon(1e-6));
+    CHECK(marginal[static_cast<size_t>(n)] >= lo - 1e-6);
+    CHECK(marginal[static_cast<size_t>(n)] <= lo + std::log(2.0) / elements + 1e-6);
+  }
+  // A sample drawn for file 0 stays up, one for file 1 stays down.
+  const std::vector<float> s = prior.sample(2, T, 1.0, {}, {0, 1}).to_vector<float>();
+  double up = 0, down = 0;
+  for (int64_t i = 0; i < Z * T; ++i) {
+    up += s[static_cast<size_t>(i)] / double(Z * T);
+    down += s[static_cast<size_t>(Z * T + i)] / double(Z * T);
+  }
+  CHECK(up > 1.0);
+  CHECK(down < -1.0);
+  // Without files the draw picks them: both kinds among 32 samples, the same ones for the same seed.
+  manual_seed(8);
+  const std::vector<float> drawn = prior.sample(32, T, 1.0).to_vector<float>();
+  manual_seed(8);
+  CHECK(prior.sample(32, T, 1.0).to_vector<float>() == drawn);
+  int ups = 0;
+  for (int64_t n = 0; n < 32; ++n) ups += drawn[static_cast<size_t>(n * Z * T)] > 0 ? 1 : 0;
+  CHECK(ups > 4);
+  CHECK(ups < 28);
+  // A primer from file 1 is continued as file 1.
+  const Tensor primer = z.slice(0, 1, 2).slice(2, 0, 4).contiguous();
+  double tail = 0;
+  for (float x : prior.sample(1, T, 1.0, primer).slice(2, 4, T).contiguous().to_vector<float>()) tail += x;
+  CHECK(tail < 0);
+  CHECK_THROWS_AS(prior.nll(z), Error);  // a conditioned prior needs the files
+}
+
+TEST_CASE("the prior's -log p: gradients by central differences, with file codes") {
+  manual_seed(51);
+  nn::LatentPriorConfig c;
+  c.latent = 3;
+  c.hidden = 4;
+  c.layers = 2;
+  c.files = 2;
+  nn::LatentPrior prior(c);
+  prior.fit_standardisation(correlated_latents(6, 5));
+  prior.to(DType::F64);
+  // Float64 latents [B = 2, Z = 3, T = 5] seen through a non-contiguous transpose of [2, 5, 3].
+  Tensor z = randn({2, 5, 3}, DType::F64).requires_grad_(true);
+  REQUIRE_FALSE(z.transpose(1, 2).is_contiguous());
+  const GradcheckResult g =
+      gradcheck([&](const TensorList& in) { return prior.nll(in[0].transpose(1, 2), {1, 0}); }, {z});
+  INFO(g.message);
+  CHECK(g.ok);
+  CHECK(g.elements_checked == 30);
+}
+
+TEST_CASE("prior configs: priors written before file conditioning read as unconditioned") {
+  CHECK(nn::LatentPriorConfig::from_json({{"latent", 4}, {"hidden", 8}, {"layers", 1}}).files == 0);
+  nn::LatentPriorConfig c;
+  c.files = 3;
+  CHECK(nn::LatentPriorConfig::from_json(c.to_json()).files == 3);
+  CHECK_THROWS_AS(nn::LatentPriorConfig::from_json({{"latent", 4}, {"hidden", 8}, {"layers", 1}, {"files", -1}}), Error);
 }

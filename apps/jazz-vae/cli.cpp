@@ -215,6 +215,10 @@ int parse_command_line(int argc, const char* const* argv, Command& command) {
   pr->add_option("--hidden", prior.hidden, "LSTM hidden size (default 128)")->check(integer_in(1, kMaxPriorHidden));
   pr->add_option("--layers", prior.layers, "LSTM layers (default 1)")->check(integer_in(1, kMaxPriorLayers));
   pr->add_option("--lr", prior.lr, "Adam learning rate (default 1e-3)")->check(positive_up_to(kMaxLearningRate));
+  pr->add_option("--condition", prior.condition,
+                 "file: the prior is told which training file a sequence comes from, and a sample draws a file "
+                 "first and keeps its character; none: one unconditioned sequence model (default file)")
+      ->check(CLI::IsMember({"file", "none"}));
   pr->add_option("--windows", prior.windows,
                  "Clip-length windows per training file, evenly spaced over it, whose latents the prior learns; "
                  "0: the training clips themselves (default 64)")

@@ -71,6 +71,7 @@ struct PriorOptions {
   int64_t hidden = 128, layers = 1;
   double lr = 1e-3;
   int windows = 64;  // clip-length windows per training file; 0: the training clips
+  std::string condition = "file";  // file: one sequence model per training file (shared weights); none
 };
 
 struct InterpolateOptions {

@@ -51,7 +51,7 @@ int64_t state_count(const mg::nn::ConvVaeConfig& c) {
 int64_t prior_state_count(const mg::nn::LatentPriorConfig& c) {
   int64_t n = 0, in = c.latent;
   for (int64_t l = 0; l < c.layers; ++l) {
-    n += 4 * c.hidden * (in + c.hidden + 1);  // W_ih, W_hh and the bias
+    n += 4 * c.hidden * (in + (l == 0 ? c.files : 0) + c.hidden + 1);  // W_ih (file codes beside the frames), W_hh, bias
     in = c.hidden;
   }
   return n + c.hidden * 2 * c.latent + 2 * c.latent + 2 * c.latent;  // head, and the mean and deviation buffers

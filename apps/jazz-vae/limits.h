@@ -23,6 +23,8 @@ inline constexpr double kMaxFreeBits = 100;      // nats per latent channel
 inline constexpr double kMaxSpectralWeight = 1e6;
 inline constexpr int64_t kMaxPriorHidden = 4096;
 inline constexpr int64_t kMaxPriorLayers = 8;
+// Training files a prior can be conditioned on (one input per file beside each latent frame).
+inline constexpr int64_t kMaxPriorFiles = 4096;
 inline constexpr int kMaxPriorWindows = 4096;
 inline constexpr double kMaxTemperature = 100;
 inline constexpr int kMaxEvalSamples = 10'000;   // eval --samples

@@ -195,6 +195,7 @@ LoadedPrior load_prior(const std::string& path, const LoadedModel& m, mg::Device
   c.latent = net.integer("latent", 1, kMaxLatent);
   c.hidden = net.integer("hidden", 1, kMaxPriorHidden);
   c.layers = net.integer("layers", 1, kMaxPriorLayers);
+  c.files = net.has("files") ? net.integer("files", 0, kMaxPriorFiles) : 0;  // priors written before: 0
   if (c.latent != m.vae->config().latent)
     meta.fail_field("prior.latent", fmt::format("{} channels, but the model has {}", c.latent, m.vae->config().latent));
   LoadedPrior p;

@@ -4,12 +4,15 @@
 // every epoch, and writes it beside the model. With held-out
 // clips the file keeps the epoch whose held-out -log p is lowest (the prior
 // overfits a few dozen training sequences within tens of epochs); without,
-// the last.
+// the last. With --condition file (the default) the prior is told which
+// training file each sequence comes from; held-out clips, from other files,
+// are scored under the mixture over the training files.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 
 #include <fmt/format.h>
 
@@ -28,15 +31,13 @@ using mg::Tensor;
 
 namespace {
 
-// Mean -log p(z) per latent element over latents [N, Z, T], in batches, without gradients.
+// Mean -log p(z) per latent element over latents [N, Z, T] (the mixture's over files when the prior
+// is conditioned on them), in batches, without gradients.
 double mean_nll(const mg::nn::LatentPrior& prior, const Tensor& z, int64_t batch) {
-  mg::NoGradGuard no_grad;
   double total = 0;
   const int64_t N = z.size(0);
-  for (int64_t b = 0; b < N; b += batch) {
-    const int64_t e = std::min(N, b + batch);
-    total += prior.nll(z.slice(0, b, e)).item() * static_cast<double>(e - b);
-  }
+  for (int64_t b = 0; b < N; b += batch)
+    for (double nll : prior.marginal_nll(z.slice(0, b, std::min(N, b + batch)))) total += nll;
   return total / static_cast<double>(N);
 }
 
@@ -66,6 +67,14 @@ int run_prior(const PriorOptions& o) {
   const mg::nn::ConvVaeConfig& vc = m.vae->config();
   const double latent_bytes = 4.0 * static_cast<double>(vc.latent * vc.latent_frames());
   Tensor z_train;
+  std::vector<int64_t> file_of;  // per training sequence, its file's place among the training files
+  std::vector<std::string> file_names;
+  std::map<size_t, int64_t> ordinal;
+  auto place = [&](size_t file) {
+    auto [it, added] = ordinal.emplace(file, static_cast<int64_t>(ordinal.size()));
+    if (added) file_names.push_back(std::filesystem::path(d.files[file]).filename().string());
+    return it->second;
+  };
   if (o.windows > 0) {
     // The clips and a second copy of the training files' features, then the windows' latents.
     const double data_bytes = dataset_bytes(m.features, static_cast<double>(d.clips.size() + d.train.size()));
@@ -76,7 +85,10 @@ int run_prior(const PriorOptions& o) {
     for (size_t file : frames.files()) {
       const int64_t span = frames.frames(file) - L;
       const int64_t n = std::min<int64_t>(o.windows, span + 1);  // distinct starts only
-      for (int64_t k = 0; k < n; ++k) starts.emplace_back(file, n == 1 ? 0 : span * k / (n - 1));
+      for (int64_t k = 0; k < n; ++k) {
+        starts.emplace_back(file, n == 1 ? 0 : span * k / (n - 1));
+        file_of.push_back(place(file));
+      }
     }
     mg::app::check_memory(fmt::format("--windows {}: the latents of {} windows", o.windows, starts.size()),
                           data_bytes + latent_bytes * static_cast<double>(starts.size()));
@@ -94,18 +106,24 @@ int run_prior(const PriorOptions& o) {
     }
     z_train = mg::concat(parts, 0).to(device);
   } else {
+    for (const Clip* c : train) file_of.push_back(place(c->file));
     z_train = encode_clips(m, train, 10).to(device);
   }
   const Tensor z_test = held_out.empty() ? Tensor() : encode_clips(m, held_out, 10).to(device);
-  std::printf("prior: %lld training sequences (%s; %zu held-out clips) of %lld latent frames x %lld channels\n",
-              static_cast<long long>(z_train.size(0)), o.windows > 0 ? fmt::format("{} windows per training file", o.windows).c_str() : "the training clips",
-              held_out.size(), static_cast<long long>(z_train.size(2)), static_cast<long long>(z_train.size(1)));
-
   mg::manual_seed(o.common.seed);
   mg::nn::LatentPriorConfig config;
   config.latent = m.vae->config().latent;
   config.hidden = o.hidden;
   config.layers = o.layers;
+  config.files = o.condition == "file" ? static_cast<int64_t>(file_names.size()) : 0;
+  if (config.files > kMaxPriorFiles)
+    mg::fail("--condition file: {} training files, more than the {} a prior can be conditioned on; use --condition none",
+             config.files, kMaxPriorFiles);
+  std::printf("prior: %lld training sequences (%s; %zu held-out clips) of %lld latent frames x %lld channels, %s\n",
+              static_cast<long long>(z_train.size(0)),
+              o.windows > 0 ? fmt::format("{} windows per training file", o.windows).c_str() : "the training clips",
+              held_out.size(), static_cast<long long>(z_train.size(2)), static_cast<long long>(z_train.size(1)),
+              config.files > 0 ? fmt::format("conditioned on their {} files", config.files).c_str() : "unconditioned");
   auto prior = std::make_shared<mg::nn::LatentPrior>(config);
   prior->fit_standardisation(z_train.to(mg::Device::CPU));
   prior->to(device);
@@ -120,8 +138,9 @@ int run_prior(const PriorOptions& o) {
   double best = INFINITY;
   int best_epoch = 0;
   auto save = [&](int epoch, double train_nll, double test_nll) {
-    const nlohmann::json meta = {{"prior", config.to_json()}, {"model_checkpoint", o.checkpoint}, {"epoch", epoch},
-                                 {"train_nll", train_nll},    {"heldout_nll", test_nll},       {"seed", o.common.seed}};
+    nlohmann::json meta = {{"prior", config.to_json()}, {"model_checkpoint", o.checkpoint}, {"epoch", epoch},
+                           {"train_nll", train_nll},    {"heldout_nll", test_nll},       {"seed", o.common.seed}};
+    if (config.files > 0) meta["files"] = file_names;
     mg::nn::save_checkpoint(out, kPriorApp, *prior, &opt, meta);
   };
   for (int epoch = 0; epoch < o.common.epochs; ++epoch) {
@@ -134,11 +153,14 @@ int run_prior(const PriorOptions& o) {
     std::sort(keyed.begin(), keyed.end());
     double train_sum = 0;
     for (int64_t s = 0; s < steps; ++s) {
-      std::vector<int64_t> idx;
+      std::vector<int64_t> idx, files;
       for (int64_t i = s * batch; i < std::min(N, (s + 1) * batch); ++i) idx.push_back(keyed[static_cast<size_t>(i)].second);
       std::vector<Tensor> rows;
-      for (int64_t i : idx) rows.push_back(z_train.slice(0, i, i + 1));
-      Tensor loss = prior->nll(mg::concat(rows, 0));
+      for (int64_t i : idx) {
+        rows.push_back(z_train.slice(0, i, i + 1));
+        if (config.files > 0) files.push_back(file_of[static_cast<size_t>(i)]);
+      }
+      Tensor loss = prior->nll(mg::concat(rows, 0), files);
       opt.zero_grad();
       loss.backward();
       const double l = loss.item();
