@@ -265,6 +265,20 @@ TEST_CASE("jazz-vae prior: the loss falls, generation uses it, a primer is conti
   REQUIRE(v.rc == 0);
   CHECK(v.output.find("samples from the learned prior:") != std::string::npos);
 
+  // --like: every sample drawn as from one training file; an unknown name lists the prior's files.
+  Run unknown = run(gen + dir + "/u --like nosuch.wav");
+  CHECK(unknown.rc == 1);
+  const size_t list = unknown.output.find("training files of " + dir + "/run/prior.safetensors (");
+  REQUIRE(list != std::string::npos);
+  const size_t first = unknown.output.find('(', list) + 1;
+  const std::string name = unknown.output.substr(first, unknown.output.find_first_of(",)", first) - first);
+  CAPTURE(name);
+  Run like = run(gen + dir + "/like --like " + name);
+  REQUIRE(like.rc == 0);
+  CHECK(like.output.find("each as from " + name) != std::string::npos);
+  check_wav(dir + "/like/sample-02.wav");
+  CHECK_FALSE(fs::exists(dir + "/u"));
+
   // An unconditioned prior (--condition none) trains, and generation and eval read it.
   Run none = run("prior --checkpoint " + ck + " --epochs 2 --hidden 8 --windows 2 --condition none --out " + dir +
                  "/none/prior.safetensors");
@@ -275,6 +289,9 @@ TEST_CASE("jazz-vae prior: the loss falls, generation uses it, a primer is conti
   CHECK(run("generate --checkpoint " + ck + " --count 1 --griffin-lim-iters 2 --out " + dir + "/gn" + none_prior).rc ==
         0);
   CHECK(run("eval --checkpoint " + ck + " --samples 2 --griffin-lim-iters 2" + none_prior).rc == 0);
+  Run like_none = run("generate --checkpoint " + ck + " --count 1 --like " + name + " --out " + dir + "/ln" + none_prior);
+  CHECK(like_none.rc == 1);
+  CHECK(like_none.output.find("--like: the learned prior") != std::string::npos);
 
   // A model checkpoint is not a prior file.
   Run wrong = run("generate --checkpoint " + ck + " --count 1 --prior-checkpoint " + ck + " --out " + dir + "/w");

@@ -184,7 +184,8 @@ TEST_CASE("jazz-vae command lines: ranges, NaN and infinity are usage errors") {
         "train --out r --compress cube", "train --out r --model seed --compress power", "train --out r --log-weight nan",
         "train --out r --log-weight -1", "train --out r --model seed --log-weight 1", "train --out r --lr-schedule step",
         "prior --checkpoint c --windows -1", "prior --checkpoint c --windows 5000",
-        "prior --checkpoint c --condition song", "eval --checkpoint c --temperature nan"}) {
+        "prior --checkpoint c --condition song", "generate --checkpoint c --out d --like a.wav --prior normal",
+        "eval --checkpoint c --temperature nan"}) {
     CAPTURE(bad);
     CHECK(jazz_status(bad) == mg::app::kExitUsage);
   }

@@ -189,6 +189,9 @@ int parse_command_line(int argc, const char* const* argv, Command& command) {
       ->check(integer_in(1, 1'000'000));
   g->add_option("--temperature", gen.temperature, "Scale of the prior's deviations (default 1)")
       ->check(positive_up_to(kMaxTemperature));
+  g->add_option("--like", gen.like,
+                "Draw every sample as from this training file (a name such as jazz.00012.wav) of a learned prior "
+                "trained with --condition file (default: a file drawn per sample)");
 
   InterpolateOptions& interp = command.interpolate;
   CLI::App* ip = app.add_subcommand("interpolate", "Decode points on the line between two encoded clips");
@@ -257,6 +260,8 @@ int parse_command_line(int argc, const char* const* argv, Command& command) {
     }
     if (command.kind == Kind::Generate && !gen.primer.empty() && gen.prior == "normal")
       usage_fail("--primer: only the learned prior continues a primer (drop --prior normal)");
+    if (command.kind == Kind::Generate && !gen.like.empty() && gen.prior == "normal")
+      usage_fail("--like: only a learned prior knows its training files (drop --prior normal)");
     if (command.kind == Kind::Generate && gen.count == 0 && gen.grid == 0)
       usage_fail("--count and --grid are both 0: nothing to generate");
     if (command.kind == Kind::Generate && gen.out.empty()) usage_fail("--out: give the folder for the WAV files");

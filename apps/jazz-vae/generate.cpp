@@ -85,13 +85,27 @@ int run_generate(const GenerateOptions& o) {
                                     : fmt::format("{} dimensions", Z));
   // The learned prior when asked for, or by default when its file exists.
   const std::string prior_path = o.prior_checkpoint.empty() ? default_prior_path(o.checkpoint) : o.prior_checkpoint;
-  const bool learned = o.prior == "learned" || (o.prior.empty() && (!o.prior_checkpoint.empty() || !o.primer.empty() ||
-                                                                    (config.time_resolved() && std::filesystem::exists(prior_path))));
+  const bool asked = !o.prior_checkpoint.empty() || !o.primer.empty() || !o.like.empty();
+  const bool learned = o.prior == "learned" ||
+                       (o.prior.empty() && (asked || (config.time_resolved() && std::filesystem::exists(prior_path))));
   std::optional<LoadedPrior> prior;
   if (learned) {
     if (!std::filesystem::exists(prior_path))
       mg::fail("--prior learned: {} does not exist (train it with `jazz-vae prior --checkpoint {}`)", prior_path, o.checkpoint);
     prior = load_prior(prior_path, m, device);
+  }
+  int64_t like = -1;
+  if (!o.like.empty()) {
+    if (prior->files.empty())
+      mg::fail("--like: the learned prior {} is not conditioned on files (trained with --condition none)", prior_path);
+    const auto it = std::find(prior->files.begin(), prior->files.end(), o.like);
+    if (it == prior->files.end()) {
+      std::string names;
+      for (size_t i = 0; i < prior->files.size() && i < 5; ++i) names += (i ? ", " : "") + prior->files[i];
+      mg::fail("--like: {} is not one of the {} training files of {} ({}{})", o.like, prior->files.size(), prior_path,
+               names, prior->files.size() > 5 ? ", ..." : "");
+    }
+    like = it - prior->files.begin();
   }
   Tensor primer;
   if (!o.primer.empty()) {
@@ -115,10 +129,11 @@ int run_generate(const GenerateOptions& o) {
   std::vector<mg::app::ReportClip> sample_clips, grid_clips;
   if (o.count > 0) {
     mg::manual_seed(o.common.seed);
-    const std::vector<float> z = sample_latents(m, prior ? &*prior : nullptr, o.count, o.temperature, primer);
-    std::printf("sampling %d clip(s) from %s\n", o.count,
+    const std::vector<float> z = sample_latents(m, prior ? &*prior : nullptr, o.count, o.temperature, primer, like);
+    std::printf("sampling %d clip(s) from %s%s\n", o.count,
                 prior ? fmt::format("the learned prior {} (temperature {:g})", prior_path, o.temperature).c_str()
-                      : "N(0, I)");
+                      : "N(0, I)",
+                like >= 0 ? (", each as from " + o.like).c_str() : "");
     decode_to_audio(m, z, o.griffin_lim_iters, [&](size_t i, std::vector<float> audio) {
       const std::string path = fmt::format("{}/sample-{:02}.wav", o.out, i + 1);
       sample_clips.push_back(write_clip(path, audio, rate));
@@ -157,6 +172,7 @@ int run_generate(const GenerateOptions& o) {
   publish(o.checkpoint, o.out, "generate", [&](mg::app::ReportSection& page) {
     page.set("prior", prior ? fmt::format("learned ({}), temperature {:g}", prior_path, o.temperature) : "N(0, I)");
     if (!o.primer.empty()) page.set("primer", o.primer);
+    if (!o.like.empty()) page.set("each sample drawn as from", o.like);
     if (!panels.empty()) page.picture(o.out + "/samples.png", "Waveforms of the samples");
     for (mg::app::ReportClip& c : sample_clips) page.clip(std::move(c));
     if (!grid_clips.empty())

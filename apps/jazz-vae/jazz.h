@@ -63,6 +63,7 @@ struct GenerateOptions {
   std::string primer;            // an audio file whose first latent frames the learned prior continues
   int primer_frames = 0;         // 0: half the clip's latent frames
   double temperature = 1.0;
+  std::string like;              // a training file of a file-conditioned prior: every sample is drawn as from it
 };
 
 struct PriorOptions {
@@ -231,15 +232,17 @@ void decode_to_audio(const LoadedModel& m, const std::vector<float>& z, int grif
 struct LoadedPrior {
   std::shared_ptr<mg::nn::LatentPrior> net;
   int64_t epochs = 0;
+  std::vector<std::string> files;  // the training files it is conditioned on, in its order (none: unconditioned)
 };
 LoadedPrior load_prior(const std::string& path, const LoadedModel& m, mg::Device device);
 // prior.safetensors in the checkpoint's folder.
 std::string default_prior_path(const std::string& checkpoint);
 
 // Draws `count` latents from N(0, I) or the learned prior with the default
-// generator (seed it first): row-major [count, latent_shape(1)...].
+// generator (seed it first): row-major [count, latent_shape(1)...]. `file` >= 0
+// draws every one as from that training file of a file-conditioned prior.
 std::vector<float> sample_latents(const LoadedModel& m, const LoadedPrior* prior, int64_t count, double temperature,
-                                  const mg::Tensor& primer = {});
+                                  const mg::Tensor& primer = {}, int64_t file = -1);
 
 // Encodes the first clip of an audio file: mean and standard deviation of q(z|x),
 // row-major in latent_shape(1).

@@ -200,13 +200,22 @@ LoadedPrior load_prior(const std::string& path, const LoadedModel& m, mg::Device
     meta.fail_field("prior.latent", fmt::format("{} channels, but the model has {}", c.latent, m.vae->config().latent));
   LoadedPrior p;
   p.epochs = meta.integer("epoch", 0, mg::app::kMaxEpochs);
+  if (c.files > 0) {
+    const nlohmann::json& names = meta.array("files", static_cast<size_t>(kMaxPriorFiles));
+    if (static_cast<int64_t>(names.size()) != c.files)
+      meta.fail_field("files", fmt::format("{} names for a prior over {} files", names.size(), c.files));
+    for (const nlohmann::json& name : names) {
+      if (!name.is_string()) meta.fail_field("files", "expected file names");
+      p.files.push_back(name.get<std::string>());
+    }
+  }
   p.net = std::make_shared<mg::nn::LatentPrior>(c);
   mg::nn::restore_for_inference(*p.net, ck, path, device);
   return p;
 }
 
 std::vector<float> sample_latents(const LoadedModel& m, const LoadedPrior* prior, int64_t count, double temperature,
-                                  const Tensor& primer) {
+                                  const Tensor& primer, int64_t file) {
   const mg::nn::ConvVaeConfig& c = m.vae->config();
   if (!prior) return (mg::randn(c.latent_shape(count)) * temperature).contiguous().to_vector<float>();
   std::vector<float> out;
@@ -214,7 +223,9 @@ std::vector<float> sample_latents(const LoadedModel& m, const LoadedPrior* prior
   for (int64_t first = 0; first < count; first += kDecodeBatch) {
     const int64_t n = std::min(kDecodeBatch, count - first);
     Tensor p = primer.defined() ? mg::concat(std::vector<Tensor>(static_cast<size_t>(n), primer), 0) : Tensor();
-    const std::vector<float> z = prior->net->sample(n, c.latent_frames(), temperature, p).to(mg::Device::CPU).to_vector<float>();
+    const std::vector<int64_t> files(file >= 0 ? static_cast<size_t>(n) : 0, file);
+    const std::vector<float> z =
+        prior->net->sample(n, c.latent_frames(), temperature, p, files).to(mg::Device::CPU).to_vector<float>();
     out.insert(out.end(), z.begin(), z.end());
   }
   return out;
