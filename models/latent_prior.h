@@ -13,10 +13,9 @@
 //   network layers x LSTM(H) -> Linear(H -> 2Z) -> mu_t, logvar_t (in u)
 //   files   p(z) = 1/F sum_f p(z | f): a mixture of one sequence model per
 //           training file that share every weight. Sampling draws f first, so
-//           a sample keeps one file's character (instruments, register,
-//           loudness) from its first frame to its last, where an unconditioned
-//           LSTM must infer it from noisy frames and drifts towards the
-//           average of the files.
+//           a sample is told from its first frame which file's character
+//           (instruments, register, loudness) to keep, instead of inferring
+//           it from its own noisy frames.
 //   loss    -log p(z) in z's own units, per latent element (nats):
 //           1/2 (log 2 pi + logvar + (u - mu)^2 / exp(logvar)) + log(deviation),
 //           averaged over batch, channels and frames.
