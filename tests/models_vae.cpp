@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <memory>
 #include <numbers>
 
 #include "autograd/gradcheck.h"
@@ -260,6 +261,18 @@ TEST_CASE("active units count channels whose means vary across clips and frames"
 
 namespace {
 
+// A learned prior of the given sizes, its units fitted to z [N, latent, T].
+std::unique_ptr<nn::LatentPrior> fitted_prior(const Tensor& z, int64_t hidden, int64_t layers, int64_t files = 0) {
+  nn::LatentPriorConfig c;
+  c.latent = z.size(1);
+  c.hidden = hidden;
+  c.layers = layers;
+  c.files = files;
+  auto prior = std::make_unique<nn::LatentPrior>(c);
+  prior->fit_standardisation(z);
+  return prior;
+}
+
 // Latent sequences [N, Z, T] a prior can learn: each channel a sine of its own phase per clip.
 Tensor sine_latents(int64_t N, int64_t Z, int64_t T) {
   std::vector<float> v;
@@ -273,13 +286,9 @@ Tensor sine_latents(int64_t N, int64_t Z, int64_t T) {
 
 TEST_CASE("the learned prior's loss falls, and sampling is deterministic and keeps the primer") {
   manual_seed(5);
-  nn::LatentPriorConfig c;
-  c.latent = 3;
-  c.hidden = 32;
-  c.layers = 1;
-  nn::LatentPrior prior(c);
   const Tensor z = sine_latents(8, 3, 12);
-  prior.fit_standardisation(z);
+  const auto owned = fitted_prior(z, 32, 1);
+  nn::LatentPrior& prior = *owned;
   nn::Adam opt(prior.named_parameters(), 1e-2);
   double first = 0, last = 0;
   for (int step = 0; step < 150; ++step) {
@@ -373,13 +382,8 @@ TEST_CASE("the prior's units: with a zero head it is the training frames' per-ch
   const double want = 0.5 * std::log(2.0 * std::numbers::pi) + 0.5 + std::log(cov[0] * cov[4] * cov[8]) / 6.0;
   for (int64_t files : {0, 2}) {
     CAPTURE(files);
-    nn::LatentPriorConfig c;
-    c.latent = 3;
-    c.hidden = 8;
-    c.layers = 1;
-    c.files = files;
-    nn::LatentPrior prior(c);
-    prior.fit_standardisation(z);
+    const auto owned = fitted_prior(z, 8, 1, files);
+    nn::LatentPrior& prior = *owned;
     zero_head(prior);
     NoGradGuard no_grad;
     const std::vector<int64_t> which(files == 0 ? 0 : 40, 1);
@@ -418,13 +422,8 @@ TEST_CASE("a prior conditioned on files: the likeliest file, the mixture's likel
     for (int64_t i = 0; i < Z * T; ++i) v[static_cast<size_t>(n * Z * T + i)] += n % 2 == 0 ? 2.0f : -2.0f;
   }
   const Tensor z = from_vector(v, {N, Z, T});
-  nn::LatentPriorConfig c;
-  c.latent = Z;
-  c.hidden = 32;
-  c.layers = 1;
-  c.files = 2;
-  nn::LatentPrior prior(c);
-  prior.fit_standardisation(z);
+  const auto owned = fitted_prior(z, 32, 1, 2);
+  nn::LatentPrior& prior = *owned;
   nn::Adam opt(prior.named_parameters(), 1e-2);
   for (int step = 0; step < 150; ++step) {
     Tensor loss = prior.nll(z, files);
@@ -475,13 +474,8 @@ TEST_CASE("a prior conditioned on files: the likeliest file, the mixture's likel
 
 TEST_CASE("the prior's -log p: gradients by central differences, with file codes") {
   manual_seed(51);
-  nn::LatentPriorConfig c;
-  c.latent = 3;
-  c.hidden = 4;
-  c.layers = 2;
-  c.files = 2;
-  nn::LatentPrior prior(c);
-  prior.fit_standardisation(correlated_latents(6, 5));
+  const auto owned = fitted_prior(correlated_latents(6, 5), 4, 2, 2);
+  nn::LatentPrior& prior = *owned;
   prior.to(DType::F64);
   // Float64 latents [B = 2, Z = 3, T = 5] seen through a non-contiguous transpose of [2, 5, 3].
   Tensor z = randn({2, 5, 3}, DType::F64).requires_grad_(true);
