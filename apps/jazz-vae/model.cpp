@@ -205,7 +205,8 @@ LoadedPrior load_prior(const std::string& path, const LoadedModel& m, mg::Device
     if (static_cast<int64_t>(names.size()) != c.files)
       meta.fail_field("files", fmt::format("{} names for a prior over {} files", names.size(), c.files));
     for (const nlohmann::json& name : names) {
-      if (!name.is_string()) meta.fail_field("files", "expected file names");
+      if (!name.is_string() || name.get_ref<const std::string&>().size() > 4096)
+        meta.fail_field("files", "expected file names");
       p.files.push_back(name.get<std::string>());
     }
   }
