@@ -10,14 +10,23 @@
 #include "kernels/cpu/isa.h"
 #include "kernels/cpu/parallel.h"
 
+// GCC's target pragma; clang's equivalent is a target attribute on every function of the region.
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma,bmi2"))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("avx2,fma,bmi2")
+#endif
 #define MG_ISA_AVX2 1
 namespace mg::cpu::isa_avx2 {
 #include "kernels/cpu/simd.inl"
 #include "kernels/cpu/simd_kernels.inl"
 }  // namespace mg::cpu::isa_avx2
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif
 
 namespace mg::cpu {
 
