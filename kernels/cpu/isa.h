@@ -10,7 +10,8 @@
 // run it), so every path can be tested and benchmarked on one machine.
 //
 // Each set is compiled from the same source (kernels/cpu/simd_kernels.inl)
-// under a different `#pragma GCC target`, in its own translation unit
+// under a different target region (GCC's target pragma, clang's target
+// attribute), in its own translation unit
 // (isa_avx512.cpp, isa_avx2.cpp, isa_generic.cpp). The AVX2 and AVX-512 sets
 // multiply in the same order with fused multiply-adds, so they give
 // bit-identical GEMM and LSTM results.

@@ -1,7 +1,7 @@
 // The vector layer under the fast CPU kernels: one register type and a dozen
 // operations, defined for the instruction set its including translation unit
 // selects (MG_ISA_AVX512, MG_ISA_AVX2 or neither for SSE2). Included inside
-// that unit's `#pragma GCC target` region and its own namespace, after the
+// that unit's target region and its own namespace, after the
 // standard headers and <immintrin.h>.
 //
 // The transcendental functions are Cephes-style polynomials, written once in
