@@ -27,8 +27,9 @@ echo "== jazz-vae: train on the built-in jazz clips (time-resolved latent: 128 c
 $jazz train --out runs/jazz --epochs 40
 echo "== jazz-vae: train the learned prior (an LSTM over latent frames)"
 $jazz prior --checkpoint runs/jazz/model.safetensors
-echo "== jazz-vae: samples from the learned prior and from N(0, I), a continuation of a primer, an interpolation"
+echo "== jazz-vae: samples from the learned prior and from N(0, I), two as from one training file, a continuation of a primer, an interpolation"
 $jazz generate --checkpoint runs/jazz/model.safetensors --count 4 --out runs/jazz/samples
+$jazz generate --checkpoint runs/jazz/model.safetensors --count 2 --like builtin-jazz.00000 --out runs/jazz/like-00000
 $jazz generate --checkpoint runs/jazz/model.safetensors --count 4 --prior normal --out runs/jazz/samples-normal
 $jazz generate --checkpoint runs/jazz/model.safetensors --count 2 --primer runs/jazz/samples/sample-01.wav \
   --out runs/jazz/continued
