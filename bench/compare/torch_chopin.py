@@ -8,7 +8,7 @@
 Initialisation as musicgen (Keras defaults): Glorot-uniform input and dense
 kernels, orthogonal recurrent kernels, zero biases except the forget gate's 1.
 
-    torch_chopin.py [--model seed|embed] [--threads N] [--steps N] [--warmup N] [--batch B] [--vocab V]
+    torch_chopin.py [--model seed|embed] [--threads N] [--steps N] [--warmup N] [--batch B] [--vocab V] [--device cpu|cuda]
     torch_chopin.py --generate N [--model ...] [--threads N]
 With --generate it times generation instead, as chopin-lstm generates: batch
 1, the 40-token window run through the network for every new token (argmax),
@@ -25,6 +25,8 @@ def main():
     p = common.parser("PyTorch Chopin LSTM training step", ["seed", "embed"], "seed", common.CHOPIN_BATCH)
     p.add_argument("--vocab", type=int, default=common.CHOPIN_VOCAB)
     p.add_argument("--generate", type=int, default=0, help="time the generation of this many tokens instead")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+                   help="where the training step runs (cuda: nn.LSTM through cuDNN); generation is timed on the CPU")
     args = p.parse_args()
     common.check_args(p, args)
     if args.vocab < 2:
@@ -143,6 +145,9 @@ def main():
     else:
         x = ids
     y = torch.tensor(targets, dtype=torch.int64)
+    if args.device == "cuda":
+        net.to("cuda")  # before the first step: the optimizer's state is created on the parameters' device
+        x, y = x.to("cuda"), y.to("cuda")
     loss_fn = nn.CrossEntropyLoss()
 
     def step():
