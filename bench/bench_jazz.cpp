@@ -177,6 +177,7 @@ int main(int argc, char** argv) {
   }
   std::printf("jazz VAE training step (forward + backward + Adam), %s, median over steps\n",
               device == Device::CPU ? "CPU" : "CUDA");
+  if (device == Device::CUDA) std::printf("convolutions: musicgen's kernels, or %s where faster\n", cuda_conv_library().c_str());
   std::printf("memory: tensors = the most held at once in a step; RSS = peak resident memory of the step; min =\n"
               "parameters, gradients, Adam state and the activations the graph keeps for backward\n");
   t.print();

@@ -2,28 +2,76 @@
 
 namespace mg {
 
-namespace {
-
-// C [m, n] = A [m, k] op(B) + beta C over contiguous row-major tensors.
-void gemm_contiguous(Backend& be, const Tensor& c, double beta, const Tensor& a, const Tensor& b, bool trans_b,
-                     int64_t m, int64_t n, int64_t k) {
+// GEMM arguments for C [m, n] = op(A) op(B) + beta C over contiguous row-major
+// tensors: leading dimensions follow from the shapes; no batch.
+GemmArgs contiguous_gemm(const Tensor& c, double beta, bool ta, bool tb, int64_t m, int64_t n, int64_t k,
+                         const Tensor& a, const Tensor& b) {
   GemmArgs g;
   g.dtype = c.dtype();
-  g.trans_b = trans_b;
+  g.trans_a = ta;
+  g.trans_b = tb;
   g.m = m;
   g.n = n;
   g.k = k;
   g.beta = beta;
   g.a = a.data_ptr();
-  g.lda = k;
+  g.lda = ta ? m : k;
   g.b = b.data_ptr();
-  g.ldb = trans_b ? k : n;
+  g.ldb = tb ? k : n;
   g.c = c.data_ptr();
   g.ldc = n;
-  be.gemm(g);
+  return g;
+}
+
+namespace {
+
+// z [B, C, L] as z' [C, B*L] (a copy), the layout in which a convolution over
+// the whole batch is one GEMM.
+Tensor channel_major(Backend& be, const Tensor& z) {
+  const int64_t B = z.size(0), C = z.size(1), L = z.size(2);
+  Tensor out = empty({C, B * L}, z.dtype(), z.device());
+  be.copy(out.view({C, B, L}), z.permute({1, 0, 2}));
+  return out;
+}
+
+// z' [C, B*L] back into z [B, C, L].
+void batch_major_into(Backend& be, const Tensor& z2, const Tensor& z) {
+  const int64_t B = z.size(0), C = z.size(1), L = z.size(2);
+  be.copy(z, z2.view({C, B, L}).permute({1, 0, 2}));
 }
 
 }  // namespace
+
+// cols = im2col(x) [C*K, B*T];  y' = W [Cout, C*K] @ cols (+ bias, preloaded);  y = y' as [B, Cout, T]
+void Backend::conv1d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y,
+                             const Conv1dGeometry& g) {
+  const int64_t B = g.batch, Cout = w.size(0), CK = g.channels * g.kernel, T = g.out_length();
+  Tensor cols = empty({CK, B * T}, x.dtype(), x.device());
+  im2col1d(x, cols, g);
+  Tensor y2 = empty({Cout, B * T}, x.dtype(), x.device());
+  if (bias.defined()) copy(y2, make_view(bias, {Cout, B * T}, {bias.strides()[0], 0}, bias.offset()));
+  gemm(contiguous_gemm(y2, bias.defined() ? 1.0 : 0.0, false, false, Cout, B * T, CK, w, cols));
+  batch_major_into(*this, y2, y);
+}
+
+// gcols = Wᵀ [C*K, Cout] @ gy' [Cout, B*T];  gx = col2im(gcols)
+void Backend::conv1d_backward_data(const Tensor& gy, const Tensor& w, const Tensor& gx, const Conv1dGeometry& g) {
+  const int64_t B = g.batch, Cout = w.size(0), CK = g.channels * g.kernel, T = g.out_length();
+  const Tensor gy2 = channel_major(*this, gy);
+  Tensor gcols = empty({CK, B * T}, gy.dtype(), gy.device());
+  gemm(contiguous_gemm(gcols, 0.0, true, false, CK, B * T, Cout, w, gy2));
+  fill(gx, 0.0);
+  col2im1d(gcols, gx, g);
+}
+
+// gW [Cout, C*K] = gy' [Cout, B*T] @ im2col(x)ᵀ
+void Backend::conv1d_backward_filter(const Tensor& gy, const Tensor& x, const Tensor& gw, const Conv1dGeometry& g) {
+  const int64_t B = g.batch, Cout = gw.size(0), CK = g.channels * g.kernel, T = g.out_length();
+  Tensor cols = empty({CK, B * T}, x.dtype(), x.device());
+  im2col1d(x, cols, g);
+  const Tensor gy2 = channel_major(*this, gy);
+  gemm(contiguous_gemm(gw, 0.0, false, true, Cout, CK, B * T, gy2, cols));
+}
 
 void Backend::lstm_sequence_forward(const Tensor& xproj, const Tensor& w_hh, const Tensor& h0, const Tensor& c0,
                                     const Tensor& hs, const Tensor& cs, const Tensor& acts) {
@@ -33,7 +81,7 @@ void Backend::lstm_sequence_forward(const Tensor& xproj, const Tensor& w_hh, con
     const Tensor h_prev = t == 0 ? h0 : hs.select(0, t - 1);
     const Tensor c_prev = t == 0 ? c0 : cs.select(0, t - 1);
     copy(gates, xproj.select(0, t));
-    gemm_contiguous(*this, gates, 1.0, h_prev, w_hh, /*trans_b=*/true, B, 4 * H, H);  // += h_{t-1} W_hhᵀ
+    gemm(contiguous_gemm(gates, 1.0, false, true, B, 4 * H, H, h_prev, w_hh));  // += h_{t-1} W_hhᵀ
     lstm_pointwise_forward(gates, c_prev, hs.select(0, t), cs.select(0, t), acts.select(0, t));
   }
 }
@@ -55,7 +103,7 @@ void Backend::lstm_sequence_backward(const Tensor& g_hs, const Tensor& g_c_last,
     const Tensor dg_t = dgates.select(0, t);
     lstm_pointwise_backward(dh_t, dc, acts.select(0, t), c_prev, cs.select(0, t), dg_t, dc_prev);
     std::swap(dc, dc_prev);
-    gemm_contiguous(*this, dh, 0.0, dg_t, w_hh, /*trans_b=*/false, B, H, 4 * H);  // dgates_t W_hh
+    gemm(contiguous_gemm(dh, 0.0, false, false, B, H, 4 * H, dg_t, w_hh));  // dgates_t W_hh
   }
   copy(dh0, dh);
   copy(dc0, dc);
@@ -72,6 +120,7 @@ Backend& backend_for(Device device) {
 
 #if !defined(MUSICGEN_WITH_CUDA)
 bool cuda_available() { return false; }
+std::string cuda_conv_library() { return "none (built without CUDA)"; }
 #endif
 
 }  // namespace mg

@@ -72,6 +72,11 @@ struct AdamArgs {
   int64_t step = 1;  // 1-based, for bias correction
 };
 
+// GEMM arguments for C [m, n] = op(A) op(B) + beta C over contiguous row-major
+// tensors: leading dimensions follow from the shapes; no batch.
+GemmArgs contiguous_gemm(const Tensor& c, double beta, bool ta, bool tb, int64_t m, int64_t n, int64_t k,
+                                const Tensor& a, const Tensor& b);
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -135,6 +140,20 @@ class Backend {
   virtual void im2col1d(const Tensor& x, const Tensor& cols, const Conv1dGeometry& g) = 0;
   // The adjoint: x[b, c, ...] += cols[...] (x must be zeroed by the caller to get a plain col2im).
   virtual void col2im1d(const Tensor& cols, const Tensor& x, const Conv1dGeometry& g) = 0;
+
+  // ---- 1-D convolution, the three products of one layer. g describes the
+  // convolution x [B, C, L] -> y [B, Cout, T]; w [Cout, C, K]; all contiguous.
+  // The transposed convolution is the same three with the roles of x and y
+  // swapped (autograd/ops/conv.cpp). The defaults lower each to im2col1d or
+  // col2im1d plus one GEMM over the whole batch; a backend may use a library
+  // instead where that is faster.
+  // y = conv(x, w) + bias (bias [Cout] or undefined)
+  virtual void conv1d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y,
+                              const Conv1dGeometry& g);
+  // gx = the gradient through x of gy [B, Cout, T] (overwritten)
+  virtual void conv1d_backward_data(const Tensor& gy, const Tensor& w, const Tensor& gx, const Conv1dGeometry& g);
+  // gw [Cout, C, K] = the gradient through w (overwritten)
+  virtual void conv1d_backward_filter(const Tensor& gy, const Tensor& x, const Tensor& gw, const Conv1dGeometry& g);
 
   // ---- normalisation over x [N, C, L]: per (n, c) over L when per_instance,
   // else per c over (N, L). mean/rstd hold one value per group; weight/bias [C]
@@ -211,6 +230,11 @@ inline Backend& backend_of(const Tensor& t) { return backend_for(t.device()); }
 
 // True when CUDA was compiled in and at least one GPU is usable.
 bool cuda_available();
+
+// What the CUDA backend's convolutions may use besides its own kernels, e.g.
+// "cuDNN 9.10.2 (auto)" or why cuDNN is not in use (kernels/cuda/cudnn_conv.h).
+// Needs a GPU.
+std::string cuda_conv_library();
 
 Backend& cpu_backend();
 

@@ -259,6 +259,17 @@ TEST_CASE("cuda ops agree with the CPU at sizes beyond one thread block") {
        [](const TensorList& in) { return conv1d(in[0], in[1], in[2], Conv1dOptions::same(300, 5, 2)); }},
       {"conv_transpose1d", {{2, 8, 150}, {8, 4, 4}, {4}}, test::Init::Normal,
        [](const TensorList& in) { return conv_transpose1d(in[0], in[1], in[2], 2, 1); }},
+      // The jazz VAE's shapes with equal padding on both sides, which cuDNN
+      // may take (kernels/cuda/cudnn_conv.h): a block's k3 convolution, the
+      // latent's k1 head, a decoder block's k3 and upsampling k4 s2 transposes.
+      {"conv1d block k3", {{3, 128, 54}, {128, 128, 3}, {128}}, test::Init::Normal,
+       [](const TensorList& in) { return conv1d(in[0], in[1], in[2], Conv1dOptions::symmetric(1)); }},
+      {"conv1d head k1", {{3, 256, 27}, {16, 256, 1}, {16}}, test::Init::Normal,
+       [](const TensorList& in) { return conv1d(in[0], in[1], in[2], Conv1dOptions::symmetric(0)); }},
+      {"conv_transpose1d block k3", {{3, 128, 54}, {128, 128, 3}, {128}}, test::Init::Normal,
+       [](const TensorList& in) { return conv_transpose1d(in[0], in[1], in[2], 1, 1); }},
+      {"conv_transpose1d up k4 s2", {{3, 256, 27}, {256, 128, 4}, {128}}, test::Init::Normal,
+       [](const TensorList& in) { return conv_transpose1d(in[0], in[1], in[2], 2, 1); }},
       {"embedding rows", {{50, 64}}, test::Init::Normal,
        [](const TensorList& in) {
          std::vector<int64_t> ids;

@@ -19,25 +19,4 @@ inline Tensor plain(const Tensor& t) { return t.detach().contiguous(); }
 // A stride-0 view of t broadcast to `shape` (no autograd record).
 Tensor broadcast_view(const Tensor& t, const Shape& shape);
 
-// GEMM arguments for C [m, n] = op(A) op(B) + beta C over contiguous row-major
-// tensors: leading dimensions follow from the shapes; no batch.
-inline GemmArgs contiguous_gemm(const Tensor& c, double beta, bool ta, bool tb, int64_t m, int64_t n, int64_t k,
-                                const Tensor& a, const Tensor& b) {
-  GemmArgs g;
-  g.dtype = c.dtype();
-  g.trans_a = ta;
-  g.trans_b = tb;
-  g.m = m;
-  g.n = n;
-  g.k = k;
-  g.beta = beta;
-  g.a = a.data_ptr();
-  g.lda = ta ? m : k;
-  g.b = b.data_ptr();
-  g.ldb = tb ? k : n;
-  g.c = c.data_ptr();
-  g.ldc = n;
-  return g;
-}
-
 }  // namespace mg::detail

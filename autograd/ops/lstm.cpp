@@ -49,7 +49,7 @@ namespace {
 // C [m, n] = A [m, k] @ op(B) + beta C, all contiguous.
 void gemm_into(const Tensor& c, double beta, const Tensor& a, const Tensor& b, bool trans_b, int64_t m, int64_t n,
                int64_t k, bool trans_a = false) {
-  backend_of(c).gemm(detail::contiguous_gemm(c, beta, trans_a, trans_b, m, n, k, a, b));
+  backend_of(c).gemm(contiguous_gemm(c, beta, trans_a, trans_b, m, n, k, a, b));
 }
 
 void check_recurrence_shapes(const char* op, int64_t T, int64_t B, const Tensor& w_hh, const Tensor& h0,

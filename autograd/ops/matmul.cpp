@@ -118,7 +118,7 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
   if (b.defined()) backend_of(y).copy(y, detail::broadcast_view(b.detach(), {rows, O}));
   if (y.numel() > 0) {
     if (I == 0 && !b.defined()) fill_(y, 0.0);
-    else if (I > 0) backend_of(y).gemm(detail::contiguous_gemm(y, b.defined() ? 1.0 : 0.0, false, true, rows, O, I, x2, w2));
+    else if (I > 0) backend_of(y).gemm(contiguous_gemm(y, b.defined() ? 1.0 : 0.0, false, true, rows, O, I, x2, w2));
   }
   y = y.reshape(out_shape);
   if (needs_grad({x, w, b})) {

@@ -2,6 +2,9 @@
 // tensor/backend.h. B = batch, C = channels, L = input length, K = kernel,
 // T = output length; x [B, C, L], cols [C*K, B, T] with
 // cols[c*K + k, b, t] = x[b, c, t*stride - pad_left + k*dilation] (0 outside).
+// The three convolution products run through cuDNN or through this lowering
+// (tensor/backend.cpp), whichever kernels/cuda/cudnn_conv.h measured faster.
+#include "kernels/cuda/cudnn_conv.h"
 #include "kernels/cuda/launch.h"
 
 namespace mg::cuda {
@@ -62,6 +65,23 @@ void CudaBackend::col2im1d(const Tensor& cols, const Tensor& x, const Conv1dGeom
     col2im_kernel<<<blocks_for(total), kThreads>>>(cols.data<T>(), x.data<T>(), g, t_out, total);
   });
   MG_CUDA_LAUNCHED();
+}
+
+void CudaBackend::conv1d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y,
+                                 const Conv1dGeometry& g) {
+  cudnn_conv_->run(ConvProduct::Forward, g, w, x, w, bias, y, [&] { Backend::conv1d_forward(x, w, bias, y, g); });
+}
+
+void CudaBackend::conv1d_backward_data(const Tensor& gy, const Tensor& w, const Tensor& gx,
+                                       const Conv1dGeometry& g) {
+  cudnn_conv_->run(ConvProduct::BackwardData, g, w, gy, w, Tensor(), gx,
+                   [&] { Backend::conv1d_backward_data(gy, w, gx, g); });
+}
+
+void CudaBackend::conv1d_backward_filter(const Tensor& gy, const Tensor& x, const Tensor& gw,
+                                         const Conv1dGeometry& g) {
+  cudnn_conv_->run(ConvProduct::BackwardFilter, g, gw, x, gy, Tensor(), gw,
+                   [&] { Backend::conv1d_backward_filter(gy, x, gw, g); });
 }
 
 }  // namespace mg::cuda

@@ -11,6 +11,7 @@
 #include <cublas_v2.h>
 
 #include <map>
+#include <memory>
 #include <mutex>
 #include <vector>
 
@@ -36,6 +37,8 @@
 #define MG_CUDA_LAUNCHED() MG_CUDA_CHECK(cudaGetLastError())
 
 namespace mg::cuda {
+
+class CudnnConv;
 
 // Up to 8 dims of geometry, passed to kernels by value.
 constexpr int kMaxDims = 8;
@@ -98,6 +101,11 @@ class CudaBackend final : public Backend {
 
   void im2col1d(const Tensor& x, const Tensor& cols, const Conv1dGeometry& g) override;
   void col2im1d(const Tensor& cols, const Tensor& x, const Conv1dGeometry& g) override;
+  // cuDNN or the default lowering, per shape (kernels/cuda/cudnn_conv.h).
+  void conv1d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y,
+                      const Conv1dGeometry& g) override;
+  void conv1d_backward_data(const Tensor& gy, const Tensor& w, const Tensor& gx, const Conv1dGeometry& g) override;
+  void conv1d_backward_filter(const Tensor& gy, const Tensor& x, const Tensor& gw, const Conv1dGeometry& g) override;
 
   void norm1d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, bool per_instance, double eps,
                       const Tensor& y, const Tensor& mean, const Tensor& rstd) override;
@@ -120,10 +128,12 @@ class CudaBackend final : public Backend {
   void synchronize() override;
 
   CachingAllocator& allocator() { return alloc_; }
+  CudnnConv& cudnn_conv() { return *cudnn_conv_; }
 
  private:
   CachingAllocator alloc_;
   cublasHandle_t cublas_ = nullptr;
+  std::unique_ptr<CudnnConv> cudnn_conv_;
 };
 
 CudaBackend& backend();

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "kernels/cuda/cuda_backend.h"
+#include "kernels/cuda/cudnn_conv.h"
 
 namespace mg::cuda {
 
@@ -76,12 +77,13 @@ CudaBackend::CudaBackend() {
   // Full float32 products: tensor-core TF32 would move results by ~1e-3 and
   // break parity with the CPU reference.
   MG_CUBLAS_CHECK(cublasSetMathMode(cublas_, CUBLAS_DEFAULT_MATH));
+  cudnn_conv_ = std::make_unique<CudnnConv>();  // reads MUSICGEN_CUDNN now; loads cuDNN at the first convolution
 }
 
 // The backend is never destroyed (see backend()); the driver releases device
 // memory with the process, and destroying a cuBLAS handle after the CUDA
 // runtime has shut down at exit would fail.
-CudaBackend::~CudaBackend() = default;
+CudaBackend::~CudaBackend() = default;  // CudnnConv is complete here (cudnn_conv.h)
 
 void* CudaBackend::allocate(size_t bytes) {
   void* p = alloc_.allocate(bytes);
@@ -151,5 +153,7 @@ bool cuda_available() {
 }
 
 Backend& cuda_backend() { return cuda::backend(); }
+
+std::string cuda_conv_library() { return cuda::backend().cudnn_conv().describe(); }
 
 }  // namespace mg
