@@ -14,7 +14,12 @@ B = batch, C = channels, L = frames, Z = latent channels, T = latent frames.
            + KL with free bits 0.1 per channel (mean over batch and frames); Adam(1e-3)
 The input is a fixed standard-normal batch and eps is drawn every step, as in bench_jazz.
 
-    torch_jazz.py [--model conv] [--threads N] [--steps N] [--warmup N] [--batch B]
+    torch_jazz.py [--model conv] [--threads N] [--steps N] [--warmup N] [--batch B] [--device cpu|cuda] [--tf32]
+
+On cuda the convolutions run through cuDNN in plain float32, as musicgen's do:
+PyTorch's default would let cuDNN use TF32 tensor cores, which rounds the
+inputs of every product to 10 mantissa bits; --tf32 allows that, to show
+what it is worth.
 """
 import math
 import os
@@ -30,8 +35,12 @@ FREE_BITS, FLOOR, TINY, GROUP = 0.1, 1e-3, 1e-8, 4
 
 def main():
     p = common.parser("PyTorch jazz conv VAE training step", ["conv"], "conv", 10)
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="where the training step runs")
+    p.add_argument("--tf32", action="store_true", help="on cuda, let cuDNN and cuBLAS use TF32 tensor cores")
     args = p.parse_args()
     common.check_args(p, args)
+    if args.tf32 and args.device != "cuda":
+        p.error("--tf32 needs --device cuda")
 
     import torch
     import torch.nn.functional as F
@@ -42,6 +51,12 @@ def main():
         torch.set_num_threads(args.threads)
     torch.set_num_interop_threads(1)
     torch.manual_seed(1)
+    if args.device == "cuda":
+        if not torch.cuda.is_available():
+            p.error("--device cuda: this PyTorch sees no CUDA GPU")
+        torch.backends.cudnn.allow_tf32 = args.tf32
+        torch.backends.cuda.matmul.allow_tf32 = args.tf32
+        torch.backends.cudnn.benchmark = True  # cuDNN times its algorithms per shape, as musicgen's cudnn_conv does
 
     def glorot(layer):
         nn.init.xavier_uniform_(layer.weight)
@@ -111,11 +126,11 @@ def main():
                 h = up(block(h))
             return h[:, :, :FRAMES], mu, logvar
 
-    vae = ConvVAE()
+    vae = ConvVAE().to(args.device)  # before the optimizer: its state is created on the parameters' device
     vae.train()
     parameters = sum(q.numel() for q in vae.parameters())
     opt = torch.optim.Adam(vae.parameters(), lr=1e-3, betas=(0.9, 0.999), eps=1e-8)
-    x = torch.randn(args.batch, IN_CHANNELS, FRAMES)
+    x = torch.randn(args.batch, IN_CHANNELS, FRAMES).to(args.device)
 
     def convergence(est, ref):
         num = torch.sqrt(torch.sum((est - ref) ** 2, dim=(1, 2)) + TINY)
@@ -132,7 +147,7 @@ def main():
         return torch.sqrt(torch.sum((m * m)[:, :C].reshape(B, C // GROUP, GROUP, L), dim=2) + TINY)
 
     def step():
-        recon, mu, logvar = vae(x, torch.randn(args.batch, LATENT, vae.latent_frames))
+        recon, mu, logvar = vae(x, torch.randn(args.batch, LATENT, vae.latent_frames, device=args.device))
         est, ref = torch.exp(recon) - FLOOR, (torch.exp(x) - FLOOR).detach()
         spectral = (convergence(est, ref) + convergence(pool_frames(est), pool_frames(ref))
                     + convergence(pool_bins(est), pool_bins(ref))) / 3
@@ -145,8 +160,12 @@ def main():
         return loss.item()
 
     step_s, loss_first = common.time_steps(step, args.steps, args.warmup)
+    extra = {"device": args.device}
+    if args.device == "cuda":
+        extra.update(gpu=torch.cuda.get_device_name(), tf32=args.tf32,
+                     peak_gpu_mib=round(torch.cuda.max_memory_allocated() / 2**20, 1))
     common.print_result("jazz", "pytorch", torch.__version__, args.model, torch.get_num_threads(), step_s, args.batch,
-                        loss_first, parameters, import_rss)
+                        loss_first, parameters, import_rss, **extra)
 
 
 if __name__ == "__main__":
