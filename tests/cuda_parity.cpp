@@ -281,6 +281,18 @@ TEST_CASE("cuda ops agree with the CPU at sizes beyond one thread block") {
          auto [hs, c] = lstm_recurrence(in[0], in[1], in[2], in[3]);
          return add(sum(hs, {0}), c);
        }},
+      // The seed network's two layers at batch 256 (fewer steps): the shapes
+      // the persistent recurrence is tiled for (kernels/cuda/lstm_persistent.h).
+      {"lstm_recurrence seed layer 1", {{3, 256, 2048}, {2048, 512}, {256, 512}, {256, 512}}, test::Init::Normal,
+       [](const TensorList& in) {
+         auto [hs, c] = lstm_recurrence(in[0], in[1], in[2], in[3]);
+         return add(sum(hs, {0}), c);
+       }},
+      {"lstm_recurrence seed layer 2", {{3, 256, 1024}, {1024, 256}, {256, 256}, {256, 256}}, test::Init::Normal,
+       [](const TensorList& in) {
+         auto [hs, c] = lstm_recurrence(in[0], in[1], in[2], in[3]);
+         return add(sum(hs, {0}), c);
+       }},
   };
   for (const auto& v : cases)
     for (DType dtype : {DType::F32, DType::F64}) check_variant("large", v, dtype);

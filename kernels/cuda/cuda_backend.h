@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "kernels/cuda/cuda_memory.h"
@@ -117,6 +118,14 @@ class CudaBackend final : public Backend {
                               const Tensor& act) override;
   void lstm_pointwise_backward(const Tensor& gh, const Tensor& gc, const Tensor& act, const Tensor& c_prev,
                                const Tensor& c, const Tensor& ggates, const Tensor& gc_prev) override;
+  // One persistent launch for all T steps (lstm_persistent.h) or the
+  // default's GEMM and cell kernel per step, per shape by measurement;
+  // MUSICGEN_LSTM_RECURRENCE=auto (the default) | persistent | steps.
+  void lstm_sequence_forward(const Tensor& xproj, const Tensor& w_hh, const Tensor& h0, const Tensor& c0,
+                             const Tensor& hs, const Tensor& cs, const Tensor& acts) override;
+  void lstm_sequence_backward(const Tensor& g_hs, const Tensor& g_c_last, const Tensor& w_hh, const Tensor& acts,
+                              const Tensor& cs, const Tensor& c0, const Tensor& dgates, const Tensor& dh0,
+                              const Tensor& dc0) override;
 
   void adam_step(const Tensor& param, const Tensor& grad, const Tensor& m, const Tensor& v,
                  const AdamArgs& args) override;
@@ -134,6 +143,10 @@ class CudaBackend final : public Backend {
   CachingAllocator alloc_;
   cublasHandle_t cublas_ = nullptr;
   std::unique_ptr<CudnnConv> cudnn_conv_;
+  enum class RecurrenceMode { Auto, Persistent, Steps };
+  RecurrenceMode recurrence_mode_ = RecurrenceMode::Auto;
+  std::mutex recurrence_mu_;
+  std::map<std::string, bool> recurrence_persistent_;  // per shape: the persistent kernel won (and agreed)
 };
 
 CudaBackend& backend();

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "kernels/cuda/cuda_backend.h"
+#include "kernels/cuda/measure.h"
 
 #if defined(MUSICGEN_WITH_CUDNN)
 #include <cudnn.h>
@@ -33,48 +34,6 @@ const char* product_name(ConvProduct p) {
 }
 
 bool fits_int(int64_t v) { return v >= 0 && v <= INT_MAX; }
-
-// Medians of n interleaved timings of two functions on the default stream, in ms.
-std::pair<double, double> time_pair(const std::function<void()>& f, const std::function<void()>& g, int n) {
-  cudaEvent_t start, stop;
-  MG_CUDA_CHECK(cudaEventCreate(&start));
-  MG_CUDA_CHECK(cudaEventCreate(&stop));
-  std::vector<double> tf, tg;
-  auto time_one = [&](const std::function<void()>& fn) {
-    MG_CUDA_CHECK(cudaEventRecord(start));
-    fn();
-    MG_CUDA_CHECK(cudaEventRecord(stop));
-    MG_CUDA_CHECK(cudaEventSynchronize(stop));
-    float ms = 0;
-    MG_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
-    return static_cast<double>(ms);
-  };
-  for (int i = 0; i < n; ++i) {
-    tf.push_back(time_one(f));
-    tg.push_back(time_one(g));
-  }
-  MG_CUDA_CHECK(cudaEventDestroy(start));
-  MG_CUDA_CHECK(cudaEventDestroy(stop));
-  auto median = [](std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return v[v.size() / 2];
-  };
-  return {median(tf), median(tg)};
-}
-
-// max |a - b| / max |a| over two device tensors of one shape (copied to the host once per shape).
-double relative_difference(const Tensor& a, const Tensor& b) {
-  const Tensor ha = a.to(Device::CPU).to(DType::F64), hb = b.to(Device::CPU).to(DType::F64);
-  const double* pa = ha.data<double>();
-  const double* pb = hb.data<double>();
-  double diff = 0, scale = 0;
-  for (int64_t i = 0; i < ha.numel(); ++i) {
-    if (!std::isfinite(pb[i])) return INFINITY;
-    diff = std::max(diff, std::abs(pa[i] - pb[i]));
-    scale = std::max(scale, std::abs(pa[i]));
-  }
-  return scale > 0 ? diff / scale : diff;
-}
 
 }  // namespace
 
@@ -148,8 +107,7 @@ CudnnConv::CudnnConv() {
   else if (mode == "on") mode_ = Mode::On;
   else if (mode == "off") mode_ = Mode::Off;
   else fail("MUSICGEN_CUDNN={}: expected auto, on or off", mode);
-  const char* log = std::getenv("MUSICGEN_CUDNN_LOG");
-  log_ = log && std::strcmp(log, "0") != 0 && *log;
+  log_ = kernel_log_enabled();
 }
 
 // Like the backend that owns it, never destroyed: the library stays loaded
@@ -209,7 +167,10 @@ CudnnConv::Plan* CudnnConv::plan_for(ConvProduct product, const Conv1dGeometry& 
   Plan* p = plan.get();
   plans_.emplace(key, std::move(plan));
 
-  auto unsupported = [&](const std::string& why) {
+  // Shapes cuDNN's API cannot express go to our kernels quietly; cuDNN
+  // failing on one it can express is an error when MUSICGEN_CUDNN=on.
+  auto unsupported = [&](const std::string& why, bool failure = false) {
+    if (failure && mode_ == Mode::On) fail("MUSICGEN_CUDNN=on: {}: {}", key, why);
     if (log_) std::fprintf(stderr, "cudnn: %s: ours (%s)\n", key.c_str(), why.c_str());
     p->chosen = true;
     return p;
@@ -239,11 +200,11 @@ CudnnConv::Plan* CudnnConv::plan_for(ConvProduct product, const Conv1dGeometry& 
                                             1, static_cast<int>(g.dilation), CUDNN_CROSS_CORRELATION, dt)) ||
       // Plain FMA arithmetic: TF32 tensor cores would move float32 results by ~1e-3.
       !ok(a.cudnnSetConvolutionMathType(p->conv, CUDNN_FMA_MATH)))
-    return unsupported(fmt::format("descriptor: {}", a.cudnnGetErrorString(st)));
+    return unsupported(fmt::format("descriptor: {}", a.cudnnGetErrorString(st)), true);
   int on = 0, oc = 0, oh = 0, ow = 0;
   if (!ok(a.cudnnGetConvolution2dForwardOutputDim(p->conv, p->x, p->w, &on, &oc, &oh, &ow)))
-    return unsupported(fmt::format("output size: {}", a.cudnnGetErrorString(st)));
-  if (on != B || oc != Co || oh != 1 || ow != To) return unsupported("cuDNN computes another output length");
+    return unsupported(fmt::format("output size: {}", a.cudnnGetErrorString(st)), true);
+  if (on != B || oc != Co || oh != 1 || ow != To) return unsupported("cuDNN computes another output length", true);
 
   // cuDNN times every algorithm it has for this shape (with its own buffers);
   // take the fastest deterministic one that succeeded within the workspace cap.
@@ -286,14 +247,17 @@ CudnnConv::Plan* CudnnConv::plan_for(ConvProduct product, const Conv1dGeometry& 
                                                           &p->workspace));
   }
   cudaGetLastError();  // a failed search leaves nothing behind for the next kernel's check
-  if (st != CUDNN_STATUS_SUCCESS) return unsupported(fmt::format("algorithm search: {}", a.cudnnGetErrorString(st)));
+  if (st != CUDNN_STATUS_SUCCESS)
+    return unsupported(fmt::format("algorithm search: {}", a.cudnnGetErrorString(st)),
+                       CUDNN_STATUS_CATEGORY(st) != CUDNN_STATUS_NOT_SUPPORTED);
   if (!found) return unsupported("no deterministic algorithm within the workspace cap");
   p->supported = true;
   return p;
 }
 
 // out = product(a, b) (+ bias), through cuDNN with the plan's algorithm.
-void CudnnConv::execute(const Plan& p, const Tensor& a, const Tensor& b, const Tensor& bias, const Tensor& out) {
+// False, with a message, when cuDNN reports an error.
+bool CudnnConv::execute(const Plan& p, const Tensor& a, const Tensor& b, const Tensor& bias, const Tensor& out) {
   Api& api = *api_;
   CudaBackend& be = backend();
   void* ws = p.workspace ? be.allocate(p.workspace) : nullptr;
@@ -320,9 +284,14 @@ void CudnnConv::execute(const Plan& p, const Tensor& a, const Tensor& b, const T
       break;
   }
   if (ws) be.deallocate(ws, p.workspace);  // later work on the default stream is ordered after this one
-  if (st != CUDNN_STATUS_SUCCESS) fail("cuDNN convolution {}: {}", p.name, api.cudnnGetErrorString(st));
+  if (st != CUDNN_STATUS_SUCCESS) {
+    std::fprintf(stderr, "cudnn: %s: %s; using musicgen's kernels for this shape\n", p.name.c_str(),
+                 api.cudnnGetErrorString(st));
+    return false;
+  }
   if (p.product == ConvProduct::Forward && bias.defined())
     be.binary(BinaryOp::Add, out, make_view(bias, out.shape(), {0, bias.strides()[0], 0}, bias.offset()), out);
+  return true;
 }
 
 void CudnnConv::choose(Plan& p, const Tensor& a, const Tensor& b, const Tensor& bias, const Tensor& out,
@@ -336,7 +305,7 @@ void CudnnConv::choose(Plan& p, const Tensor& a, const Tensor& b, const Tensor& 
   // Our result first, into out; cuDNN's into a second buffer, then compared.
   ours();
   Tensor theirs = empty(out.shape(), out.dtype(), out.device());
-  execute(p, a, b, bias, theirs);
+  if (!execute(p, a, b, bias, theirs)) return;
   const double diff = relative_difference(out, theirs);
   const double tol = p.dtype == DType::F64 ? 1e-10 : 1e-4;
   if (!(diff <= tol)) {
@@ -344,7 +313,7 @@ void CudnnConv::choose(Plan& p, const Tensor& a, const Tensor& b, const Tensor& 
                  p.name.c_str(), p.algo, diff);
     return;
   }
-  const auto [t_ours, t_cudnn] = time_pair(ours, [&] { execute(p, a, b, bias, theirs); }, 5);
+  const auto [t_ours, t_cudnn] = time_interleaved(ours, [&] { execute(p, a, b, bias, theirs); }, 5);
   p.use_cudnn = t_cudnn < t_ours;
   if (log_)
     std::fprintf(stderr, "cudnn: %s: ours %.4f ms, cuDNN algo %d %.4f ms (workspace %zu B, diff %.2g) -> %s\n",
@@ -364,11 +333,11 @@ void CudnnConv::run(ConvProduct product, const Conv1dGeometry& g, const Tensor& 
     choose(*p, a, b, bias, out, ours);
     if (mode_ != Mode::On) return;  // measuring left our result in out
   }
-  if (p->use_cudnn) execute(*p, a, b, bias, out);
-  else {
-    lock.unlock();
-    ours();
-  }
+  if (p->use_cudnn && execute(*p, a, b, bias, out)) return;
+  if (p->use_cudnn && mode_ == Mode::On) fail("MUSICGEN_CUDNN=on: cuDNN failed on {}", p->name);
+  p->use_cudnn = false;
+  lock.unlock();
+  ours();
 }
 
 #else  // built without cuDNN's headers

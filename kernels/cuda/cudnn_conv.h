@@ -13,7 +13,7 @@
 // shape it supports without measuring (the parity suite runs once this way,
 // so cuDNN's path is checked against the CPU reference too); it is an error
 // when libcudnn cannot be loaded. `off` never loads it.
-// MUSICGEN_CUDNN_LOG=1 prints one line per shape with both times and the choice.
+// MUSICGEN_KERNEL_LOG=1 prints one line per shape with both times and the choice.
 //
 // cuDNN's 2-D API takes the 1-D convolution as height 1. It pads both sides
 // alike, so shapes with pad_left != pad_right (Keras 'same' with stride 2,
@@ -55,7 +55,7 @@ class CudnnConv {
 
   bool load();  // true when cuDNN is usable; idempotent
   Plan* plan_for(ConvProduct product, const Conv1dGeometry& g, const Tensor& w_shape, DType dtype);
-  void execute(const Plan& plan, const Tensor& a, const Tensor& b, const Tensor& bias, const Tensor& out);
+  bool execute(const Plan& plan, const Tensor& a, const Tensor& b, const Tensor& bias, const Tensor& out);
   void choose(Plan& plan, const Tensor& a, const Tensor& b, const Tensor& bias, const Tensor& out,
               const std::function<void()>& ours);
 

@@ -3,7 +3,21 @@
 // kernels/pointwise.h's, shared with the CPU reference.
 // One thread per (b, j) computes all four gates: the GEMM before it is where
 // the time goes, and this keeps the step to one read of the gates.
+//
+// The whole recurrence (lstm_sequence_forward/backward) runs either as the
+// default's GEMM plus cell kernel per step (tensor/backend.cpp) or as one
+// persistent launch per layer (lstm_persistent.h). The first time a shape
+// comes, both run on the same inputs; the persistent kernel is used from then
+// on when it agrees with the per-step result and is faster.
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <initializer_list>
+#include <tuple>
+
 #include "kernels/cuda/launch.h"
+#include "kernels/cuda/lstm_persistent.h"
+#include "kernels/cuda/measure.h"
 #include "kernels/pointwise.h"
 
 namespace mg::cuda {
@@ -72,6 +86,128 @@ void CudaBackend::lstm_pointwise_backward(const Tensor& gh, const Tensor& gc, co
                                                           gc_prev.data<T>(), B, H);
   });
   MG_CUDA_LAUNCHED();
+}
+
+namespace {
+
+std::string recurrence_key(const char* pass, int64_t T, int64_t B, int64_t H) {
+  return fmt::format("lstm recurrence {} T {} B {} H {}", pass, T, B, H);
+}
+
+// The persistent kernels load 128 bits at a time along H (g_hs, read one
+// float at a time, may have any strides).
+bool aligned16(std::initializer_list<const Tensor*> ts) {
+  for (const Tensor* t : ts)
+    if (t->defined() && reinterpret_cast<uintptr_t>(t->data_ptr()) % 16 != 0) return false;
+  return true;
+}
+
+// Agreement between the two recurrences, relative to each output's largest
+// value: summation orders differ, and T steps compound the rounding.
+constexpr double kRecurrenceTolerance = 1e-4;
+
+}  // namespace
+
+void CudaBackend::lstm_sequence_forward(const Tensor& xproj, const Tensor& w_hh, const Tensor& h0, const Tensor& c0,
+                                        const Tensor& hs, const Tensor& cs, const Tensor& acts) {
+  const int64_t T = xproj.size(0), B = xproj.size(1), H = w_hh.size(1);
+  auto steps = [&] { Backend::lstm_sequence_forward(xproj, w_hh, h0, c0, hs, cs, acts); };
+  auto persistent = [&](const Tensor& xp, const Tensor& h, const Tensor& c, const Tensor& a) {
+    return lstm_persistent_forward(xp.data<float>(), w_hh.data<float>(), h0.data<float>(), c0.data<float>(),
+                                   h.data<float>(), c.data<float>(), a.data<float>(), static_cast<int>(T),
+                                   static_cast<int>(B), static_cast<int>(H));
+  };
+  const bool eligible = recurrence_mode_ != RecurrenceMode::Steps && xproj.dtype() == DType::F32 &&
+                        T * B * 4 * H < (int64_t{1} << 31) && aligned16({&xproj, &w_hh, &h0, &c0, &hs, &cs, &acts});
+  if (!eligible) return steps();
+  if (recurrence_mode_ == RecurrenceMode::Persistent) {
+    if (!persistent(xproj, hs, cs, acts)) steps();
+    return;
+  }
+  std::lock_guard<std::mutex> lock(recurrence_mu_);
+  const std::string key = recurrence_key("forward", T, B, H);
+  auto it = recurrence_persistent_.find(key);
+  if (it != recurrence_persistent_.end()) {
+    if (!it->second || !persistent(xproj, hs, cs, acts)) steps();
+    return;
+  }
+  // First time for this shape. acts may be xproj itself (overwritten), so
+  // the candidates run on copies, restored before every run.
+  const Tensor xp0 = xproj.clone();
+  Tensor xp = xproj.clone(), h2 = empty_like(hs), c2 = empty_like(cs);
+  const bool alias = acts.data_ptr() == xproj.data_ptr();
+  const Tensor a2 = alias ? xp : empty_like(acts);
+  bool use = persistent(xp, h2, c2, a2);
+  steps();  // the result the caller gets
+  double diff = 0, t_steps = 0, t_persistent = 0;
+  if (use) {
+    diff = std::max({relative_difference(hs, h2), relative_difference(cs, c2), relative_difference(acts, a2)});
+    use = diff <= kRecurrenceTolerance;
+  }
+  if (use) {
+    std::tie(t_steps, t_persistent) = time_interleaved(
+        [&] {
+          copy(xp, xp0);
+          Backend::lstm_sequence_forward(xp, w_hh, h0, c0, h2, c2, a2);
+        },
+        [&] {
+          copy(xp, xp0);
+          persistent(xp, h2, c2, a2);
+        },
+        3);
+    use = t_persistent < t_steps;
+  }
+  recurrence_persistent_[key] = use;
+  if (kernel_log_enabled() || diff > kRecurrenceTolerance)
+    std::fprintf(stderr, "kernels: %s: per step %.3f ms, persistent %.3f ms (diff %.2g) -> %s\n", key.c_str(), t_steps,
+                 t_persistent, diff, use ? "persistent" : "per step");
+}
+
+void CudaBackend::lstm_sequence_backward(const Tensor& g_hs, const Tensor& g_c_last, const Tensor& w_hh,
+                                         const Tensor& acts, const Tensor& cs, const Tensor& c0, const Tensor& dgates,
+                                         const Tensor& dh0, const Tensor& dc0) {
+  const int64_t T = acts.size(0), B = acts.size(1), H = w_hh.size(1);
+  auto steps = [&] { Backend::lstm_sequence_backward(g_hs, g_c_last, w_hh, acts, cs, c0, dgates, dh0, dc0); };
+  auto persistent = [&](const Tensor& dg, const Tensor& dh, const Tensor& dc) {
+    return lstm_persistent_backward(
+        g_hs.defined() ? g_hs.data<float>() : nullptr, g_hs.defined() ? g_hs.strides()[0] : 0,
+        g_hs.defined() ? g_hs.strides()[1] : 0, g_c_last.defined() ? g_c_last.data<float>() : nullptr,
+        w_hh.data<float>(), acts.data<float>(), cs.data<float>(), c0.data<float>(), dg.data<float>(),
+        dh.data<float>(), dc.data<float>(), static_cast<int>(T), static_cast<int>(B), static_cast<int>(H));
+  };
+  const bool eligible =
+      recurrence_mode_ != RecurrenceMode::Steps && acts.dtype() == DType::F32 && T * B * 4 * H < (int64_t{1} << 31) &&
+      aligned16({&w_hh, &acts, &cs, &c0, &dgates, &dh0, &dc0});
+  if (!eligible) return steps();
+  if (recurrence_mode_ == RecurrenceMode::Persistent) {
+    if (!persistent(dgates, dh0, dc0)) steps();
+    return;
+  }
+  std::lock_guard<std::mutex> lock(recurrence_mu_);
+  const std::string key = recurrence_key("backward", T, B, H);
+  auto it = recurrence_persistent_.find(key);
+  if (it != recurrence_persistent_.end()) {
+    if (!it->second || !persistent(dgates, dh0, dc0)) steps();
+    return;
+  }
+  Tensor dg2 = empty_like(dgates), dh2 = empty_like(dh0), dc2 = empty_like(dc0);
+  bool use = persistent(dg2, dh2, dc2);
+  steps();
+  double diff = 0, t_steps = 0, t_persistent = 0;
+  if (use) {
+    diff = std::max({relative_difference(dgates, dg2), relative_difference(dh0, dh2), relative_difference(dc0, dc2)});
+    use = diff <= kRecurrenceTolerance;
+  }
+  if (use) {
+    std::tie(t_steps, t_persistent) = time_interleaved(
+        [&] { Backend::lstm_sequence_backward(g_hs, g_c_last, w_hh, acts, cs, c0, dg2, dh2, dc2); },
+        [&] { persistent(dg2, dh2, dc2); }, 3);
+    use = t_persistent < t_steps;
+  }
+  recurrence_persistent_[key] = use;
+  if (kernel_log_enabled() || diff > kRecurrenceTolerance)
+    std::fprintf(stderr, "kernels: %s: per step %.3f ms, persistent %.3f ms (diff %.2g) -> %s\n", key.c_str(), t_steps,
+                 t_persistent, diff, use ? "persistent" : "per step");
 }
 
 }  // namespace mg::cuda
