@@ -247,9 +247,9 @@ int main(int argc, char** argv) {
   std::printf("RESULT {\"bench\": \"chopin\", \"framework\": \"musicgen\", \"model\": \"%s\", \"device\": \"%s\", "
               "\"isa\": \"%s\", \"threads\": %d, \"step_ms\": %.3f, \"samples_per_s\": %.3f, \"loss_first\": %.7f, "
               "\"peak_rss_mib\": %.1f, \"step_rss_mib\": %.1f, \"peak_tensor_mib\": %.1f, \"min_mib\": %.1f, "
-              "\"pool_calls_per_step\": %.0f, \"params\": %lld}\n",
+              "\"pool_calls_per_step\": %.0f, \"params\": %lld, \"epoch_s\": %.3f}\n",
               model.c_str(), device_name(device).data(), cpu_isa(), cpu_threads(), t * 1e3, samples_per_s, first_loss,
               bench::peak_rss_mib(), step_rss_mib, peak_tensor_mib, min_mib, dispatches,
-              static_cast<long long>(net.num_parameters()));
+              static_cast<long long>(net.num_parameters()), epoch);
   return 0;
 }

@@ -11,7 +11,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
 out=${2:-gpu-bundle}
-programs=(tests/test_cuda_parity apps/chopin-lstm/chopin-lstm apps/jazz-vae/jazz-vae bench/bench_chopin bench/bench_jazz)
+programs=(tests/test_cuda_parity apps/chopin-lstm/chopin-lstm apps/jazz-vae/jazz-vae bench/bench_chopin bench/bench_jazz
+          bench/bench_sgemm_cuda)
 for p in "${programs[@]}"; do
   [ -x "$build/$p" ] || { echo "gpu-bundle: $build/$p is missing (build with CUDA first)" >&2; exit 1; }
 done

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # On a machine with an NVIDIA GPU: the CUDA test suite (also under
-# compute-sanitizer's memcheck and racecheck), both apps trained, resumed and
+# compute-sanitizer's memcheck and racecheck), once as the backend chooses its
+# kernels and once with each alternative forced (cuDNN's convolutions, the
+# persistent LSTM recurrence, and neither), both apps trained, resumed and
 # sampled with --device cuda against the CPU from the same seed, the GPU step
 # benchmarks beside PyTorch + cuDNN where python3 has a CUDA build of torch,
-# and a short summary last. Exits non-zero when a CUDA test or a check fails.
+# the SGEMM walk-through against cuBLAS, and a short summary last. Exits
+# non-zero when a CUDA test or a check fails.
 #
 #   scripts/gpu-check.sh [CUDA_ARCHITECTURES]   build here (packages from scripts/install-deps.sh
 #                                              present) in build-gpu/; default 90 (H100/H200), e.g. "80;90"
@@ -63,9 +66,16 @@ else
   fi
   bin="$log_dir/bin"
   mkdir -p "$bin"
-  for f in tests/test_cuda_parity apps/chopin-lstm/chopin-lstm apps/jazz-vae/jazz-vae bench/bench_chopin bench/bench_jazz; do
+  for f in tests/test_cuda_parity apps/chopin-lstm/chopin-lstm apps/jazz-vae/jazz-vae bench/bench_chopin bench/bench_jazz \
+      bench/bench_sgemm_cuda; do
     ln -sf "$root/$build/$f" "$bin/"
   done
+fi
+# cuDNN is loaded at run time (libcudnn.so.9): from the system, or else from
+# wherever a Python package (PyTorch's nvidia-cudnn) keeps it.
+if ! ldconfig -p 2>/dev/null | grep -q 'libcudnn\.so\.9 '; then
+  found=$(find /usr/local /usr/lib /opt -name libcudnn.so.9 2>/dev/null | head -n 1)
+  [ -n "$found" ] && export LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$(dirname "$found")"
 fi
 for f in test_cuda_parity chopin-lstm jazz-vae; do
   [ -x "$bin/$f" ] || { echo "gpu-check: $bin/$f is missing" >&2; exit 1; }
@@ -75,6 +85,17 @@ echo "== CUDA tests"
 timeout 300 "$bin/test_cuda_parity" > "$log_dir/parity.log" 2>&1 || fail "CUDA tests (log: $log_dir/parity.log)"
 grep -E "ERROR|test cases:|assertions:" "$log_dir/parity.log" | tail -n 20
 tests_line=$(grep -E "test cases:" "$log_dir/parity.log" | tail -n 1)
+# The alternatives forced on, then off, so that each path meets the CPU
+# reference whatever the measurements chose above.
+timeout 300 env MUSICGEN_CUDNN=on MUSICGEN_LSTM_RECURRENCE=persistent MUSICGEN_KERNEL_LOG=1 "$bin/test_cuda_parity" \
+  -tc="*conv*,*lstm*,*beyond*" > "$log_dir/parity-forced.log" 2>&1 ||
+  fail "CUDA tests with cuDNN and the persistent recurrence forced (log: $log_dir/parity-forced.log)"
+timeout 300 env MUSICGEN_CUDNN=off MUSICGEN_LSTM_RECURRENCE=steps "$bin/test_cuda_parity" \
+  -tc="*conv*,*lstm*,*beyond*" > "$log_dir/parity-plain.log" 2>&1 ||
+  fail "CUDA tests with our own kernels only (log: $log_dir/parity-plain.log)"
+forced_line="forced alternatives: $(grep -E "test cases:" "$log_dir/parity-forced.log" | tail -n 1 | sed 's/\[doctest\] *//'); own kernels only: $(grep -E "test cases:" "$log_dir/parity-plain.log" | tail -n 1 | sed 's/\[doctest\] *//')"
+echo "$forced_line"
+grep -m 3 -E "^(cudnn|kernels):" "$log_dir/parity-forced.log"
 
 sanitizer_line="compute-sanitizer not found"
 if command -v compute-sanitizer > /dev/null; then
@@ -83,7 +104,14 @@ if command -v compute-sanitizer > /dev/null; then
     > "$log_dir/memcheck.log" 2>&1 || fail "memcheck (log: $log_dir/memcheck.log)"
   timeout 300 compute-sanitizer --tool racecheck --print-limit 10 --error-exitcode 3 "$bin/test_cuda_parity" \
     -tc="*softmax*,*sum*,*mean*,*norm*" > "$log_dir/racecheck.log" 2>&1 || fail "racecheck (log: $log_dir/racecheck.log)"
-  sanitizer_line="memcheck: $(grep -E "ERROR SUMMARY" "$log_dir/memcheck.log" | tail -n 1 | sed 's/=* *//'); racecheck: $(grep -E "RACECHECK SUMMARY" "$log_dir/racecheck.log" | tail -n 1 | sed 's/=* *//')"
+  # The persistent recurrence shares h_t and dgates_t between blocks through a grid barrier.
+  timeout 300 env MUSICGEN_LSTM_RECURRENCE=persistent compute-sanitizer --tool memcheck --print-limit 10 \
+    --error-exitcode 3 "$bin/test_cuda_parity" -tc="*lstm*,*beyond*" > "$log_dir/memcheck-lstm.log" 2>&1 ||
+    fail "memcheck, persistent recurrence (log: $log_dir/memcheck-lstm.log)"
+  timeout 300 env MUSICGEN_LSTM_RECURRENCE=persistent compute-sanitizer --tool racecheck --print-limit 10 \
+    --error-exitcode 3 "$bin/test_cuda_parity" -tc="*lstm*,*beyond*" > "$log_dir/racecheck-lstm.log" 2>&1 ||
+    fail "racecheck, persistent recurrence (log: $log_dir/racecheck-lstm.log)"
+  sanitizer_line="memcheck: $(grep -E "ERROR SUMMARY" "$log_dir/memcheck.log" | tail -n 1 | sed 's/=* *//'); racecheck: $(grep -E "RACECHECK SUMMARY" "$log_dir/racecheck.log" | tail -n 1 | sed 's/=* *//'); persistent recurrence: $(grep -E "ERROR SUMMARY" "$log_dir/memcheck-lstm.log" | tail -n 1 | sed 's/=* *//'), $(grep -E "RACECHECK SUMMARY" "$log_dir/racecheck-lstm.log" | tail -n 1 | sed 's/=* *//')"
   echo "$sanitizer_line"
 fi
 
@@ -136,33 +164,63 @@ rm -rf "$work"
 
 echo "== GPU benchmarks"
 bench_lines=()
+# A RESULT line's numeric field.
+field() { grep -o "\"$2\": [0-9.]*" "$1" | tail -n 1 | awk '{print $2}'; }
+ratio() { [ -n "$1" ] && [ -n "$2" ] && awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }' || echo "-"; }
+have_torch=0
+python3 -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" 2> /dev/null && have_torch=1
 if [ -x "$bin/bench_chopin" ]; then
-  timeout 300 "$bin/bench_chopin" --device cuda --model seed --steps 10 > "$log_dir/bench_chopin.log" 2>&1 ||
-    fail "bench_chopin --device cuda"
-  tail -n 4 "$log_dir/bench_chopin.log"
-  ours=$(grep -o '"samples_per_s": [0-9.]*' "$log_dir/bench_chopin.log" | tail -n 1 | awk '{print $2}')
+  MUSICGEN_KERNEL_LOG=1 timeout 300 "$bin/bench_chopin" --device cuda --model seed --steps 10 \
+    > "$log_dir/bench_chopin.log" 2>&1 || fail "bench_chopin --device cuda"
+  MUSICGEN_LSTM_RECURRENCE=steps timeout 300 "$bin/bench_chopin" --device cuda --model seed --steps 10 \
+    > "$log_dir/bench_chopin-steps.log" 2>&1 || fail "bench_chopin --device cuda, per-step recurrence"
+  grep -E "^kernels:" "$log_dir/bench_chopin.log"
+  tail -n 3 "$log_dir/bench_chopin.log"
+  ours=$(field "$log_dir/bench_chopin.log" samples_per_s)
+  steps_only=$(field "$log_dir/bench_chopin-steps.log" samples_per_s)
   ref=""
-  if python3 -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" 2> /dev/null; then
+  if [ $have_torch = 1 ]; then
     timeout 300 python3 bench/compare/torch_chopin.py --device cuda --steps 10 --warmup 3 > "$log_dir/torch_chopin.log" 2>&1 &&
-      ref=$(grep -o '"samples_per_s": [0-9.]*' "$log_dir/torch_chopin.log" | tail -n 1 | awk '{print $2}')
+      ref=$(field "$log_dir/torch_chopin.log" samples_per_s)
     tail -n 1 "$log_dir/torch_chopin.log"
   fi
-  if [ -n "$ours" ] && [ -n "$ref" ]; then
-    bench_lines+=("seed LSTM step, batch 256: $ours samples/s; PyTorch + cuDNN $ref samples/s ($(awk -v a="$ours" -v b="$ref" 'BEGIN { printf "%.2f", a / b }')x)")
-  else
-    bench_lines+=("seed LSTM step, batch 256: ${ours:-no result} samples/s; PyTorch + cuDNN: ${ref:-not run}")
-  fi
+  bench_lines+=("seed LSTM step, batch 256: ${ours:-no result} samples/s (per-step recurrence only: ${steps_only:--}); PyTorch + cuDNN ${ref:-not run}; ours/PyTorch $(ratio "$ours" "$ref")")
+  epoch=$(field "$log_dir/bench_chopin.log" epoch_s)
+  [ -n "$epoch" ] && bench_lines+=("seed recipe, 200 epochs of the 48-file set: $(awk -v e="$epoch" 'BEGIN { printf "%.1f", 200 * e / 60 }') min projected from the step time")
+  peak=$(field "$log_dir/bench_chopin.log" peak_tensor_mib)
+  [ -n "$peak" ] && bench_lines+=("seed LSTM step memory: $peak MiB of tensors at the peak; parameters + Adamax state + saved activations $(field "$log_dir/bench_chopin.log" min_mib) MiB")
 fi
 if [ -x "$bin/bench_jazz" ]; then
-  timeout 300 "$bin/bench_jazz" --device cuda --quick > "$log_dir/bench_jazz.log" 2>&1 || fail "bench_jazz --device cuda"
-  tail -n 3 "$log_dir/bench_jazz.log"
-  clips=$(grep -o '"samples_per_s": [0-9.]*' "$log_dir/bench_jazz.log" | tail -n 1 | awk '{print $2}')
-  bench_lines+=("jazz conv VAE step, batch 10: ${clips:-no result} clips/s")
+  MUSICGEN_KERNEL_LOG=1 timeout 300 "$bin/bench_jazz" --device cuda --model conv --steps 10 \
+    > "$log_dir/bench_jazz.log" 2>&1 || fail "bench_jazz --device cuda"
+  MUSICGEN_CUDNN=off timeout 300 "$bin/bench_jazz" --device cuda --model conv --steps 10 \
+    > "$log_dir/bench_jazz-own.log" 2>&1 || fail "bench_jazz --device cuda, own convolutions"
+  grep -E "^convolutions:" "$log_dir/bench_jazz.log"
+  echo "convolution shapes on cuDNN: $(grep -c -- '-> cuDNN' "$log_dir/bench_jazz.log") of $(grep -c -E '^cudnn: .*(-> |: ours)' "$log_dir/bench_jazz.log")"
+  tail -n 1 "$log_dir/bench_jazz.log"
+  clips=$(field "$log_dir/bench_jazz.log" samples_per_s)
+  own=$(field "$log_dir/bench_jazz-own.log" samples_per_s)
+  jref=""
+  if [ $have_torch = 1 ]; then
+    timeout 300 python3 bench/compare/torch_jazz.py --device cuda --steps 10 --warmup 3 > "$log_dir/torch_jazz.log" 2>&1 &&
+      jref=$(field "$log_dir/torch_jazz.log" samples_per_s)
+    tail -n 1 "$log_dir/torch_jazz.log"
+  fi
+  bench_lines+=("jazz conv VAE step, batch 10: ${clips:-no result} clips/s (own convolutions only: ${own:--}); PyTorch + cuDNN fp32 ${jref:-not run}; ours/PyTorch $(ratio "$clips" "$jref")")
+  peak=$(field "$log_dir/bench_jazz.log" peak_tensor_mib)
+  [ -n "$peak" ] && bench_lines+=("jazz step memory: $peak MiB of tensors at the peak; parameters + Adam state + saved activations $(field "$log_dir/bench_jazz.log" min_mib) MiB")
+fi
+if [ -x "$bin/bench_sgemm_cuda" ]; then
+  timeout 300 "$bin/bench_sgemm_cuda" > "$log_dir/bench_sgemm.log" 2>&1 || fail "bench_sgemm_cuda (log: $log_dir/bench_sgemm.log)"
+  cat "$log_dir/bench_sgemm.log"
+  best=$(awk '/^M = N = K = 4096/ { on = 1; next } /^M = N = K/ { on = 0 } on && /^\| v[0-9]/ { gsub(/%/, "", $0); split($0, c, "|"); v = c[5] + 0; if (v > best) { best = v; name = c[2] } } END { if (best) printf "%s at %.1f%% of cuBLAS", name, best }' "$log_dir/bench_sgemm.log")
+  bench_lines+=("SGEMM 4096^3 fp32: best ${best:-no result}")
 fi
 
 echo "== summary"
 echo "GPU: $gpu_name"
 echo "CUDA tests: ${tests_line:-no result (see $log_dir/parity.log)}"
+echo "$forced_line"
 echo "sanitizers: $sanitizer_line"
 for l in "${app_lines[@]}" "${bench_lines[@]}"; do echo "$l"; done
 echo "logs: $log_dir"
