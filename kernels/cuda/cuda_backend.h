@@ -40,6 +40,7 @@
 namespace mg::cuda {
 
 class CudnnConv;
+struct RecurrenceCandidates;
 
 // Up to 8 dims of geometry, passed to kernels by value.
 constexpr int kMaxDims = 8;
@@ -144,6 +145,7 @@ class CudaBackend final : public Backend {
   cublasHandle_t cublas_ = nullptr;
   std::unique_ptr<CudnnConv> cudnn_conv_;
   enum class RecurrenceMode { Auto, Persistent, Steps };
+  void run_recurrence(const std::string& key, const RecurrenceCandidates& c);  // kernels/cuda/lstm.cu
   RecurrenceMode recurrence_mode_ = RecurrenceMode::Auto;
   std::mutex recurrence_mu_;
   std::map<std::string, bool> recurrence_persistent_;  // per shape: the persistent kernel won (and agreed)

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <initializer_list>
 #include <tuple>
 
@@ -108,53 +109,38 @@ constexpr double kRecurrenceTolerance = 1e-4;
 
 }  // namespace
 
-void CudaBackend::lstm_sequence_forward(const Tensor& xproj, const Tensor& w_hh, const Tensor& h0, const Tensor& c0,
-                                        const Tensor& hs, const Tensor& cs, const Tensor& acts) {
-  const int64_t T = xproj.size(0), B = xproj.size(1), H = w_hh.size(1);
-  auto steps = [&] { Backend::lstm_sequence_forward(xproj, w_hh, h0, c0, hs, cs, acts); };
-  auto persistent = [&](const Tensor& xp, const Tensor& h, const Tensor& c, const Tensor& a) {
-    return lstm_persistent_forward(xp.data<float>(), w_hh.data<float>(), h0.data<float>(), c0.data<float>(),
-                                   h.data<float>(), c.data<float>(), a.data<float>(), static_cast<int>(T),
-                                   static_cast<int>(B), static_cast<int>(H));
-  };
-  const bool eligible = recurrence_mode_ != RecurrenceMode::Steps && xproj.dtype() == DType::F32 &&
-                        T * B * 4 * H < (int64_t{1} << 31) && aligned16({&xproj, &w_hh, &h0, &c0, &hs, &cs, &acts});
-  if (!eligible) return steps();
+// The two recurrences of one pass, as run_recurrence needs them.
+struct RecurrenceCandidates {
+  std::function<void()> steps;        // the per-step path, into the caller's outputs
+  std::function<bool()> persistent;   // the persistent kernels, into the caller's outputs (false: cannot run)
+  // For the first call of a shape: the persistent kernels into scratch
+  // outputs; the largest relative difference of those from the caller's
+  // (once steps has run); each path once more into scratch, for timing.
+  std::function<bool()> persistent_scratch;
+  std::function<double()> difference;
+  std::function<void()> time_steps, time_persistent;
+};
+
+void CudaBackend::run_recurrence(const std::string& key, const RecurrenceCandidates& c) {
   if (recurrence_mode_ == RecurrenceMode::Persistent) {
-    if (!persistent(xproj, hs, cs, acts)) steps();
+    if (!c.persistent()) c.steps();
     return;
   }
   std::lock_guard<std::mutex> lock(recurrence_mu_);
-  const std::string key = recurrence_key("forward", T, B, H);
   auto it = recurrence_persistent_.find(key);
   if (it != recurrence_persistent_.end()) {
-    if (!it->second || !persistent(xproj, hs, cs, acts)) steps();
+    if (!it->second || !c.persistent()) c.steps();
     return;
   }
-  // First time for this shape. acts may be xproj itself (overwritten), so
-  // the candidates run on copies, restored before every run.
-  const Tensor xp0 = xproj.clone();
-  Tensor xp = xproj.clone(), h2 = empty_like(hs), c2 = empty_like(cs);
-  const bool alias = acts.data_ptr() == xproj.data_ptr();
-  const Tensor a2 = alias ? xp : empty_like(acts);
-  bool use = persistent(xp, h2, c2, a2);
-  steps();  // the result the caller gets
+  bool use = c.persistent_scratch();
+  c.steps();  // the result the caller gets
   double diff = 0, t_steps = 0, t_persistent = 0;
   if (use) {
-    diff = std::max({relative_difference(hs, h2), relative_difference(cs, c2), relative_difference(acts, a2)});
+    diff = c.difference();
     use = diff <= kRecurrenceTolerance;
   }
   if (use) {
-    std::tie(t_steps, t_persistent) = time_interleaved(
-        [&] {
-          copy(xp, xp0);
-          Backend::lstm_sequence_forward(xp, w_hh, h0, c0, h2, c2, a2);
-        },
-        [&] {
-          copy(xp, xp0);
-          persistent(xp, h2, c2, a2);
-        },
-        3);
+    std::tie(t_steps, t_persistent) = time_interleaved(c.time_steps, c.time_persistent, 3);
     use = t_persistent < t_steps;
   }
   recurrence_persistent_[key] = use;
@@ -163,11 +149,53 @@ void CudaBackend::lstm_sequence_forward(const Tensor& xproj, const Tensor& w_hh,
                  t_persistent, diff, use ? "persistent" : "per step");
 }
 
+void CudaBackend::lstm_sequence_forward(const Tensor& xproj, const Tensor& w_hh, const Tensor& h0, const Tensor& c0,
+                                        const Tensor& hs, const Tensor& cs, const Tensor& acts) {
+  const int64_t T = xproj.size(0), B = xproj.size(1), H = w_hh.size(1);
+  const bool eligible = recurrence_mode_ != RecurrenceMode::Steps && xproj.dtype() == DType::F32 &&
+                        T * B * 4 * H < (int64_t{1} << 31) && aligned16({&xproj, &w_hh, &h0, &c0, &hs, &cs, &acts});
+  if (!eligible) return Backend::lstm_sequence_forward(xproj, w_hh, h0, c0, hs, cs, acts);
+  auto persistent = [&](const Tensor& xp, const Tensor& h, const Tensor& c, const Tensor& a) {
+    return lstm_persistent_forward(xp.data<float>(), w_hh.data<float>(), h0.data<float>(), c0.data<float>(),
+                                   h.data<float>(), c.data<float>(), a.data<float>(), static_cast<int>(T),
+                                   static_cast<int>(B), static_cast<int>(H));
+  };
+  // Scratch for the first call: acts may be xproj itself (overwritten), so
+  // the candidates run on a copy of xproj, restored before every run.
+  Tensor xp0, xp, h2, c2, a2;
+  RecurrenceCandidates c;
+  c.steps = [&] { Backend::lstm_sequence_forward(xproj, w_hh, h0, c0, hs, cs, acts); };
+  c.persistent = [&] { return persistent(xproj, hs, cs, acts); };
+  c.persistent_scratch = [&] {
+    xp0 = xproj.clone();
+    xp = xproj.clone();
+    h2 = empty_like(hs);
+    c2 = empty_like(cs);
+    a2 = acts.data_ptr() == xproj.data_ptr() ? xp : empty_like(acts);
+    return persistent(xp, h2, c2, a2);
+  };
+  c.difference = [&] {
+    return std::max({relative_difference(hs, h2), relative_difference(cs, c2), relative_difference(acts, a2)});
+  };
+  c.time_steps = [&] {
+    copy(xp, xp0);
+    Backend::lstm_sequence_forward(xp, w_hh, h0, c0, h2, c2, a2);
+  };
+  c.time_persistent = [&] {
+    copy(xp, xp0);
+    persistent(xp, h2, c2, a2);
+  };
+  run_recurrence(recurrence_key("forward", T, B, H), c);
+}
+
 void CudaBackend::lstm_sequence_backward(const Tensor& g_hs, const Tensor& g_c_last, const Tensor& w_hh,
                                          const Tensor& acts, const Tensor& cs, const Tensor& c0, const Tensor& dgates,
                                          const Tensor& dh0, const Tensor& dc0) {
   const int64_t T = acts.size(0), B = acts.size(1), H = w_hh.size(1);
-  auto steps = [&] { Backend::lstm_sequence_backward(g_hs, g_c_last, w_hh, acts, cs, c0, dgates, dh0, dc0); };
+  const bool eligible = recurrence_mode_ != RecurrenceMode::Steps && acts.dtype() == DType::F32 &&
+                        T * B * 4 * H < (int64_t{1} << 31) &&
+                        aligned16({&w_hh, &acts, &cs, &c0, &dgates, &dh0, &dc0});
+  if (!eligible) return Backend::lstm_sequence_backward(g_hs, g_c_last, w_hh, acts, cs, c0, dgates, dh0, dc0);
   auto persistent = [&](const Tensor& dg, const Tensor& dh, const Tensor& dc) {
     return lstm_persistent_backward(
         g_hs.defined() ? g_hs.data<float>() : nullptr, g_hs.defined() ? g_hs.strides()[0] : 0,
@@ -175,39 +203,22 @@ void CudaBackend::lstm_sequence_backward(const Tensor& g_hs, const Tensor& g_c_l
         w_hh.data<float>(), acts.data<float>(), cs.data<float>(), c0.data<float>(), dg.data<float>(),
         dh.data<float>(), dc.data<float>(), static_cast<int>(T), static_cast<int>(B), static_cast<int>(H));
   };
-  const bool eligible =
-      recurrence_mode_ != RecurrenceMode::Steps && acts.dtype() == DType::F32 && T * B * 4 * H < (int64_t{1} << 31) &&
-      aligned16({&w_hh, &acts, &cs, &c0, &dgates, &dh0, &dc0});
-  if (!eligible) return steps();
-  if (recurrence_mode_ == RecurrenceMode::Persistent) {
-    if (!persistent(dgates, dh0, dc0)) steps();
-    return;
-  }
-  std::lock_guard<std::mutex> lock(recurrence_mu_);
-  const std::string key = recurrence_key("backward", T, B, H);
-  auto it = recurrence_persistent_.find(key);
-  if (it != recurrence_persistent_.end()) {
-    if (!it->second || !persistent(dgates, dh0, dc0)) steps();
-    return;
-  }
-  Tensor dg2 = empty_like(dgates), dh2 = empty_like(dh0), dc2 = empty_like(dc0);
-  bool use = persistent(dg2, dh2, dc2);
-  steps();
-  double diff = 0, t_steps = 0, t_persistent = 0;
-  if (use) {
-    diff = std::max({relative_difference(dgates, dg2), relative_difference(dh0, dh2), relative_difference(dc0, dc2)});
-    use = diff <= kRecurrenceTolerance;
-  }
-  if (use) {
-    std::tie(t_steps, t_persistent) = time_interleaved(
-        [&] { Backend::lstm_sequence_backward(g_hs, g_c_last, w_hh, acts, cs, c0, dg2, dh2, dc2); },
-        [&] { persistent(dg2, dh2, dc2); }, 3);
-    use = t_persistent < t_steps;
-  }
-  recurrence_persistent_[key] = use;
-  if (kernel_log_enabled() || diff > kRecurrenceTolerance)
-    std::fprintf(stderr, "kernels: %s: per step %.3f ms, persistent %.3f ms (diff %.2g) -> %s\n", key.c_str(), t_steps,
-                 t_persistent, diff, use ? "persistent" : "per step");
+  Tensor dg2, dh2, dc2;  // scratch for the first call
+  RecurrenceCandidates c;
+  c.steps = [&] { Backend::lstm_sequence_backward(g_hs, g_c_last, w_hh, acts, cs, c0, dgates, dh0, dc0); };
+  c.persistent = [&] { return persistent(dgates, dh0, dc0); };
+  c.persistent_scratch = [&] {
+    dg2 = empty_like(dgates);
+    dh2 = empty_like(dh0);
+    dc2 = empty_like(dc0);
+    return persistent(dg2, dh2, dc2);
+  };
+  c.difference = [&] {
+    return std::max({relative_difference(dgates, dg2), relative_difference(dh0, dh2), relative_difference(dc0, dc2)});
+  };
+  c.time_steps = [&] { Backend::lstm_sequence_backward(g_hs, g_c_last, w_hh, acts, cs, c0, dg2, dh2, dc2); };
+  c.time_persistent = [&] { persistent(dg2, dh2, dc2); };
+  run_recurrence(recurrence_key("backward", T, B, H), c);
 }
 
 }  // namespace mg::cuda

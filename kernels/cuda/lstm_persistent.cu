@@ -229,14 +229,33 @@ __device__ void load_backward_weights(float* w_s, const float* w_hh, int H, int 
   }
 }
 
+// What both kernels start from: the dynamic shared memory cut into the
+// weights, the staging tiles and the partial sums, and the block's place in
+// the grid (its first unit and batch row; the last row block may be short).
+struct BlockFrame {
+  float* w_s;
+  float* stage;
+  float* partials;
+  int unit0, row0, rows_valid;
+};
+
+__device__ __forceinline__ BlockFrame block_frame(const Tiling& t, int B) {
+  BlockFrame f;
+  f.w_s = dynamic_shared();
+  f.stage = f.w_s + t.k * t.cols;
+  f.partials = f.stage + 2 * t.rows * t.stage_ld;
+  f.unit0 = (blockIdx.x % t.unit_blocks) * t.units;
+  f.row0 = (blockIdx.x / t.unit_blocks) * t.rows;
+  f.rows_valid = min_int(t.rows, B - f.row0);
+  return f;
+}
+
 // Step t: gates = h_{t-1} W_hhᵀ + xproj_t on the block's rows and gate columns, then the cell.
 __global__ void __launch_bounds__(kBlockThreads, 1) lstm_persistent_forward_kernel(ForwardArgs a) {
   const Tiling& t = a.tiling;
-  float* w_s = dynamic_shared();
-  float* stage = w_s + t.k * t.cols;
-  float* partials = stage + 2 * t.rows * t.stage_ld;
-  const int unit0 = (blockIdx.x % t.unit_blocks) * t.units, row0 = (blockIdx.x / t.unit_blocks) * t.rows;
-  const int rows_valid = min_int(t.rows, a.B - row0);
+  const BlockFrame f = block_frame(t, a.B);
+  float *w_s = f.w_s, *stage = f.stage, *partials = f.partials;
+  const int unit0 = f.unit0, row0 = f.row0, rows_valid = f.rows_valid;
   const int64_t H = a.H, G = 4 * H, BH = a.B * H, BG = a.B * G;
   const Place p = place_of(threadIdx.x, t);
   const Cells cells = cells_of(row0, unit0, a.B, a.H, t);
@@ -287,11 +306,9 @@ __global__ void __launch_bounds__(kBlockThreads, 1) lstm_persistent_forward_kern
 // the cell's backward, which writes dgates_t. After the last step, dh0 = dgates_0 W_hh.
 __global__ void __launch_bounds__(kBlockThreads, 1) lstm_persistent_backward_kernel(BackwardArgs a) {
   const Tiling& t = a.tiling;
-  float* w_s = dynamic_shared();
-  float* stage = w_s + t.k * t.cols;
-  float* partials = stage + 2 * t.rows * t.stage_ld;
-  const int unit0 = (blockIdx.x % t.unit_blocks) * t.units, row0 = (blockIdx.x / t.unit_blocks) * t.rows;
-  const int rows_valid = min_int(t.rows, a.B - row0);
+  const BlockFrame f = block_frame(t, a.B);
+  float *w_s = f.w_s, *stage = f.stage, *partials = f.partials;
+  const int unit0 = f.unit0, row0 = f.row0, rows_valid = f.rows_valid;
   const int64_t H = a.H, G = 4 * H, BH = a.B * H, BG = a.B * G;
   const Place p = place_of(threadIdx.x, t);
   const Cells cells = cells_of(row0, unit0, a.B, a.H, t);
