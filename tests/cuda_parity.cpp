@@ -16,6 +16,7 @@
 #include "tensor/backend.h"
 #if defined(MUSICGEN_WITH_CUDA)
 #include "kernels/cuda/cuda_memory.h"
+#include "kernels/cuda/cudnn_conv.h"
 #endif
 
 namespace {
@@ -365,3 +366,32 @@ TEST_CASE("cuda device errors are one-line mg::Error messages") {
   CHECK(message.rfind("--device cuda: ", 0) == 0);
   CHECK(message.find('\n') == std::string::npos);
 }
+
+#if defined(MUSICGEN_WITH_CUDA)
+TEST_CASE("cuDNN is told the convolution geometry of tensor/backend.h") {
+  // The descriptors are host-side: this needs libcudnn.so.9, not a GPU. The
+  // 1-D convolution goes to cuDNN as height 1, padded pad_left on both sides
+  // (cudnn_conv.h sends only evenly padded shapes); cuDNN's output length must
+  // be ours for every such geometry, or its results would be misplaced.
+  const char* mode = std::getenv("MUSICGEN_CUDNN");
+  if (mode && std::string(mode) == "off") return test::skip("MUSICGEN_CUDNN=off");
+  cuda::CudnnConv conv;
+  int checked = 0;
+  for (int64_t length : {1, 2, 7, 27, 54, 216, 300})
+    for (int64_t kernel : {1, 2, 3, 4, 5})
+      for (int64_t stride : {1, 2, 3})
+        for (int64_t pad : {0, 1, 2})
+          for (int64_t dilation : {1, 2}) {
+            const Conv1dGeometry g{2, 3, length, kernel, stride, pad, pad, dilation};
+            if (g.out_length() < 1) continue;
+            const std::optional<int64_t> n = conv.output_length(g, 5, DType::F32);
+            if (!n) return test::skip("libcudnn.so.9 cannot be loaded");
+            INFO("L ", length, " K ", kernel, " stride ", stride, " pad ", pad, " dilation ", dilation);
+            CHECK(*n == g.out_length());
+            ++checked;
+          }
+  CHECK(checked > 300);
+  // float64 is described the same way.
+  CHECK(conv.output_length(Conv1dGeometry{4, 128, 54, 3, 1, 1, 1, 1}, 128, DType::F64) == std::optional<int64_t>(54));
+}
+#endif

@@ -114,9 +114,9 @@ CudnnConv::CudnnConv() {
 // and the handle open until the process ends.
 CudnnConv::~CudnnConv() = default;
 
-bool CudnnConv::load() {
-  if (tried_load_) return api_ != nullptr;
-  tried_load_ = true;
+bool CudnnConv::load_library() {
+  if (tried_library_) return api_ != nullptr;
+  tried_library_ = true;
   if (mode_ == Mode::Off) {
     unavailable_ = "off (MUSICGEN_CUDNN=off)";
     return false;
@@ -132,17 +132,69 @@ bool CudnnConv::load() {
   if (!lib) return give_up(fmt::format("cannot load libcudnn.so.9 ({})", dlerror()));
   api_ = std::make_unique<Api>();
   api_->lib = lib;
-#define MG_CUDNN_LOOKUP(name)                                                           \
-  api_->name = reinterpret_cast<decltype(&::name)>(dlsym(lib, #name));                  \
+#define MG_CUDNN_LOOKUP(name)                                          \
+  api_->name = reinterpret_cast<decltype(&::name)>(dlsym(lib, #name)); \
   if (!api_->name) return give_up("libcudnn.so.9 has no " #name);
   MG_CUDNN_FUNCTIONS(MG_CUDNN_LOOKUP)
 #undef MG_CUDNN_LOOKUP
   api_->version = api_->cudnnGetVersion();
   if (api_->version < 90000 || api_->version >= 100000)
     return give_up(fmt::format("libcudnn.so.9 reports version {}, expected 9.x", api_->version));
-  const cudnnStatus_t st = api_->cudnnCreate(&api_->handle);  // on the default stream, like every kernel here
-  if (st != CUDNN_STATUS_SUCCESS) return give_up(fmt::format("cudnnCreate: {}", api_->cudnnGetErrorString(st)));
   return true;
+}
+
+bool CudnnConv::load() {
+  if (!load_library()) return false;
+  if (!tried_handle_) {
+    tried_handle_ = true;
+    const cudnnStatus_t st = api_->cudnnCreate(&api_->handle);  // on the default stream, like every kernel here
+    if (st != CUDNN_STATUS_SUCCESS) {
+      unavailable_ = fmt::format("cudnnCreate: {}", api_->cudnnGetErrorString(st));
+      if (mode_ == Mode::On) fail("MUSICGEN_CUDNN=on: {}", unavailable_);
+      if (log_) std::fprintf(stderr, "cudnn: not in use: %s\n", unavailable_.c_str());
+    }
+  }
+  return api_->handle != nullptr;
+}
+
+std::string CudnnConv::set_descriptors(Plan& p, const Conv1dGeometry& g, int64_t out_channels, DType dtype,
+                                       int (&dims)[4]) {
+  Api& a = *api_;
+  p.api = api_.get();
+  const cudnnDataType_t dt = dtype == DType::F32 ? CUDNN_DATA_FLOAT : CUDNN_DATA_DOUBLE;
+  const int B = static_cast<int>(g.batch), C = static_cast<int>(g.channels), L = static_cast<int>(g.length);
+  const int Co = static_cast<int>(out_channels), To = static_cast<int>(g.out_length());
+  const int K = static_cast<int>(g.kernel);
+  cudnnStatus_t st = CUDNN_STATUS_SUCCESS;
+  auto ok = [&](cudnnStatus_t s) {
+    st = s;
+    return s == CUDNN_STATUS_SUCCESS;
+  };
+  if (!ok(a.cudnnCreateTensorDescriptor(&p.x)) || !ok(a.cudnnCreateTensorDescriptor(&p.y)) ||
+      !ok(a.cudnnCreateFilterDescriptor(&p.w)) || !ok(a.cudnnCreateConvolutionDescriptor(&p.conv)) ||
+      !ok(a.cudnnSetTensor4dDescriptor(p.x, CUDNN_TENSOR_NCHW, dt, B, C, 1, L)) ||
+      !ok(a.cudnnSetFilter4dDescriptor(p.w, dt, CUDNN_TENSOR_NCHW, Co, C, 1, K)) ||
+      !ok(a.cudnnSetConvolution2dDescriptor(p.conv, 0, static_cast<int>(g.pad_left), 1, static_cast<int>(g.stride),
+                                            1, static_cast<int>(g.dilation), CUDNN_CROSS_CORRELATION, dt)) ||
+      // Plain FMA arithmetic: TF32 tensor cores would move float32 results by ~1e-3.
+      !ok(a.cudnnSetConvolutionMathType(p.conv, CUDNN_FMA_MATH)))
+    return fmt::format("descriptor: {}", a.cudnnGetErrorString(st));
+  if (!ok(a.cudnnGetConvolution2dForwardOutputDim(p.conv, p.x, p.w, &dims[0], &dims[1], &dims[2], &dims[3])))
+    return fmt::format("output size: {}", a.cudnnGetErrorString(st));
+  // y as we lay it out; the check that cuDNN agrees is the caller's.
+  if (!ok(a.cudnnSetTensor4dDescriptor(p.y, CUDNN_TENSOR_NCHW, dt, B, Co, 1, std::max(To, 1))))
+    return fmt::format("descriptor: {}", a.cudnnGetErrorString(st));
+  return "";
+}
+
+std::optional<int64_t> CudnnConv::output_length(const Conv1dGeometry& g, int64_t out_channels, DType dtype) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!load_library()) return std::nullopt;
+  Plan p;
+  int dims[4] = {};
+  const std::string err = set_descriptors(p, g, out_channels, dtype, dims);
+  MG_CHECK(err.empty(), "cuDNN: {}", err);
+  return dims[3];
 }
 
 std::string CudnnConv::describe() {
@@ -181,31 +233,18 @@ CudnnConv::Plan* CudnnConv::plan_for(ConvProduct product, const Conv1dGeometry& 
     if (!fits_int(v)) return unsupported("sizes beyond int");
   if (!fits_int(g.batch * g.channels * g.length) || !fits_int(g.batch * Cout * T)) return unsupported("too large");
 
+  int dims[4] = {};
+  const std::string err = set_descriptors(*p, g, Cout, dtype, dims);
+  if (!err.empty()) return unsupported(err, true);
+  if (dims[0] != g.batch || dims[1] != Cout || dims[2] != 1 || dims[3] != T)
+    return unsupported("cuDNN computes another output length", true);
+
   Api& a = *api_;
-  p->api = api_.get();
-  const cudnnDataType_t dt = dtype == DType::F32 ? CUDNN_DATA_FLOAT : CUDNN_DATA_DOUBLE;
-  const int B = static_cast<int>(g.batch), C = static_cast<int>(g.channels), L = static_cast<int>(g.length);
-  const int Co = static_cast<int>(Cout), To = static_cast<int>(T), K = static_cast<int>(g.kernel);
   cudnnStatus_t st = CUDNN_STATUS_SUCCESS;
   auto ok = [&](cudnnStatus_t s) {
     st = s;
     return s == CUDNN_STATUS_SUCCESS;
   };
-  if (!ok(a.cudnnCreateTensorDescriptor(&p->x)) || !ok(a.cudnnCreateTensorDescriptor(&p->y)) ||
-      !ok(a.cudnnCreateFilterDescriptor(&p->w)) || !ok(a.cudnnCreateConvolutionDescriptor(&p->conv)) ||
-      !ok(a.cudnnSetTensor4dDescriptor(p->x, CUDNN_TENSOR_NCHW, dt, B, C, 1, L)) ||
-      !ok(a.cudnnSetTensor4dDescriptor(p->y, CUDNN_TENSOR_NCHW, dt, B, Co, 1, To)) ||
-      !ok(a.cudnnSetFilter4dDescriptor(p->w, dt, CUDNN_TENSOR_NCHW, Co, C, 1, K)) ||
-      !ok(a.cudnnSetConvolution2dDescriptor(p->conv, 0, static_cast<int>(g.pad_left), 1, static_cast<int>(g.stride),
-                                            1, static_cast<int>(g.dilation), CUDNN_CROSS_CORRELATION, dt)) ||
-      // Plain FMA arithmetic: TF32 tensor cores would move float32 results by ~1e-3.
-      !ok(a.cudnnSetConvolutionMathType(p->conv, CUDNN_FMA_MATH)))
-    return unsupported(fmt::format("descriptor: {}", a.cudnnGetErrorString(st)), true);
-  int on = 0, oc = 0, oh = 0, ow = 0;
-  if (!ok(a.cudnnGetConvolution2dForwardOutputDim(p->conv, p->x, p->w, &on, &oc, &oh, &ow)))
-    return unsupported(fmt::format("output size: {}", a.cudnnGetErrorString(st)), true);
-  if (on != B || oc != Co || oh != 1 || ow != To) return unsupported("cuDNN computes another output length", true);
-
   // cuDNN times every algorithm it has for this shape (with its own buffers);
   // take the fastest deterministic one that succeeded within the workspace cap.
   bool found = false;
@@ -352,6 +391,7 @@ CudnnConv::CudnnConv() {
 CudnnConv::~CudnnConv() = default;
 bool CudnnConv::load() { return false; }
 std::string CudnnConv::describe() { return "not built (no cudnn.h at configure time)"; }
+std::optional<int64_t> CudnnConv::output_length(const Conv1dGeometry&, int64_t, DType) { return std::nullopt; }
 void CudnnConv::run(ConvProduct, const Conv1dGeometry&, const Tensor&, const Tensor&, const Tensor&, const Tensor&,
                     const Tensor&, const std::function<void()>& ours) {
   ours();

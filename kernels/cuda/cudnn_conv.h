@@ -22,6 +22,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "tensor/backend.h"
@@ -48,12 +49,20 @@ class CudnnConv {
   // "cuDNN 9.x.y (auto)", "off", or why it is not in use.
   std::string describe();
 
+  // The output length cuDNN computes for the convolution g as described to
+  // it here (height 1, both sides padded by pad_left); none when libcudnn
+  // cannot be loaded. Needs no GPU, so the geometry is tested everywhere.
+  std::optional<int64_t> output_length(const Conv1dGeometry& g, int64_t out_channels, DType dtype);
+
  private:
   struct Plan;
   struct Api;
   enum class Mode { Auto, On, Off };
 
-  bool load();  // true when cuDNN is usable; idempotent
+  bool load_library();  // the entry points (no GPU needed); idempotent
+  bool load();          // the library and a handle: cuDNN is usable; idempotent
+  // The plan's descriptors for g; "" or what failed. dims: cuDNN's output [B, Cout, 1, T].
+  std::string set_descriptors(Plan& p, const Conv1dGeometry& g, int64_t out_channels, DType dtype, int (&dims)[4]);
   Plan* plan_for(ConvProduct product, const Conv1dGeometry& g, const Tensor& w_shape, DType dtype);
   bool execute(const Plan& plan, const Tensor& a, const Tensor& b, const Tensor& bias, const Tensor& out);
   void choose(Plan& plan, const Tensor& a, const Tensor& b, const Tensor& bias, const Tensor& out,
@@ -61,7 +70,7 @@ class CudnnConv {
 
   Mode mode_ = Mode::Auto;
   bool log_ = false;
-  bool tried_load_ = false;
+  bool tried_library_ = false, tried_handle_ = false;
   std::string unavailable_;  // why cuDNN is not in use, when it is not
   std::unique_ptr<Api> api_;
   std::mutex mu_;
