@@ -12,6 +12,8 @@
 #                                              present) in build-gpu/; default 90 (H100/H200), e.g. "80;90"
 #   scripts/gpu-check.sh --prebuilt DIR        use DIR/bin and DIR/lib from scripts/gpu-bundle.sh (a machine
 #                                              without the build packages)
+#   --parts tests,sanitizers,apps,bench        run only these parts (default: all four), e.g. to fit a short
+#                                              lease: tests and bench first, sanitizers and apps next
 #
 # Every step has a timeout; the whole check takes a few minutes on an H200.
 set -uo pipefail
@@ -19,8 +21,15 @@ cd "$(dirname "$0")/.."
 root=$PWD
 prebuilt=""
 arch=90
+parts=tests,sanitizers,apps,bench
 while [ $# -gt 0 ]; do
   case "$1" in
+    --parts) [ $# -ge 2 ] || { echo "gpu-check: --parts needs a list" >&2; exit 2; }
+             parts=$2
+             for p in ${parts//,/ }; do
+               case "$p" in tests|sanitizers|apps|bench) ;; *) echo "gpu-check: --parts: unknown part $p" >&2; exit 2 ;; esac
+             done
+             shift 2 ;;
     --prebuilt) [ $# -ge 2 ] || { echo "gpu-check: --prebuilt needs a folder" >&2; exit 2; }
                 prebuilt=$(cd "$2" 2>/dev/null && pwd) || { echo "gpu-check: --prebuilt: no folder $2" >&2; exit 2; }
                 shift 2 ;;
@@ -31,6 +40,7 @@ done
 log_dir="${GPU_CHECK_LOGS:-$root/build-gpu/gpu-check}"
 mkdir -p "$log_dir"
 failures=()
+want() { [[ ",$parts," == *",$1,"* ]]; }
 fail() { failures+=("$1"); echo "FAILED: $1"; }
 
 echo "== GPU"
@@ -81,35 +91,42 @@ for f in test_cuda_parity chopin-lstm jazz-vae; do
   [ -x "$bin/$f" ] || { echo "gpu-check: $bin/$f is missing" >&2; exit 1; }
 done
 
-echo "== CUDA tests"
-timeout 300 "$bin/test_cuda_parity" > "$log_dir/parity.log" 2>&1 || fail "CUDA tests (log: $log_dir/parity.log)"
-grep -E "ERROR|test cases:|assertions:" "$log_dir/parity.log" | tail -n 20
-tests_line=$(grep -E "test cases:" "$log_dir/parity.log" | tail -n 1)
-# The alternatives forced on, then off, so that each path meets the CPU
-# reference whatever the measurements chose above.
-timeout 300 env MUSICGEN_CUDNN=on MUSICGEN_LSTM_RECURRENCE=persistent MUSICGEN_KERNEL_LOG=1 "$bin/test_cuda_parity" \
-  -tc="*conv*,*lstm*,*beyond*" > "$log_dir/parity-forced.log" 2>&1 ||
-  fail "CUDA tests with cuDNN and the persistent recurrence forced (log: $log_dir/parity-forced.log)"
-timeout 300 env MUSICGEN_CUDNN=off MUSICGEN_LSTM_RECURRENCE=steps "$bin/test_cuda_parity" \
-  -tc="*conv*,*lstm*,*beyond*" > "$log_dir/parity-plain.log" 2>&1 ||
-  fail "CUDA tests with our own kernels only (log: $log_dir/parity-plain.log)"
-forced_line="forced alternatives: $(grep -E "test cases:" "$log_dir/parity-forced.log" | tail -n 1 | sed 's/\[doctest\] *//'); own kernels only: $(grep -E "test cases:" "$log_dir/parity-plain.log" | tail -n 1 | sed 's/\[doctest\] *//')"
-echo "$forced_line"
-grep -m 3 -E "^(cudnn|kernels):" "$log_dir/parity-forced.log"
+tests_line="not run"
+forced_line="forced alternatives: not run"
+if want tests; then
+  echo "== CUDA tests"
+  timeout 300 "$bin/test_cuda_parity" > "$log_dir/parity.log" 2>&1 || fail "CUDA tests (log: $log_dir/parity.log)"
+  grep -E "ERROR|test cases:|assertions:" "$log_dir/parity.log" | tail -n 20
+  tests_line=$(grep -E "test cases:" "$log_dir/parity.log" | tail -n 1)
+  # The alternatives forced on, then off, so that each path meets the CPU
+  # reference whatever the measurements chose above.
+  timeout 300 env MUSICGEN_CUDNN=on MUSICGEN_LSTM_RECURRENCE=persistent MUSICGEN_KERNEL_LOG=1 "$bin/test_cuda_parity" \
+    -tc="*conv*,*lstm*,*beyond*" > "$log_dir/parity-forced.log" 2>&1 ||
+    fail "CUDA tests with cuDNN and the persistent recurrence forced (log: $log_dir/parity-forced.log)"
+  timeout 300 env MUSICGEN_CUDNN=off MUSICGEN_LSTM_RECURRENCE=steps "$bin/test_cuda_parity" \
+    -tc="*conv*,*lstm*,*beyond*" > "$log_dir/parity-plain.log" 2>&1 ||
+    fail "CUDA tests with our own kernels only (log: $log_dir/parity-plain.log)"
+  forced_line="forced alternatives: $(grep -E "test cases:" "$log_dir/parity-forced.log" | tail -n 1 | sed 's/\[doctest\] *//'); own kernels only: $(grep -E "test cases:" "$log_dir/parity-plain.log" | tail -n 1 | sed 's/\[doctest\] *//')"
+  echo "$forced_line"
+  grep -m 3 -E "^(cudnn|kernels):" "$log_dir/parity-forced.log"
+fi
 
-sanitizer_line="compute-sanitizer not found"
-if command -v compute-sanitizer > /dev/null; then
+sanitizer_line="not run"
+if want sanitizers && ! command -v compute-sanitizer > /dev/null; then
+  sanitizer_line="compute-sanitizer not found"
+elif want sanitizers; then
   echo "== compute-sanitizer: memcheck over the CUDA tests, racecheck over the reductions and norms"
   timeout 300 compute-sanitizer --tool memcheck --print-limit 10 --error-exitcode 3 "$bin/test_cuda_parity" \
     > "$log_dir/memcheck.log" 2>&1 || fail "memcheck (log: $log_dir/memcheck.log)"
   timeout 300 compute-sanitizer --tool racecheck --print-limit 10 --error-exitcode 3 "$bin/test_cuda_parity" \
     -tc="*softmax*,*sum*,*mean*,*norm*" > "$log_dir/racecheck.log" 2>&1 || fail "racecheck (log: $log_dir/racecheck.log)"
-  # The persistent recurrence shares h_t and dgates_t between blocks through a grid barrier.
+  # The persistent recurrence shares h_t and dgates_t between blocks through a grid barrier
+  # (the op table's small LSTM shapes: racecheck is slow on the seed-size ones).
   timeout 300 env MUSICGEN_LSTM_RECURRENCE=persistent compute-sanitizer --tool memcheck --print-limit 10 \
-    --error-exitcode 3 "$bin/test_cuda_parity" -tc="*lstm*,*beyond*" > "$log_dir/memcheck-lstm.log" 2>&1 ||
+    --error-exitcode 3 "$bin/test_cuda_parity" -tc="cuda parity lstm*" > "$log_dir/memcheck-lstm.log" 2>&1 ||
     fail "memcheck, persistent recurrence (log: $log_dir/memcheck-lstm.log)"
   timeout 300 env MUSICGEN_LSTM_RECURRENCE=persistent compute-sanitizer --tool racecheck --print-limit 10 \
-    --error-exitcode 3 "$bin/test_cuda_parity" -tc="*lstm*,*beyond*" > "$log_dir/racecheck-lstm.log" 2>&1 ||
+    --error-exitcode 3 "$bin/test_cuda_parity" -tc="cuda parity lstm*" > "$log_dir/racecheck-lstm.log" 2>&1 ||
     fail "racecheck, persistent recurrence (log: $log_dir/racecheck-lstm.log)"
   sanitizer_line="memcheck: $(grep -E "ERROR SUMMARY" "$log_dir/memcheck.log" | tail -n 1 | sed 's/=* *//'); racecheck: $(grep -E "RACECHECK SUMMARY" "$log_dir/racecheck.log" | tail -n 1 | sed 's/=* *//'); persistent recurrence: $(grep -E "ERROR SUMMARY" "$log_dir/memcheck-lstm.log" | tail -n 1 | sed 's/=* *//'), $(grep -E "RACECHECK SUMMARY" "$log_dir/racecheck-lstm.log" | tail -n 1 | sed 's/=* *//')"
   echo "$sanitizer_line"
@@ -131,90 +148,94 @@ app_lines=()
 work=$(mktemp -d)
 threads=$(nproc)
 
-echo "== chopin-lstm on the GPU: train (built-in corpus), resume, generate; the CPU's first epoch beside it"
-chopin="$bin/chopin-lstm train --model embed --hidden1 128 --hidden2 64 --dense 64 --batch 32 --seed 3 --json"
-timeout 300 $chopin --out "$work/cg" --device cuda --epochs 2 > "$log_dir/chopin-gpu.json" 2> "$log_dir/chopin-gpu.log" ||
-  fail "chopin-lstm train --device cuda (log: $log_dir/chopin-gpu.log)"
-timeout 300 $chopin --out "$work/cc" --device cpu --threads "$threads" --epochs 1 > "$log_dir/chopin-cpu.json" \
-  2> "$log_dir/chopin-cpu.log" || fail "chopin-lstm train --device cpu (log: $log_dir/chopin-cpu.log)"
-compare_losses chopin-lstm "$(first_loss "$log_dir/chopin-gpu.json")" "$(first_loss "$log_dir/chopin-cpu.json")"
-timeout 300 $chopin --out "$work/cg" --device cuda --epochs 3 --resume > "$log_dir/chopin-resume.json" 2>&1 ||
-  fail "chopin-lstm train --resume --device cuda (log: $log_dir/chopin-resume.json)"
-grep -q '"epoch":3' "$log_dir/chopin-resume.json" || fail "chopin-lstm: the resumed run has no epoch 3"
-timeout 120 "$bin/chopin-lstm" generate --checkpoint "$work/cg/model.safetensors" --device cuda --length-seconds 10 \
-  --out "$work/cg/generated.mid" > "$log_dir/chopin-generate.log" 2>&1 || fail "chopin-lstm generate --device cuda"
+if want apps; then
+  echo "== chopin-lstm on the GPU: train (built-in corpus), resume, generate; the CPU's first epoch beside it"
+  chopin="$bin/chopin-lstm train --model embed --hidden1 128 --hidden2 64 --dense 64 --batch 32 --seed 3 --json"
+  timeout 300 $chopin --out "$work/cg" --device cuda --epochs 2 > "$log_dir/chopin-gpu.json" 2> "$log_dir/chopin-gpu.log" ||
+    fail "chopin-lstm train --device cuda (log: $log_dir/chopin-gpu.log)"
+  timeout 300 $chopin --out "$work/cc" --device cpu --threads "$threads" --epochs 1 > "$log_dir/chopin-cpu.json" \
+    2> "$log_dir/chopin-cpu.log" || fail "chopin-lstm train --device cpu (log: $log_dir/chopin-cpu.log)"
+  compare_losses chopin-lstm "$(first_loss "$log_dir/chopin-gpu.json")" "$(first_loss "$log_dir/chopin-cpu.json")"
+  timeout 300 $chopin --out "$work/cg" --device cuda --epochs 3 --resume > "$log_dir/chopin-resume.json" 2>&1 ||
+    fail "chopin-lstm train --resume --device cuda (log: $log_dir/chopin-resume.json)"
+  grep -q '"epoch":3' "$log_dir/chopin-resume.json" || fail "chopin-lstm: the resumed run has no epoch 3"
+  timeout 120 "$bin/chopin-lstm" generate --checkpoint "$work/cg/model.safetensors" --device cuda --length-seconds 10 \
+    --out "$work/cg/generated.mid" > "$log_dir/chopin-generate.log" 2>&1 || fail "chopin-lstm generate --device cuda"
 
-echo "== jazz-vae on the GPU: train (built-in clips), resume, prior, generate, eval; the CPU's first epoch beside it"
-jazz="$bin/jazz-vae train --seed 3 --epochs 3 --json"
-timeout 300 $jazz --out "$work/jg" --device cuda > "$log_dir/jazz-gpu.json" 2> "$log_dir/jazz-gpu.log" ||
-  fail "jazz-vae train --device cuda (log: $log_dir/jazz-gpu.log)"
-# The same --epochs on both: the cosine learning rate is planned over them.
-timeout 300 $jazz --out "$work/jc" --device cpu --threads "$threads" > "$log_dir/jazz-cpu.json" \
-  2> "$log_dir/jazz-cpu.log" || fail "jazz-vae train --device cpu (log: $log_dir/jazz-cpu.log)"
-compare_losses jazz-vae "$(first_loss "$log_dir/jazz-gpu.json")" "$(first_loss "$log_dir/jazz-cpu.json")"
-timeout 300 "$bin/jazz-vae" train --seed 3 --epochs 4 --out "$work/jg" --device cuda --resume --json \
-  > "$log_dir/jazz-resume.json" 2>&1 || fail "jazz-vae train --resume --device cuda (log: $log_dir/jazz-resume.json)"
-timeout 300 "$bin/jazz-vae" prior --checkpoint "$work/jg/model.safetensors" --device cuda --epochs 5 \
-  > "$log_dir/jazz-prior.log" 2>&1 || fail "jazz-vae prior --device cuda (log: $log_dir/jazz-prior.log)"
-timeout 120 "$bin/jazz-vae" generate --checkpoint "$work/jg/model.safetensors" --device cuda --count 2 \
-  --out "$work/jg/samples" > "$log_dir/jazz-generate.log" 2>&1 || fail "jazz-vae generate --device cuda"
-timeout 120 "$bin/jazz-vae" eval --checkpoint "$work/jg/model.safetensors" --device cuda > "$log_dir/jazz-eval.log" 2>&1 ||
-  fail "jazz-vae eval --device cuda"
+  echo "== jazz-vae on the GPU: train (built-in clips), resume, prior, generate, eval; the CPU's first epoch beside it"
+  jazz="$bin/jazz-vae train --seed 3 --epochs 3 --json"
+  timeout 300 $jazz --out "$work/jg" --device cuda > "$log_dir/jazz-gpu.json" 2> "$log_dir/jazz-gpu.log" ||
+    fail "jazz-vae train --device cuda (log: $log_dir/jazz-gpu.log)"
+  # The same --epochs on both: the cosine learning rate is planned over them.
+  timeout 300 $jazz --out "$work/jc" --device cpu --threads "$threads" > "$log_dir/jazz-cpu.json" \
+    2> "$log_dir/jazz-cpu.log" || fail "jazz-vae train --device cpu (log: $log_dir/jazz-cpu.log)"
+  compare_losses jazz-vae "$(first_loss "$log_dir/jazz-gpu.json")" "$(first_loss "$log_dir/jazz-cpu.json")"
+  timeout 300 "$bin/jazz-vae" train --seed 3 --epochs 4 --out "$work/jg" --device cuda --resume --json \
+    > "$log_dir/jazz-resume.json" 2>&1 || fail "jazz-vae train --resume --device cuda (log: $log_dir/jazz-resume.json)"
+  timeout 300 "$bin/jazz-vae" prior --checkpoint "$work/jg/model.safetensors" --device cuda --epochs 5 \
+    > "$log_dir/jazz-prior.log" 2>&1 || fail "jazz-vae prior --device cuda (log: $log_dir/jazz-prior.log)"
+  timeout 120 "$bin/jazz-vae" generate --checkpoint "$work/jg/model.safetensors" --device cuda --count 2 \
+    --out "$work/jg/samples" > "$log_dir/jazz-generate.log" 2>&1 || fail "jazz-vae generate --device cuda"
+  timeout 120 "$bin/jazz-vae" eval --checkpoint "$work/jg/model.safetensors" --device cuda > "$log_dir/jazz-eval.log" 2>&1 ||
+    fail "jazz-vae eval --device cuda"
+fi
 rm -rf "$work"
 
-echo "== GPU benchmarks"
 bench_lines=()
-# A RESULT line's numeric field.
-field() { grep -o "\"$2\": [0-9.]*" "$1" | tail -n 1 | awk '{print $2}'; }
-ratio() { [ -n "$1" ] && [ -n "$2" ] && awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }' || echo "-"; }
-have_torch=0
-python3 -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" 2> /dev/null && have_torch=1
-if [ -x "$bin/bench_chopin" ]; then
-  MUSICGEN_KERNEL_LOG=1 timeout 300 "$bin/bench_chopin" --device cuda --model seed --steps 10 \
-    > "$log_dir/bench_chopin.log" 2>&1 || fail "bench_chopin --device cuda"
-  MUSICGEN_LSTM_RECURRENCE=steps timeout 300 "$bin/bench_chopin" --device cuda --model seed --steps 10 \
-    > "$log_dir/bench_chopin-steps.log" 2>&1 || fail "bench_chopin --device cuda, per-step recurrence"
-  grep -E "^kernels:" "$log_dir/bench_chopin.log"
-  tail -n 3 "$log_dir/bench_chopin.log"
-  ours=$(field "$log_dir/bench_chopin.log" samples_per_s)
-  steps_only=$(field "$log_dir/bench_chopin-steps.log" samples_per_s)
-  ref=""
-  if [ $have_torch = 1 ]; then
-    timeout 300 python3 bench/compare/torch_chopin.py --device cuda --steps 10 --warmup 3 > "$log_dir/torch_chopin.log" 2>&1 &&
-      ref=$(field "$log_dir/torch_chopin.log" samples_per_s)
-    tail -n 1 "$log_dir/torch_chopin.log"
+if want bench; then
+  echo "== GPU benchmarks"
+  # A RESULT line's numeric field.
+  field() { grep -o "\"$2\": [0-9.]*" "$1" | tail -n 1 | awk '{print $2}'; }
+  ratio() { [ -n "$1" ] && [ -n "$2" ] && awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }' || echo "-"; }
+  have_torch=0
+  python3 -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" 2> /dev/null && have_torch=1
+  if [ -x "$bin/bench_chopin" ]; then
+    MUSICGEN_KERNEL_LOG=1 timeout 300 "$bin/bench_chopin" --device cuda --model seed --steps 10 \
+      > "$log_dir/bench_chopin.log" 2>&1 || fail "bench_chopin --device cuda"
+    MUSICGEN_LSTM_RECURRENCE=steps timeout 300 "$bin/bench_chopin" --device cuda --model seed --steps 10 \
+      > "$log_dir/bench_chopin-steps.log" 2>&1 || fail "bench_chopin --device cuda, per-step recurrence"
+    grep -E "^kernels:" "$log_dir/bench_chopin.log"
+    tail -n 3 "$log_dir/bench_chopin.log"
+    ours=$(field "$log_dir/bench_chopin.log" samples_per_s)
+    steps_only=$(field "$log_dir/bench_chopin-steps.log" samples_per_s)
+    ref=""
+    if [ $have_torch = 1 ]; then
+      timeout 300 python3 bench/compare/torch_chopin.py --device cuda --steps 10 --warmup 3 > "$log_dir/torch_chopin.log" 2>&1 &&
+        ref=$(field "$log_dir/torch_chopin.log" samples_per_s)
+      tail -n 1 "$log_dir/torch_chopin.log"
+    fi
+    bench_lines+=("seed LSTM step, batch 256: ${ours:-no result} samples/s (per-step recurrence only: ${steps_only:--}); PyTorch + cuDNN ${ref:-not run}; ours/PyTorch $(ratio "$ours" "$ref")")
+    epoch=$(field "$log_dir/bench_chopin.log" epoch_s)
+    [ -n "$epoch" ] && bench_lines+=("seed recipe, 200 epochs of the 48-file set: $(awk -v e="$epoch" 'BEGIN { printf "%.1f", 200 * e / 60 }') min projected from the step time")
+    peak=$(field "$log_dir/bench_chopin.log" peak_tensor_mib)
+    [ -n "$peak" ] && bench_lines+=("seed LSTM step memory: $peak MiB of tensors at the peak; parameters + Adamax state + saved activations $(field "$log_dir/bench_chopin.log" min_mib) MiB")
   fi
-  bench_lines+=("seed LSTM step, batch 256: ${ours:-no result} samples/s (per-step recurrence only: ${steps_only:--}); PyTorch + cuDNN ${ref:-not run}; ours/PyTorch $(ratio "$ours" "$ref")")
-  epoch=$(field "$log_dir/bench_chopin.log" epoch_s)
-  [ -n "$epoch" ] && bench_lines+=("seed recipe, 200 epochs of the 48-file set: $(awk -v e="$epoch" 'BEGIN { printf "%.1f", 200 * e / 60 }') min projected from the step time")
-  peak=$(field "$log_dir/bench_chopin.log" peak_tensor_mib)
-  [ -n "$peak" ] && bench_lines+=("seed LSTM step memory: $peak MiB of tensors at the peak; parameters + Adamax state + saved activations $(field "$log_dir/bench_chopin.log" min_mib) MiB")
-fi
-if [ -x "$bin/bench_jazz" ]; then
-  MUSICGEN_KERNEL_LOG=1 timeout 300 "$bin/bench_jazz" --device cuda --model conv --steps 10 \
-    > "$log_dir/bench_jazz.log" 2>&1 || fail "bench_jazz --device cuda"
-  MUSICGEN_CUDNN=off timeout 300 "$bin/bench_jazz" --device cuda --model conv --steps 10 \
-    > "$log_dir/bench_jazz-own.log" 2>&1 || fail "bench_jazz --device cuda, own convolutions"
-  grep -E "^convolutions:" "$log_dir/bench_jazz.log"
-  echo "convolution shapes on cuDNN: $(grep -c -- '-> cuDNN' "$log_dir/bench_jazz.log") of $(grep -c -E '^cudnn: .*(-> |: ours)' "$log_dir/bench_jazz.log")"
-  tail -n 1 "$log_dir/bench_jazz.log"
-  clips=$(field "$log_dir/bench_jazz.log" samples_per_s)
-  own=$(field "$log_dir/bench_jazz-own.log" samples_per_s)
-  jref=""
-  if [ $have_torch = 1 ]; then
-    timeout 300 python3 bench/compare/torch_jazz.py --device cuda --steps 10 --warmup 3 > "$log_dir/torch_jazz.log" 2>&1 &&
-      jref=$(field "$log_dir/torch_jazz.log" samples_per_s)
-    tail -n 1 "$log_dir/torch_jazz.log"
+  if [ -x "$bin/bench_jazz" ]; then
+    MUSICGEN_KERNEL_LOG=1 timeout 300 "$bin/bench_jazz" --device cuda --model conv --steps 10 \
+      > "$log_dir/bench_jazz.log" 2>&1 || fail "bench_jazz --device cuda"
+    MUSICGEN_CUDNN=off timeout 300 "$bin/bench_jazz" --device cuda --model conv --steps 10 \
+      > "$log_dir/bench_jazz-own.log" 2>&1 || fail "bench_jazz --device cuda, own convolutions"
+    grep -E "^convolutions:" "$log_dir/bench_jazz.log"
+    echo "convolution shapes on cuDNN: $(grep -c -- '-> cuDNN' "$log_dir/bench_jazz.log") of $(grep -c -E '^cudnn: .*(-> |: ours)' "$log_dir/bench_jazz.log")"
+    tail -n 1 "$log_dir/bench_jazz.log"
+    clips=$(field "$log_dir/bench_jazz.log" samples_per_s)
+    own=$(field "$log_dir/bench_jazz-own.log" samples_per_s)
+    jref=""
+    if [ $have_torch = 1 ]; then
+      timeout 300 python3 bench/compare/torch_jazz.py --device cuda --steps 10 --warmup 3 > "$log_dir/torch_jazz.log" 2>&1 &&
+        jref=$(field "$log_dir/torch_jazz.log" samples_per_s)
+      tail -n 1 "$log_dir/torch_jazz.log"
+    fi
+    bench_lines+=("jazz conv VAE step, batch 10: ${clips:-no result} clips/s (own convolutions only: ${own:--}); PyTorch + cuDNN fp32 ${jref:-not run}; ours/PyTorch $(ratio "$clips" "$jref")")
+    peak=$(field "$log_dir/bench_jazz.log" peak_tensor_mib)
+    [ -n "$peak" ] && bench_lines+=("jazz step memory: $peak MiB of tensors at the peak; parameters + Adam state + saved activations $(field "$log_dir/bench_jazz.log" min_mib) MiB")
   fi
-  bench_lines+=("jazz conv VAE step, batch 10: ${clips:-no result} clips/s (own convolutions only: ${own:--}); PyTorch + cuDNN fp32 ${jref:-not run}; ours/PyTorch $(ratio "$clips" "$jref")")
-  peak=$(field "$log_dir/bench_jazz.log" peak_tensor_mib)
-  [ -n "$peak" ] && bench_lines+=("jazz step memory: $peak MiB of tensors at the peak; parameters + Adam state + saved activations $(field "$log_dir/bench_jazz.log" min_mib) MiB")
-fi
-if [ -x "$bin/bench_sgemm_cuda" ]; then
-  timeout 300 "$bin/bench_sgemm_cuda" > "$log_dir/bench_sgemm.log" 2>&1 || fail "bench_sgemm_cuda (log: $log_dir/bench_sgemm.log)"
-  cat "$log_dir/bench_sgemm.log"
-  best=$(awk '/^M = N = K = 4096/ { on = 1; next } /^M = N = K/ { on = 0 } on && /^\| v[0-9]/ { gsub(/%/, "", $0); split($0, c, "|"); v = c[5] + 0; if (v > best) { best = v; name = c[2] } } END { if (best) printf "%s at %.1f%% of cuBLAS", name, best }' "$log_dir/bench_sgemm.log")
-  bench_lines+=("SGEMM 4096^3 fp32: best ${best:-no result}")
+  if [ -x "$bin/bench_sgemm_cuda" ]; then
+    timeout 300 "$bin/bench_sgemm_cuda" > "$log_dir/bench_sgemm.log" 2>&1 || fail "bench_sgemm_cuda (log: $log_dir/bench_sgemm.log)"
+    cat "$log_dir/bench_sgemm.log"
+    best=$(awk '/^M = N = K = 4096/ { on = 1; next } /^M = N = K/ { on = 0 } on && /^\| v[0-9]/ { gsub(/%/, "", $0); split($0, c, "|"); v = c[5] + 0; if (v > best) { best = v; name = c[2] } } END { if (best) printf "%s at %.1f%% of cuBLAS", name, best }' "$log_dir/bench_sgemm.log")
+    bench_lines+=("SGEMM 4096^3 fp32: best ${best:-no result}")
+  fi
 fi
 
 echo "== summary"
