@@ -477,6 +477,18 @@ std::optional<Tiling> tiling_for(Direction dir, int B, int H, Kernel kernel) {
 
 bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
 
+// A cooperative launch that finds too few SMs free (another context holding
+// some, say) is refused, not queued: that is "cannot run here", as for any
+// other constraint; every other error is one.
+bool launched(cudaError_t err) {
+  if (err == cudaErrorCooperativeLaunchTooLarge) {
+    cudaGetLastError();  // clear it, so the next kernel's check does not report it
+    return false;
+  }
+  MG_CUDA_CHECK(err);
+  return true;
+}
+
 }  // namespace
 
 bool lstm_persistent_forward(const float* xproj, const float* w_hh, const float* h0, const float* c0, float* hs,
@@ -486,9 +498,8 @@ bool lstm_persistent_forward(const float* xproj, const float* w_hh, const float*
   if (!t) return false;
   ForwardArgs a{xproj, w_hh, h0, c0, hs, cs, acts, T, B, H, *t};
   void* args[] = {&a};
-  MG_CUDA_CHECK(cudaLaunchCooperativeKernel(lstm_persistent_forward_kernel, dim3(t->blocks()), dim3(kBlockThreads),
-                                            args, t->smem_bytes(), 0));
-  return true;
+  return launched(cudaLaunchCooperativeKernel(lstm_persistent_forward_kernel, dim3(t->blocks()), dim3(kBlockThreads),
+                                              args, t->smem_bytes(), 0));
 }
 
 bool lstm_persistent_backward(const float* g_hs, int64_t gs_t, int64_t gs_b, const float* g_c_last,
@@ -499,9 +510,8 @@ bool lstm_persistent_backward(const float* g_hs, int64_t gs_t, int64_t gs_b, con
   if (!t) return false;
   BackwardArgs a{g_hs, gs_t, gs_b, g_c_last, w_hh, acts, cs, c0, dgates, dh0, dc0, T, B, H, *t};
   void* args[] = {&a};
-  MG_CUDA_CHECK(cudaLaunchCooperativeKernel(lstm_persistent_backward_kernel, dim3(t->blocks()), dim3(kBlockThreads),
-                                            args, t->smem_bytes(), 0));
-  return true;
+  return launched(cudaLaunchCooperativeKernel(lstm_persistent_backward_kernel, dim3(t->blocks()), dim3(kBlockThreads),
+                                              args, t->smem_bytes(), 0));
 }
 
 }  // namespace mg::cuda
