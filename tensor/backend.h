@@ -185,7 +185,9 @@ class Backend {
   // The gradients of g_hs [T, B, H] (the loss through every h_t; any strides
   // over T and B, contiguous along H) and g_c_last [B, H] (through the last c),
   // either undefined when zero. Writes dgates
-  // [T, B, 4H] (also the gradient of xproj), dh0 and dc0 [B, H].
+  // [T, B, 4H] (also the gradient of xproj), dh0 and dc0 [B, H]. dgates may
+  // be acts itself, which is then overwritten (each element of a step's
+  // activations is read before the same element of its gradient is written).
   virtual void lstm_sequence_backward(const Tensor& g_hs, const Tensor& g_c_last, const Tensor& w_hh,
                                       const Tensor& acts, const Tensor& cs, const Tensor& c0, const Tensor& dgates,
                                       const Tensor& dh0, const Tensor& dc0);

@@ -146,7 +146,10 @@ struct LstmResult {
 
 // g_hs_batch_major: pass the gradient of hs laid out [B, T, H] (as a
 // transposed view delivers it), through the kernel's strides.
-LstmResult run_fused(const mg::cpu::CpuKernels& k, const LstmProblem& pr, bool g_hs_batch_major) {
+// in_place: dgates written over acts, as autograd does when the graph is not
+// kept (tensor/backend.h allows it); r.dgates then holds a copy of the result.
+LstmResult run_fused(const mg::cpu::CpuKernels& k, const LstmProblem& pr, bool g_hs_batch_major,
+                     bool in_place = false) {
   const int64_t T = pr.s.T, B = pr.s.B, H = pr.s.H;
   LstmResult r;
   // NaN-poisoned outputs: an element the kernel forgets to write fails the comparison.
@@ -192,16 +195,17 @@ LstmResult run_fused(const mg::cpu::CpuKernels& k, const LstmProblem& pr, bool g
     g.g_hs_stride_b = T * H;
   }
   g.g_c_last = pr.g_c.empty() ? nullptr : pr.g_c.data();
-  g.dgates = r.dgates.data();
+  g.dgates = in_place ? r.acts.data() : r.dgates.data();
   g.dh0 = r.dh0.data();
   g.dc0 = r.dc0.data();
   k.lstm_backward(g);
+  if (in_place) r.dgates = r.acts;
   return r;
 }
 
 }  // namespace
 
-TEST_CASE("fused LSTM layer equals T textbook steps on every instruction set, bit-identical across threads") {
+TEST_CASE("fused LSTM layer equals T textbook steps on every instruction set, bit-identical across threads and in place") {
   const int threads_before = mg::cpu_threads();
   // Batches around the row tiles (4, 6, 12) and bands; hidden sizes around the 8/16/32-unit blocks.
   const LstmShape shapes[] = {{1, 1, 5}, {3, 13, 40}, {5, 30, 64}, {4, 25, 33}, {2, 50, 16}};
@@ -230,6 +234,11 @@ TEST_CASE("fused LSTM layer equals T textbook steps on every instruction set, bi
       check_close(one.dc0, pr.dc0, 1e-4, 1e-5, "dc0");
       CHECK(same_bits(one.hs, three.hs));
       CHECK(same_bits(one.acts, three.acts));
+      // The gradients written over the activations, on 3 threads: the same bits.
+      const LstmResult over = run_fused(mg::cpu::kernels_for(isa), pr, variant % 2 == 1, /*in_place=*/true);
+      CHECK(same_bits(one.dgates, over.dgates));
+      CHECK(same_bits(one.dh0, over.dh0));
+      CHECK(same_bits(one.dc0, over.dc0));
       CHECK(same_bits(one.dgates, three.dgates));
       CHECK(same_bits(one.dh0, three.dh0));
       if (isa != Isa::Generic) fma_results.push_back(one);

@@ -87,9 +87,9 @@ struct RecurrenceGrads {
   Tensor dgates, w_hh, h0, c0;
 };
 
-// Releases the saved activations once they are used, unless the graph is kept
-// for another backward pass: the layer's input gradient, computed next, can
-// then reuse their memory.
+// Releases the saved activations once they are used (dgates is written over
+// them), unless the graph is kept for another backward pass: the layer's
+// input gradient, computed next, can then reuse the memory of cs.
 RecurrenceGrads recurrence_backward(RecurrenceSaved& s, const TensorList& g, bool w_hh_grad) {
   const int64_t T = s.T, B = s.B, H = s.H;
   // The gradient of hs often arrives as a transposed view ([B, T, H] memory):
@@ -97,11 +97,15 @@ RecurrenceGrads recurrence_backward(RecurrenceSaved& s, const TensorList& g, boo
   Tensor g_hs = !g[0].defined() ? Tensor() : g[0].strides()[2] == 1 ? g[0].detach() : plain(g[0]);
   Tensor g_c = g[1].defined() ? plain(g[1]) : Tensor();
   RecurrenceGrads r;
-  r.dgates = empty({T, B, 4 * H}, s.acts.dtype(), s.acts.device());
+  // Unless the graph is kept for another pass, the activations are read for
+  // the last time here, and dgates takes their memory (the backends allow
+  // it): the layer's largest transient is then not allocated at all.
+  const bool keep = backward_keeps_graph();
+  r.dgates = keep ? empty({T, B, 4 * H}, s.acts.dtype(), s.acts.device()) : s.acts;
   r.h0 = empty({B, H}, s.acts.dtype(), s.acts.device());
   r.c0 = empty_like(r.h0);
   backend_of(s.acts).lstm_sequence_backward(g_hs, g_c, s.w_hh, s.acts, s.cs, s.c0, r.dgates, r.h0, r.c0);
-  if (!backward_keeps_graph()) s.acts = s.cs = Tensor();
+  if (!keep) s.acts = s.cs = Tensor();
   if (w_hh_grad) {
     // Σ_t dgates_tᵀ h_{t-1}: the step-0 term with h0, then steps 1..T-1 as one GEMM,
     // dG[1..T-1]ᵀ [4H, (T-1)B] @ hs[0..T-2] [(T-1)B, H], both already contiguous.

@@ -196,28 +196,34 @@ void CudaBackend::lstm_sequence_backward(const Tensor& g_hs, const Tensor& g_c_l
                         T * B * 4 * H < (int64_t{1} << 31) &&
                         aligned16({&w_hh, &acts, &cs, &c0, &dgates, &dh0, &dc0});
   if (!eligible) return Backend::lstm_sequence_backward(g_hs, g_c_last, w_hh, acts, cs, c0, dgates, dh0, dc0);
-  auto persistent = [&](const Tensor& dg, const Tensor& dh, const Tensor& dc) {
+  auto steps = [&](const Tensor& a, const Tensor& dg, const Tensor& dh, const Tensor& dc) {
+    Backend::lstm_sequence_backward(g_hs, g_c_last, w_hh, a, cs, c0, dg, dh, dc);
+  };
+  auto persistent = [&](const Tensor& a, const Tensor& dg, const Tensor& dh, const Tensor& dc) {
     return lstm_persistent_backward(
         g_hs.defined() ? g_hs.data<float>() : nullptr, g_hs.defined() ? g_hs.strides()[0] : 0,
         g_hs.defined() ? g_hs.strides()[1] : 0, g_c_last.defined() ? g_c_last.data<float>() : nullptr,
-        w_hh.data<float>(), acts.data<float>(), cs.data<float>(), c0.data<float>(), dg.data<float>(),
-        dh.data<float>(), dc.data<float>(), static_cast<int>(T), static_cast<int>(B), static_cast<int>(H));
+        w_hh.data<float>(), a.data<float>(), cs.data<float>(), c0.data<float>(), dg.data<float>(), dh.data<float>(),
+        dc.data<float>(), static_cast<int>(T), static_cast<int>(B), static_cast<int>(H));
   };
-  Tensor dg2, dh2, dc2;  // scratch for the first call
+  // Scratch for the first call. dgates may be acts itself (overwritten), so
+  // the candidates read a copy of acts, made before the caller's run.
+  Tensor a0, dg2, dh2, dc2;
   RecurrenceCandidates c;
-  c.steps = [&] { Backend::lstm_sequence_backward(g_hs, g_c_last, w_hh, acts, cs, c0, dgates, dh0, dc0); };
-  c.persistent = [&] { return persistent(dgates, dh0, dc0); };
+  c.steps = [&] { steps(acts, dgates, dh0, dc0); };
+  c.persistent = [&] { return persistent(acts, dgates, dh0, dc0); };
   c.persistent_scratch = [&] {
+    a0 = acts.clone();
     dg2 = empty_like(dgates);
     dh2 = empty_like(dh0);
     dc2 = empty_like(dc0);
-    return persistent(dg2, dh2, dc2);
+    return persistent(a0, dg2, dh2, dc2);
   };
   c.difference = [&] {
     return std::max({relative_difference(dgates, dg2), relative_difference(dh0, dh2), relative_difference(dc0, dc2)});
   };
-  c.time_steps = [&] { Backend::lstm_sequence_backward(g_hs, g_c_last, w_hh, acts, cs, c0, dg2, dh2, dc2); };
-  c.time_persistent = [&] { persistent(dg2, dh2, dc2); };
+  c.time_steps = [&] { steps(a0, dg2, dh2, dc2); };
+  c.time_persistent = [&] { persistent(a0, dg2, dh2, dc2); };
   run_recurrence(recurrence_key("backward", T, B, H), c);
 }
 
