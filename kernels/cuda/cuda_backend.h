@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "kernels/cuda/cuda_memory.h"
+#include "kernels/cuda/measure.h"
 #include "tensor/backend.h"
 
 // Every CUDA and cuBLAS call is checked; failures name the call site.
@@ -144,9 +145,8 @@ class CudaBackend final : public Backend {
   CachingAllocator alloc_;
   cublasHandle_t cublas_ = nullptr;
   std::unique_ptr<CudnnConv> cudnn_conv_;
-  enum class RecurrenceMode { Auto, Persistent, Steps };
   void run_recurrence(const std::string& key, const RecurrenceCandidates& c);  // kernels/cuda/lstm.cu
-  RecurrenceMode recurrence_mode_ = RecurrenceMode::Auto;
+  KernelChoice recurrence_mode_ = KernelChoice::Auto;  // MUSICGEN_LSTM_RECURRENCE: persistent, steps
   std::mutex recurrence_mu_;
   std::map<std::string, bool> recurrence_persistent_;  // per shape: the persistent kernel won (and agreed)
 };

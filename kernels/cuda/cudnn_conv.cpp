@@ -6,11 +6,7 @@
 
 #include <algorithm>
 #include <climits>
-#include <cmath>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
-#include <vector>
 
 #include "kernels/cuda/cuda_backend.h"
 #include "kernels/cuda/measure.h"
@@ -81,8 +77,7 @@ struct CudnnConv::Plan {
   std::string name;  // the shape, for messages
   ConvProduct product{};
   DType dtype{};
-  bool supported = false;
-  bool chosen = false;    // measured (auto) or forced (on)
+  bool chosen = false;    // measured (auto), forced (on), or not expressible in cuDNN
   bool use_cudnn = false;
   cudnnTensorDescriptor_t x = nullptr, y = nullptr;
   cudnnFilterDescriptor_t w = nullptr;
@@ -100,15 +95,8 @@ struct CudnnConv::Plan {
   }
 };
 
-CudnnConv::CudnnConv() {
-  const char* m = std::getenv("MUSICGEN_CUDNN");
-  const std::string mode = m ? m : "auto";
-  if (mode == "auto" || mode.empty()) mode_ = Mode::Auto;
-  else if (mode == "on") mode_ = Mode::On;
-  else if (mode == "off") mode_ = Mode::Off;
-  else fail("MUSICGEN_CUDNN={}: expected auto, on or off", mode);
-  log_ = kernel_log_enabled();
-}
+CudnnConv::CudnnConv()
+    : mode_(kernel_choice_from_env("MUSICGEN_CUDNN", "on", "off")), log_(kernel_log_enabled()) {}
 
 // Like the backend that owns it, never destroyed: the library stays loaded
 // and the handle open until the process ends.
@@ -117,14 +105,14 @@ CudnnConv::~CudnnConv() = default;
 bool CudnnConv::load_library() {
   if (tried_library_) return api_ != nullptr;
   tried_library_ = true;
-  if (mode_ == Mode::Off) {
+  if (mode_ == KernelChoice::Ours) {
     unavailable_ = "off (MUSICGEN_CUDNN=off)";
     return false;
   }
   auto give_up = [&](std::string why) {
     unavailable_ = std::move(why);
     api_.reset();
-    if (mode_ == Mode::On) fail("MUSICGEN_CUDNN=on: {}", unavailable_);
+    if (mode_ == KernelChoice::Alternative) fail("MUSICGEN_CUDNN=on: {}", unavailable_);
     if (log_) std::fprintf(stderr, "cudnn: not in use: %s\n", unavailable_.c_str());
     return false;
   };
@@ -150,7 +138,7 @@ bool CudnnConv::load() {
     const cudnnStatus_t st = api_->cudnnCreate(&api_->handle);  // on the default stream, like every kernel here
     if (st != CUDNN_STATUS_SUCCESS) {
       unavailable_ = fmt::format("cudnnCreate: {}", api_->cudnnGetErrorString(st));
-      if (mode_ == Mode::On) fail("MUSICGEN_CUDNN=on: {}", unavailable_);
+      if (mode_ == KernelChoice::Alternative) fail("MUSICGEN_CUDNN=on: {}", unavailable_);
       if (log_) std::fprintf(stderr, "cudnn: not in use: %s\n", unavailable_.c_str());
     }
   }
@@ -201,7 +189,8 @@ std::string CudnnConv::describe() {
   std::lock_guard<std::mutex> lock(mu_);
   if (!load()) return unavailable_;
   const size_t v = api_->version;
-  return fmt::format("cuDNN {}.{}.{} ({})", v / 10000, v % 10000 / 100, v % 100, mode_ == Mode::On ? "on" : "auto");
+  return fmt::format("cuDNN {}.{}.{} ({})", v / 10000, v % 10000 / 100, v % 100,
+                     mode_ == KernelChoice::Alternative ? "on" : "auto");
 }
 
 CudnnConv::Plan* CudnnConv::plan_for(ConvProduct product, const Conv1dGeometry& g, const Tensor& w_shape,
@@ -222,7 +211,7 @@ CudnnConv::Plan* CudnnConv::plan_for(ConvProduct product, const Conv1dGeometry& 
   // Shapes cuDNN's API cannot express go to our kernels quietly; cuDNN
   // failing on one it can express is an error when MUSICGEN_CUDNN=on.
   auto unsupported = [&](const std::string& why, bool failure = false) {
-    if (failure && mode_ == Mode::On) fail("MUSICGEN_CUDNN=on: {}: {}", key, why);
+    if (failure && mode_ == KernelChoice::Alternative) fail("MUSICGEN_CUDNN=on: {}: {}", key, why);
     if (log_) std::fprintf(stderr, "cudnn: %s: ours (%s)\n", key.c_str(), why.c_str());
     p->chosen = true;
     return p;
@@ -290,7 +279,6 @@ CudnnConv::Plan* CudnnConv::plan_for(ConvProduct product, const Conv1dGeometry& 
     return unsupported(fmt::format("algorithm search: {}", a.cudnnGetErrorString(st)),
                        CUDNN_STATUS_CATEGORY(st) != CUDNN_STATUS_NOT_SUPPORTED);
   if (!found) return unsupported("no deterministic algorithm within the workspace cap");
-  p->supported = true;
   return p;
 }
 
@@ -336,27 +324,26 @@ bool CudnnConv::execute(const Plan& p, const Tensor& a, const Tensor& b, const T
 void CudnnConv::choose(Plan& p, const Tensor& a, const Tensor& b, const Tensor& bias, const Tensor& out,
                        const std::function<void()>& ours) {
   p.chosen = true;
-  if (mode_ == Mode::On) {
+  if (mode_ == KernelChoice::Alternative) {
     p.use_cudnn = true;
     if (log_) std::fprintf(stderr, "cudnn: %s: cuDNN algo %d (MUSICGEN_CUDNN=on)\n", p.name.c_str(), p.algo);
     return;
   }
-  // Our result first, into out; cuDNN's into a second buffer, then compared.
-  ours();
+  // cuDNN's result into a second buffer, ours into out, then compared.
+  constexpr double kTolerance32 = 1e-4, kTolerance64 = 1e-10;
+  const double tol = p.dtype == DType::F64 ? kTolerance64 : kTolerance32;
   Tensor theirs = empty(out.shape(), out.dtype(), out.device());
-  if (!execute(p, a, b, bias, theirs)) return;
-  const double diff = relative_difference(out, theirs);
-  const double tol = p.dtype == DType::F64 ? 1e-10 : 1e-4;
-  if (!(diff <= tol)) {
+  const Measurement m = measure_alternative(
+      [&] { return execute(p, a, b, bias, theirs); }, ours, [&] { return relative_difference(out, theirs); }, tol,
+      ours, [&] { execute(p, a, b, bias, theirs); }, 5);
+  p.use_cudnn = m.use_alternative;
+  if (!(m.difference <= tol))
     std::fprintf(stderr, "cudnn: %s: cuDNN algo %d differs from musicgen's kernels by %.3g (relative); using ours\n",
-                 p.name.c_str(), p.algo, diff);
-    return;
-  }
-  const auto [t_ours, t_cudnn] = time_interleaved(ours, [&] { execute(p, a, b, bias, theirs); }, 5);
-  p.use_cudnn = t_cudnn < t_ours;
-  if (log_)
+                 p.name.c_str(), p.algo, m.difference);
+  else if (log_)
     std::fprintf(stderr, "cudnn: %s: ours %.4f ms, cuDNN algo %d %.4f ms (workspace %zu B, diff %.2g) -> %s\n",
-                 p.name.c_str(), t_ours, p.algo, t_cudnn, p.workspace, diff, p.use_cudnn ? "cuDNN" : "ours");
+                 p.name.c_str(), m.ms_ours, p.algo, m.ms_alternative, p.workspace, m.difference,
+                 p.use_cudnn ? "cuDNN" : "ours");
 }
 
 void CudnnConv::run(ConvProduct product, const Conv1dGeometry& g, const Tensor& w_shape, const Tensor& a,
@@ -370,10 +357,11 @@ void CudnnConv::run(ConvProduct product, const Conv1dGeometry& g, const Tensor& 
   Plan* p = plan_for(product, g, w_shape, out.dtype());
   if (!p->chosen) {
     choose(*p, a, b, bias, out, ours);
-    if (mode_ != Mode::On) return;  // measuring left our result in out
+    if (mode_ != KernelChoice::Alternative) return;  // measuring left our result in out
   }
   if (p->use_cudnn && execute(*p, a, b, bias, out)) return;
-  if (p->use_cudnn && mode_ == Mode::On) fail("MUSICGEN_CUDNN=on: cuDNN failed on {}", p->name);
+  if (p->use_cudnn && mode_ == KernelChoice::Alternative)
+    fail("MUSICGEN_CUDNN=on: cuDNN failed on {}", p->name);
   p->use_cudnn = false;
   lock.unlock();
   ours();
@@ -384,9 +372,8 @@ void CudnnConv::run(ConvProduct product, const Conv1dGeometry& g, const Tensor& 
 struct CudnnConv::Api {};
 struct CudnnConv::Plan {};
 
-CudnnConv::CudnnConv() {
-  const char* m = std::getenv("MUSICGEN_CUDNN");
-  if (m && std::strcmp(m, "on") == 0) fail("MUSICGEN_CUDNN=on: this musicgen was built without cuDNN's headers");
+CudnnConv::CudnnConv() : mode_(kernel_choice_from_env("MUSICGEN_CUDNN", "on", "off")) {
+  if (mode_ == KernelChoice::Alternative) fail("MUSICGEN_CUDNN=on: this musicgen was built without cuDNN's headers");
 }
 CudnnConv::~CudnnConv() = default;
 bool CudnnConv::load() { return false; }

@@ -25,6 +25,7 @@
 #include <optional>
 #include <string>
 
+#include "kernels/cuda/measure.h"
 #include "tensor/backend.h"
 
 namespace mg::cuda {
@@ -57,7 +58,6 @@ class CudnnConv {
  private:
   struct Plan;
   struct Api;
-  enum class Mode { Auto, On, Off };
 
   bool load_library();  // the entry points (no GPU needed); idempotent
   bool load();          // the library and a handle: cuDNN is usable; idempotent
@@ -68,7 +68,7 @@ class CudnnConv {
   void choose(Plan& plan, const Tensor& a, const Tensor& b, const Tensor& bias, const Tensor& out,
               const std::function<void()>& ours);
 
-  Mode mode_ = Mode::Auto;
+  KernelChoice mode_ = KernelChoice::Auto;  // MUSICGEN_CUDNN: auto, on (Alternative), off (Ours)
   bool log_ = false;
   bool tried_library_ = false, tried_handle_ = false;
   std::string unavailable_;  // why cuDNN is not in use, when it is not

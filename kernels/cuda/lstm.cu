@@ -14,7 +14,6 @@
 #include <cstdio>
 #include <functional>
 #include <initializer_list>
-#include <tuple>
 
 #include "kernels/cuda/launch.h"
 #include "kernels/cuda/lstm_persistent.h"
@@ -113,16 +112,16 @@ constexpr double kRecurrenceTolerance = 1e-4;
 struct RecurrenceCandidates {
   std::function<void()> steps;        // the per-step path, into the caller's outputs
   std::function<bool()> persistent;   // the persistent kernels, into the caller's outputs (false: cannot run)
-  // For the first call of a shape: the persistent kernels into scratch
-  // outputs; the largest relative difference of those from the caller's
-  // (once steps has run); each path once more into scratch, for timing.
+  // For the first call of a shape (measure_alternative): the persistent
+  // kernels into scratch outputs, run before steps; their largest relative
+  // difference from the caller's outputs; each path once more into scratch.
   std::function<bool()> persistent_scratch;
   std::function<double()> difference;
   std::function<void()> time_steps, time_persistent;
 };
 
 void CudaBackend::run_recurrence(const std::string& key, const RecurrenceCandidates& c) {
-  if (recurrence_mode_ == RecurrenceMode::Persistent) {
+  if (recurrence_mode_ == KernelChoice::Alternative) {
     if (!c.persistent()) c.steps();
     return;
   }
@@ -132,27 +131,18 @@ void CudaBackend::run_recurrence(const std::string& key, const RecurrenceCandida
     if (!it->second || !c.persistent()) c.steps();
     return;
   }
-  bool use = c.persistent_scratch();
-  c.steps();  // the result the caller gets
-  double diff = 0, t_steps = 0, t_persistent = 0;
-  if (use) {
-    diff = c.difference();
-    use = diff <= kRecurrenceTolerance;
-  }
-  if (use) {
-    std::tie(t_steps, t_persistent) = time_interleaved(c.time_steps, c.time_persistent, 3);
-    use = t_persistent < t_steps;
-  }
-  recurrence_persistent_[key] = use;
-  if (kernel_log_enabled() || diff > kRecurrenceTolerance)
-    std::fprintf(stderr, "kernels: %s: per step %.3f ms, persistent %.3f ms (diff %.2g) -> %s\n", key.c_str(), t_steps,
-                 t_persistent, diff, use ? "persistent" : "per step");
+  const Measurement m = measure_alternative(c.persistent_scratch, c.steps, c.difference, kRecurrenceTolerance,
+                                            c.time_steps, c.time_persistent, 3);
+  recurrence_persistent_[key] = m.use_alternative;
+  if (kernel_log_enabled() || !(m.difference <= kRecurrenceTolerance))
+    std::fprintf(stderr, "kernels: %s: per step %.3f ms, persistent %.3f ms (diff %.2g) -> %s\n", key.c_str(),
+                 m.ms_ours, m.ms_alternative, m.difference, m.use_alternative ? "persistent" : "per step");
 }
 
 void CudaBackend::lstm_sequence_forward(const Tensor& xproj, const Tensor& w_hh, const Tensor& h0, const Tensor& c0,
                                         const Tensor& hs, const Tensor& cs, const Tensor& acts) {
   const int64_t T = xproj.size(0), B = xproj.size(1), H = w_hh.size(1);
-  const bool eligible = recurrence_mode_ != RecurrenceMode::Steps && xproj.dtype() == DType::F32 &&
+  const bool eligible = recurrence_mode_ != KernelChoice::Ours && xproj.dtype() == DType::F32 &&
                         T * B * 4 * H < (int64_t{1} << 31) && aligned16({&xproj, &w_hh, &h0, &c0, &hs, &cs, &acts});
   if (!eligible) return Backend::lstm_sequence_forward(xproj, w_hh, h0, c0, hs, cs, acts);
   auto persistent = [&](const Tensor& xp, const Tensor& h, const Tensor& c, const Tensor& a) {
@@ -192,7 +182,7 @@ void CudaBackend::lstm_sequence_backward(const Tensor& g_hs, const Tensor& g_c_l
                                          const Tensor& acts, const Tensor& cs, const Tensor& c0, const Tensor& dgates,
                                          const Tensor& dh0, const Tensor& dc0) {
   const int64_t T = acts.size(0), B = acts.size(1), H = w_hh.size(1);
-  const bool eligible = recurrence_mode_ != RecurrenceMode::Steps && acts.dtype() == DType::F32 &&
+  const bool eligible = recurrence_mode_ != KernelChoice::Ours && acts.dtype() == DType::F32 &&
                         T * B * 4 * H < (int64_t{1} << 31) &&
                         aligned16({&w_hh, &acts, &cs, &c0, &dgates, &dh0, &dc0});
   if (!eligible) return Backend::lstm_sequence_backward(g_hs, g_c_last, w_hh, acts, cs, c0, dgates, dh0, dc0);

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <tuple>
 #include <vector>
 
 #include "kernels/cuda/cuda_backend.h"
@@ -49,6 +50,29 @@ double relative_difference(const Tensor& a, const Tensor& b) {
     scale = std::max(scale, std::abs(pa[i]));
   }
   return scale > 0 ? diff / scale : diff;
+}
+
+KernelChoice kernel_choice_from_env(const char* name, const char* alternative, const char* ours) {
+  const char* v = std::getenv(name);
+  if (!v || !*v || std::strcmp(v, "auto") == 0) return KernelChoice::Auto;
+  if (std::strcmp(v, alternative) == 0) return KernelChoice::Alternative;
+  if (std::strcmp(v, ours) == 0) return KernelChoice::Ours;
+  fail("{}={}: expected auto, {} or {}", name, v, alternative, ours);
+}
+
+Measurement measure_alternative(const std::function<bool()>& alternative, const std::function<void()>& ours,
+                                const std::function<double()>& difference, double tolerance,
+                                const std::function<void()>& time_ours,
+                                const std::function<void()>& time_alternative, int rounds) {
+  Measurement m;
+  const bool ran = alternative();
+  ours();
+  if (!ran) return m;
+  m.difference = difference();
+  if (!(m.difference <= tolerance)) return m;
+  std::tie(m.ms_ours, m.ms_alternative) = time_interleaved(time_ours, time_alternative, rounds);
+  m.use_alternative = m.ms_alternative < m.ms_ours;
+  return m;
 }
 
 bool kernel_log_enabled() {

@@ -1,8 +1,6 @@
 // Device memory (caching allocator), host<->device copies, the backend
 // singleton and the cuBLAS handle. Sizes are in bytes.
 #include <algorithm>
-#include <cstdlib>
-#include <string>
 
 #include "kernels/cuda/cuda_backend.h"
 #include "kernels/cuda/cudnn_conv.h"
@@ -80,12 +78,7 @@ CudaBackend::CudaBackend() {
   // break parity with the CPU reference.
   MG_CUBLAS_CHECK(cublasSetMathMode(cublas_, CUBLAS_DEFAULT_MATH));
   cudnn_conv_ = std::make_unique<CudnnConv>();  // reads MUSICGEN_CUDNN now; loads cuDNN at the first convolution
-  const char* rec = std::getenv("MUSICGEN_LSTM_RECURRENCE");
-  const std::string mode = rec ? rec : "";
-  if (mode == "persistent") recurrence_mode_ = RecurrenceMode::Persistent;
-  else if (mode == "steps") recurrence_mode_ = RecurrenceMode::Steps;
-  else if (!mode.empty() && mode != "auto")
-    fail("MUSICGEN_LSTM_RECURRENCE={}: expected auto, persistent or steps", mode);
+  recurrence_mode_ = kernel_choice_from_env("MUSICGEN_LSTM_RECURRENCE", "persistent", "steps");
 }
 
 // The backend is never destroyed (see backend()); the driver releases device
