@@ -140,16 +140,16 @@ MG_POINTWISE void adam_update(T& p, T g, T& m, T& v, const AdamCoeffs& c) {
 }
 
 // Adamax as Keras defines it (eps in the denominator, not inside the max, as
-// PyTorch has it; the seed notebook trained with Keras):
-//   g' = g + wd p;  m = b1 m + (1 - b1) g';  u = max(b2 u, |g'|)
-//   p -= lr / bias1 · m / (u + eps)
+// PyTorch has it; the seed notebook trained with Keras), with Keras' weight
+// decay: decoupled, p shrinks by lr wd p and the moments see the raw gradient:
+//   m = b1 m + (1 - b1) g;  u = max(b2 u, |g|)
+//   p -= lr wd p + lr / bias1 · m / (u + eps)
 template <typename T>
 MG_POINTWISE void adamax_update(T& p, T g, T& m, T& u, const AdamCoeffs& c) {
-  const double gi = g + c.weight_decay * p;
-  m = static_cast<T>(c.beta1 * m + (1.0 - c.beta1) * gi);
-  const double decayed = c.beta2 * u, mag = gi < 0 ? -gi : gi;
+  m = static_cast<T>(c.beta1 * m + (1.0 - c.beta1) * g);
+  const double decayed = c.beta2 * u, mag = g < 0 ? -g : g;
   u = static_cast<T>(decayed > mag ? decayed : mag);
-  p = static_cast<T>(p - c.lr / c.bias1 * m / (u + c.eps));
+  p = static_cast<T>(p - c.lr * c.weight_decay * p - c.lr / c.bias1 * m / (u + c.eps));
 }
 
 // SGD (PyTorch's): d = g + wd p; with momentum, buf = momentum buf + d and the

@@ -100,8 +100,8 @@ void Adam::update(size_t i, const Tensor& param, const Tensor& grad) {
   backend_of(param).adam_step(param.detach(), grad, m, v, a);
 }
 
-Adamax::Adamax(NamedTensors params, double lr, double beta1, double beta2, double eps)
-    : Adam(std::move(params), lr, beta1, beta2, eps) {}
+Adamax::Adamax(NamedTensors params, double lr, double beta1, double beta2, double eps, double weight_decay)
+    : Adam(std::move(params), lr, beta1, beta2, eps, weight_decay) {}
 
 void Adamax::update(size_t i, const Tensor& param, const Tensor& grad) {
   AdamArgs a = args_;

@@ -52,7 +52,9 @@ class SGD : public Optimizer {
   bool nesterov_;
 };
 
-// Adam (Kingma & Ba) with bias correction; eps added to sqrt(v̂) as in PyTorch and Keras.
+// Adam (Kingma & Ba) as PyTorch's torch.optim.Adam: bias correction, eps added
+// to sqrt(v̂) (Keras adds it to sqrt(v)), and weight decay as L2 added to the
+// gradient (not AdamW's decoupled decay).
 class Adam : public Optimizer {
  public:
   Adam(NamedTensors params, double lr = 1e-3, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8,
@@ -67,9 +69,11 @@ class Adam : public Optimizer {
 
 // Adamax (the infinity-norm Adam variant) with Keras semantics:
 // u = max(β2 u, |g|); p -= lr / (1 - β1^t) · m / (u + eps); Keras' eps is 1e-7.
+// Weight decay is Keras' too: decoupled, p -= lr wd p, the moments untouched.
 class Adamax : public Adam {
  public:
-  Adamax(NamedTensors params, double lr = 0.002, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-7);
+  Adamax(NamedTensors params, double lr = 0.002, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-7,
+         double weight_decay = 0.0);
   std::string type() const override { return "adamax"; }
 
  protected:

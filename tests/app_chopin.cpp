@@ -450,6 +450,9 @@ TEST_CASE("chopin-lstm: a primer of 100,000 notes struck together takes seconds,
       120);
   INFO(r.output);
   CHECK(r.exit_code == 0);
-  CHECK(r.seconds < (mg::test::kSanitized ? 25.0 : 5.0));
+  // A guard against the quadratic chord grouping (a minute), not a speed claim:
+  // this run takes 0.15 s (ASan slows this code about 7x), so 30 s holds under
+  // ASan in a parallel CTest on a loaded 2-core machine.
+  CHECK(r.seconds < 30.0);
   CHECK(r.peak_mb < (mg::test::kSanitized ? 1000.0 : 500.0));
 }

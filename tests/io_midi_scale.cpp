@@ -1,8 +1,8 @@
 // MIDI at scale: chord grouping in O(n log n) gives exactly the tokens of the
 // direct quadratic scan (an oracle written from the rules in
-// io/music_tokens.h); the adversarial case that scan took a minute on is
-// fast; the per-file event limit is an error naming the file; and a 60 MB
-// file is parsed and tokenized in seconds within 500 MB.
+// io/music_tokens.h); the adversarial case that scan took a minute on
+// finishes; the per-file event limit is an error naming the file; and a 60 MB
+// file is parsed and tokenized within 500 MB. How fast: bench/bench_midi.cpp.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -17,10 +17,14 @@
 #include "io/midi.h"
 #include "io/music_tokens.h"
 #include "tensor/error.h"
+#include "tests/midi_fixtures.h"
 #include "tests/test_support.h"
 
 using mg::io::MidiFile;
 using mg::io::MidiNote;
+using mg::test::bend_track;
+using mg::test::chord_track;
+using mg::test::smf;
 
 namespace {
 
@@ -108,44 +112,6 @@ MidiFile random_file(std::mt19937& rng, int tracks, int notes_per_track) {
   return mf;
 }
 
-// Standard MIDI bytes: a format 1 header and track chunks.
-std::string smf(const std::vector<std::string>& tracks, int division = 480) {
-  auto u32 = [](uint32_t v) { return std::string{char(v >> 24), char(v >> 16), char(v >> 8), char(v)}; };
-  std::string out = "MThd" + u32(6) + std::string{0, 1, char(tracks.size() >> 8), char(tracks.size())} +
-                    std::string{char(division >> 8), char(division & 0xFF)};
-  for (const std::string& t : tracks) out += "MTrk" + u32(uint32_t(t.size())) + t;
-  return out;
-}
-
-// A track of `chords` three-note chords, a quarter apart, in running status (6 bytes a note).
-std::string chord_track(int64_t chords) {
-  std::string t("\x00\x90", 2);
-  bool first = true;
-  for (int64_t c = 0; c < chords; ++c) {
-    const char root = char(48 + c % 24);
-    for (int k = 0; k < 3; ++k) {
-      if (!(first && k == 0)) t += char(0x00);
-      first = false;
-      t += char(root + 4 * k);
-      t += char(0x50);
-    }
-    for (int k = 0; k < 3; ++k) {
-      t += k == 0 ? std::string("\x83\x60", 2) : std::string(1, '\0');  // 480 ticks later, then together
-      t += char(root + 4 * k);
-      t += char(0x00);  // note-on velocity 0: release
-    }
-  }
-  return t + std::string("\x00\xFF\x2F\x00", 4);
-}
-
-// A track of pitch-bend events in running status, 3 bytes each: filler the reader parses and skips.
-std::string bend_track(size_t bytes) {
-  std::string t("\x00\xE0\x00\x40", 4);
-  t.reserve(bytes + 8);
-  while (t.size() + 3 < bytes) t += std::string("\x01\x10\x40", 3);
-  return t + std::string("\x00\xFF\x2F\x00", 4);
-}
-
 void write(const std::string& path, const std::string& bytes) {
   std::ofstream f(path, std::ios::binary);
   f.write(bytes.data(), std::streamsize(bytes.size()));
@@ -166,24 +132,16 @@ TEST_CASE("chord grouping gives exactly the tokens of the direct scan") {
   CHECK(chords > 100);  // the random files do exercise chords
 }
 
-TEST_CASE("chord grouping of 100,000 notes struck together takes well under a second") {
-  // Each note starts at tick 0 and releases 100 ticks after the previous one:
-  // no two form a chord, and the direct scan compares every pair.
-  MidiFile mf;
-  mf.ticks_per_quarter = 480;
-  mf.track_names = {""};
-  for (int k = 0; k < 100000; ++k) {
-    MidiNote n;
-    n.pitch = 21 + k % 88;
-    n.order = k;
-    n.end_tick = 100 * int64_t(k + 1);
-    mf.notes.push_back(n);
-  }
+TEST_CASE("chord grouping of 100,000 notes struck together finishes, where the direct scan took a minute") {
+  const MidiFile mf = mg::test::notes_struck_together(100000);
   const auto t0 = std::chrono::steady_clock::now();
   const std::vector<std::string> tokens = mg::io::midi_to_tokens(mf);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   CHECK(tokens.size() == 100000);
-  CHECK(seconds < (mg::test::kSanitized ? 10.0 : 2.0));
+  // A guard against the quadratic scan coming back, not a speed claim: this
+  // takes 0.1 s (0.4 s under ASan); 30 s holds under ASan in a parallel CTest
+  // on a loaded 2-core machine, and the scan took a minute without either.
+  CHECK(seconds < 30.0);
 }
 
 TEST_CASE("a file with more notes than the limit is an error naming the file") {
@@ -197,7 +155,7 @@ TEST_CASE("a file with more notes than the limit is an error naming the file") {
   }
 }
 
-TEST_CASE("a 60 MB MIDI file parses and tokenizes in seconds within 500 MB") {
+TEST_CASE("a 60 MB MIDI file parses and tokenizes within 500 MB") {
   const std::string dir = mg::test::scratch_dir("midi-scale");
   const std::string path = dir + "/big.mid";
   const int64_t chords = int64_t(mg::io::kMaxMidiEvents / 3) - 10;
@@ -212,6 +170,8 @@ TEST_CASE("a 60 MB MIDI file parses and tokenizes in seconds within 500 MB") {
               .exit_code == 0);
   REQUIRE(std::filesystem::file_size(path) >= 60'000'000);
 
+  // The timeout is a hang guard, not a speed claim: the child takes 1 s (8 s
+  // under ASan); 120 s holds under ASan in a parallel CTest on a loaded 2-core machine.
   const mg::test::ChildResult r = mg::test::run_child(
       [&] {
         const MidiFile mf = mg::io::read_midi(path);
@@ -219,9 +179,9 @@ TEST_CASE("a 60 MB MIDI file parses and tokenizes in seconds within 500 MB") {
         std::printf("%zu notes, %zu tokens\n", mf.notes.size(), tokens.size());
         return tokens.size() == size_t(chords) && mf.notes.size() == size_t(3 * chords) ? 0 : 1;
       },
-      60);
+      120);
   MESSAGE("60 MB MIDI: " << r.output << "in " << r.seconds << " s, peak " << r.peak_mb << " MB");
+  CHECK_FALSE(r.timed_out);
   CHECK(r.exit_code == 0);
-  CHECK(r.seconds < (mg::test::kSanitized ? 25.0 : 5.0));
   CHECK(r.peak_mb < (mg::test::kSanitized ? 1000.0 : 500.0));
 }
