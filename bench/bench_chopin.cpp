@@ -9,16 +9,21 @@
 // dispatches per step, and peak memory against the theoretical minimum.
 //   bench_chopin [--device cpu|cuda] [--steps N] [--model seed|embed] [--threads N] [--data DIR]
 //                [--hidden1 N --hidden2 N --dense N --embed-dim N]
-//   bench_chopin --generate N [...]: times generation instead, as chopin-lstm
-//                generates: batch 1, the 40-token window run through the
-//                network for every new token (argmax); reports tokens/s.
-// The last line is `RESULT {json}` for bench/compare/run.py.
+//   bench_chopin --generate N [--context state|window|both] [...]: times
+//                generation instead, as chopin-lstm generates, at batch 1
+//                (argmax): state (the default) carries both LSTMs' state and
+//                runs one step of each per token; window runs the last 40
+//                tokens through the network for every token; both times the
+//                two in turn and prints their ratio. It first checks that the
+//                two agree on the logits after the primer; reports tokens/s.
+// The last line is `RESULT {json}` for bench/compare/run.py (--context
+// both: one line per context, state last).
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <cmath>
 #include <cstring>
+#include <functional>
 
 #include "bench/bench_util.h"
 #include "io/music_tokens.h"
@@ -58,6 +63,7 @@ int main(int argc, char** argv) {
   std::string model = "seed", data;
   nn::ChopinConfig cfg;
   int generate = 0;
+  std::string context = "state";
   auto int_arg = [&](int& i) { return std::atoi(argv[++i]); };
   for (int i = 1; i < argc; ++i) {
     const bool has = i + 1 < argc;
@@ -81,11 +87,18 @@ int main(int argc, char** argv) {
       cfg.embed_dim = int_arg(i);
     } else if (!std::strcmp(argv[i], "--generate") && has) {
       generate = std::max(1, int_arg(i));
+    } else if (!std::strcmp(argv[i], "--context") && has) {
+      context = argv[++i];
     } else {
       std::printf("usage: bench_chopin [--device cpu|cuda] [--steps N] [--model seed|embed] [--threads N] [--data DIR]\n"
-                  "                    [--hidden1 N --hidden2 N --dense N --embed-dim N]\n");
+                  "                    [--hidden1 N --hidden2 N --dense N --embed-dim N]\n"
+                  "       bench_chopin --generate N [--context state|window|both] [...]\n");
       return 2;
     }
+  }
+  if (context != "state" && context != "window" && context != "both") {
+    std::printf("bench_chopin: --context: expected state, window or both, got '%s'\n", context.c_str());
+    return 2;
   }
   if (model != "seed" && model != "embed") {
     std::printf("bench_chopin: --model: expected seed or embed, got '%s'\n", model.c_str());
@@ -132,35 +145,86 @@ int main(int argc, char** argv) {
     net.to(device);
     net.eval();
     NoGradGuard no_grad;
-    std::vector<int64_t> window(ids.begin(), ids.begin() + kSeq);
-    auto next_token = [&] {
-      Tensor logits = net.forward(net.encode_input(window, 1, kSeq, device));
-      const int64_t next = argmax_rows(logits.reshape({1, vocab})).to(Device::CPU).to_vector<int64_t>()[0];
+    const std::vector<int64_t> primer(ids.begin(), ids.begin() + kSeq);
+    auto argmax_of = [&](const Tensor& logits) {
+      return argmax_rows(logits.reshape({1, vocab})).to(Device::CPU).to_vector<int64_t>()[0];
+    };
+    // Windowed: the last kSeq tokens through the network for every new token.
+    std::vector<int64_t> window = primer;
+    auto window_token = [&] {
+      const int64_t next = argmax_of(net.forward(net.encode_input(window, 1, kSeq, device)));
       window.erase(window.begin());
       window.push_back(next);
       return next;
     };
-    for (int w = 0; w < 3; ++w) next_token();
-    const auto t0 = std::chrono::steady_clock::now();
-    int64_t first = -1;
-    for (int n = 0; n < generate; ++n) {
-      const int64_t tok = next_token();
-      if (first < 0) first = tok;
+    // Stateful: the primer once, then one step of each LSTM per new token.
+    nn::ChopinState state = net.start_state(1, device);
+    Tensor state_logits = net.step(net.encode_input(primer, 1, kSeq, device), state);
+    auto state_token = [&] {
+      const int64_t next = argmax_of(state_logits);
+      state_logits = net.step(net.encode_input({next}, 1, 1, device), state);
+      return next;
+    };
+    // The check: after the primer both have seen the same tokens from zero
+    // state, so their logits agree to rounding.
+    {
+      const std::vector<float> a = net.forward(net.encode_input(primer, 1, kSeq, device)).to_vector<float>();
+      const std::vector<float> b = state_logits.to_vector<float>();
+      double diff = 0, scale = 1e-30;
+      for (size_t i = 0; i < a.size(); ++i) {
+        diff = std::max(diff, static_cast<double>(std::abs(a[i] - b[i])));
+        scale = std::max(scale, static_cast<double>(std::abs(a[i])));
+      }
+      if (!(diff <= 1e-4 * scale)) {
+        std::printf("MISMATCH: logits after the primer: windowed and stateful differ by %.3g (largest %.3g)\n", diff,
+                    scale);
+        return 1;
+      }
+      std::printf("check: logits after the %lld-token primer, windowed against stateful: largest difference %.2g of %.3g\n",
+                  static_cast<long long>(kSeq), diff, scale);
     }
-    const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::printf("Chopin LSTM generation: batch 1, a %lld-token window per new token, %d tokens (argmax)\n",
-                static_cast<long long>(kSeq), generate);
+    struct Candidate {
+      std::string context;
+      std::function<int64_t()> next_token;
+      double seconds = 0;  // median per timed chunk
+      int64_t first = -1;
+    };
+    std::vector<Candidate> candidates;
+    if (context != "state") candidates.push_back({"window", window_token});
+    if (context != "window") candidates.push_back({"state", state_token});
+    // Each context makes `generate` tokens in 10 chunks, the contexts taking turns.
+    const int chunks = std::min(generate, 10), chunk = std::max(1, generate / chunks);
+    std::vector<std::function<void()>> runs;
+    for (Candidate& c : candidates)
+      runs.push_back([&c, chunk] {
+        for (int n = 0; n < chunk; ++n) {
+          const int64_t tok = c.next_token();
+          if (c.first < 0) c.first = tok;
+        }
+      });
+    const std::vector<double> medians = bench::interleaved_medians(runs, chunks);
+    for (size_t i = 0; i < candidates.size(); ++i) candidates[i].seconds = medians[i];
+    std::printf("Chopin LSTM generation: batch 1, %d tokens per context in %d chunks (median chunk), argmax;\n"
+                "window: the last %lld tokens through the network per new token; state: one step of each LSTM\n",
+                chunk * chunks, chunks, static_cast<long long>(kSeq));
     bench::Table table;
-    table.header = {"model", "device", "ISA", "threads", "ms per token", "tokens/s", "seconds"};
-    table.rows.push_back({model, std::string(device_name(device)), device == Device::CPU ? cpu_isa() : "-",
-                          std::to_string(cpu_threads()), fmt::format("{:.3f}", sec * 1e3 / generate),
-                          fmt::format("{:.1f}", generate / sec), fmt::format("{:.2f}", sec)});
+    table.header = {"model", "device", "ISA", "threads", "context", "ms per token", "tokens/s"};
+    if (candidates.size() == 2) table.header.push_back("vs window");
+    for (const Candidate& c : candidates) {
+      table.rows.push_back({model, std::string(device_name(device)), device == Device::CPU ? cpu_isa() : "-",
+                            std::to_string(cpu_threads()), c.context, fmt::format("{:.3f}", c.seconds * 1e3 / chunk),
+                            fmt::format("{:.1f}", chunk / c.seconds)});
+      if (candidates.size() == 2)
+        table.rows.back().push_back(fmt::format("{:.2f}x", candidates[0].seconds / c.seconds));
+    }
     table.print();
-    std::printf("RESULT {\"bench\": \"generate\", \"framework\": \"musicgen\", \"model\": \"%s\", \"device\": \"%s\", "
-                "\"isa\": \"%s\", \"threads\": %d, \"step_ms\": %.4f, \"samples_per_s\": %.3f, \"loss_first\": %lld, "
-                "\"peak_rss_mib\": %.1f, \"params\": %lld}\n",
-                model.c_str(), device_name(device).data(), cpu_isa(), cpu_threads(), sec * 1e3 / generate,
-                generate / sec, static_cast<long long>(first), bench::peak_rss_mib(), static_cast<long long>(net.num_parameters()));
+    for (const Candidate& c : candidates)
+      std::printf("RESULT {\"bench\": \"generate\", \"framework\": \"musicgen\", \"model\": \"%s\", \"context\": \"%s\", "
+                  "\"device\": \"%s\", \"isa\": \"%s\", \"threads\": %d, \"step_ms\": %.4f, \"samples_per_s\": %.3f, "
+                  "\"loss_first\": %lld, \"peak_rss_mib\": %.1f, \"params\": %lld}\n",
+                  model.c_str(), c.context.c_str(), device_name(device).data(), cpu_isa(), cpu_threads(),
+                  c.seconds * 1e3 / chunk, chunk / c.seconds, static_cast<long long>(c.first), bench::peak_rss_mib(),
+                  static_cast<long long>(net.num_parameters()));
     return 0;
   }
 

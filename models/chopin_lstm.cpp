@@ -50,19 +50,35 @@ Tensor ChopinLSTM::encode_input(const std::vector<int64_t>& ids, int64_t batch, 
   return from_vector(x, {batch, steps}, device);
 }
 
-Tensor ChopinLSTM::forward(const Tensor& x) const {
+ChopinState ChopinLSTM::start_state(int64_t batch, Device device) const {
+  const DType dtype = lstm1_->w_hh.dtype();
+  auto zero = [&](int64_t hidden) { return zeros({batch, hidden}, dtype, device); };
+  return {{zero(config_.hidden1), zero(config_.hidden1)}, {zero(config_.hidden2), zero(config_.hidden2)}};
+}
+
+Tensor ChopinLSTM::recurrent(const Tensor& x, ChopinState& state) const {
   Tensor seq = embedding_ ? embedding_->forward(x) : x.unsqueeze(2);  // [B, T, in]
-  auto [h1, s1] = lstm1_->forward(seq);
-  auto [h2, s2] = lstm2_->forward(drop1_->forward(h1));
-  Tensor last = s2.h;  // [B, H2]: the last step only, as return_sequences=False
-  return dense2_->forward(drop2_->forward(dense1_->forward(last)));
+  auto [h1, s1] = lstm1_->forward(seq, state.lstm1);
+  auto [h2, s2] = lstm2_->forward(drop1_->forward(h1), state.lstm2);  // [B, T, H2]
+  state = {s1, s2};
+  return h2;
+}
+
+Tensor ChopinLSTM::head(const Tensor& h) const { return dense2_->forward(drop2_->forward(dense1_->forward(h))); }
+
+Tensor ChopinLSTM::step(const Tensor& x, ChopinState& state) const {
+  recurrent(x, state);
+  return head(state.lstm2.h);  // [B, H2]: the last step only, as return_sequences=False
+}
+
+Tensor ChopinLSTM::forward(const Tensor& x) const {
+  ChopinState state = start_state(x.size(0), x.device());
+  return step(x, state);
 }
 
 Tensor ChopinLSTM::forward_all(const Tensor& x) const {
-  Tensor seq = embedding_ ? embedding_->forward(x) : x.unsqueeze(2);  // [B, T, in]
-  auto [h1, s1] = lstm1_->forward(seq);
-  auto [h2, s2] = lstm2_->forward(drop1_->forward(h1));  // [B, T, H2]
-  return dense2_->forward(drop2_->forward(dense1_->forward(h2)));
+  ChopinState state = start_state(x.size(0), x.device());
+  return head(recurrent(x, state));
 }
 
 }  // namespace mg::nn

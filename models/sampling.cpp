@@ -13,20 +13,23 @@ namespace {
 bool is_greedy(const SamplingOptions& o) { return o.greedy || o.temperature == 0.0; }
 
 int64_t argmax(const std::vector<float>& logits) {
-  return std::max_element(logits.begin(), logits.end()) - logits.begin();
+  MG_CHECK(!logits.empty(), "sampling: no logits");
+  const auto top = std::max_element(logits.begin(), logits.end());
+  MG_CHECK(*top > -INFINITY, "sampling: every token is masked (all logits -inf)");
+  return top - logits.begin();
 }
 
 }  // namespace
 
 std::vector<double> sampling_distribution(const std::vector<float>& logits, const SamplingOptions& o) {
-  MG_CHECK(!logits.empty(), "sampling: no logits");
+  const size_t best = static_cast<size_t>(argmax(logits));
   MG_CHECK(o.temperature >= 0 && std::isfinite(o.temperature), "sampling: temperature {} is not >= 0", o.temperature);
   MG_CHECK(o.top_k >= 0, "sampling: top-k {} is negative", o.top_k);
   MG_CHECK(o.top_p > 0 && o.top_p <= 1, "sampling: top-p {} outside (0, 1]", o.top_p);
   const size_t V = logits.size();
   std::vector<double> p(V, 0.0);
   if (is_greedy(o)) {
-    p[static_cast<size_t>(argmax(logits))] = 1.0;
+    p[best] = 1.0;
     return p;
   }
   // Most likely first; equal logits keep id order, so the kept set is well defined.
@@ -54,10 +57,7 @@ std::vector<double> sampling_distribution(const std::vector<float>& logits, cons
 }
 
 int64_t sample_token(const std::vector<float>& logits, const SamplingOptions& o, Generator& generator) {
-  if (is_greedy(o)) {
-    MG_CHECK(!logits.empty(), "sampling: no logits");
-    return argmax(logits);
-  }
+  if (is_greedy(o)) return argmax(logits);
   const std::vector<double> p = sampling_distribution(logits, o);
   const double u = Philox::uniform(generator.seed, generator.advance(1));
   // The inverse of the cumulative distribution, in id order; rounding leaves

@@ -114,3 +114,36 @@ TEST_CASE("sampling: draws follow the distribution and repeat for a seed") {
   CHECK(same == first);
   CHECK(different != first);
 }
+
+TEST_CASE("sampling: a logit of -inf masks its id before temperature, top-k and top-p") {
+  // The two most likely ids (1 and 5) masked: the others share the probability as if alone.
+  std::vector<float> masked = kLogits;
+  masked[1] = masked[5] = -INFINITY;
+  std::vector<float> rest;
+  for (size_t i = 0; i < kLogits.size(); ++i)
+    if (i != 1 && i != 5) rest.push_back(kLogits[i]);
+  const std::vector<double> got = mg::nn::sampling_distribution(masked, {false, 2.0, 0, 1.0});
+  const std::vector<double> want = softmax(rest, 2.0);
+  for (size_t i = 0, j = 0; i < got.size(); ++i) {
+    CAPTURE(i);
+    if (i == 1 || i == 5) CHECK(got[i] == 0.0);
+    else CHECK(got[i] == doctest::Approx(want[j++]).epsilon(1e-12));
+  }
+  // Top-k and top-p count only what is left; greedy takes the best id left.
+  const std::vector<double> top2 = mg::nn::sampling_distribution(masked, {false, 1.0, 2, 1.0});
+  CHECK(top2[3] > 0);
+  CHECK(top2[0] > 0);
+  CHECK(top2[3] + top2[0] == doctest::Approx(1.0));
+  mg::Generator generator{7, 0};
+  CHECK(mg::nn::sample_token(masked, {true, 1.0, 0, 1.0}, generator) == 3);
+  for (int draw = 0; draw < 200; ++draw) {
+    const int64_t id = mg::nn::sample_token(masked, {false, 1.0, 0, 0.9}, generator);
+    CHECK(id != 1);
+    CHECK(id != 5);
+  }
+  // Nothing left to draw is an error, not an arbitrary id.
+  const std::vector<float> none(4, -INFINITY);
+  for (bool greedy : {true, false})
+    CHECK_THROWS_WITH_AS(mg::nn::sample_token(none, {greedy, 1.0, 0, 1.0}, generator),
+                         doctest::Contains("every token is masked"), mg::Error);
+}

@@ -1,6 +1,5 @@
 #pragma once
 // The chopin-lstm subcommands and what they share.
-#include <functional>
 #include <memory>
 #include <string>
 
@@ -9,6 +8,7 @@
 #include "apps/chopin-lstm/corpus.h"
 #include "apps/chopin-lstm/limits.h"
 #include "apps/common/cli.h"
+#include "io/timed_grammar.h"
 #include "models/checkpoint.h"
 #include "models/training_state.h"
 #include "models/chopin_lstm.h"
@@ -35,9 +35,22 @@ struct TrainOptions {
   mg::nn::ChopinConfig net;  // sizes (vocab filled from the data)
 };
 
+// How each new token sees the music before it (generate --context).
+//   State:  both LSTM layers' (h, c) carried from token to token, from zero
+//           before the primer's first token: one step of each layer per new
+//           token, and a memory of the whole piece.
+//   Window: the original recipe: the last seq_len tokens (all of them while
+//           there are fewer) run through the network from zero state for
+//           every new token: a window per token, and no memory beyond it.
+// While primer and piece together fit in seq_len tokens, both see the same
+// tokens from the same zero state, and make the same piece.
+enum class Context { State, Window };
+
 struct GenerateOptions {
   mg::app::CommonOptions common;
   std::string checkpoint, out, wav, roll, primer;
+  Context context = Context::State;
+  int64_t count = 1;           // pieces, generated as one batch; piece k draws with seed + k - 1
   int64_t notes = 100;         // seed: tokens; timed: notes
   double length_seconds = 0;   // > 0: stop at this length instead of a note count
   bool greedy = false;         // the original's argmax decoding
@@ -124,12 +137,55 @@ std::pair<mg::Tensor, mg::Tensor> make_batch(const mg::nn::ChopinLSTM& net, cons
                                              const std::vector<int64_t>& starts, size_t begin, size_t end,
                                              int64_t seq_len, mg::Device device, bool all_positions = false);
 
-// Continues `window` (seq_len ids) one token at a time until `stop` (called
-// with each new id) says so or max_tokens are made; draws come from a Philox
-// generator seeded with `seed`.
-std::vector<int64_t> generate_tokens(const mg::nn::ChopinLSTM& net, std::vector<int64_t> window, int64_t max_tokens,
-                                     const mg::nn::SamplingOptions& sampling, uint64_t seed, mg::Device device,
-                                     const std::function<bool(int64_t)>& stop = {});
+// Follows one piece as its tokens come: which ids may come next, and when
+// the piece is complete.
+//   seed representation: any id; complete after `notes` tokens.
+//   timed: the ids the grammar allows after the primer and the piece so far
+//          (io/timed_grammar.h; the primer's tokens are taken as they are,
+//          from a permissive start, since it is a window cut from inside a
+//          piece), so every note the piece holds is whole; complete with the
+//          Vel of note `notes`, or, with seconds > 0, just before the first
+//          token that moves time past `seconds` (that token is left out).
+//          A primer that ends inside a note (after its Pitch or Dur) is
+//          finished first: the Dur and Vel drawn for it belong to the primer,
+//          not to the piece, which then starts with a note, an onset or a bar
+//          of its own and decodes on its own with no field missing.
+class PieceTracker {
+ public:
+  PieceTracker(const ChopinMeta& meta, const std::vector<int64_t>& primer, int64_t notes, double seconds = 0);
+  // Sets the logits of the ids that cannot come next to -inf.
+  void mask(std::vector<float>& logits) const;
+  // Takes the id drawn next.
+  void take(int64_t id);
+  bool complete() const { return complete_; }
+  // The piece's ids so far.
+  const std::vector<int64_t>& ids() const { return ids_; }
+
+ private:
+  std::vector<mg::io::TimedToken> timed_vocab_;  // the vocabulary's tokens; empty for the seed representation
+  mg::io::TimedGrammar grammar_ = mg::io::TimedGrammar::mid_stream();
+  bool finishing_primer_note_ = false;
+  mg::io::TimedDecoder decoder_;
+  int64_t notes_;
+  double seconds_;
+  std::vector<int64_t> ids_;
+  bool complete_ = false;
+};
+
+struct DecodingOptions {
+  mg::nn::SamplingOptions sampling;
+  Context context = Context::State;
+  int64_t window = 40;      // Window: the most tokens one window holds (the model's seq_len)
+  int64_t max_tokens = 0;   // the most tokens drawn for one piece
+  uint64_t seed = 42;       // piece b draws from the Philox generator (seed + b, 0)
+};
+
+// Continues primers[b] (all of one length, at least one token) into the piece
+// pieces[b] follows, all as one batch, until every piece is complete or has
+// drawn max_tokens. Each piece draws from its own generator and masks only
+// its own logits, so its tokens do not depend on the pieces beside it.
+void generate_pieces(const mg::nn::ChopinLSTM& net, const std::vector<std::vector<int64_t>>& primers,
+                     std::vector<PieceTracker>& pieces, const DecodingOptions& options, mg::Device device);
 
 // The longest run of one id repeated.
 int64_t longest_repeat(const std::vector<int64_t>& ids);

@@ -81,6 +81,17 @@ int parse_command_line(int argc, const char* const* argv, Command& command) {
   gen->add_option("--wav", g.wav, "Also render audio to this WAV (44.1 kHz, 16-bit; pieces up to an hour)");
   gen->add_option("--roll", g.roll, "Piano-roll PNG (default: next to the MIDI file); shows up to 2000 tokens");
   gen->add_option("--primer", g.primer, "Start from the last tokens of this MIDI file (default: a held-out window)");
+  gen->add_option_function<std::string>(
+         "--context", [&g](const std::string& v) { g.context = v == "window" ? Context::Window : Context::State; },
+         "state: carry both LSTMs' state from token to token, from the primer's first token on: one step per "
+         "token and a memory of the whole piece (default); window: the original recipe, the last 40 tokens "
+         "(train's --seq-len) run again from zero state for every token, no memory beyond them")
+      ->check(CLI::IsMember({"state", "window"}));
+  gen->add_option("--count", g.count,
+                  "Pieces to generate, as one batch; with more than one, piece k goes to --out (and --roll, "
+                  "--wav) with -k before the extension (k padded to N's digits), draws with --seed + k - 1 and (without --primer) starts "
+                  "from the held-out window that seed picks (default 1)")
+      ->check(integer_in(1, kMaxPieces));
   gen->add_flag("--greedy", g.greedy, "Always take the most likely token, as the original did");
   gen->add_option("--temperature", g.temperature, "Sampling temperature (default 1; 0: greedy)")
       ->check(number_in(0, kMaxTemperature));

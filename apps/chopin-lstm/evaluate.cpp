@@ -135,23 +135,19 @@ int run_eval(const EvalOptions& o) {
                            ids.begin() + static_cast<long>(every[p * every.size() / static_cast<size_t>(o.pieces)] + T));
   }
 
-  // Generated pieces, each from its own primer and seed.
+  // Generated pieces as one batch, piece p from its own primer and with seed + p.
   const bool timed = meta.repr == "timed";
-  const mg::nn::SamplingOptions sampling{false, o.temperature, 0, o.top_p};
+  std::vector<PieceTracker> pieces;
+  for (const auto& primer : primers) pieces.emplace_back(meta, primer, o.notes);
+  const DecodingOptions decoding{{false, o.temperature, 0, o.top_p}, Context::State, T,
+                                 timed ? 16 * o.notes + 1000 : o.notes, o.common.seed};
+  generate_pieces(*lm.net, primers, pieces, decoding, device);
   std::vector<mg::io::TimedPiece> generated;
   int64_t longest = 0;
-  for (size_t p = 0; p < primers.size(); ++p) {
-    mg::io::TimedDecoder decoder;
-    auto stop = [&](int64_t id) {
-      decoder.push(vocab[static_cast<size_t>(id)]);
-      return decoder.notes() > o.notes;
-    };
-    const std::vector<int64_t> ids =
-        timed ? generate_tokens(*lm.net, primers[p], 16 * o.notes + 1000, sampling, o.common.seed + p, device, stop)
-              : generate_tokens(*lm.net, primers[p], o.notes, sampling, o.common.seed + p, device);
-    longest = std::max(longest, longest_repeat(ids));
+  for (const PieceTracker& piece : pieces) {
+    longest = std::max(longest, longest_repeat(piece.ids()));
     std::vector<std::string> tokens;
-    for (int64_t id : ids) tokens.push_back(vocab[static_cast<size_t>(id)]);
+    for (int64_t id : piece.ids()) tokens.push_back(vocab[static_cast<size_t>(id)]);
     generated.push_back(decode_tokens(tokens, meta.repr));
   }
   size_t notes = 0;

@@ -17,7 +17,7 @@ inline constexpr double kMaxLearningRate = 10;
 inline constexpr double kMaxDropout = 0.95;
 inline constexpr int64_t kMaxNotes = 1'000'000;   // generate --notes
 inline constexpr int64_t kMaxEvalNotes = 100'000; // eval --notes
-inline constexpr int64_t kMaxPieces = 1000;       // eval --pieces
+inline constexpr int64_t kMaxPieces = 1000;       // eval --pieces, generate --count
 inline constexpr double kMaxTemperature = 100;
 inline constexpr double kMinStep = 1.0 / 64, kMaxStep = 64;  // beats per token
 inline constexpr double kMinTempo = 4, kMaxTempo = 1000;     // beats per minute

@@ -10,9 +10,10 @@ kernels, orthogonal recurrent kernels, zero biases except the forget gate's 1.
 
     torch_chopin.py [--model seed|embed] [--threads N] [--steps N] [--warmup N] [--batch B] [--vocab V] [--device cpu|cuda]
     torch_chopin.py --generate N [--model ...] [--threads N]
-With --generate it times generation instead, as chopin-lstm generates: batch
-1, the 40-token window run through the network for every new token (argmax),
-eager mode under torch.no_grad(); samples/s is then tokens/s.
+With --generate it times generation instead, as chopin-lstm generate
+--context window does: batch 1, the 40-token window run through the network
+for every new token (argmax), eager mode under torch.no_grad(); samples/s is
+then tokens/s.
 """
 import os
 import sys
