@@ -1,18 +1,28 @@
-// GEMM: musicgen's CPU kernels against OpenBLAS (cblas_sgemm) on the shapes
-// the Chopin seed network runs (every GEMM of its training step, and the
-// batch-1 generation GEMV), plus a square size. Each kernel is checked
-// against the reference triple loop before it is timed; the two libraries
-// are timed alternately (A B A B ...) and the medians reported, beside the
-// machine's measured FMA peak for the vector width in use.
-//   bench_gemm [--threads N] [--repeats R] [--quick]
+// GEMM: musicgen's CPU kernels against OpenBLAS (cblas_sgemm, linked) and
+// Intel MKL (cblas_sgemm, loaded at run time when present: never a build
+// dependency) on the shapes the Chopin seed network runs (every GEMM of its
+// training step, and the batch-1 generation GEMV), plus a square size. Each
+// kernel is checked against the reference triple loop before it is timed;
+// the libraries are timed alternately (A B C A B C ...) and the medians
+// reported, beside the machine's measured FMA peak for the vector width in
+// use. The header prints what the blocking was derived from: the caches read
+// from CPUID, the register tile and the FMA chains it must cover.
+//   bench_gemm [--threads N] [--repeats R] [--quick] [--only MxNxK] [--sweep] [--mkl PATH]
+// --sweep times each shape at the derived KC and at half, 1.5x and twice it
+// (MC and NC as derived), interleaved: how close the analytical choice is to
+// the best one on this CPU.
+// MKL: --mkl PATH, else $MUSICGEN_MKL, else bench/compare/.venv/lib/libmkl_rt.so.* (pip install mkl).
 // MUSICGEN_ISA=avx2|avx512|generic forces musicgen's kernels (see kernels/cpu/isa.h).
+#include <dlfcn.h>
+
 #include <chrono>
 #include <cmath>
 #include <cstring>
-#include <fstream>
+#include <filesystem>
 
 #include "bench/bench_util.h"
 #include "kernels/cpu/cpu_backend.h"
+#include "kernels/cpu/cpu_figures.h"
 #include "kernels/cpu/isa.h"
 #include "kernels/cpu/parallel.h"
 #include "tensor/backend.h"
@@ -59,8 +69,8 @@ double max_rel_diff(const Tensor& x, const Tensor& ref) {
   return diff / scale;
 }
 
-// The FMA peak: 12 independent multiply-add chains per thread, the most a
-// core can overlap, at the vector width musicgen's kernels use.
+// The FMA peak: 12 independent multiply-add chains per thread, at the vector
+// width musicgen's kernels use.
 template <typename V>
 [[gnu::always_inline]] inline double fma_chains(int64_t iters) {
   V acc[12], b, c;
@@ -83,10 +93,12 @@ typedef float V4 __attribute__((vector_size(16)));
 [[gnu::target("avx2,fma")]] double fma_256(int64_t iters) { return fma_chains<V8>(iters); }
 double fma_128(int64_t iters) { return fma_chains<V4>(iters); }  // SSE2: a multiply and an add
 
+int lanes_of(cpu::Isa isa) { return isa == cpu::Isa::Avx512 ? 16 : isa == cpu::Isa::Avx2 ? 8 : 4; }
+
 // GFLOP/s of `threads` threads running the chains at once (best of 5: the
 // peak is what the machine can do, and a busy moment only lowers a run).
 double fma_peak(cpu::Isa isa, int threads) {
-  const int lanes = isa == cpu::Isa::Avx512 ? 16 : isa == cpu::Isa::Avx2 ? 8 : 4;
+  const int lanes = lanes_of(isa);
   const int64_t iters = 20'000'000;
   std::vector<double> rates;
   for (int rep = 0; rep < 5; ++rep) {
@@ -102,24 +114,55 @@ double fma_peak(cpu::Isa isa, int threads) {
   return *std::max_element(rates.begin(), rates.end());
 }
 
-std::string cpu_model() {
-  std::ifstream f("/proc/cpuinfo");
-  for (std::string line; std::getline(f, line);)
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-  return "unknown CPU";
+// Intel MKL's cblas_sgemm, loaded at run time.
+struct Mkl {
+  using Sgemm = void (*)(int, int, int, int, int, int, float, const float*, int, const float*, int, float, float*, int);
+  Sgemm sgemm = nullptr;
+  std::string path;
+  std::string version;
+};
+
+Mkl load_mkl(std::string path, int threads) {
+  Mkl mkl;
+  if (path.empty() && std::getenv("MUSICGEN_MKL")) path = std::getenv("MUSICGEN_MKL");
+  if (path.empty()) {
+    const std::filesystem::path lib = std::filesystem::path(MUSICGEN_SOURCE_DIR) / "bench/compare/.venv/lib";
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(lib, ec))
+      if (entry.path().filename().string().rfind("libmkl_rt.so", 0) == 0) path = entry.path().string();
+  }
+  if (path.empty()) return mkl;
+  void* h = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!h) {
+    std::printf("warning: MKL at %s does not load: %s\n", path.c_str(), dlerror());
+    return mkl;
+  }
+  mkl.sgemm = reinterpret_cast<Mkl::Sgemm>(dlsym(h, "cblas_sgemm"));
+  if (auto set = reinterpret_cast<void (*)(int)>(dlsym(h, "MKL_Set_Num_Threads"))) set(threads);
+  if (auto get = reinterpret_cast<void (*)(char*, int)>(dlsym(h, "MKL_Get_Version_String"))) {
+    char text[256] = {};
+    get(text, sizeof text - 1);
+    mkl.version = text;
+  }
+  mkl.path = path;
+  return mkl;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool quick = false;
+  bool quick = false, sweep = false;
   int repeats = 15;
+  std::string only, mkl_path;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--quick") == 0) quick = true;
+    else if (std::strcmp(argv[i], "--sweep") == 0) sweep = true;
     else if (std::strcmp(argv[i], "--threads") == 0 && i + 1 < argc) set_cpu_threads(std::atoi(argv[++i]));
     else if (std::strcmp(argv[i], "--repeats") == 0 && i + 1 < argc) repeats = std::max(3, std::atoi(argv[++i]));
+    else if (std::strcmp(argv[i], "--only") == 0 && i + 1 < argc) only = argv[++i];
+    else if (std::strcmp(argv[i], "--mkl") == 0 && i + 1 < argc) mkl_path = argv[++i];
     else {
-      std::printf("usage: bench_gemm [--threads N] [--repeats R] [--quick]\n");
+      std::printf("usage: bench_gemm [--threads N] [--repeats R] [--quick] [--only MxNxK] [--sweep] [--mkl PATH]\n");
       return 2;
     }
   }
@@ -127,6 +170,7 @@ int main(int argc, char** argv) {
 #if defined(MUSICGEN_HAVE_OPENBLAS)
   openblas_set_num_threads(threads);
 #endif
+  const Mkl mkl = load_mkl(mkl_path, threads);
   // The seed network's training step: LSTM(512) over a 1-d input, LSTM(256), Dense 256 -> 117.
   std::vector<Case> cases = {
       {"LSTM(512) step: h W_hhT", 256, 2048, 512, false, true},
@@ -141,12 +185,45 @@ int main(int argc, char** argv) {
       {"square 1024", 1024, 1024, 1024, false, false},
   };
   if (quick) cases = {cases[0], cases[1], cases[8]};
+  if (!only.empty()) {
+    std::vector<Case> kept;
+    for (const Case& c : cases)
+      if (fmt::format("{}x{}x{}", c.m, c.n, c.k) == only) kept.push_back(c);
+    if (kept.empty()) {
+      std::printf("--only %s: no such shape\n", only.c_str());
+      return 2;
+    }
+    cases = kept;
+  }
   const cpu::Isa isa = cpu::active_isa();
+  const cpu::CpuKernels& kernels = cpu::kernels();
+  const cpu::CpuFigures& figures = cpu::cpu_figures();
+  cpu::GemmBlocking& blocking = kernels.blocking();
+  const cpu::GemmBlocking derived = blocking;
   const double peak = fma_peak(isa, threads);
+  const double chains = cpu::measure_fma_chains(lanes_of(isa));
+  const int64_t accumulators = derived.mr * derived.nr / lanes_of(isa);
+
+  std::printf("GEMM float32, %d thread%s, musicgen ISA %s\n", threads, threads == 1 ? "" : "s", cpu::isa_name(isa));
+  std::printf("CPU: %s\n", cpu::describe(figures).c_str());
+  std::printf("register tile %ld x %ld: %ld accumulators for %.1f FMA chains in flight (measured); "
+              "blocking derived from the caches: KC %ld, MC %ld, NC %ld\n",
+              static_cast<long>(derived.mr), static_cast<long>(derived.nr), static_cast<long>(accumulators), chains,
+              static_cast<long>(derived.kc), static_cast<long>(derived.mc), static_cast<long>(derived.nc));
+  std::printf("measured FMA peak %.1f GFLOP/s; MKL: %s\n", peak,
+              mkl.sgemm ? fmt::format("{} ({})", mkl.version, mkl.path).c_str() : "not found (pip install mkl in bench/compare/.venv, or --mkl PATH)");
+  std::printf("(medians of %d alternating runs; ratio > 1 means musicgen is faster)\n\n", repeats);
+
   manual_seed(7);
   Backend& cpu = cpu_backend();
   bench::Table t;
-  t.header = {"M x N x K", "op", "what", "ours GFLOP/s", "% of FMA peak", "OpenBLAS GFLOP/s", "ours/OpenBLAS"};
+  if (sweep) {
+    t.header = {"M x N x K", "op", "what"};
+    for (double f : {0.5, 1.0, 1.5, 2.0}) t.header.push_back(fmt::format("KC {}{}", static_cast<long>(derived.kc * f), f == 1.0 ? " (derived)" : ""));
+  } else {
+    t.header = {"M x N x K", "op", "what", "ours GFLOP/s", "% of FMA peak", "OpenBLAS GFLOP/s", "MKL GFLOP/s",
+                "ours / best library"};
+  }
   for (const Case& s : cases) {
     Tensor a = s.trans_a ? randn({s.k, s.m}) : randn({s.m, s.k});
     Tensor b = s.trans_b ? randn({s.n, s.k}) : randn({s.k, s.n});
@@ -159,38 +236,64 @@ int main(int argc, char** argv) {
       std::printf("MISMATCH %s: ours vs reference max rel diff %.3g\n", s.what, err);
       return 1;
     }
-    auto run_ours = [&] { cpu.gemm(g); };
-    std::vector<std::function<void()>> runs = {run_ours};
-#if defined(MUSICGEN_HAVE_OPENBLAS)
-    Tensor cb = zeros({s.m, s.n});
-    auto run_blas = [&] {
-      cblas_sgemm(CblasRowMajor, s.trans_a ? CblasTrans : CblasNoTrans, s.trans_b ? CblasTrans : CblasNoTrans,
-                  static_cast<int>(s.m), static_cast<int>(s.n), static_cast<int>(s.k), 1.0f, a.data<float>(),
-                  static_cast<int>(g.lda), b.data<float>(), static_cast<int>(g.ldb), 0.0f, cb.data<float>(),
-                  static_cast<int>(s.n));
-    };
-    run_blas();
-    if (max_rel_diff(cb, ref) > 1e-4) std::printf("warning: OpenBLAS differs from the reference on %s\n", s.what);
-    runs.push_back(run_blas);
-#endif
-    const std::vector<double> med = bench::interleaved_medians(runs, repeats, 2);
     const double flops = 2.0 * s.m * s.n * s.k;
-    const double ours = flops / med[0] * 1e-9;
     std::vector<std::string> row = {fmt::format("{}x{}x{}", s.m, s.n, s.k),
-                                    fmt::format("{}{}", s.trans_a ? "AT" : "A", s.trans_b ? "BT" : "B"), s.what,
-                                    fmt::format("{:.1f}", ours), fmt::format("{:.0f} %", 100.0 * ours / peak)};
+                                    fmt::format("{}{}", s.trans_a ? "AT" : "A", s.trans_b ? "BT" : "B"), s.what};
+    if (sweep) {
+      std::vector<std::function<void()>> runs;
+      for (double f : {0.5, 1.0, 1.5, 2.0}) {
+        runs.push_back([&, f] {
+          blocking = derived;
+          blocking.kc = static_cast<int64_t>(derived.kc * f);
+          cpu.gemm(g);
+        });
+      }
+      const std::vector<double> med = bench::interleaved_medians(runs, repeats, 2);
+      blocking = derived;
+      for (double m : med) row.push_back(fmt::format("{:.1f}", flops / m * 1e-9));
+      t.rows.push_back(row);
+      continue;
+    }
+    std::vector<std::function<void()>> runs = {[&] { cpu.gemm(g); }};
+    const auto ta = s.trans_a ? 112 : 111, tb = s.trans_b ? 112 : 111;  // CblasTrans / CblasNoTrans
+    auto library_run = [&](auto sgemm, Tensor& out) {
+      return [&, sgemm] {
+        sgemm(101, ta, tb, static_cast<int>(s.m), static_cast<int>(s.n), static_cast<int>(s.k), 1.0f,
+              a.data<float>(), static_cast<int>(g.lda), b.data<float>(), static_cast<int>(g.ldb), 0.0f,
+              out.data<float>(), static_cast<int>(s.n));
+      };
+    };
+    Tensor c_blas = zeros({s.m, s.n}), c_mkl = zeros({s.m, s.n});
+    int blas_at = -1, mkl_at = -1;
 #if defined(MUSICGEN_HAVE_OPENBLAS)
-    const double blas = flops / med[1] * 1e-9;
-    row.push_back(fmt::format("{:.1f}", blas));
-    row.push_back(fmt::format("{:.2f}x", ours / blas));
-#else
-    row.insert(row.end(), {"n/a", "n/a"});
+    auto openblas = [](int order, int ta_, int tb_, int m, int n, int k, float alpha, const float* a_, int lda,
+                       const float* b_, int ldb, float beta, float* c_, int ldc) {
+      cblas_sgemm(static_cast<CBLAS_ORDER>(order), static_cast<CBLAS_TRANSPOSE>(ta_), static_cast<CBLAS_TRANSPOSE>(tb_),
+                  m, n, k, alpha, a_, lda, b_, ldb, beta, c_, ldc);
+    };
+    runs.push_back(library_run(openblas, c_blas));
+    runs.back()();
+    if (max_rel_diff(c_blas, ref) > 1e-4) std::printf("warning: OpenBLAS differs from the reference on %s\n", s.what);
+    blas_at = static_cast<int>(runs.size()) - 1;
 #endif
+    if (mkl.sgemm) {
+      runs.push_back(library_run(mkl.sgemm, c_mkl));
+      runs.back()();
+      if (max_rel_diff(c_mkl, ref) > 1e-4) std::printf("warning: MKL differs from the reference on %s\n", s.what);
+      mkl_at = static_cast<int>(runs.size()) - 1;
+    }
+    const std::vector<double> med = bench::interleaved_medians(runs, repeats, 2);
+    const double ours = flops / med[0] * 1e-9;
+    const double blas = blas_at >= 0 ? flops / med[static_cast<size_t>(blas_at)] * 1e-9 : 0.0;
+    const double mkl_rate = mkl_at >= 0 ? flops / med[static_cast<size_t>(mkl_at)] * 1e-9 : 0.0;
+    const double best = std::max(blas, mkl_rate);
+    row.push_back(fmt::format("{:.1f}", ours));
+    row.push_back(fmt::format("{:.0f} %", 100.0 * ours / peak));
+    row.push_back(blas_at >= 0 ? fmt::format("{:.1f}", blas) : "n/a");
+    row.push_back(mkl_at >= 0 ? fmt::format("{:.1f}", mkl_rate) : "n/a");
+    row.push_back(best > 0 ? fmt::format("{:.2f}x", ours / best) : "n/a");
     t.rows.push_back(row);
   }
-  std::printf("GEMM float32 on %s, %d thread%s, musicgen ISA %s; measured FMA peak %.1f GFLOP/s\n",
-              cpu_model().c_str(), threads, threads == 1 ? "" : "s", cpu::isa_name(isa), peak);
-  std::printf("(medians of %d alternating runs; ratio > 1 means musicgen is faster)\n", repeats);
   t.print();
   return 0;
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Creates bench/compare/.venv with the newest PyTorch, TensorFlow (CPU build),
-# Keras and NumPy from PyPI, for the comparison suite in this folder. Nothing
+# Keras and NumPy from PyPI, for the comparison suite in this folder, and
+# Intel MKL (its libmkl_rt is the MKL column of build/bench/bench_gemm). Nothing
 # in the build or the tests uses it. A second run only reports the versions.
 #
 # PyPI's torch wheel for Linux x86_64 is a CUDA build: it cannot be imported
@@ -16,7 +17,7 @@ versions='import torch, tensorflow, keras, numpy
 print(f"torch {torch.__version__}, tensorflow {tensorflow.__version__}, keras {keras.__version__}, numpy {numpy.__version__}")'
 
 export TF_CPP_MIN_LOG_LEVEL=2
-if [[ -x "$py" ]] && "$py" -c "$versions" 2>/dev/null; then
+if [[ -x "$py" ]] && "$py" -c "$versions" 2>/dev/null && compgen -G "$venv/lib/libmkl_rt.so*" >/dev/null; then
   echo "setup.sh: everything is installed in $venv"
   exit 0
 fi
@@ -37,7 +38,7 @@ fi
 pip=("$py" -m pip install --quiet --disable-pip-version-check)
 
 "${pip[@]}" --upgrade pip
-"${pip[@]}" tensorflow-cpu keras numpy
+"${pip[@]}" tensorflow-cpu keras numpy mkl
 
 "${pip[@]}" --no-deps torch
 # torch's requirements, read from its metadata: everything except triton,

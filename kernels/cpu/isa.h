@@ -21,6 +21,7 @@
 // reference each of them is tested against.
 #include <cstdint>
 
+#include "kernels/cpu/cpu_figures.h"
 #include "tensor/backend.h"
 
 namespace mg::cpu {
@@ -85,6 +86,7 @@ struct LstmCell {
 struct CpuKernels {
   Isa isa;
   int64_t mr, nr;  // GEMM register tile
+  GemmBlocking& (*blocking)();  // the GEMM's cache blocks, derived from this CPU's caches
   void (*sgemm)(const GemmArgs& args);  // float32, any transposes, alpha/beta, batch
   void (*lstm_forward)(const LstmForward& args);
   void (*lstm_backward)(const LstmBackward& args);

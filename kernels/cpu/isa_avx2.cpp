@@ -32,7 +32,7 @@ namespace mg::cpu {
 
 const CpuKernels& avx2_kernels() {
   namespace k = isa_avx2;
-  static const CpuKernels table{Isa::Avx2, k::kMR, k::kNR, k::sgemm, k::lstm_forward, k::lstm_backward,
+  static const CpuKernels table{Isa::Avx2, k::kMR, k::kNR, k::blocking, k::sgemm, k::lstm_forward, k::lstm_backward,
                                 k::lstm_cell_forward, k::lstm_cell_backward};
   return table;
 }

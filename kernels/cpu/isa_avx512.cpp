@@ -39,7 +39,7 @@ namespace mg::cpu {
 
 const CpuKernels& avx512_kernels() {
   namespace k = isa_avx512;
-  static const CpuKernels table{Isa::Avx512, k::kMR, k::kNR, k::sgemm, k::lstm_forward, k::lstm_backward,
+  static const CpuKernels table{Isa::Avx512, k::kMR, k::kNR, k::blocking, k::sgemm, k::lstm_forward, k::lstm_backward,
                                 k::lstm_cell_forward, k::lstm_cell_backward};
   return table;
 }

@@ -18,7 +18,7 @@ namespace mg::cpu {
 
 const CpuKernels& generic_kernels() {
   namespace k = isa_generic;
-  static const CpuKernels table{Isa::Generic, k::kMR, k::kNR, k::sgemm, k::lstm_forward, k::lstm_backward,
+  static const CpuKernels table{Isa::Generic, k::kMR, k::kNR, k::blocking, k::sgemm, k::lstm_forward, k::lstm_backward,
                                 k::lstm_cell_forward, k::lstm_cell_backward};
   return table;
 }

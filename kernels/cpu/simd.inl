@@ -42,6 +42,41 @@ inline VReg vpow2i(VReg n) {
   return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23));
 }
 inline float vsum(VReg v) { return _mm512_reduce_add_ps(v); }
+// The first n lanes of v to p (n <= kW); nothing is written past them.
+inline void vstore_first(float* p, VReg v, int64_t n) {
+  _mm512_mask_storeu_ps(p, static_cast<__mmask16>((1u << n) - 1u), v);
+}
+// The first n lanes from p, zero in the others; nothing is read past them.
+inline VReg vload_first(const float* p, int64_t n) {
+  return _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << n) - 1u), p);
+}
+// r[i][j] <-> r[j][i]: a 16 x 16 block, rows in registers.
+inline void vtranspose(VReg (&r)[kW]) {
+  VReg t[16], u[16];
+#pragma GCC unroll 16
+  for (int i = 0; i < 8; ++i) {
+    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);      // per 128-bit lane: a0 b0 a1 b1
+    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);  // a2 b2 a3 b3
+  }
+#pragma GCC unroll 16
+  for (int i = 0; i < 4; ++i) {  // u[4i + j], lane L: column 4L + j of rows 4i .. 4i+3
+    const __m512d t0 = _mm512_castps_pd(t[4 * i]), t1 = _mm512_castps_pd(t[4 * i + 1]);
+    const __m512d t2 = _mm512_castps_pd(t[4 * i + 2]), t3 = _mm512_castps_pd(t[4 * i + 3]);
+    u[4 * i] = _mm512_castpd_ps(_mm512_unpacklo_pd(t0, t2));
+    u[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(t0, t2));
+    u[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(t1, t3));
+    u[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(t1, t3));
+  }
+#pragma GCC unroll 16
+  for (int j = 0; j < 4; ++j) {  // gather lane L of u[j], u[4+j], u[8+j], u[12+j] into column 4L + j
+    const VReg a = _mm512_shuffle_f32x4(u[j], u[4 + j], 0x88), b = _mm512_shuffle_f32x4(u[j], u[4 + j], 0xDD);
+    const VReg c = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0x88), d = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0xDD);
+    r[j] = _mm512_shuffle_f32x4(a, c, 0x88);
+    r[8 + j] = _mm512_shuffle_f32x4(a, c, 0xDD);
+    r[4 + j] = _mm512_shuffle_f32x4(b, d, 0x88);
+    r[12 + j] = _mm512_shuffle_f32x4(b, d, 0xDD);
+  }
+}
 #define MG_HAVE_FMA 1
 
 #elif defined(MG_ISA_AVX2)
@@ -76,6 +111,34 @@ inline float vsum(VReg v) {
   s = _mm_add_ps(s, _mm_movehl_ps(s, s));
   s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
   return _mm_cvtss_f32(s);
+}
+inline __m256i vfirst_mask(int64_t n) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+inline void vstore_first(float* p, VReg v, int64_t n) { _mm256_maskstore_ps(p, vfirst_mask(n), v); }
+inline VReg vload_first(const float* p, int64_t n) { return _mm256_maskload_ps(p, vfirst_mask(n)); }
+// An 8 x 8 block.
+inline void vtranspose(VReg (&r)[kW]) {
+  VReg t[8], u[8];
+#pragma GCC unroll 16
+  for (int i = 0; i < 4; ++i) {
+    t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+#pragma GCC unroll 16
+  for (int i = 0; i < 2; ++i) {  // u[4i + j], lane L: column 4L + j of rows 4i .. 4i+3
+    const __m256d t0 = _mm256_castps_pd(t[4 * i]), t1 = _mm256_castps_pd(t[4 * i + 1]);
+    const __m256d t2 = _mm256_castps_pd(t[4 * i + 2]), t3 = _mm256_castps_pd(t[4 * i + 3]);
+    u[4 * i] = _mm256_castpd_ps(_mm256_unpacklo_pd(t0, t2));
+    u[4 * i + 1] = _mm256_castpd_ps(_mm256_unpackhi_pd(t0, t2));
+    u[4 * i + 2] = _mm256_castpd_ps(_mm256_unpacklo_pd(t1, t3));
+    u[4 * i + 3] = _mm256_castpd_ps(_mm256_unpackhi_pd(t1, t3));
+  }
+#pragma GCC unroll 16
+  for (int j = 0; j < 4; ++j) {
+    r[j] = _mm256_permute2f128_ps(u[j], u[4 + j], 0x20);
+    r[4 + j] = _mm256_permute2f128_ps(u[j], u[4 + j], 0x31);
+  }
 }
 #define MG_HAVE_FMA 1
 
@@ -112,6 +175,17 @@ inline float vsum(VReg v) {
   s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
   return _mm_cvtss_f32(s);
 }
+inline void vstore_first(float* p, VReg v, int64_t n) {
+  alignas(16) float lane[4];
+  _mm_store_ps(lane, v);
+  for (int64_t i = 0; i < n; ++i) p[i] = lane[i];
+}
+inline VReg vload_first(const float* p, int64_t n) {
+  alignas(16) float lane[4] = {};
+  for (int64_t i = 0; i < n; ++i) lane[i] = p[i];
+  return _mm_load_ps(lane);
+}
+inline void vtranspose(VReg (&r)[kW]) { _MM_TRANSPOSE4_PS(r[0], r[1], r[2], r[3]); }
 
 #endif
 

@@ -25,8 +25,19 @@
 // rows for all T steps: one parallel call per layer and direction, no
 // barrier between steps.
 
+// The register tile: MR rows of A broadcast against NV vectors of B. Each k
+// step loads NV vectors, broadcasts MR values and issues MR NV FMAs into as
+// many accumulators, so the tile needs MR NV + NV + 1 registers; the largest
+// MR that fits the register file (one register to spare, which GCC needs to
+// avoid spilling) gives the fewest loads per FMA:
+//   AVX-512 (32 registers): MR = 14, NV = 2 -> 28 accumulators
+//   AVX2    (16 registers): MR =  6, NV = 2 -> 12 accumulators
+//   SSE2    (16 registers, no FMA: a product needs a register of its own): MR = 4
+// Every core in use keeps at most 8 FMAs in flight per vector width (two
+// 512-bit units of latency 4), far below either count; measure_fma_chains
+// (cpu_figures.h) measures it and bench_gemm prints it beside the tile.
 #if defined(MG_ISA_AVX512)
-constexpr int64_t kMR = 12;
+constexpr int64_t kMR = 14;
 #elif defined(MG_ISA_AVX2)
 constexpr int64_t kMR = 6;
 #else
@@ -34,11 +45,13 @@ constexpr int64_t kMR = 4;
 #endif
 constexpr int64_t kNV = 2;          // vectors per tile row
 constexpr int64_t kNR = kNV * kW;   // tile width in floats
-// Depth of one packed block. The same on every instruction set, so that the
-// FMA sets sum in the same order (and give bit-identical results).
-constexpr int64_t kKC = 256;
-constexpr int64_t kMC = 144;        // rows of A per task block: a multiple of every MR
-static_assert(kMC % kMR == 0);
+
+// KC, MC and NC come from this CPU's caches (cpu_figures.h). A benchmark may
+// set others (bench_gemm --sweep) to show how the derived ones compare.
+inline GemmBlocking& blocking() {
+  static GemmBlocking b = derive_blocking(cpu_figures(), kMR, kNR, sizeof(float));
+  return b;
+}
 
 // ---------------------------------------------------------------- micro-kernel
 
@@ -51,28 +64,38 @@ inline float sfma(float a, float b, float c) {
 #endif
 }
 
-// acc[MR x NR] = Σ_p a[p, 0..MR) ⊗ b[p, 0..NR)  over k steps of packed panels,
-// then C = alpha acc + beta C (C is not read when beta == 0).
-inline void micro_kernel(int64_t k, const float* __restrict a, const float* __restrict b, float* __restrict c,
-                         int64_t ldc, float alpha, float beta) {
-  VReg acc[kMR][kNV];
+// C[MR x NR] = alpha Σ_p a[p, 0..MR) ⊗ b[p, 0..NR) + beta C over k steps of
+// packed panels (C is not read when beta == 0).
+// A function of its own, and C's row addresses are recomputed after the k
+// loop: with the loop inlined into its caller, or with the row addresses of
+// the prefetch kept live across it, GCC ran out of general registers, parked
+// pointers in vector registers and spilled a B vector to the stack,
+// re-reading it for half of the FMAs.
+// kRows < MR computes only the first kRows rows of the tile (the A panel
+// keeps its MR stride): the last panel of a block whose rows do not divide
+// by MR (256 rows are 18 full panels of 14 and one of 4).
+template <int64_t kRows = kMR>
+[[gnu::noinline]] void micro_kernel(int64_t k, const float* __restrict a, const float* __restrict b,
+                                    float* __restrict c, int64_t ldc, float alpha, float beta) {
+  // C is read after the k loop: fetch its lines now, while the loop runs.
+  if (beta != 0.0f) {
+    float* row = c;
+    for (int64_t r = 0; r < kRows; ++r, row += ldc) {
+      __builtin_prefetch(row, 1);
+      __builtin_prefetch(row + kNR - 1, 1);
+    }
+  }
+  VReg acc[kRows][kNV];
 #pragma GCC unroll 16
-  for (int64_t r = 0; r < kMR; ++r)
+  for (int64_t r = 0; r < kRows; ++r)
 #pragma GCC unroll 4
     for (int64_t v = 0; v < kNV; ++v) acc[r][v] = vzero();
-  // C is read after the k loop: fetch its lines now, while the loop runs.
-  if (beta != 0.0f)
-#pragma GCC unroll 16
-    for (int64_t r = 0; r < kMR; ++r) {
-      __builtin_prefetch(c + r * ldc, 1);
-      __builtin_prefetch(c + r * ldc + kNR - 1, 1);
-    }
   for (int64_t p = 0; p < k; ++p) {
     VReg bv[kNV];
 #pragma GCC unroll 4
     for (int64_t v = 0; v < kNV; ++v) bv[v] = vload(b + v * kW);
 #pragma GCC unroll 16
-    for (int64_t r = 0; r < kMR; ++r) {
+    for (int64_t r = 0; r < kRows; ++r) {
       const VReg ar = vset1(a[r]);
 #pragma GCC unroll 4
       for (int64_t v = 0; v < kNV; ++v) acc[r][v] = vfma(ar, bv[v], acc[r][v]);
@@ -80,27 +103,39 @@ inline void micro_kernel(int64_t k, const float* __restrict a, const float* __re
     a += kMR;
     b += kNR;
   }
+  asm("" : "+r"(c));  // a fresh C pointer: its row addresses are not the prefetch's
   const VReg va = vset1(alpha), vb = vset1(beta);
+  const bool plain = alpha == 1.0f;
 #pragma GCC unroll 16
-  for (int64_t r = 0; r < kMR; ++r) {
+  for (int64_t r = 0; r < kRows; ++r) {
+    float* out = c + r * ldc;
 #pragma GCC unroll 4
     for (int64_t v = 0; v < kNV; ++v) {
-      float* out = c + r * ldc + v * kW;
-      if (beta == 0.0f) vstore(out, alpha == 1.0f ? acc[r][v] : vmul(va, acc[r][v]));
-      else vstore(out, vfma(va, acc[r][v], vmul(vb, vload(out))));
+      if (beta == 0.0f) vstore(out + v * kW, plain ? acc[r][v] : vmul(va, acc[r][v]));
+      else vstore(out + v * kW, vfma(va, acc[r][v], vmul(vb, vload(out + v * kW))));
     }
   }
 }
 
-// A tile at the edge of C (fewer than MR rows or NR columns): through a buffer.
+// A tile at the edge of C (fewer than MR rows or NR columns). Up to half a
+// panel of rows takes the half-height kernel; what does not fill a whole
+// tile goes through a buffer, with the same two roundings as the kernel's
+// own store.
+constexpr int64_t kHalfMR = (kMR + 1) / 2;
 inline void micro_kernel_edge(int64_t k, const float* a, const float* b, float* c, int64_t ldc, int64_t rows,
                               int64_t cols, float alpha, float beta) {
+  const bool half = rows <= kHalfMR;
+  if (cols == kNR && rows == (half ? kHalfMR : kMR)) {
+    if (half) micro_kernel<kHalfMR>(k, a, b, c, ldc, alpha, beta);
+    else micro_kernel(k, a, b, c, ldc, alpha, beta);
+    return;
+  }
   alignas(64) float tile[kMR * kNR];
-  micro_kernel(k, a, b, tile, kNR, 1.0f, 0.0f);
+  if (half) micro_kernel<kHalfMR>(k, a, b, tile, kNR, 1.0f, 0.0f);
+  else micro_kernel(k, a, b, tile, kNR, 1.0f, 0.0f);
   for (int64_t r = 0; r < rows; ++r) {
     float* out = c + r * ldc;
     const float* t = tile + r * kNR;
-    // The same two roundings as micro_kernel's vector store.
     if (beta == 0.0f)
       for (int64_t j = 0; j < cols; ++j) out[j] = alpha == 1.0f ? t[j] : alpha * t[j];
     else
@@ -116,37 +151,60 @@ struct Matrix {
   bool trans;  // element (r, c) of op(X) is p[c * ld + r] when trans, else p[r * ld + c]
 };
 
+// dst[p * dst_ld + r] = src[r * ld + p] for r < store, p < cols, reading
+// only rows r < rows (rows <= store) and writing zero for the others: a
+// transpose of a rows x cols block into `store`-wide rows, kW x kW at a time
+// in registers.
+inline void transpose_block(const float* src, int64_t ld, int64_t rows, int64_t cols, float* dst, int64_t dst_ld,
+                            int64_t store) {
+  for (int64_t g = 0; g * kW < store; ++g) {
+    const int64_t r0 = g * kW, live = std::clamp<int64_t>(rows - r0, 0, kW);
+    const int64_t n = std::min<int64_t>(kW, store - r0);
+    int64_t p = 0;
+    for (; p + kW <= cols; p += kW) {
+      // Constant indices throughout (unrolled), so the block stays in registers.
+      VReg r[kW];
+#pragma GCC unroll 16
+      for (int64_t i = 0; i < kW; ++i) r[i] = i < live ? vload(src + (r0 + i) * ld + p) : vzero();
+      vtranspose(r);
+#pragma GCC unroll 16
+      for (int64_t q = 0; q < kW; ++q) {
+        if (n == kW) vstore(dst + (p + q) * dst_ld + r0, r[q]);
+        else vstore_first(dst + (p + q) * dst_ld + r0, r[q], n);
+      }
+    }
+    for (; p < cols; ++p)
+      for (int64_t i = 0; i < n; ++i) dst[p * dst_ld + r0 + i] = i < live ? src[(r0 + i) * ld + p] : 0.0f;
+  }
+}
+
 // op(A)[i0 .. i0+mc, p0 .. p0+kc] -> MR-row panels: dst[panel][p][r], zero rows past mc.
-inline void pack_a(const Matrix& A, int64_t i0, int64_t mc, int64_t p0, int64_t kc, float* dst) {
-  const int64_t panels = (mc + kMR - 1) / kMR;
+inline void pack_a_panel(const Matrix& A, int64_t i0, int64_t rows, int64_t p0, int64_t kc, float* dst) {
   if (A.trans) {
-    // Stored [k, m]: row p of the block is contiguous; deal it out to the panels.
+    // Stored [k, m]: row p of the panel is contiguous, a vector or two.
     for (int64_t p = 0; p < kc; ++p) {
       const float* src = A.p + (p0 + p) * A.ld + i0;
-      for (int64_t pan = 0; pan < panels; ++pan) {
-        float* d = dst + pan * kc * kMR + p * kMR;
-        const int64_t rows = std::min(kMR, mc - pan * kMR);
-        for (int64_t r = 0; r < rows; ++r) d[r] = src[pan * kMR + r];
-        for (int64_t r = rows; r < kMR; ++r) d[r] = 0.0f;
+      float* d = dst + p * kMR;
+#pragma GCC unroll 4
+      for (int64_t r = 0; r < kMR; r += kW) {
+        const int64_t n = std::min<int64_t>(kW, kMR - r), live = std::clamp<int64_t>(rows - r, 0, n);
+        const VReg v = live == kW ? vload(src + r) : vload_first(src + r, live);
+        if (n == kW) vstore(d + r, v);
+        else vstore_first(d + r, v, n);
       }
     }
     return;
   }
-  for (int64_t pan = 0; pan < panels; ++pan, dst += kc * kMR) {
-    const int64_t rows = std::min(kMR, mc - pan * kMR);
-    for (int64_t r = 0; r < kMR; ++r) {
-      if (r < rows) {
-        const float* src = A.p + (i0 + pan * kMR + r) * A.ld + p0;
-        for (int64_t p = 0; p < kc; ++p) dst[p * kMR + r] = src[p];
-      } else {
-        for (int64_t p = 0; p < kc; ++p) dst[p * kMR + r] = 0.0f;
-      }
-    }
-  }
+  // Stored [m, k]: a transpose of rows x kc.
+  transpose_block(A.p + i0 * A.ld + p0, A.ld, rows, kc, dst, kMR, kMR);
 }
 
+inline void pack_a(const Matrix& A, int64_t i0, int64_t mc, int64_t p0, int64_t kc, float* dst) {
+  for (int64_t pan = 0; pan * kMR < mc; ++pan)
+    pack_a_panel(A, i0 + pan * kMR, std::min(kMR, mc - pan * kMR), p0, kc, dst + pan * kc * kMR);
+}
 
-// op(B)[p0 .. p0+kc, j0 .. j0+nc] -> NR-column panels: dst[panel][p][c], zero columns past nc.
+// op(B)[p0 .. p0+kc, j0 .. j0+cols] -> one NR-column panel: dst[p][c], zero columns past cols.
 inline void pack_b_panel(const Matrix& B, int64_t p0, int64_t kc, int64_t j0, int64_t cols, float* dst) {
   if (!B.trans) {
     for (int64_t p = 0; p < kc; ++p) {
@@ -160,23 +218,10 @@ inline void pack_b_panel(const Matrix& B, int64_t p0, int64_t kc, int64_t j0, in
         for (int64_t c = cols; c < kNR; ++c) d[c] = 0.0f;
       }
     }
-  } else {
-    // Stored [n, k]: a transpose. Runs of 16 along k from each column, so the
-    // 16 rows of the panel being written stay in L1.
-    constexpr int64_t kRun = 16;
-    for (int64_t pb = 0; pb < kc; pb += kRun) {
-      const int64_t run = std::min(kRun, kc - pb);
-      for (int64_t c = 0; c < kNR; ++c) {
-        float* d = dst + pb * kNR + c;
-        if (c < cols) {
-          const float* src = B.p + (j0 + c) * B.ld + p0 + pb;
-          for (int64_t p = 0; p < run; ++p) d[p * kNR] = src[p];
-        } else {
-          for (int64_t p = 0; p < run; ++p) d[p * kNR] = 0.0f;
-        }
-      }
-    }
+    return;
   }
+  // Stored [n, k]: a transpose of cols x kc.
+  transpose_block(B.p + j0 * B.ld + p0, B.ld, cols, kc, dst, kNR, kNR);
 }
 
 // ---------------------------------------------------------------- GEMV (one row of C)
@@ -281,57 +326,73 @@ inline void gemm_one(int64_t m, int64_t n, int64_t k, const Matrix& A, const Mat
     gemv_row(m, k, B.p, B.trans ? 1 : B.ld, Matrix{A.p, A.ld, !A.trans}, C, ldc, alpha, beta);
     return;
   }
-  const int64_t npanels = (n + kNR - 1) / kNR;
-  const int64_t mblocks = (m + kMC - 1) / kMC;
-  // op(B) is packed whole, in slabs of whole KC blocks that stay under ~4 MB.
-  const int64_t slab_blocks = std::max<int64_t>(1, (int64_t{1} << 20) / (npanels * kNR * kKC));
-  static thread_local std::vector<float> bbuf;
+  // The five loops around the micro-kernel, BLIS's order with the roles of
+  // A and B exchanged (the broadcast operand is A here):
+  //   rows of A in MC blocks, packed once into L3 and shared by every thread;
+  //   k in KC slices;
+  //   columns of B in blocks of at most NC, one task each: the task packs its
+  //   block into its own L2 and sweeps it with every MR-row A micro-panel,
+  //   which stays in L1 while the NR-column B micro-panels stream past it.
+  // The k split depends only on k and KC, so every C element is the same
+  // sequence of FMAs whichever task or thread computes it.
+  const GemmBlocking& bk = blocking();
   const int64_t threads = num_threads();
-  // Tasks are (row block, group of column panels). Column groups only split
-  // the work when there are too few row blocks to keep every thread busy, so
-  // an A block is normally packed once.
   const bool parallel = threads > 1 && static_cast<double>(m) * n * k > 2.0e6;
-  const int64_t groups = parallel ? std::clamp<int64_t>((3 * threads + mblocks - 1) / mblocks, 1, npanels) : 1;
-  const int64_t panels_per_group = (npanels + groups - 1) / groups;
-  const int64_t tasks = mblocks * ((npanels + panels_per_group - 1) / panels_per_group);
+  // Even slices: k = 170 with KC = 160 becomes 85 + 85, not 160 + 10.
+  const int64_t kslices = (k + bk.kc - 1) / bk.kc, kc_max = (k + kslices - 1) / kslices;
+  const int64_t mblocks = (m + bk.mc - 1) / bk.mc;
+  const int64_t mc_max = ((m + mblocks - 1) / mblocks + kMR - 1) / kMR * kMR;
+  // Column blocks: at most NC wide, and at least two per thread when the
+  // call runs in parallel, so a thread that loses its core is covered.
+  const int64_t npanels = (n + kNR - 1) / kNR;
+  const int64_t want_blocks = parallel ? std::min(npanels, 2 * threads) : 1;
+  const int64_t col_blocks = std::max((npanels * kNR + bk.nc - 1) / bk.nc, want_blocks);
+  const int64_t panels_per_block = (npanels + col_blocks - 1) / col_blocks;
+  // Too few columns for the threads: rows are split as well (each row group
+  // then packs the same B block).
+  const int64_t row_groups = parallel ? std::clamp<int64_t>((2 * threads + col_blocks - 1) / col_blocks, 1,
+                                                            (m + kMR - 1) / kMR) : 1;
 
-  for (int64_t s0 = 0; s0 < k; s0 += slab_blocks * kKC) {
-    const int64_t s1 = std::min(k, s0 + slab_blocks * kKC);
-    const int64_t kblocks = (s1 - s0 + kKC - 1) / kKC;
-    float* bpack = scratch(bbuf, kblocks * npanels * kKC * kNR);
-    // Panel (kb, jp) starts at ((kb * npanels) + jp) * KC * NR.
-    auto pack_task = [&](int64_t t) {
-      const int64_t kb = t / npanels, jp = t % npanels;
-      const int64_t p0 = s0 + kb * kKC, kc = std::min(kKC, s1 - p0);
-      pack_b_panel(B, p0, kc, jp * kNR, std::min(kNR, n - jp * kNR), bpack + (kb * npanels + jp) * kKC * kNR);
-    };
-    if (parallel) run_tasks(kblocks * npanels, TaskRef(pack_task));
-    else for (int64_t t = 0; t < kblocks * npanels; ++t) pack_task(t);
+  static thread_local std::vector<float> abuf;
+  float* apack = scratch(abuf, mc_max * kc_max);
+  for (int64_t i0 = 0; i0 < m; i0 += mc_max) {
+    const int64_t mc = std::min(mc_max, m - i0);
+    const int64_t apanels = (mc + kMR - 1) / kMR;
+    for (int64_t p0 = 0; p0 < k; p0 += kc_max) {
+      const int64_t kc = std::min(kc_max, k - p0);
+      const float beta_k = p0 == 0 ? beta : 1.0f;  // later slices accumulate
+      auto pack_task = [&](int64_t pan) {
+        pack_a_panel(A, i0 + pan * kMR, std::min(kMR, mc - pan * kMR), p0, kc, apack + pan * kc * kMR);
+      };
+      if (parallel) run_tasks(apanels, TaskRef(pack_task));
+      else for (int64_t pan = 0; pan < apanels; ++pan) pack_task(pan);
 
-    auto compute_task = [&](int64_t t) {
-      static thread_local std::vector<float> abuf;
-      float* apack = scratch(abuf, kMC * kKC);
-      const int64_t ib = t % mblocks, grp = t / mblocks;
-      const int64_t i0 = ib * kMC, mc = std::min(kMC, m - i0);
-      const int64_t jp0 = grp * panels_per_group, jp1 = std::min(npanels, jp0 + panels_per_group);
-      for (int64_t kb = 0; kb < kblocks; ++kb) {
-        const int64_t p0 = s0 + kb * kKC, kc = std::min(kKC, s1 - p0);
-        const float beta_k = p0 == 0 ? beta : 1.0f;  // later blocks accumulate
-        pack_a(A, i0, mc, p0, kc, apack);
-        for (int64_t jp = jp0; jp < jp1; ++jp) {
-          const float* bp = bpack + (kb * npanels + jp) * kKC * kNR;
-          const int64_t j0 = jp * kNR, cols = std::min(kNR, n - j0);
-          for (int64_t ir = 0; ir < mc; ir += kMR) {
-            const int64_t rows = std::min(kMR, mc - ir);
+      const int64_t panels_per_group = (apanels + row_groups - 1) / row_groups;
+      auto compute_task = [&](int64_t t) {
+        const int64_t cb = t / row_groups, rg = t % row_groups;
+        const int64_t jp0 = cb * panels_per_block, jp1 = std::min(npanels, jp0 + panels_per_block);
+        const int64_t ap0 = rg * panels_per_group, ap1 = std::min(apanels, ap0 + panels_per_group);
+        if (jp0 >= jp1 || ap0 >= ap1) return;
+        static thread_local std::vector<float> bbuf;
+        float* bpack = scratch(bbuf, (jp1 - jp0) * kc * kNR);
+        for (int64_t jp = jp0; jp < jp1; ++jp)
+          pack_b_panel(B, p0, kc, jp * kNR, std::min(kNR, n - jp * kNR), bpack + (jp - jp0) * kc * kNR);
+        for (int64_t ap = ap0; ap < ap1; ++ap) {
+          const int64_t ir = ap * kMR, rows = std::min(kMR, mc - ir);
+          const float* a = apack + ap * kc * kMR;
+          for (int64_t jp = jp0; jp < jp1; ++jp) {
+            const int64_t j0 = jp * kNR, cols = std::min(kNR, n - j0);
+            const float* b = bpack + (jp - jp0) * kc * kNR;
             float* c = C + (i0 + ir) * ldc + j0;
-            if (rows == kMR && cols == kNR) micro_kernel(kc, apack + ir * kc, bp, c, ldc, alpha, beta_k);
-            else micro_kernel_edge(kc, apack + ir * kc, bp, c, ldc, rows, cols, alpha, beta_k);
+            if (rows == kMR && cols == kNR) micro_kernel(kc, a, b, c, ldc, alpha, beta_k);
+            else micro_kernel_edge(kc, a, b, c, ldc, rows, cols, alpha, beta_k);
           }
         }
-      }
-    };
-    if (parallel) run_tasks(tasks, TaskRef(compute_task));
-    else for (int64_t t = 0; t < tasks; ++t) compute_task(t);
+      };
+      const int64_t tasks = col_blocks * row_groups;
+      if (parallel) run_tasks(tasks, TaskRef(compute_task));
+      else for (int64_t t = 0; t < tasks; ++t) compute_task(t);
+    }
   }
 }
 
