@@ -89,9 +89,11 @@ int main(int argc, char** argv) {
       generate = std::max(1, int_arg(i));
     } else if (!std::strcmp(argv[i], "--context") && has) {
       context = argv[++i];
+    } else if (!std::strcmp(argv[i], "--precision") && has) {
+      if (!bench::set_precision_flag(argv[++i])) return 2;
     } else {
       std::printf("usage: bench_chopin [--device cpu|cuda] [--steps N] [--model seed|embed] [--threads N] [--data DIR]\n"
-                  "                    [--hidden1 N --hidden2 N --dense N --embed-dim N]\n"
+                  "                    [--hidden1 N --hidden2 N --dense N --embed-dim N] [--precision fp32|bf16]\n"
                   "       bench_chopin --generate N [--context state|window|both] [...]\n");
       return 2;
     }
@@ -286,10 +288,10 @@ int main(int argc, char** argv) {
   const double samples_per_s = kBatch / t;
   const double epoch = static_cast<double>(train_steps) * t;
   bench::Table table;
-  table.header = {"model", "device", "ISA", "threads", "step ms (median)", "samples/s", "one epoch", "pool calls/step",
-                  "tensors MiB", "RSS MiB", "min MiB", "RSS/min"};
+  table.header = {"model", "device", "ISA", "products", "threads", "step ms (median)", "samples/s", "one epoch",
+                  "pool calls/step", "tensors MiB", "RSS MiB", "min MiB", "RSS/min"};
   table.rows.push_back({model, std::string(device_name(device)), device == Device::CPU ? cpu_isa() : "-",
-                        std::to_string(cpu_threads()), fmt::format("{:.1f}", t * 1e3),
+                        bench::precision_name(), std::to_string(cpu_threads()), fmt::format("{:.1f}", t * 1e3),
                         fmt::format("{:.1f}", samples_per_s),
                         fmt::format("{} ({} steps)", format_seconds(epoch), train_steps),
                         device == Device::CPU ? fmt::format("{:.0f}", dispatches) : "-",
@@ -309,10 +311,11 @@ int main(int argc, char** argv) {
               rss_base);
   table.print();
   std::printf("RESULT {\"bench\": \"chopin\", \"framework\": \"musicgen\", \"model\": \"%s\", \"device\": \"%s\", "
-              "\"isa\": \"%s\", \"threads\": %d, \"step_ms\": %.3f, \"samples_per_s\": %.3f, \"loss_first\": %.7f, "
+              "\"isa\": \"%s\", \"precision\": \"%s\", \"threads\": %d, \"step_ms\": %.3f, \"samples_per_s\": %.3f, \"loss_first\": %.7f, "
               "\"peak_rss_mib\": %.1f, \"step_rss_mib\": %.1f, \"peak_tensor_mib\": %.1f, \"min_mib\": %.1f, "
               "\"pool_calls_per_step\": %.0f, \"params\": %lld, \"epoch_s\": %.3f}\n",
-              model.c_str(), device_name(device).data(), cpu_isa(), cpu_threads(), t * 1e3, samples_per_s, first_loss,
+              model.c_str(), device_name(device).data(), cpu_isa(), bench::precision_name(), cpu_threads(), t * 1e3,
+              samples_per_s, first_loss,
               bench::peak_rss_mib(), step_rss_mib, peak_tensor_mib, min_mib, dispatches,
               static_cast<long long>(net.num_parameters()), epoch);
   return 0;

@@ -7,13 +7,17 @@
 // reported, beside the machine's measured FMA peak for the vector width in
 // use. The header prints what the blocking was derived from: the caches read
 // from CPUID, the register tile and the FMA chains it must cover.
-//   bench_gemm [--threads N] [--repeats R] [--quick] [--only MxNxK] [--sweep] [--mkl PATH]
+//   bench_gemm [--threads N] [--repeats R] [--quick] [--only MxNxK] [--sweep] [--mkl PATH] [--precision fp32|bf16]
+// --precision bf16 times musicgen's bf16 products (float32 in and out, bf16
+// operands, float32 sums; AVX512_BF16) against the same float32 libraries,
+// and measures the peak as vdpbf16ps chains (two multiply-adds per lane).
 // --sweep times each shape at the derived KC and at half, 1.5x and twice it
 // (MC and NC as derived), interleaved: how close the analytical choice is to
 // the best one on this CPU.
 // MKL: --mkl PATH, else $MUSICGEN_MKL, else bench/compare/.venv/lib/libmkl_rt.so.* (pip install mkl).
 // MUSICGEN_ISA=avx2|avx512|generic forces musicgen's kernels (see kernels/cpu/isa.h).
 #include <dlfcn.h>
+#include <immintrin.h>
 
 #include <chrono>
 #include <cmath>
@@ -90,6 +94,24 @@ typedef float V16 __attribute__((vector_size(64)));
 typedef float V8 __attribute__((vector_size(32)));
 typedef float V4 __attribute__((vector_size(16)));
 [[gnu::target("avx512f,fma")]] double fma_512(int64_t iters) { return fma_chains<V16>(iters); }
+// 12 chains of vdpbf16ps: 32 multiply-adds each.
+[[gnu::target("avx512f,avx512bf16")]] double dpbf16_512(int64_t iters) {
+  __m512 acc[12];
+  for (int i = 0; i < 12; ++i) acc[i] = _mm512_set1_ps(0.001f * static_cast<float>(i));
+  __m512bh b = _mm512_cvtne2ps_pbh(_mm512_set1_ps(0.999f), _mm512_set1_ps(0.5f));
+  for (int64_t it = 0; it < iters; ++it) {
+#pragma GCC unroll 12
+    for (int i = 0; i < 12; ++i) acc[i] = _mm512_dpbf16_ps(acc[i], b, b);
+    asm volatile("" : "+v"(b));
+  }
+  alignas(64) float lanes[16];
+  float s = 0;
+  for (int i = 0; i < 12; ++i) {
+    _mm512_store_ps(lanes, acc[i]);
+    s += lanes[0];
+  }
+  return s;
+}
 [[gnu::target("avx2,fma")]] double fma_256(int64_t iters) { return fma_chains<V8>(iters); }
 double fma_128(int64_t iters) { return fma_chains<V4>(iters); }  // SSE2: a multiply and an add
 
@@ -97,14 +119,17 @@ int lanes_of(cpu::Isa isa) { return isa == cpu::Isa::Avx512 ? 16 : isa == cpu::I
 
 // GFLOP/s of `threads` threads running the chains at once (best of 5: the
 // peak is what the machine can do, and a busy moment only lowers a run).
-double fma_peak(cpu::Isa isa, int threads) {
-  const int lanes = lanes_of(isa);
+double fma_peak(cpu::Isa isa, int threads, bool bf16) {
+  const int lanes = bf16 ? 32 : lanes_of(isa);
   const int64_t iters = 20'000'000;
   std::vector<double> rates;
   for (int rep = 0; rep < 5; ++rep) {
     volatile double sink = 0;
     auto task = [&](int64_t) {
-      sink = sink + (isa == cpu::Isa::Avx512 ? fma_512(iters) : isa == cpu::Isa::Avx2 ? fma_256(iters) : fma_128(iters));
+      sink = sink + (bf16 ? dpbf16_512(iters)
+                          : isa == cpu::Isa::Avx512 ? fma_512(iters)
+                          : isa == cpu::Isa::Avx2   ? fma_256(iters)
+                                                    : fma_128(iters));
     };
     const auto t0 = std::chrono::steady_clock::now();
     cpu::run_tasks(threads, cpu::TaskRef(task));
@@ -117,7 +142,10 @@ double fma_peak(cpu::Isa isa, int threads) {
 // Intel MKL's cblas_sgemm, loaded at run time.
 struct Mkl {
   using Sgemm = void (*)(int, int, int, int, int, int, float, const float*, int, const float*, int, float, float*, int);
+  using GemmBf16 = void (*)(int, int, int, int, int, int, float, const uint16_t*, int, const uint16_t*, int, float,
+                            float*, int);
   Sgemm sgemm = nullptr;
+  GemmBf16 gemm_bf16 = nullptr;  // cblas_gemm_bf16bf16f32: bf16 operands, float32 sums
   std::string path;
   std::string version;
 };
@@ -138,6 +166,7 @@ Mkl load_mkl(std::string path, int threads) {
     return mkl;
   }
   mkl.sgemm = reinterpret_cast<Mkl::Sgemm>(dlsym(h, "cblas_sgemm"));
+  mkl.gemm_bf16 = reinterpret_cast<Mkl::GemmBf16>(dlsym(h, "cblas_gemm_bf16bf16f32"));
   if (auto set = reinterpret_cast<void (*)(int)>(dlsym(h, "MKL_Set_Num_Threads"))) set(threads);
   if (auto get = reinterpret_cast<void (*)(char*, int)>(dlsym(h, "MKL_Get_Version_String"))) {
     char text[256] = {};
@@ -148,10 +177,21 @@ Mkl load_mkl(std::string path, int threads) {
   return mkl;
 }
 
+// float32 -> bf16, rounded to nearest even (the operands MKL's bf16 GEMM takes).
+std::vector<uint16_t> to_bf16(const Tensor& t) {
+  std::vector<uint16_t> out;
+  for (float x : t.to_vector<float>()) {
+    uint32_t u;
+    std::memcpy(&u, &x, 4);
+    out.push_back(static_cast<uint16_t>((u + 0x7fffu + ((u >> 16) & 1u)) >> 16));
+  }
+  return out;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool quick = false, sweep = false;
+  bool quick = false, sweep = false, bf16 = false;
   int repeats = 15;
   std::string only, mkl_path;
   for (int i = 1; i < argc; ++i) {
@@ -161,10 +201,27 @@ int main(int argc, char** argv) {
     else if (std::strcmp(argv[i], "--repeats") == 0 && i + 1 < argc) repeats = std::max(3, std::atoi(argv[++i]));
     else if (std::strcmp(argv[i], "--only") == 0 && i + 1 < argc) only = argv[++i];
     else if (std::strcmp(argv[i], "--mkl") == 0 && i + 1 < argc) mkl_path = argv[++i];
+    else if (std::strcmp(argv[i], "--precision") == 0 && i + 1 < argc) {
+      const std::string p = argv[++i];
+      if (p != "fp32" && p != "bf16") {
+        std::printf("--precision %s: expected fp32 or bf16\n", p.c_str());
+        return 2;
+      }
+      bf16 = p == "bf16";
+    }
     else {
-      std::printf("usage: bench_gemm [--threads N] [--repeats R] [--quick] [--only MxNxK] [--sweep] [--mkl PATH]\n");
+      std::printf("usage: bench_gemm [--threads N] [--repeats R] [--quick] [--only MxNxK] [--sweep] [--mkl PATH] "
+                  "[--precision fp32|bf16]\n");
       return 2;
     }
+  }
+  if (bf16) {
+    const std::string why = cpu_bf16_unsupported();
+    if (!why.empty()) {
+      std::printf("--precision bf16: %s\n", why.c_str());
+      return 1;
+    }
+    set_matmul_precision(MatmulPrecision::Bf16);
   }
   const int threads = cpu_threads();
 #if defined(MUSICGEN_HAVE_OPENBLAS)
@@ -198,19 +255,21 @@ int main(int argc, char** argv) {
   const cpu::Isa isa = cpu::active_isa();
   const cpu::CpuKernels& kernels = cpu::kernels();
   const cpu::CpuFigures& figures = cpu::cpu_figures();
-  cpu::GemmBlocking& blocking = kernels.blocking();
+  cpu::GemmBlocking& blocking = bf16 ? cpu::bf16_kernels()->blocking() : kernels.blocking();
   const cpu::GemmBlocking derived = blocking;
-  const double peak = fma_peak(isa, threads);
+  const double peak = fma_peak(isa, threads, bf16);
   const double chains = cpu::measure_fma_chains(lanes_of(isa));
   const int64_t accumulators = derived.mr * derived.nr / lanes_of(isa);
 
-  std::printf("GEMM float32, %d thread%s, musicgen ISA %s\n", threads, threads == 1 ? "" : "s", cpu::isa_name(isa));
+  std::printf("GEMM float32 in and out (musicgen: %s), %d thread%s, musicgen ISA %s\n",
+              bf16 ? "bf16 operands, float32 sums" : "float32 products", threads, threads == 1 ? "" : "s",
+              cpu::isa_name(isa));
   std::printf("CPU: %s\n", cpu::describe(figures).c_str());
   std::printf("register tile %ld x %ld: %ld accumulators for %.1f FMA chains in flight (measured); "
               "blocking derived from the caches: KC %ld, MC %ld, NC %ld\n",
               static_cast<long>(derived.mr), static_cast<long>(derived.nr), static_cast<long>(accumulators), chains,
               static_cast<long>(derived.kc), static_cast<long>(derived.mc), static_cast<long>(derived.nc));
-  std::printf("measured FMA peak %.1f GFLOP/s; MKL: %s\n", peak,
+  std::printf("measured %s peak %.1f GFLOP/s; MKL: %s\n", bf16 ? "vdpbf16ps" : "FMA", peak,
               mkl.sgemm ? fmt::format("{} ({})", mkl.version, mkl.path).c_str() : "not found (pip install mkl in bench/compare/.venv, or --mkl PATH)");
   std::printf("(medians of %d alternating runs; ratio > 1 means musicgen is faster)\n\n", repeats);
 
@@ -221,8 +280,10 @@ int main(int argc, char** argv) {
     t.header = {"M x N x K", "op", "what"};
     for (double f : {0.5, 1.0, 1.5, 2.0}) t.header.push_back(fmt::format("KC {}{}", static_cast<long>(derived.kc * f), f == 1.0 ? " (derived)" : ""));
   } else {
-    t.header = {"M x N x K", "op", "what", "ours GFLOP/s", "% of FMA peak", "OpenBLAS GFLOP/s", "MKL GFLOP/s",
-                "ours / best library"};
+    t.header = {"M x N x K", "op", "what", bf16 ? "ours bf16 GFLOP/s" : "ours GFLOP/s",
+                bf16 ? "% of bf16 peak" : "% of FMA peak", "OpenBLAS GFLOP/s", "MKL GFLOP/s"};
+    if (bf16) t.header.push_back("MKL bf16 GFLOP/s");
+    t.header.push_back("ours / best library");
   }
   for (const Case& s : cases) {
     Tensor a = s.trans_a ? randn({s.k, s.m}) : randn({s.m, s.k});
@@ -231,8 +292,11 @@ int main(int argc, char** argv) {
     GemmArgs g = args_for(s, a, b, c);
     cpu::gemm_reference(args_for(s, a, b, ref));
     cpu.gemm(g);
+    // bf16 operands carry 8 significant bits: each product is within about
+    // 2^-8 of the float32 one, and over random signs the sum's error grows as
+    // sqrt(k) while the sum itself does too.
     const double err = max_rel_diff(c, ref);
-    if (err > 1e-4) {
+    if (err > (bf16 ? 2e-2 : 1e-4)) {
       std::printf("MISMATCH %s: ours vs reference max rel diff %.3g\n", s.what, err);
       return 1;
     }
@@ -282,15 +346,32 @@ int main(int argc, char** argv) {
       if (max_rel_diff(c_mkl, ref) > 1e-4) std::printf("warning: MKL differs from the reference on %s\n", s.what);
       mkl_at = static_cast<int>(runs.size()) - 1;
     }
+    std::vector<uint16_t> a16, b16;
+    Tensor c_mkl16 = zeros({s.m, s.n});
+    int mkl16_at = -1;
+    if (bf16 && mkl.gemm_bf16) {
+      a16 = to_bf16(a);
+      b16 = to_bf16(b);
+      runs.push_back([&] {
+        mkl.gemm_bf16(101, ta, tb, static_cast<int>(s.m), static_cast<int>(s.n), static_cast<int>(s.k), 1.0f,
+                      a16.data(), static_cast<int>(g.lda), b16.data(), static_cast<int>(g.ldb), 0.0f,
+                      c_mkl16.data<float>(), static_cast<int>(s.n));
+      });
+      runs.back()();
+      if (max_rel_diff(c_mkl16, ref) > 2e-2) std::printf("warning: MKL bf16 differs from the reference on %s\n", s.what);
+      mkl16_at = static_cast<int>(runs.size()) - 1;
+    }
     const std::vector<double> med = bench::interleaved_medians(runs, repeats, 2);
     const double ours = flops / med[0] * 1e-9;
     const double blas = blas_at >= 0 ? flops / med[static_cast<size_t>(blas_at)] * 1e-9 : 0.0;
     const double mkl_rate = mkl_at >= 0 ? flops / med[static_cast<size_t>(mkl_at)] * 1e-9 : 0.0;
-    const double best = std::max(blas, mkl_rate);
+    const double mkl16 = mkl16_at >= 0 ? flops / med[static_cast<size_t>(mkl16_at)] * 1e-9 : 0.0;
+    const double best = std::max({blas, mkl_rate, mkl16});
     row.push_back(fmt::format("{:.1f}", ours));
     row.push_back(fmt::format("{:.0f} %", 100.0 * ours / peak));
     row.push_back(blas_at >= 0 ? fmt::format("{:.1f}", blas) : "n/a");
     row.push_back(mkl_at >= 0 ? fmt::format("{:.1f}", mkl_rate) : "n/a");
+    if (bf16) row.push_back(mkl16_at >= 0 ? fmt::format("{:.1f}", mkl16) : "n/a");
     row.push_back(best > 0 ? fmt::format("{:.2f}x", ours / best) : "n/a");
     t.rows.push_back(row);
   }

@@ -65,6 +65,9 @@ int main(int argc, char** argv) {
     else if (std::strcmp(argv[i], "--batch") == 0 && has) batch = std::max(1, std::atoi(argv[++i]));
     else if (std::strcmp(argv[i], "--steps") == 0 && has) steps = std::max(1, std::atoi(argv[++i]));
     else if (std::strcmp(argv[i], "--model") == 0 && has) which = argv[++i];
+    else if (std::strcmp(argv[i], "--precision") == 0 && has) {
+      if (!bench::set_precision_flag(argv[++i])) return 2;
+    }
     else if (std::strcmp(argv[i], "--device") == 0 && has) {
       if (std::strcmp(argv[++i], "cuda") == 0) {
         if (!cuda_available()) {
@@ -74,7 +77,8 @@ int main(int argc, char** argv) {
         device = Device::CUDA;
       }
     } else {
-      std::printf("usage: bench_jazz [--device cpu|cuda] [--threads N] [--batch B] [--steps N] [--model conv|seed|all] [--quick]\n");
+      std::printf("usage: bench_jazz [--device cpu|cuda] [--threads N] [--batch B] [--steps N] [--model conv|seed|all] [--quick]\n"
+                  "                  [--precision fp32|bf16]\n");
       return 2;
     }
   }
@@ -101,7 +105,7 @@ int main(int argc, char** argv) {
   constexpr int64_t kTrainFiles = 13, kCheckClips = 2;
 
   bench::Table t;
-  t.header = {"model", "input [C, L]", "parameters", "batch", "ISA", "threads", "step ms", "clips/s",
+  t.header = {"model", "input [C, L]", "parameters", "batch", "ISA, products", "threads", "step ms", "clips/s",
               "epoch s (13 files)", "tensors MiB", "RSS MiB", "min MiB", "RSS/min"};
   std::vector<std::string> results;
   for (const Case& c : cases) {
@@ -162,17 +166,18 @@ int main(int argc, char** argv) {
     const double min_mib = (16.0 * static_cast<double>(params) + static_cast<double>(saved_bytes)) / (1 << 20);
     const double step_rss = bench::peak_rss_mib() - rss_base;
     t.rows.push_back({c.name, fmt::format("{} x {}", c.config.in_channels, c.config.length), fmt::format("{}", params),
-                      fmt::format("{}", batch), device == Device::CPU ? cpu_isa() : "-",
+                      fmt::format("{}", batch),
+                      device == Device::CPU ? fmt::format("{} {}", cpu_isa(), bench::precision_name()) : "-",
                       fmt::format("{}", cpu_threads()), fmt::format("{:.1f}", sec * 1e3), fmt::format("{:.2f}", rate),
                       fmt::format("{:.1f}", static_cast<double>(kTrainFiles * c.clips_per_file) / rate),
                       fmt::format("{:.0f}", tensors_mib), fmt::format("{:.0f}", step_rss), fmt::format("{:.0f}", min_mib),
                       fmt::format("{:.2f}", step_rss / min_mib)});
     results.push_back(fmt::format(
         "RESULT {{\"bench\": \"jazz\", \"framework\": \"musicgen\", \"model\": \"{}\", \"device\": \"{}\", \"isa\": \"{}\", "
-        "\"threads\": {}, \"step_ms\": {:.3f}, \"samples_per_s\": {:.3f}, \"loss_first\": {:.7g}, \"peak_rss_mib\": {:.1f}, "
+        "\"precision\": \"{}\", \"threads\": {}, \"step_ms\": {:.3f}, \"samples_per_s\": {:.3f}, \"loss_first\": {:.7g}, \"peak_rss_mib\": {:.1f}, "
         "\"step_rss_mib\": {:.1f}, \"peak_tensor_mib\": {:.1f}, \"min_mib\": {:.1f}, \"pool_calls_per_step\": {:.0f}, "
         "\"params\": {}}}",
-        c.name, device_name(device), cpu_isa(), cpu_threads(), sec * 1e3, rate, first_loss, bench::peak_rss_mib(), step_rss,
+        c.name, device_name(device), cpu_isa(), bench::precision_name(), cpu_threads(), sec * 1e3, rate, first_loss, bench::peak_rss_mib(), step_rss,
         tensors_mib, min_mib, dispatches, params));
   }
   std::printf("jazz VAE training step (forward + backward + Adam), %s, median over steps\n",

@@ -13,7 +13,28 @@
 
 #include <fmt/format.h>
 
+#include "tensor/backend.h"
+
 namespace mg::bench {
+
+// --precision fp32|bf16 of the CPU benchmarks (tensor/backend.h MatmulPrecision):
+// false, with the reason printed, for another value or a CPU without AVX512_BF16.
+inline bool set_precision_flag(const std::string& text) {
+  if (text != "fp32" && text != "bf16") {
+    std::printf("--precision %s: expected fp32 or bf16\n", text.c_str());
+    return false;
+  }
+  if (text == "bf16") {
+    const std::string why = cpu_bf16_unsupported();
+    if (!why.empty()) {
+      std::printf("--precision bf16: %s\n", why.c_str());
+      return false;
+    }
+  }
+  set_matmul_precision(text == "bf16" ? MatmulPrecision::Bf16 : MatmulPrecision::Fp32);
+  return true;
+}
+inline const char* precision_name() { return matmul_precision() == MatmulPrecision::Bf16 ? "bf16" : "fp32"; }
 
 // Peak resident memory of this process so far, MiB.
 inline double peak_rss_mib() {

@@ -247,6 +247,22 @@ int cpu_threads();
 // The CPU instruction set the fast kernels use ("avx512", "avx2", "generic";
 // MUSICGEN_ISA overrides the choice).
 const char* cpu_isa();
+
+// How the CPU backend runs float32 matrix products (GEMM, the convolutions
+// built on it, the LSTM recurrence):
+//   Fp32  float32 operands and sums;
+//   Bf16  operands rounded to bfloat16 (to nearest even) as they are packed,
+//         products summed in float32 (AVX512_BF16's vdpbf16ps): twice the
+//         multiply-adds per instruction. Everything else (the loss, softmax,
+//         the LSTM cell, the optimizer and its master weights) stays float32.
+// float64 is never affected (gradient checks). A matrix-vector product
+// (one row or column) stays float32: it is bound by reading the matrix.
+enum class MatmulPrecision { Fp32, Bf16 };
+// Throws mg::Error naming what the CPU lacks when it cannot run `precision`.
+void set_matmul_precision(MatmulPrecision precision);
+MatmulPrecision matmul_precision();
+// "" when this CPU can run bf16 products; else why not ("this CPU has no AVX512_BF16 (vdpbf16ps)").
+std::string cpu_bf16_unsupported();
 #if defined(MUSICGEN_WITH_CUDA)
 Backend& cuda_backend();  // kernels/cuda; errors when no GPU is present
 #endif

@@ -265,7 +265,7 @@ int run_train(TrainOptions o) {
                                                   o.patience)
                                     : fmt::format("lowest held-out NLL{}", all_positions ? " over all positions"
                                                                                          : " after the window")},
-      {"device", fmt::format("{}, {} CPU threads", mg::device_name(device), mg::cpu_threads())},
+      {"device", mg::app::compute_summary(device)},
       {"seed", std::to_string(o.common.seed)},
       {"output", o.common.out},
   };

@@ -42,12 +42,14 @@ struct CommonOptions {
   std::string device = "cpu";
   uint64_t seed = 42;
   int threads = 0;           // 0: every CPU this process may use
+  std::string precision = "fp32";  // matrix products: fp32 or bf16 (tensor/backend.h MatmulPrecision)
   bool quiet = false;        // --quiet: warnings and errors only
   bool json = false;         // --json: JSON records on stdout (apps/common/run_control.h)
 };
 
 // Adds --data/--epochs/--batch (when with_training; batch limited to
-// max_batch), --device, --seed, --threads, --quiet and --json to a subcommand.
+// max_batch), --device, --seed, --threads, --precision, --quiet and --json to
+// a subcommand.
 void add_common_options(CLI::App* cmd, CommonOptions& o, bool with_training = true, int max_batch = 4096);
 
 // Validators for numeric flags. Each parses the text itself (so an integer
@@ -60,8 +62,13 @@ CLI::Validator number_in(double lo, double hi);
 CLI::Validator positive_up_to(double hi);
 
 // "cpu" or "cuda"; a missing GPU or a CPU-only build is a one-line error
-// naming --device. Also applies --threads, --quiet and --json.
+// naming --device. Also applies --threads, --precision (an error naming the
+// missing instructions on a CPU without AVX512_BF16), --quiet and --json.
 Device setup_device(const CommonOptions& o);
+
+// What runs the numbers, for a run's configuration: "cpu (avx512 kernels, bf16
+// products), 2 threads".
+std::string compute_summary(Device device);
 
 // Bytes of memory this process can still use: MemAvailable of /proc/meminfo,
 // or the physical memory when that cannot be read.

@@ -218,7 +218,7 @@ int run_train(const TrainOptions& o) {
       {"epochs", fmt::format("{} ({} steps of batch {} each)", o.common.epochs, steps_per_epoch, batch)},
       {"data", fmt::format("{}: {} training and {} held-out clips of {:g} s", d.source, d.train.size(), d.test.size(),
                            features.clip_seconds)},
-      {"device", fmt::format("{}, {} CPU threads", o.common.device, mg::cpu_threads())},
+      {"device", mg::app::compute_summary(device)},
       {"seed", std::to_string(seed)},
       {"output", o.common.out},
   };

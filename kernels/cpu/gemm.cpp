@@ -34,9 +34,11 @@ void gemm_reference(const GemmArgs& g) {
 void CpuBackend::gemm(const GemmArgs& g) {
   if (g.m == 0 || g.n == 0 || g.batch == 0) return;
   // float32 through the packed, register-tiled kernels of this CPU's
-  // instruction set; float64 (gradient checks, tests) through the reference.
-  if (g.dtype == DType::F32) kernels().sgemm(g);
-  else gemm_reference(g);
+  // instruction set (bf16 products when asked); float64 (gradient checks,
+  // tests) through the reference.
+  if (g.dtype != DType::F32) return gemm_reference(g);
+  if (matmul_precision() == MatmulPrecision::Bf16) return bf16_kernels()->sgemm(g);
+  kernels().sgemm(g);
 }
 
 }  // namespace mg::cpu

@@ -2,8 +2,12 @@
 // which also checks that the OS saves the wide registers), or MUSICGEN_ISA.
 #include "kernels/cpu/isa.h"
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <string>
+
+#include <fmt/format.h>
 
 #include "tensor/backend.h"
 #include "tensor/error.h"
@@ -70,8 +74,38 @@ const CpuKernels& kernels() {
   return k;
 }
 
+const Bf16Kernels* bf16_kernels() {
+  static const Bf16Kernels* k =
+      active_isa() == Isa::Avx512 && cpu_figures().avx512_bf16 ? &avx512_bf16_kernels() : nullptr;
+  return k;
+}
+
+namespace {
+std::atomic<MatmulPrecision> precision{MatmulPrecision::Fp32};
+}  // namespace
+
 }  // namespace mg::cpu
 
 namespace mg {
+
 const char* cpu_isa() { return cpu::isa_name(cpu::active_isa()); }
+
+std::string cpu_bf16_unsupported() {
+  if (cpu::bf16_kernels()) return "";
+  const cpu::CpuFigures& f = cpu::cpu_figures();
+  if (f.avx512_bf16)
+    return fmt::format("MUSICGEN_ISA={} leaves out AVX512_BF16 (vdpbf16ps), which this CPU has", cpu_isa());
+  return fmt::format("this CPU ({}) has no AVX512_BF16 (vdpbf16ps), which the bf16 kernels need", f.model_name);
+}
+
+void set_matmul_precision(MatmulPrecision p) {
+  if (p == MatmulPrecision::Bf16) {
+    const std::string why = cpu_bf16_unsupported();
+    if (!why.empty()) fail("bf16 matrix products: {}", why);
+  }
+  cpu::precision.store(p);
+}
+
+MatmulPrecision matmul_precision() { return cpu::precision.load(); }
+
 }  // namespace mg

@@ -2,7 +2,8 @@
 // The CPU's fast float32 kernels, one set per instruction set, chosen once at
 // run time from CPUID so that one binary runs well on every x86-64 machine:
 //
-//   avx512   512-bit FMA, 12 x 32 GEMM register tile (24 of 32 zmm registers)
+//   avx512   512-bit FMA, 14 x 32 GEMM register tile (28 of 32 zmm registers),
+//            and with AVX512_BF16 the bf16 products of MatmulPrecision::Bf16
 //   avx2     256-bit FMA, 6 x 16 register tile (12 of 16 ymm registers)
 //   generic  128-bit SSE2 vectors, no FMA: any x86-64 (and the fallback elsewhere)
 //
@@ -11,10 +12,10 @@
 //
 // Each set is compiled from the same source (kernels/cpu/simd_kernels.inl)
 // under a different target region (GCC's target pragma, clang's target
-// attribute), in its own translation unit
-// (isa_avx512.cpp, isa_avx2.cpp, isa_generic.cpp). The AVX2 and AVX-512 sets
-// multiply in the same order with fused multiply-adds, so they give
-// bit-identical GEMM and LSTM results.
+// attribute), in its own translation unit (isa_avx512.cpp,
+// isa_avx512_bf16.cpp, isa_avx2.cpp, isa_generic.cpp). A set gives the same
+// bits at every thread count; two sets may differ in the last bits, as each
+// splits k by its own blocking.
 //
 // These are raw-pointer kernels; kernels/cpu/gemm.cpp and lstm.cpp adapt the
 // backend's tensors to them. The plain loops in gemm.cpp and nn.cpp are the
@@ -94,8 +95,21 @@ struct CpuKernels {
   void (*lstm_cell_backward)(const LstmCell& args);
 };
 
+// bf16 products with float32 sums (AVX512_BF16): the float32 GEMM and LSTM
+// recurrence with both operands rounded to bf16 as they are packed.
+struct Bf16Kernels {
+  GemmBlocking& (*blocking)();  // derived for 2-byte elements
+  void (*sgemm)(const GemmArgs& args);
+  void (*lstm_forward)(const LstmForward& args);    // H even
+  void (*lstm_backward)(const LstmBackward& args);  // H even
+};
+
 // The set for active_isa().
 const CpuKernels& kernels();
+// The bf16 set, or null when this CPU (or the instruction set MUSICGEN_ISA
+// chose) cannot run it.
+const Bf16Kernels* bf16_kernels();
+const Bf16Kernels& avx512_bf16_kernels();  // the caller checks the CPU
 // The set for one instruction set (the caller checks isa_supported).
 const CpuKernels& kernels_for(Isa isa);
 

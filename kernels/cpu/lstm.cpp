@@ -98,6 +98,9 @@ namespace {
 // a step is then a matrix-vector product, which the per-step path does by
 // reading W_hh once (the GEMV of gemm_one), split over the threads.
 constexpr int64_t kFusedMinBatch = 4;
+
+// bf16 products for a layer whose hidden size pairs up (see isa_avx512_bf16.cpp).
+bool bf16_layer(int64_t H) { return matmul_precision() == MatmulPrecision::Bf16 && H % 2 == 0; }
 }  // namespace
 
 void CpuBackend::lstm_sequence_forward(const Tensor& xproj, const Tensor& w_hh, const Tensor& h0, const Tensor& c0,
@@ -115,7 +118,8 @@ void CpuBackend::lstm_sequence_forward(const Tensor& xproj, const Tensor& w_hh, 
   a.hs = hs.data<float>();
   a.cs = cs.data<float>();
   a.acts = acts.data<float>();
-  kernels().lstm_forward(a);
+  if (bf16_layer(a.H)) bf16_kernels()->lstm_forward(a);
+  else kernels().lstm_forward(a);
 }
 
 void CpuBackend::lstm_sequence_backward(const Tensor& g_hs, const Tensor& g_c_last, const Tensor& w_hh,
@@ -140,7 +144,8 @@ void CpuBackend::lstm_sequence_backward(const Tensor& g_hs, const Tensor& g_c_la
   a.dgates = dgates.data<float>();
   a.dh0 = dh0.data<float>();
   a.dc0 = dc0.data<float>();
-  kernels().lstm_backward(a);
+  if (bf16_layer(a.H)) bf16_kernels()->lstm_backward(a);
+  else kernels().lstm_backward(a);
 }
 
 }  // namespace mg::cpu

@@ -79,6 +79,38 @@ inline void vtranspose(VReg (&r)[kW]) {
 }
 #define MG_HAVE_FMA 1
 
+#if defined(MG_HAVE_BF16)
+// bf16 pairs (AVX512_BF16): 32-bit lanes holding bf16(x_k) in the low half
+// and bf16(x_k+1) in the high half, rounded to nearest even by the
+// conversion instructions (which also flush subnormals to zero).
+
+// n consecutive floats from p (n <= 32; zero past n) as 16 pairs: lane i = (p[2i], p[2i+1]).
+inline VReg vbf16_pairs_along(const float* p, int64_t n) {
+  const int64_t n_lo = std::clamp<int64_t>(n, 0, 16), n_hi = std::clamp<int64_t>(n - 16, 0, 16);
+  const __m512 lo = n_lo == 16 ? _mm512_loadu_ps(p) : vload_first(p, n_lo);
+  const __m512 hi = n_hi == 16 ? _mm512_loadu_ps(p + 16) : vload_first(p + 16, n_hi);
+  // Lanes 0..15 of the result are lo's, 16..31 hi's: p[0..31] in memory order.
+  return (__m512)_mm512_cvtne2ps_pbh(hi, lo);
+}
+
+// n pairs across two rows (n <= 16; zero past n; hi may be null: zero):
+// lane i = (lo[i], hi[i]).
+inline VReg vbf16_pairs_across(const float* lo, const float* hi, int64_t n) {
+  const __m512 l = n == 16 ? _mm512_loadu_ps(lo) : vload_first(lo, n);
+  const __m512 h = hi == nullptr ? _mm512_setzero_ps() : n == 16 ? _mm512_loadu_ps(hi) : vload_first(hi, n);
+  // 16-bit lanes 0..15 hold l's values, 16..31 h's; interleave them.
+  const __m512i halves = (__m512i)_mm512_cvtne2ps_pbh(h, l);
+  const __m512i order = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22, 6,
+                                         21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+  return _mm512_castsi512_ps(_mm512_permutexvar_epi16(order, halves));
+}
+
+// acc + a.b per lane: each lane adds the float32 products of its two bf16 pairs.
+inline VReg vdot_bf16(VReg acc, VReg a, VReg b) {
+  return _mm512_dpbf16_ps(acc, (__m512bh)a, (__m512bh)b);
+}
+#endif
+
 #elif defined(MG_ISA_AVX2)
 
 using VReg = __m256;

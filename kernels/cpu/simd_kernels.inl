@@ -1,29 +1,33 @@
-// The fast float32 CPU kernels, written once over the vector layer
-// (simd.inl) and compiled once per instruction set (see isa.h). Included by
-// isa_avx512.cpp, isa_avx2.cpp and isa_generic.cpp inside their target
+// The fast CPU kernels, written once over the vector layer (simd.inl) and
+// compiled once per instruction set (see isa.h). Included by isa_avx512.cpp,
+// isa_avx512_bf16.cpp, isa_avx2.cpp and isa_generic.cpp inside their target
 // region and namespace; the reference loops they are tested against are in
 // gemm.cpp (gemm_reference) and lstm.cpp (lstm_pointwise_*_reference).
 //
-// GEMM: C = alpha op(A) op(B) + beta C, the Goto/BLIS way.
-//   - op(B) is packed once per call (in slabs of a few MB for a deep K) into
-//     NR-wide column panels, KC deep;
-//   - each task packs one MC x KC block of op(A) into MR-tall row panels
-//     (in L2) and sweeps it against the B panels (each kept in L1 while it
-//     meets every A panel of the block);
-//   - the micro-kernel keeps an MR x NR tile of C in registers for KC rank-1
-//     updates: per step it loads NR/kW vectors of B and broadcasts MR values
-//     of A, for MR * NR/kW fused multiply-adds.
-//   Every C element is the same sequence of FMAs whichever task or thread
-//   computes it, so results never depend on the thread count.
+// GEMM: C = alpha op(A) op(B) + beta C, the Goto/BLIS way (the five loops
+// are in gemm_blocked): operands are packed into panels the micro-kernel
+// reads in order, and the micro-kernel keeps an MR x NR tile of C in
+// registers: per k step it loads NR/kW vectors of B and broadcasts MR values
+// of A, for MR * NR/kW multiply-adds. Every C element is the same sequence
+// of operations whichever task or thread computes it, so results never
+// depend on the thread count.
+//
+// Two packed formats share the loops:
+//   F32   one float per k step, fused multiply-adds;
+//   Bf16  (AVX512_BF16 only) two k steps per 32-bit element: the bf16
+//         values of x_k (low half) and x_k+1 (high half), rounded to nearest
+//         even when packed. vdpbf16ps multiplies two such pairs and adds both
+//         products to a float32 lane: twice the multiply-adds of an FMA per
+//         instruction, with float32 sums.
 //
 // LSTM: one layer's recurrence, fused. W_hh is packed once per call with the
 // four gates of each block of NR hidden units side by side, so one pass of the
 // micro-kernel yields all gates of an MR x NR block of (row, unit) pairs; the
 // gate nonlinearities, the cell update and h are computed on that block while
-// it is in L1, and h is written straight into the packed layout the next
-// step's GEMM reads. Batch rows never interact, so each task owns a band of
-// rows for all T steps: one parallel call per layer and direction, no
-// barrier between steps.
+// it is in L1 (always in float32), and h is written straight into the packed
+// layout the next step's GEMM reads. Batch rows never interact, so each task
+// owns a band of rows for all T steps: one parallel call per layer and
+// direction, no barrier between steps.
 
 // The register tile: MR rows of A broadcast against NV vectors of B. Each k
 // step loads NV vectors, broadcasts MR values and issues MR NV FMAs into as
@@ -46,15 +50,6 @@ constexpr int64_t kMR = 4;
 constexpr int64_t kNV = 2;          // vectors per tile row
 constexpr int64_t kNR = kNV * kW;   // tile width in floats
 
-// KC, MC and NC come from this CPU's caches (cpu_figures.h). A benchmark may
-// set others (bench_gemm --sweep) to show how the derived ones compare.
-inline GemmBlocking& blocking() {
-  static GemmBlocking b = derive_blocking(cpu_figures(), kMR, kNR, sizeof(float));
-  return b;
-}
-
-// ---------------------------------------------------------------- micro-kernel
-
 // a b + c with one rounding where the instruction set has FMA, as the vector code.
 inline float sfma(float a, float b, float c) {
 #if defined(MG_HAVE_FMA)
@@ -64,19 +59,51 @@ inline float sfma(float a, float b, float c) {
 #endif
 }
 
-// C[MR x NR] = alpha Σ_p a[p, 0..MR) ⊗ b[p, 0..NR) + beta C over k steps of
-// packed panels (C is not read when beta == 0).
+// ---------------------------------------------------------------- packed formats
+
+struct F32 {
+  using Elem = float;
+  static constexpr int64_t kPack = 1;  // k steps per element
+  static VReg broadcast(Elem a) { return vset1(a); }
+  static VReg load(const Elem* b) { return vload(b); }
+  static VReg madd(VReg a, VReg b, VReg acc) { return vfma(a, b, acc); }
+};
+
+#if defined(MG_HAVE_BF16)
+struct Bf16 {
+  using Elem = uint32_t;
+  static constexpr int64_t kPack = 2;
+  static VReg broadcast(Elem a) { return _mm512_castsi512_ps(_mm512_set1_epi32(static_cast<int>(a))); }
+  static VReg load(const Elem* b) { return vload(reinterpret_cast<const float*>(b)); }
+  static VReg madd(VReg a, VReg b, VReg acc) { return vdot_bf16(acc, a, b); }
+};
+#endif
+
+// KC, MC and NC come from this CPU's caches (cpu_figures.h), for each format's
+// element size. A benchmark may set others (bench_gemm --sweep) to show how
+// the derived ones compare.
+template <typename Fmt = F32>
+GemmBlocking& blocking() {
+  static GemmBlocking b = derive_blocking(cpu_figures(), kMR, kNR, sizeof(typename Fmt::Elem) / Fmt::kPack);
+  return b;
+}
+
+// ---------------------------------------------------------------- micro-kernel
+
+// C[MR x NR] = alpha Σ_p a[p, 0..MR) ⊗ b[p, 0..NR) + beta C over `steps`
+// packed elements of each panel (C is not read when beta == 0).
+// kRows < MR computes only the first kRows rows of the tile (the A panel
+// keeps its MR stride): the last panel of a block whose rows do not divide
+// by MR (256 rows are 18 full panels of 14 and one of 4).
 // A function of its own, and C's row addresses are recomputed after the k
 // loop: with the loop inlined into its caller, or with the row addresses of
 // the prefetch kept live across it, GCC ran out of general registers, parked
 // pointers in vector registers and spilled a B vector to the stack,
 // re-reading it for half of the FMAs.
-// kRows < MR computes only the first kRows rows of the tile (the A panel
-// keeps its MR stride): the last panel of a block whose rows do not divide
-// by MR (256 rows are 18 full panels of 14 and one of 4).
-template <int64_t kRows = kMR>
-[[gnu::noinline]] void micro_kernel(int64_t k, const float* __restrict a, const float* __restrict b,
-                                    float* __restrict c, int64_t ldc, float alpha, float beta) {
+template <typename Fmt, int64_t kRows = kMR>
+[[gnu::noinline]] void micro_kernel(int64_t steps, const typename Fmt::Elem* __restrict a,
+                                    const typename Fmt::Elem* __restrict b, float* __restrict c, int64_t ldc,
+                                    float alpha, float beta) {
   // C is read after the k loop: fetch its lines now, while the loop runs.
   if (beta != 0.0f) {
     float* row = c;
@@ -90,15 +117,15 @@ template <int64_t kRows = kMR>
   for (int64_t r = 0; r < kRows; ++r)
 #pragma GCC unroll 4
     for (int64_t v = 0; v < kNV; ++v) acc[r][v] = vzero();
-  for (int64_t p = 0; p < k; ++p) {
+  for (int64_t p = 0; p < steps; ++p) {
     VReg bv[kNV];
 #pragma GCC unroll 4
-    for (int64_t v = 0; v < kNV; ++v) bv[v] = vload(b + v * kW);
+    for (int64_t v = 0; v < kNV; ++v) bv[v] = Fmt::load(b + v * kW);
 #pragma GCC unroll 16
     for (int64_t r = 0; r < kRows; ++r) {
-      const VReg ar = vset1(a[r]);
+      const VReg ar = Fmt::broadcast(a[r]);
 #pragma GCC unroll 4
-      for (int64_t v = 0; v < kNV; ++v) acc[r][v] = vfma(ar, bv[v], acc[r][v]);
+      for (int64_t v = 0; v < kNV; ++v) acc[r][v] = Fmt::madd(ar, bv[v], acc[r][v]);
     }
     a += kMR;
     b += kNR;
@@ -122,17 +149,18 @@ template <int64_t kRows = kMR>
 // tile goes through a buffer, with the same two roundings as the kernel's
 // own store.
 constexpr int64_t kHalfMR = (kMR + 1) / 2;
-inline void micro_kernel_edge(int64_t k, const float* a, const float* b, float* c, int64_t ldc, int64_t rows,
-                              int64_t cols, float alpha, float beta) {
+template <typename Fmt>
+void micro_kernel_edge(int64_t steps, const typename Fmt::Elem* a, const typename Fmt::Elem* b, float* c,
+                       int64_t ldc, int64_t rows, int64_t cols, float alpha, float beta) {
   const bool half = rows <= kHalfMR;
   if (cols == kNR && rows == (half ? kHalfMR : kMR)) {
-    if (half) micro_kernel<kHalfMR>(k, a, b, c, ldc, alpha, beta);
-    else micro_kernel(k, a, b, c, ldc, alpha, beta);
+    if (half) micro_kernel<Fmt, kHalfMR>(steps, a, b, c, ldc, alpha, beta);
+    else micro_kernel<Fmt>(steps, a, b, c, ldc, alpha, beta);
     return;
   }
   alignas(64) float tile[kMR * kNR];
-  if (half) micro_kernel<kHalfMR>(k, a, b, tile, kNR, 1.0f, 0.0f);
-  else micro_kernel(k, a, b, tile, kNR, 1.0f, 0.0f);
+  if (half) micro_kernel<Fmt, kHalfMR>(steps, a, b, tile, kNR, 1.0f, 0.0f);
+  else micro_kernel<Fmt>(steps, a, b, tile, kNR, 1.0f, 0.0f);
   for (int64_t r = 0; r < rows; ++r) {
     float* out = c + r * ldc;
     const float* t = tile + r * kNR;
@@ -151,36 +179,57 @@ struct Matrix {
   bool trans;  // element (r, c) of op(X) is p[c * ld + r] when trans, else p[r * ld + c]
 };
 
-// dst[p * dst_ld + r] = src[r * ld + p] for r < store, p < cols, reading
-// only rows r < rows (rows <= store) and writing zero for the others: a
-// transpose of a rows x cols block into `store`-wide rows, kW x kW at a time
-// in registers.
-inline void transpose_block(const float* src, int64_t ld, int64_t rows, int64_t cols, float* dst, int64_t dst_ld,
-                            int64_t store) {
+// dst[p * dst_ld + r] = element (r, p) for r < store and p < cols: a
+// transpose in kW x kW register blocks. row(r, p, w) returns elements p ..
+// p+w of row r (w <= kW, zero past w) for r < rows; rows in [rows, store)
+// are zero. The elements are floats or 32-bit bf16 pairs: only their bits move.
+template <typename Row, typename Elem>
+inline void transpose_block(Row&& row, int64_t rows, int64_t cols, Elem* dst, int64_t dst_ld, int64_t store) {
+  static_assert(sizeof(Elem) == sizeof(float));
+  float* out = reinterpret_cast<float*>(dst);
   for (int64_t g = 0; g * kW < store; ++g) {
     const int64_t r0 = g * kW, live = std::clamp<int64_t>(rows - r0, 0, kW);
     const int64_t n = std::min<int64_t>(kW, store - r0);
-    int64_t p = 0;
-    for (; p + kW <= cols; p += kW) {
+    for (int64_t p = 0; p < cols; p += kW) {
+      const int64_t w = std::min<int64_t>(kW, cols - p);
       // Constant indices throughout (unrolled), so the block stays in registers.
       VReg r[kW];
 #pragma GCC unroll 16
-      for (int64_t i = 0; i < kW; ++i) r[i] = i < live ? vload(src + (r0 + i) * ld + p) : vzero();
+      for (int64_t i = 0; i < kW; ++i) r[i] = i < live ? row(r0 + i, p, w) : vzero();
       vtranspose(r);
 #pragma GCC unroll 16
       for (int64_t q = 0; q < kW; ++q) {
-        if (n == kW) vstore(dst + (p + q) * dst_ld + r0, r[q]);
-        else vstore_first(dst + (p + q) * dst_ld + r0, r[q], n);
+        if (q >= w) break;
+        if (n == kW) vstore(out + (p + q) * dst_ld + r0, r[q]);
+        else vstore_first(out + (p + q) * dst_ld + r0, r[q], n);
       }
     }
-    for (; p < cols; ++p)
-      for (int64_t i = 0; i < n; ++i) dst[p * dst_ld + r0 + i] = i < live ? src[(r0 + i) * ld + p] : 0.0f;
   }
 }
 
-// op(A)[i0 .. i0+mc, p0 .. p0+kc] -> MR-row panels: dst[panel][p][r], zero rows past mc.
-inline void pack_a_panel(const Matrix& A, int64_t i0, int64_t rows, int64_t p0, int64_t kc, float* dst) {
-  if (A.trans) {
+// Row loaders for transpose_block: w floats of a row, or w bf16 pairs of
+// consecutive floats of a row (of which `avail` are there: an odd k ends in
+// a pair whose high half is zero).
+inline auto float_rows(const float* src, int64_t ld) {
+  return [=](int64_t r, int64_t p, int64_t w) {
+    const float* s = src + r * ld + p;
+    return w == kW ? vload(s) : vload_first(s, w);
+  };
+}
+#if defined(MG_HAVE_BF16)
+inline auto bf16_pair_rows(const float* src, int64_t ld, int64_t avail) {
+  return [=](int64_t r, int64_t p, int64_t w) {
+    return vbf16_pairs_along(src + r * ld + 2 * p, std::min(2 * w, avail - 2 * p));
+  };
+}
+#endif
+
+// op(A)[i0 .. i0+rows, p0 .. p0+kc] -> one MR-row panel: dst[p][r] (per packed
+// element p), zero rows past `rows`.
+template <typename Fmt>
+void pack_a_panel(const Matrix& A, int64_t i0, int64_t rows, int64_t p0, int64_t kc, typename Fmt::Elem* dst) {
+  if constexpr (Fmt::kPack == 1) {
+    if (!A.trans) return transpose_block(float_rows(A.p + i0 * A.ld + p0, A.ld), rows, kc, dst, kMR, kMR);
     // Stored [k, m]: row p of the panel is contiguous, a vector or two.
     for (int64_t p = 0; p < kc; ++p) {
       const float* src = A.p + (p0 + p) * A.ld + i0;
@@ -193,35 +242,58 @@ inline void pack_a_panel(const Matrix& A, int64_t i0, int64_t rows, int64_t p0, 
         else vstore_first(d + r, v, n);
       }
     }
-    return;
+  } else {
+#if defined(MG_HAVE_BF16)
+    const int64_t pairs = (kc + 1) / 2;
+    if (!A.trans) return transpose_block(bf16_pair_rows(A.p + i0 * A.ld + p0, A.ld, kc), rows, pairs, dst, kMR, kMR);
+    // Stored [k, m]: rows k and k+1 of the panel give one row of pairs.
+    for (int64_t p = 0; p < pairs; ++p) {
+      const float* lo = A.p + (p0 + 2 * p) * A.ld + i0;
+      const float* hi = 2 * p + 1 < kc ? lo + A.ld : nullptr;
+      float* d = reinterpret_cast<float*>(dst + p * kMR);
+#pragma GCC unroll 4
+      for (int64_t r = 0; r < kMR; r += kW) {
+        const int64_t n = std::min<int64_t>(kW, kMR - r), live = std::clamp<int64_t>(rows - r, 0, n);
+        const VReg v = vbf16_pairs_across(lo + r, hi ? hi + r : nullptr, live);
+        if (n == kW) vstore(d + r, v);
+        else vstore_first(d + r, v, n);
+      }
+    }
+#endif
   }
-  // Stored [m, k]: a transpose of rows x kc.
-  transpose_block(A.p + i0 * A.ld + p0, A.ld, rows, kc, dst, kMR, kMR);
 }
 
-inline void pack_a(const Matrix& A, int64_t i0, int64_t mc, int64_t p0, int64_t kc, float* dst) {
-  for (int64_t pan = 0; pan * kMR < mc; ++pan)
-    pack_a_panel(A, i0 + pan * kMR, std::min(kMR, mc - pan * kMR), p0, kc, dst + pan * kc * kMR);
-}
-
-// op(B)[p0 .. p0+kc, j0 .. j0+cols] -> one NR-column panel: dst[p][c], zero columns past cols.
-inline void pack_b_panel(const Matrix& B, int64_t p0, int64_t kc, int64_t j0, int64_t cols, float* dst) {
-  if (!B.trans) {
+// op(B)[p0 .. p0+kc, j0 .. j0+cols] -> one NR-column panel: dst[p][c] (per
+// packed element p), zero columns past `cols`.
+template <typename Fmt>
+void pack_b_panel(const Matrix& B, int64_t p0, int64_t kc, int64_t j0, int64_t cols, typename Fmt::Elem* dst) {
+  if constexpr (Fmt::kPack == 1) {
+    if (B.trans) return transpose_block(float_rows(B.p + j0 * B.ld + p0, B.ld), cols, kc, dst, kNR, kNR);
     for (int64_t p = 0; p < kc; ++p) {
       const float* src = B.p + (p0 + p) * B.ld + j0;
       float* d = dst + p * kNR;
-      if (cols == kNR) {
 #pragma GCC unroll 4
-        for (int64_t v = 0; v < kNV; ++v) vstore(d + v * kW, vload(src + v * kW));
-      } else {
-        for (int64_t c = 0; c < cols; ++c) d[c] = src[c];
-        for (int64_t c = cols; c < kNR; ++c) d[c] = 0.0f;
+      for (int64_t v = 0; v < kNV; ++v) {
+        const int64_t live = std::clamp<int64_t>(cols - v * kW, 0, kW);
+        vstore(d + v * kW, live == kW ? vload(src + v * kW) : vload_first(src + v * kW, live));
       }
     }
-    return;
+  } else {
+#if defined(MG_HAVE_BF16)
+    const int64_t pairs = (kc + 1) / 2;
+    if (B.trans) return transpose_block(bf16_pair_rows(B.p + j0 * B.ld + p0, B.ld, kc), cols, pairs, dst, kNR, kNR);
+    for (int64_t p = 0; p < pairs; ++p) {
+      const float* lo = B.p + (p0 + 2 * p) * B.ld + j0;
+      const float* hi = 2 * p + 1 < kc ? lo + B.ld : nullptr;
+      float* d = reinterpret_cast<float*>(dst + p * kNR);
+#pragma GCC unroll 4
+      for (int64_t v = 0; v < kNV; ++v) {
+        const int64_t live = std::clamp<int64_t>(cols - v * kW, 0, kW);
+        vstore(d + v * kW, vbf16_pairs_across(lo + v * kW, hi ? hi + v * kW : nullptr, live));
+      }
+    }
+#endif
   }
-  // Stored [n, k]: a transpose of cols x kc.
-  transpose_block(B.p + j0 * B.ld + p0, B.ld, cols, kc, dst, kNR, kNR);
 }
 
 // ---------------------------------------------------------------- GEMV (one row of C)
@@ -302,44 +374,33 @@ inline void gemv_row(int64_t n, int64_t k, const float* a, int64_t inc, const Ma
 
 // Growable scratch that stays allocated between calls (allocating and
 // zeroing per call costs more than the small GEMMs of an LSTM step).
-inline float* scratch(std::vector<float>& buf, int64_t floats) {
-  if (buf.size() < static_cast<size_t>(floats)) buf.resize(static_cast<size_t>(floats));
+template <typename T>
+T* scratch(std::vector<T>& buf, int64_t count) {
+  if (buf.size() < static_cast<size_t>(count)) buf.resize(static_cast<size_t>(count));
   return buf.data();
 }
 
-inline void gemm_one(int64_t m, int64_t n, int64_t k, const Matrix& A, const Matrix& B, float* C, int64_t ldc,
-                     float alpha, float beta) {
-  if (k == 0 || alpha == 0.0f) {
-    parallel_for(m, 64, [&](int64_t i0, int64_t i1) {
-      for (int64_t i = i0; i < i1; ++i)
-        for (int64_t j = 0; j < n; ++j) C[i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[i * ldc + j];
-    });
-    return;
-  }
-  if (m == 1) {
-    // One row: a matrix-vector product, bound by reading B once.
-    gemv_row(n, k, A.p, A.trans ? A.ld : 1, B, C, 1, alpha, beta);
-    return;
-  }
-  if (n == 1) {
-    // One column: the same product transposed, C[:, 0]ᵀ = op(B)ᵀ op(A)ᵀ.
-    gemv_row(m, k, B.p, B.trans ? 1 : B.ld, Matrix{A.p, A.ld, !A.trans}, C, ldc, alpha, beta);
-    return;
-  }
-  // The five loops around the micro-kernel, BLIS's order with the roles of
-  // A and B exchanged (the broadcast operand is A here):
-  //   rows of A in MC blocks, packed once into L3 and shared by every thread;
-  //   k in KC slices;
-  //   columns of B in blocks of at most NC, one task each: the task packs its
-  //   block into its own L2 and sweeps it with every MR-row A micro-panel,
-  //   which stays in L1 while the NR-column B micro-panels stream past it.
-  // The k split depends only on k and KC, so every C element is the same
-  // sequence of FMAs whichever task or thread computes it.
-  const GemmBlocking& bk = blocking();
+// The five loops around the micro-kernel, BLIS's order with the roles of A
+// and B exchanged (the broadcast operand is A here):
+//   rows of A in MC blocks, packed once into L3 and shared by every thread;
+//   k in KC slices;
+//   columns of B in blocks of at most NC, one task each: the task packs its
+//   block into its own L2 and sweeps it with every MR-row A micro-panel,
+//   which stays in L1 while the NR-column B micro-panels stream past it.
+// The k split depends only on k and KC, so every C element is the same
+// sequence of operations whichever task or thread computes it.
+template <typename Fmt>
+void gemm_blocked(int64_t m, int64_t n, int64_t k, const Matrix& A, const Matrix& B, float* C, int64_t ldc,
+                  float alpha, float beta) {
+  using Elem = typename Fmt::Elem;
+  const GemmBlocking& bk = blocking<Fmt>();
   const int64_t threads = num_threads();
   const bool parallel = threads > 1 && static_cast<double>(m) * n * k > 2.0e6;
-  // Even slices: k = 170 with KC = 160 becomes 85 + 85, not 160 + 10.
-  const int64_t kslices = (k + bk.kc - 1) / bk.kc, kc_max = (k + kslices - 1) / kslices;
+  // Even slices (k = 170 with KC = 160 becomes 85 + 85, not 160 + 10), each a
+  // whole number of packed elements.
+  const int64_t kslices = (k + bk.kc - 1) / bk.kc;
+  const int64_t kc_max = ((k + kslices - 1) / kslices + Fmt::kPack - 1) / Fmt::kPack * Fmt::kPack;
+  const int64_t steps_max = kc_max / Fmt::kPack;
   const int64_t mblocks = (m + bk.mc - 1) / bk.mc;
   const int64_t mc_max = ((m + mblocks - 1) / mblocks + kMR - 1) / kMR * kMR;
   // Column blocks: at most NC wide, and at least two per thread when the
@@ -353,16 +414,16 @@ inline void gemm_one(int64_t m, int64_t n, int64_t k, const Matrix& A, const Mat
   const int64_t row_groups = parallel ? std::clamp<int64_t>((2 * threads + col_blocks - 1) / col_blocks, 1,
                                                             (m + kMR - 1) / kMR) : 1;
 
-  static thread_local std::vector<float> abuf;
-  float* apack = scratch(abuf, mc_max * kc_max);
+  static thread_local std::vector<Elem> abuf;
+  Elem* apack = scratch(abuf, mc_max * steps_max);
   for (int64_t i0 = 0; i0 < m; i0 += mc_max) {
     const int64_t mc = std::min(mc_max, m - i0);
     const int64_t apanels = (mc + kMR - 1) / kMR;
     for (int64_t p0 = 0; p0 < k; p0 += kc_max) {
-      const int64_t kc = std::min(kc_max, k - p0);
+      const int64_t kc = std::min(kc_max, k - p0), steps = (kc + Fmt::kPack - 1) / Fmt::kPack;
       const float beta_k = p0 == 0 ? beta : 1.0f;  // later slices accumulate
       auto pack_task = [&](int64_t pan) {
-        pack_a_panel(A, i0 + pan * kMR, std::min(kMR, mc - pan * kMR), p0, kc, apack + pan * kc * kMR);
+        pack_a_panel<Fmt>(A, i0 + pan * kMR, std::min(kMR, mc - pan * kMR), p0, kc, apack + pan * steps * kMR);
       };
       if (parallel) run_tasks(apanels, TaskRef(pack_task));
       else for (int64_t pan = 0; pan < apanels; ++pan) pack_task(pan);
@@ -373,19 +434,19 @@ inline void gemm_one(int64_t m, int64_t n, int64_t k, const Matrix& A, const Mat
         const int64_t jp0 = cb * panels_per_block, jp1 = std::min(npanels, jp0 + panels_per_block);
         const int64_t ap0 = rg * panels_per_group, ap1 = std::min(apanels, ap0 + panels_per_group);
         if (jp0 >= jp1 || ap0 >= ap1) return;
-        static thread_local std::vector<float> bbuf;
-        float* bpack = scratch(bbuf, (jp1 - jp0) * kc * kNR);
+        static thread_local std::vector<Elem> bbuf;
+        Elem* bpack = scratch(bbuf, (jp1 - jp0) * steps * kNR);
         for (int64_t jp = jp0; jp < jp1; ++jp)
-          pack_b_panel(B, p0, kc, jp * kNR, std::min(kNR, n - jp * kNR), bpack + (jp - jp0) * kc * kNR);
+          pack_b_panel<Fmt>(B, p0, kc, jp * kNR, std::min(kNR, n - jp * kNR), bpack + (jp - jp0) * steps * kNR);
         for (int64_t ap = ap0; ap < ap1; ++ap) {
           const int64_t ir = ap * kMR, rows = std::min(kMR, mc - ir);
-          const float* a = apack + ap * kc * kMR;
+          const Elem* a = apack + ap * steps * kMR;
           for (int64_t jp = jp0; jp < jp1; ++jp) {
             const int64_t j0 = jp * kNR, cols = std::min(kNR, n - j0);
-            const float* b = bpack + (jp - jp0) * kc * kNR;
+            const Elem* b = bpack + (jp - jp0) * steps * kNR;
             float* c = C + (i0 + ir) * ldc + j0;
-            if (rows == kMR && cols == kNR) micro_kernel(kc, a, b, c, ldc, alpha, beta_k);
-            else micro_kernel_edge(kc, a, b, c, ldc, rows, cols, alpha, beta_k);
+            if (rows == kMR && cols == kNR) micro_kernel<Fmt>(steps, a, b, c, ldc, alpha, beta_k);
+            else micro_kernel_edge<Fmt>(steps, a, b, c, ldc, rows, cols, alpha, beta_k);
           }
         }
       };
@@ -396,14 +457,44 @@ inline void gemm_one(int64_t m, int64_t n, int64_t k, const Matrix& A, const Mat
   }
 }
 
-inline void sgemm(const GemmArgs& g) {
+template <typename Fmt>
+void gemm_one(int64_t m, int64_t n, int64_t k, const Matrix& A, const Matrix& B, float* C, int64_t ldc, float alpha,
+              float beta) {
+  if (k == 0 || alpha == 0.0f) {
+    parallel_for(m, 64, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i)
+        for (int64_t j = 0; j < n; ++j) C[i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[i * ldc + j];
+    });
+    return;
+  }
+  // A matrix-vector product is bound by reading the matrix once: float32 in
+  // either format (packing it to bf16 would read it as often).
+  if (m == 1) {
+    gemv_row(n, k, A.p, A.trans ? A.ld : 1, B, C, 1, alpha, beta);
+    return;
+  }
+  if (n == 1) {
+    // One column: the same product transposed, C[:, 0]ᵀ = op(B)ᵀ op(A)ᵀ.
+    gemv_row(m, k, B.p, B.trans ? 1 : B.ld, Matrix{A.p, A.ld, !A.trans}, C, ldc, alpha, beta);
+    return;
+  }
+  gemm_blocked<Fmt>(m, n, k, A, B, C, ldc, alpha, beta);
+}
+
+template <typename Fmt>
+void gemm_batch(const GemmArgs& g) {
   for (int64_t bi = 0; bi < g.batch; ++bi) {
     Matrix A{static_cast<const float*>(g.a) + bi * g.stride_a, g.lda, g.trans_a};
     Matrix B{static_cast<const float*>(g.b) + bi * g.stride_b, g.ldb, g.trans_b};
-    gemm_one(g.m, g.n, g.k, A, B, static_cast<float*>(g.c) + bi * g.stride_c, g.ldc, static_cast<float>(g.alpha),
-             static_cast<float>(g.beta));
+    gemm_one<Fmt>(g.m, g.n, g.k, A, B, static_cast<float*>(g.c) + bi * g.stride_c, g.ldc, static_cast<float>(g.alpha),
+                  static_cast<float>(g.beta));
   }
 }
+
+inline void sgemm(const GemmArgs& g) { gemm_batch<F32>(g); }
+#if defined(MG_HAVE_BF16)
+inline void sgemm_bf16(const GemmArgs& g) { gemm_batch<Bf16>(g); }
+#endif
 
 // ---------------------------------------------------------------- LSTM cell math
 
@@ -502,40 +593,72 @@ inline int64_t lstm_band_tiles(int64_t B) {
 }
 
 // W_hhᵀ [H, 4H] as the GEMM's B, in NR-unit blocks with the four gate panels
-// of a block adjacent: panel (u, q) [H][NR] holds W_hh[q H + u NR + c][p].
-inline void pack_w_forward(const float* w_hh, int64_t H, float* dst) {
-  const int64_t ublocks = (H + kNR - 1) / kNR;
+// of a block adjacent: panel (u, q) [steps][NR] holds W_hh[q H + u NR + c][p].
+template <typename Fmt>
+void pack_w_forward(const float* w_hh, int64_t H, typename Fmt::Elem* dst) {
+  const int64_t ublocks = (H + kNR - 1) / kNR, steps = (H + Fmt::kPack - 1) / Fmt::kPack;
   const Matrix Wt{w_hh, H, true};  // op = transpose of the stored [4H, H]
   parallel_for(ublocks * 4, 1, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t u = t / 4, q = t % 4;
       const int64_t cols = std::min(kNR, H - u * kNR);
-      pack_b_panel(Wt, 0, H, q * H + u * kNR, cols, dst + t * H * kNR);
+      pack_b_panel<Fmt>(Wt, 0, H, q * H + u * kNR, cols, dst + t * steps * kNR);
     }
   });
 }
 
-// W_hh [4H, H] as the backward GEMM's B (dh = dgates W_hh): panel u [4H][NR].
-inline void pack_w_backward(const float* w_hh, int64_t H, float* dst) {
-  const int64_t ublocks = (H + kNR - 1) / kNR;
+// W_hh [4H, H] as the backward GEMM's B (dh = dgates W_hh): panel u [steps of 4H][NR].
+template <typename Fmt>
+void pack_w_backward(const float* w_hh, int64_t H, typename Fmt::Elem* dst) {
+  const int64_t ublocks = (H + kNR - 1) / kNR, steps = (4 * H + Fmt::kPack - 1) / Fmt::kPack;
   const Matrix W{w_hh, H, false};
   parallel_for(ublocks, 1, [&](int64_t u0, int64_t u1) {
     for (int64_t u = u0; u < u1; ++u)
-      pack_b_panel(W, 0, 4 * H, u * kNR, std::min(kNR, H - u * kNR), dst + u * 4 * H * kNR);
+      pack_b_panel<Fmt>(W, 0, 4 * H, u * kNR, std::min(kNR, H - u * kNR), dst + u * steps * kNR);
   });
 }
 
-// Rows [r0, r0 + rows) of src [*, K] (row stride K) into MR-row panels [K][MR].
-inline void pack_rows(const float* src, int64_t r0, int64_t rows, int64_t K, float* dst) {
-  pack_a(Matrix{src, K, false}, r0, rows, 0, K, dst);
+// Rows [r0, r0 + rows) of src [*, K] (row stride K) into MR-row panels [steps][MR].
+template <typename Fmt>
+void pack_rows(const float* src, int64_t r0, int64_t rows, int64_t K, typename Fmt::Elem* dst) {
+  const int64_t steps = (K + Fmt::kPack - 1) / Fmt::kPack;
+  for (int64_t pan = 0; pan * kMR < rows; ++pan)
+    pack_a_panel<Fmt>(Matrix{src, K, false}, r0 + pan * kMR, std::min(kMR, rows - pan * kMR), 0, K,
+                      dst + pan * steps * kMR);
 }
 
-inline void lstm_forward(const LstmForward& a) {
+// A tile's values for k = k0 .. k0+count (tile[r * kNR + j], r < rows, the
+// rest of the MR rows zero) into a packed A panel: dst[k][r] for F32, the
+// pairs (k, k+1) for Bf16 (k0 and count even).
+template <typename Fmt>
+void put_panel_columns(const float* tile, int64_t rows, int64_t k0, int64_t count, typename Fmt::Elem* dst) {
+  if constexpr (Fmt::kPack == 1) {
+    float* d = dst + k0 * kMR;
+    for (int64_t j = 0; j < count; ++j)
+      for (int64_t r = 0; r < kMR; ++r) d[j * kMR + r] = r < rows ? tile[r * kNR + j] : 0.0f;
+  } else {
+#if defined(MG_HAVE_BF16)
+    uint32_t* d = dst + k0 / 2 * kMR;
+    alignas(64) uint32_t pairs[kW];
+    for (int64_t r = 0; r < kMR; ++r) {
+      for (int64_t j = 0; j < count; j += 2 * kW) {
+        const int64_t n = std::min<int64_t>(2 * kW, count - j);
+        if (r < rows) vstore(reinterpret_cast<float*>(pairs), vbf16_pairs_along(tile + r * kNR + j, n));
+        for (int64_t jj = 0; jj < n / 2; ++jj) d[(j / 2 + jj) * kMR + r] = r < rows ? pairs[jj] : 0u;
+      }
+    }
+#endif
+  }
+}
+
+template <typename Fmt>
+void lstm_forward_fused(const LstmForward& a) {
+  using Elem = typename Fmt::Elem;
   const int64_t T = a.T, B = a.B, H = a.H, G = 4 * H;
-  const int64_t ublocks = (H + kNR - 1) / kNR;
-  static thread_local std::vector<float> wbuf;
-  float* wp = scratch(wbuf, ublocks * 4 * H * kNR);
-  pack_w_forward(a.w_hh, H, wp);
+  const int64_t ublocks = (H + kNR - 1) / kNR, steps = (H + Fmt::kPack - 1) / Fmt::kPack;
+  static thread_local std::vector<Elem> wbuf;
+  Elem* wp = scratch(wbuf, ublocks * 4 * steps * kNR);
+  pack_w_forward<Fmt>(a.w_hh, H, wp);
 
   const int64_t band_tiles = lstm_band_tiles(B), band_rows = band_tiles * kMR;
   const int64_t bands = (B + band_rows - 1) / band_rows;
@@ -543,16 +666,16 @@ inline void lstm_forward(const LstmForward& a) {
     const int64_t r0 = bi * band_rows, rows = std::min(band_rows, B - r0);
     const int64_t tiles = (rows + kMR - 1) / kMR;
     // h_{t-1} of this band, packed for the GEMM; two buffers, read one, write the other.
-    static thread_local std::vector<float> hbuf;
-    float* hpack[2];
-    hpack[0] = scratch(hbuf, 2 * tiles * H * kMR);
-    hpack[1] = hpack[0] + tiles * H * kMR;
-    pack_rows(a.h0, r0, rows, H, hpack[0]);
+    static thread_local std::vector<Elem> hbuf;
+    Elem* hpack[2];
+    hpack[0] = scratch(hbuf, 2 * tiles * steps * kMR);
+    hpack[1] = hpack[0] + tiles * steps * kMR;
+    pack_rows<Fmt>(a.h0, r0, rows, H, hpack[0]);
     alignas(64) float gates[4][kMR * kNR];
     alignas(64) float hout[kMR * kNR];
     for (int64_t t = 0; t < T; ++t) {
-      const float* hp = hpack[t & 1];
-      float* hnext = hpack[(t + 1) & 1];
+      const Elem* hp = hpack[t & 1];
+      Elem* hnext = hpack[(t + 1) & 1];
       const float* xp = a.xproj + t * B * G;
       const float* cprev = t == 0 ? a.c0 : a.cs + (t - 1) * B * H;
       float* hs = a.hs + t * B * H;
@@ -563,7 +686,7 @@ inline void lstm_forward(const LstmForward& a) {
         for (int64_t ti = 0; ti < tiles; ++ti) {
           const int64_t rt = std::min(kMR, rows - ti * kMR);
           for (int64_t q = 0; q < 4; ++q)
-            micro_kernel(H, hp + ti * H * kMR, wp + (u * 4 + q) * H * kNR, gates[q], kNR, 1.0f, 0.0f);
+            micro_kernel<Fmt>(steps, hp + ti * steps * kMR, wp + (u * 4 + q) * steps * kNR, gates[q], kNR, 1.0f, 0.0f);
           for (int64_t r = 0; r < rt; ++r) {
             const int64_t row = r0 + ti * kMR + r;
             const float* x = xp + row * G + j0;
@@ -577,10 +700,8 @@ inline void lstm_forward(const LstmForward& a) {
             for_vectors<5, 6>(units, in, out, cell_forward);
             for (int64_t j = 0; j < units; ++j) hout[r * kNR + j] = hs[row * H + j0 + j];
           }
-          // h_t into the next step's packed A: element (row r, k = unit j) at [j][r].
-          float* dst = hnext + ti * H * kMR + j0 * kMR;
-          for (int64_t j = 0; j < units; ++j)
-            for (int64_t r = 0; r < kMR; ++r) dst[j * kMR + r] = r < rt ? hout[r * kNR + j] : 0.0f;
+          // h_t into the next step's packed A: element (row r, k = unit j0 + j).
+          put_panel_columns<Fmt>(hout, rt, j0, units, hnext + ti * steps * kMR);
         }
       }
     }
@@ -588,23 +709,25 @@ inline void lstm_forward(const LstmForward& a) {
   run_tasks(bands, TaskRef(band));
 }
 
-inline void lstm_backward(const LstmBackward& a) {
+template <typename Fmt>
+void lstm_backward_fused(const LstmBackward& a) {
+  using Elem = typename Fmt::Elem;
   const int64_t T = a.T, B = a.B, H = a.H, G = 4 * H;
-  const int64_t ublocks = (H + kNR - 1) / kNR;
-  static thread_local std::vector<float> wbuf;
-  float* wp = scratch(wbuf, ublocks * G * kNR);
-  pack_w_backward(a.w_hh, H, wp);
+  const int64_t ublocks = (H + kNR - 1) / kNR, steps = (G + Fmt::kPack - 1) / Fmt::kPack;
+  static thread_local std::vector<Elem> wbuf;
+  Elem* wp = scratch(wbuf, ublocks * steps * kNR);
+  pack_w_backward<Fmt>(a.w_hh, H, wp);
 
   const int64_t band_tiles = lstm_band_tiles(B), band_rows = band_tiles * kMR;
   const int64_t bands = (B + band_rows - 1) / band_rows;
   auto band = [&](int64_t bi) {
     const int64_t r0 = bi * band_rows, rows = std::min(band_rows, B - r0);
     const int64_t tiles = (rows + kMR - 1) / kMR;
-    // dgates of the step after, packed as the GEMM's A: [tile][4H][MR]; two buffers.
-    static thread_local std::vector<float> gbuf;
-    float* gpack[2];
-    gpack[0] = scratch(gbuf, 2 * tiles * G * kMR);
-    gpack[1] = gpack[0] + tiles * G * kMR;
+    // dgates of the step after, packed as the GEMM's A: [tile][steps][MR]; two buffers.
+    static thread_local std::vector<Elem> gbuf;
+    Elem* gpack[2];
+    gpack[0] = scratch(gbuf, 2 * tiles * steps * kMR);
+    gpack[1] = gpack[0] + tiles * steps * kMR;
     // dc carried from step to step lives in dc0's rows, which end up holding dc_0.
     for (int64_t r = 0; r < rows; ++r)
       for (int64_t j = 0; j < H; ++j)
@@ -612,14 +735,14 @@ inline void lstm_backward(const LstmBackward& a) {
     alignas(64) float dh[kMR * kNR];
     alignas(64) float dg[4][kMR * kNR];
     for (int64_t t = T - 1; t >= -1; --t) {
-      const float* gp = gpack[(t + 1) & 1];  // dgates[t + 1], packed (unused at t = T - 1)
-      float* gnext = gpack[t & 1];
+      const Elem* gp = gpack[(t + 1) & 1];  // dgates[t + 1], packed (unused at t = T - 1)
+      Elem* gnext = gpack[t & 1];
       for (int64_t u = 0; u < ublocks; ++u) {
         const int64_t j0 = u * kNR, units = std::min(kNR, H - j0);
         for (int64_t ti = 0; ti < tiles; ++ti) {
           const int64_t rt = std::min(kMR, rows - ti * kMR);
           // The recurrent part of dh_t: dgates[t + 1] W_hh.
-          if (t < T - 1) micro_kernel(G, gp + ti * G * kMR, wp + u * G * kNR, dh, kNR, 1.0f, 0.0f);
+          if (t < T - 1) micro_kernel<Fmt>(steps, gp + ti * steps * kMR, wp + u * steps * kNR, dh, kNR, 1.0f, 0.0f);
           else
             for (int64_t e = 0; e < kMR * kNR; ++e) dh[e] = 0.0f;
           if (t < 0) {
@@ -647,16 +770,19 @@ inline void lstm_backward(const LstmBackward& a) {
             for (int64_t q = 0; q < 4; ++q)
               for (int64_t j = 0; j < units; ++j) dg[q][r * kNR + j] = dgo[q * H + j];
           }
-          // dgates[t] into the packed A of the next GEMM: element (row r, k = q H + unit) at [k][r].
-          float* dst = gnext + ti * G * kMR;
-          for (int64_t q = 0; q < 4; ++q)
-            for (int64_t j = 0; j < units; ++j) {
-              float* d = dst + (q * H + j0 + j) * kMR;
-              for (int64_t r = 0; r < kMR; ++r) d[r] = r < rt ? dg[q][r * kNR + j] : 0.0f;
-            }
+          // dgates[t] into the packed A of the next GEMM: element (row r, k = q H + unit).
+          for (int64_t q = 0; q < 4; ++q) put_panel_columns<Fmt>(dg[q], rt, q * H + j0, units, gnext + ti * steps * kMR);
         }
       }
     }
   };
   run_tasks(bands, TaskRef(band));
 }
+
+inline void lstm_forward(const LstmForward& a) { lstm_forward_fused<F32>(a); }
+inline void lstm_backward(const LstmBackward& a) { lstm_backward_fused<F32>(a); }
+#if defined(MG_HAVE_BF16)
+// The bf16 pairs of h and dgates never straddle two unit blocks or gates when H is even.
+inline void lstm_forward_bf16(const LstmForward& a) { lstm_forward_fused<Bf16>(a); }
+inline void lstm_backward_bf16(const LstmBackward& a) { lstm_backward_fused<Bf16>(a); }
+#endif
