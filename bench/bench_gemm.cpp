@@ -8,6 +8,7 @@
 // use. The header prints what the blocking was derived from: the caches read
 // from CPUID, the register tile and the FMA chains it must cover.
 //   bench_gemm [--threads N] [--repeats R] [--quick] [--only MxNxK] [--sweep] [--mkl PATH] [--precision fp32|bf16]
+//   bench_gemm --peak [--threads N]: only the measured peaks, as one RESULT line (bench/compare/run.py)
 // --precision bf16 times musicgen's bf16 products (float32 in and out, bf16
 // operands, float32 sums; AVX512_BF16) against the same float32 libraries,
 // and measures the peak as vdpbf16ps chains (two multiply-adds per lane).
@@ -191,11 +192,12 @@ std::vector<uint16_t> to_bf16(const Tensor& t) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool quick = false, sweep = false, bf16 = false;
+  bool quick = false, sweep = false, bf16 = false, peak_only = false;
   int repeats = 15;
   std::string only, mkl_path;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--quick") == 0) quick = true;
+    else if (std::strcmp(argv[i], "--peak") == 0) peak_only = true;
     else if (std::strcmp(argv[i], "--sweep") == 0) sweep = true;
     else if (std::strcmp(argv[i], "--threads") == 0 && i + 1 < argc) set_cpu_threads(std::atoi(argv[++i]));
     else if (std::strcmp(argv[i], "--repeats") == 0 && i + 1 < argc) repeats = std::max(3, std::atoi(argv[++i]));
@@ -211,7 +213,7 @@ int main(int argc, char** argv) {
     }
     else {
       std::printf("usage: bench_gemm [--threads N] [--repeats R] [--quick] [--only MxNxK] [--sweep] [--mkl PATH] "
-                  "[--precision fp32|bf16]\n");
+                  "[--precision fp32|bf16]\n       bench_gemm --peak [--threads N]\n");
       return 2;
     }
   }
@@ -253,6 +255,17 @@ int main(int argc, char** argv) {
     cases = kept;
   }
   const cpu::Isa isa = cpu::active_isa();
+  if (peak_only) {
+    // FMA peak at this ISA's width, and the vdpbf16ps peak where the CPU has it.
+    const double fp32 = fma_peak(isa, threads, false);
+    const double bf16_peak = cpu_bf16_unsupported().empty() ? fma_peak(isa, threads, true) : 0.0;
+    std::printf("peak of %d thread%s: FMA (%s) %.1f GFLOP/s, vdpbf16ps %s\n", threads, threads == 1 ? "" : "s",
+                cpu::isa_name(isa), fp32, bf16_peak > 0 ? fmt::format("{:.1f} GFLOP/s", bf16_peak).c_str() : "n/a");
+    std::printf("RESULT {\"bench\": \"peak\", \"threads\": %d, \"isa\": \"%s\", \"fp32_gflops\": %.2f, "
+                "\"bf16_gflops\": %.2f, \"cpu\": \"%s\", \"build\": \"%s\"}\n",
+                threads, cpu::isa_name(isa), fp32, bf16_peak, cpu::cpu_figures().model_name.c_str(), build_description());
+    return 0;
+  }
   const cpu::CpuKernels& kernels = cpu::kernels();
   const cpu::CpuFigures& figures = cpu::cpu_figures();
   cpu::GemmBlocking& blocking = bf16 ? cpu::bf16_kernels()->blocking() : kernels.blocking();
@@ -264,7 +277,7 @@ int main(int argc, char** argv) {
   std::printf("GEMM float32 in and out (musicgen: %s), %d thread%s, musicgen ISA %s\n",
               bf16 ? "bf16 operands, float32 sums" : "float32 products", threads, threads == 1 ? "" : "s",
               cpu::isa_name(isa));
-  std::printf("CPU: %s\n", cpu::describe(figures).c_str());
+  std::printf("CPU: %s\nbuild: %s\n", cpu::describe(figures).c_str(), build_description());
   std::printf("register tile %ld x %ld: %ld accumulators for %.1f FMA chains in flight (measured); "
               "blocking derived from the caches: KC %ld, MC %ld, NC %ld\n",
               static_cast<long>(derived.mr), static_cast<long>(derived.nr), static_cast<long>(accumulators), chains,

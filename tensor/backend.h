@@ -215,7 +215,16 @@ class Backend {
   MemoryUse memory_use() const { return {live_.load(), peak_.load()}; }
   void reset_peak_memory() { peak_.store(live_.load()); }
 
+  // Floating-point operations of the matrix products run so far (2 m n k for
+  // each GEMM, the convolutions built on it and the LSTM recurrence), the
+  // work a benchmark holds against the machine's peak. Counted on the CPU.
+  double matmul_flops() const { return flops_.load(); }
+
  protected:
+  void count_flops(double flops) {
+    for (double f = flops_.load(); !flops_.compare_exchange_weak(f, f + flops);) {
+    }
+  }
   // Called by allocate (+bytes) and deallocate (-bytes).
   void count_allocation(int64_t bytes) {
     const int64_t now = live_.fetch_add(bytes) + bytes;
@@ -225,6 +234,7 @@ class Backend {
 
  private:
   std::atomic<int64_t> live_{0}, peak_{0};
+  std::atomic<double> flops_{0};
 };
 
 Backend& backend_for(Device device);
@@ -247,6 +257,10 @@ int cpu_threads();
 // The CPU instruction set the fast kernels use ("avx512", "avx2", "generic";
 // MUSICGEN_ISA overrides the choice).
 const char* cpu_isa();
+
+// The build, as benchmark tables report it: "Release, portable x86-64,
+// kernels chosen at run time" or "Release, -march=native".
+const char* build_description();
 
 // How the CPU backend runs float32 matrix products (GEMM, the convolutions
 // built on it, the LSTM recurrence):

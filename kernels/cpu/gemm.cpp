@@ -33,6 +33,8 @@ void gemm_reference(const GemmArgs& g) {
 
 void CpuBackend::gemm(const GemmArgs& g) {
   if (g.m == 0 || g.n == 0 || g.batch == 0) return;
+  count_flops(2.0 * static_cast<double>(g.m) * static_cast<double>(g.n) * static_cast<double>(g.k) *
+              static_cast<double>(g.batch));
   // float32 through the packed, register-tiled kernels of this CPU's
   // instruction set (bf16 products when asked); float64 (gradient checks,
   // tests) through the reference.

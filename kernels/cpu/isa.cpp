@@ -90,6 +90,11 @@ namespace mg {
 
 const char* cpu_isa() { return cpu::isa_name(cpu::active_isa()); }
 
+#if !defined(MUSICGEN_BUILD_DESCRIPTION)
+#define MUSICGEN_BUILD_DESCRIPTION "unknown build"
+#endif
+const char* build_description() { return MUSICGEN_BUILD_DESCRIPTION; }
+
 std::string cpu_bf16_unsupported() {
   if (cpu::bf16_kernels()) return "";
   const cpu::CpuFigures& f = cpu::cpu_figures();

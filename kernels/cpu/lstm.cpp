@@ -118,6 +118,7 @@ void CpuBackend::lstm_sequence_forward(const Tensor& xproj, const Tensor& w_hh, 
   a.hs = hs.data<float>();
   a.cs = cs.data<float>();
   a.acts = acts.data<float>();
+  count_flops(2.0 * static_cast<double>(a.T * a.B) * static_cast<double>(4 * a.H * a.H));
   if (bf16_layer(a.H)) bf16_kernels()->lstm_forward(a);
   else kernels().lstm_forward(a);
 }
@@ -144,6 +145,7 @@ void CpuBackend::lstm_sequence_backward(const Tensor& g_hs, const Tensor& g_c_la
   a.dgates = dgates.data<float>();
   a.dh0 = dh0.data<float>();
   a.dc0 = dc0.data<float>();
+  count_flops(2.0 * static_cast<double>(a.T * a.B) * static_cast<double>(4 * a.H * a.H));  // dh = dgates W_hh
   if (bf16_layer(a.H)) bf16_kernels()->lstm_backward(a);
   else kernels().lstm_backward(a);
 }
