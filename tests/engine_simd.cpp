@@ -4,7 +4,9 @@
 // against the reference loops, and the thread pool they run on.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cfloat>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -14,7 +16,9 @@
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/cpu/isa.h"
 #include "kernels/cpu/parallel.h"
+#include "kernels/pointwise.h"
 #include "tensor/backend.h"
+#include "tensor/tensor.h"
 
 using mg::cpu::Isa;
 using Vec = std::vector<double>;
@@ -349,5 +353,100 @@ TEST_CASE("thread pool: nested parallel calls run inline, and a task's exception
   auto counting = [&](int64_t) { count.fetch_add(1); };
   mg::cpu::run_tasks(50, mg::cpu::TaskRef(counting));
   CHECK(count.load() == 50);
+  mg::set_cpu_threads(threads_before);
+}
+
+namespace {
+
+// ulps between two floats of one sign (0 when both are the same NaN or infinity).
+int64_t ulps_apart(float a, float b) {
+  if (std::isnan(a) || std::isnan(b)) return std::isnan(a) && std::isnan(b) ? 0 : INT64_MAX;
+  if (a == b) return 0;
+  if ((a < 0) != (b < 0)) return INT64_MAX;
+  int32_t ia, ib;
+  std::memcpy(&ia, &a, 4);
+  std::memcpy(&ib, &b, 4);
+  return std::abs(static_cast<int64_t>(ia) - ib);
+}
+
+}  // namespace
+
+// Every instruction set's float32 elementwise loops (simd_elementwise.inl)
+// against the plain reference loops of elementwise.cpp and optim.cpp: the
+// arithmetic ops to the bit, exp / log / sigmoid / tanh within 2 ulp (or
+// both below float32's smallest normal), at 1 and 3 threads (the same bits).
+TEST_CASE("every instruction set's elementwise loops equal the reference loops") {
+  using mg::UnaryOp;
+  const int threads_before = mg::cpu_threads();
+  // Past the parallel grain, not a multiple of any vector width; edges included.
+  const int64_t n = (1 << 16) + 13;
+  std::vector<float> x = random_floats(static_cast<size_t>(n), 31, 6.0f), gy = random_floats(static_cast<size_t>(n), 32);
+  const float edges[] = {0.0f, -0.0f, 1e-40f, -1e-40f, 1e-30f, 87.5f, -87.5f, 88.9f, -104.0f, 200.0f, -200.0f,
+                         1e30f, -1e30f, INFINITY, -INFINITY, NAN, 0.625f, -0.625f, 1.0f, 0.7071067f};
+  for (size_t e = 0; e < std::size(edges); ++e) x[e * 101] = edges[e];
+  const std::vector<float> positive = [&] {
+    std::vector<float> p(x.size());
+    for (size_t i = 0; i < x.size(); ++i) p[i] = std::abs(x[i]) * 3.0f;
+    return p;
+  }();
+  auto tensor = [](const std::vector<float>& v) { return mg::from_vector(v, {static_cast<int64_t>(v.size())}); };
+  const UnaryOp polynomial[] = {UnaryOp::Exp, UnaryOp::Log, UnaryOp::Sigmoid, UnaryOp::Tanh};
+  for (Isa isa : runnable_isas()) {
+    CAPTURE(mg::cpu::isa_name(isa));
+    const mg::cpu::CpuKernels& k = mg::cpu::kernels_for(isa);
+    for (int threads : {1, 3}) {
+      mg::set_cpu_threads(threads);
+      for (UnaryOp op : {UnaryOp::Neg, UnaryOp::Exp, UnaryOp::Log, UnaryOp::Sqrt, UnaryOp::Sigmoid, UnaryOp::Tanh,
+                         UnaryOp::Relu, UnaryOp::LeakyRelu, UnaryOp::Pow, UnaryOp::Affine, UnaryOp::Abs,
+                         UnaryOp::Mask}) {
+        CAPTURE(static_cast<int>(op));
+        const bool fast_math = std::find(std::begin(polynomial), std::end(polynomial), op) != std::end(polynomial);
+        const std::vector<float>& in = op == UnaryOp::Log || op == UnaryOp::Sqrt || op == UnaryOp::Pow ? positive : x;
+        mg::UnaryArgs args{op, op == UnaryOp::Pow ? 1.5 : 0.3, -0.7};
+        mg::Tensor want = mg::empty({n});
+        mg::cpu::unary_reference(args, tensor(in), want);
+        std::vector<float> got(in.size());
+        k.unary(op, static_cast<float>(args.alpha), static_cast<float>(args.beta), in.data(), got.data(), n);
+        const std::vector<float> w = want.to_vector<float>();
+        int64_t worst = 0;
+        for (size_t i = 0; i < got.size(); ++i) {
+          const bool both_tiny = std::abs(got[i]) < FLT_MIN && std::abs(w[i]) < FLT_MIN;
+          if (!both_tiny) worst = std::max(worst, ulps_apart(got[i], w[i]));
+        }
+        CHECK(worst <= (fast_math ? 2 : 0));
+        // The backward: arithmetic on x, y = op(x) and gy, the same bits.
+        mg::Tensor gx_want = mg::empty({n});
+        const mg::Tensor xt = tensor(in), yt = tensor(w);
+        mg::cpu::unary_backward_reference(args, tensor(gy), xt, yt, gx_want);
+        std::vector<float> gx(in.size());
+        k.unary_backward(op, static_cast<float>(args.alpha), gy.data(), in.data(), w.data(), gx.data(), n);
+        CHECK(same_bits(gx, gx_want.to_vector<float>()));
+      }
+      // Binary rows: both operands read in full, and one broadcast along the row.
+      const std::vector<float> y = random_floats(static_cast<size_t>(n), 33, 3.0f);
+      for (mg::BinaryOp op : {mg::BinaryOp::Add, mg::BinaryOp::Sub, mg::BinaryOp::Mul, mg::BinaryOp::Div}) {
+        for (int64_t sb : {0, 1}) {
+          std::vector<float> got(x.size()), want(x.size());
+          k.binary_row(op, x.data(), 1, y.data() + 5, sb, got.data(), n);
+          for (int64_t i = 0; i < n; ++i) want[i] = mg::pointwise::binary_value(op, x[i], y[5 + sb * i]);
+          CHECK(same_bits(got, want));
+        }
+      }
+    }
+    // Adam and Adamax updates: the reference formulas element by element.
+    mg::pointwise::AdamCoeffs c{1e-3, 0.9, 0.999, 1e-8, 0.01, 1 - 0.9, 1 - 0.999};
+    std::vector<float> p = x, m = random_floats(x.size(), 34), v = positive, g = gy;
+    for (float& f : p)
+      if (!std::isfinite(f)) f = 0.5f;
+    std::vector<float> p2 = p, m2 = m, v2 = v;
+    k.adam(p.data(), g.data(), m.data(), v.data(), n, c);
+    for (int64_t i = 0; i < n; ++i) mg::pointwise::adam_update(p2[i], g[i], m2[i], v2[i], c);
+    CHECK(same_bits(p, p2));
+    CHECK(same_bits(v, v2));
+    k.adamax(p.data(), g.data(), m.data(), v.data(), n, c);
+    for (int64_t i = 0; i < n; ++i) mg::pointwise::adamax_update(p2[i], g[i], m2[i], v2[i], c);
+    CHECK(same_bits(p, p2));
+    CHECK(same_bits(m, m2));
+  }
   mg::set_cpu_threads(threads_before);
 }

@@ -117,6 +117,12 @@ void strided_walk(const Shape& shape, const std::array<const Shape*, N>& strides
 
 // The untuned triple loop: the oracle the fast GEMMs are tested against.
 void gemm_reference(const GemmArgs& args);
+// The plain elementwise loops (any float dtype; binary on any strided
+// views): the oracle of the per-ISA float32 loops of simd_elementwise.inl.
+void unary_reference(const UnaryArgs& args, const Tensor& x, const Tensor& y);
+void unary_backward_reference(const UnaryArgs& args, const Tensor& gy, const Tensor& x, const Tensor& y,
+                              const Tensor& gx);
+void binary_reference(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out);
 // Plain loops for one LSTM step's pointwise part (float32 or float64), the
 // oracle for the vectorised cell and the fused layer kernels.
 void lstm_pointwise_forward_reference(const Tensor& gates, const Tensor& c_prev, const Tensor& h, const Tensor& c,

@@ -6,6 +6,7 @@
 #include <type_traits>
 
 #include "kernels/cpu/cpu_backend.h"
+#include "kernels/cpu/isa.h"
 #include "kernels/cpu/parallel.h"
 #include "kernels/pointwise.h"
 #include "tensor/rng.h"
@@ -94,6 +95,13 @@ void CpuBackend::random_normal(const Tensor& dst, uint64_t seed, uint64_t offset
 }
 
 void CpuBackend::unary(const UnaryArgs& args, const Tensor& x, const Tensor& y) {
+  if (x.dtype() == DType::F32)
+    return kernels().unary(args.op, static_cast<float>(args.alpha), static_cast<float>(args.beta), x.data<float>(),
+                           y.data<float>(), x.numel());
+  unary_reference(args, x, y);
+}
+
+void unary_reference(const UnaryArgs& args, const Tensor& x, const Tensor& y) {
   dispatch_float(x.dtype(), [&]<typename T>() {
     const T* px = x.data<T>();
     T* py = y.data<T>();
@@ -109,6 +117,15 @@ void CpuBackend::unary(const UnaryArgs& args, const Tensor& x, const Tensor& y) 
 
 void CpuBackend::unary_backward(const UnaryArgs& args, const Tensor& gy, const Tensor& x, const Tensor& y,
                                 const Tensor& gx) {
+  if (gy.dtype() == DType::F32)
+    return kernels().unary_backward(args.op, static_cast<float>(args.alpha), gy.data<float>(),
+                                    x.defined() ? x.data<float>() : nullptr, y.defined() ? y.data<float>() : nullptr,
+                                    gx.data<float>(), gy.numel());
+  unary_backward_reference(args, gy, x, y, gx);
+}
+
+void unary_backward_reference(const UnaryArgs& args, const Tensor& gy, const Tensor& x, const Tensor& y,
+                              const Tensor& gx) {
   dispatch_float(gy.dtype(), [&]<typename T>() {
     const T* pg = gy.data<T>();
     const T* px = x.defined() ? x.data<T>() : nullptr;
@@ -127,7 +144,58 @@ void CpuBackend::unary_backward(const UnaryArgs& args, const Tensor& gy, const T
   });
 }
 
+namespace {
+
+// A float32 binary op as rows: after merging the dimensions that are
+// contiguous in all three operands, every row along the innermost dimension
+// reads a and b with stride 0 (broadcast) or 1. False (nothing done) when
+// the layout does not fit or the rows are too short to pay for a call each.
+bool binary_rows(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) {
+  Shape shape = out.shape(), so = out.strides(), sa = a.strides(), sb = b.strides();
+  for (size_t d = shape.size(); d-- > 1;) {
+    const bool merges = so[d - 1] == so[d] * shape[d] && sa[d - 1] == sa[d] * shape[d] && sb[d - 1] == sb[d] * shape[d];
+    if (!merges) continue;
+    shape[d - 1] *= shape[d];
+    shape.erase(shape.begin() + static_cast<std::ptrdiff_t>(d));
+    for (Shape* s : {&so, &sa, &sb}) {
+      (*s)[d - 1] = (*s)[d];  // the merged dimension steps like the inner one
+      s->erase(s->begin() + static_cast<std::ptrdiff_t>(d));
+    }
+  }
+  if (shape.empty()) return false;
+  const size_t nd = shape.size();
+  const int64_t inner = shape[nd - 1];
+  if (inner < 16 || so[nd - 1] != 1 || (sa[nd - 1] != 0 && sa[nd - 1] != 1) || (sb[nd - 1] != 0 && sb[nd - 1] != 1))
+    return false;
+  const int64_t rows = out.numel() / inner;
+  const float* pa = a.data<float>();
+  const float* pb = b.data<float>();
+  float* po = out.data<float>();
+  const auto row_kernel = kernels().binary_row;
+  parallel_for(rows, std::max<int64_t>(1, kParallelGrain / inner), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      int64_t oa = 0, ob = 0, oo = 0;
+      for (int64_t d = static_cast<int64_t>(nd) - 2, rest = r; d >= 0; --d) {
+        const int64_t i = rest % shape[static_cast<size_t>(d)];
+        rest /= shape[static_cast<size_t>(d)];
+        oa += i * sa[static_cast<size_t>(d)];
+        ob += i * sb[static_cast<size_t>(d)];
+        oo += i * so[static_cast<size_t>(d)];
+      }
+      row_kernel(op, pa + oa, sa[nd - 1], pb + ob, sb[nd - 1], po + oo, inner);
+    }
+  });
+  return true;
+}
+
+}  // namespace
+
 void CpuBackend::binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) {
+  if (out.dtype() == DType::F32 && binary_rows(op, a, b, out)) return;
+  binary_reference(op, a, b, out);
+}
+
+void binary_reference(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) {
   dispatch_float(out.dtype(), [&]<typename T>() {
     const T* pa = a.data<T>();
     const T* pb = b.data<T>();

@@ -23,6 +23,7 @@
 #include <cstdint>
 
 #include "kernels/cpu/cpu_figures.h"
+#include "kernels/pointwise.h"
 #include "tensor/backend.h"
 
 namespace mg::cpu {
@@ -93,6 +94,14 @@ struct CpuKernels {
   void (*lstm_backward)(const LstmBackward& args);
   void (*lstm_cell_forward)(const LstmCell& args);
   void (*lstm_cell_backward)(const LstmCell& args);
+  // Elementwise float32 over n contiguous elements (simd_elementwise.inl):
+  // y = op(x); gx = gy op'(x) (x or y null where the derivative does not
+  // read it); one row of a binary op, a and b each read with stride 0 or 1.
+  void (*unary)(UnaryOp op, float a, float b, const float* x, float* y, int64_t n);
+  void (*unary_backward)(UnaryOp op, float a, const float* gy, const float* x, const float* y, float* gx, int64_t n);
+  void (*binary_row)(BinaryOp op, const float* a, int64_t sa, const float* b, int64_t sb, float* out, int64_t n);
+  void (*adam)(float* p, const float* g, float* m, float* v, int64_t n, const pointwise::AdamCoeffs& c);
+  void (*adamax)(float* p, const float* g, float* m, float* u, int64_t n, const pointwise::AdamCoeffs& c);
 };
 
 // bf16 products with float32 sums (AVX512_BF16): the float32 GEMM and LSTM

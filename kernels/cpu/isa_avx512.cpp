@@ -4,7 +4,10 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
+#include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/cpu/isa.h"
@@ -27,6 +30,7 @@
 namespace mg::cpu::isa_avx512 {
 #include "kernels/cpu/simd.inl"
 #include "kernels/cpu/simd_kernels.inl"
+#include "kernels/cpu/simd_elementwise.inl"
 }  // namespace mg::cpu::isa_avx512
 #if defined(__clang__)
 #pragma clang attribute pop
@@ -39,8 +43,20 @@ namespace mg::cpu {
 
 const CpuKernels& avx512_kernels() {
   namespace k = isa_avx512;
-  static const CpuKernels table{Isa::Avx512, k::kMR, k::kNR, k::blocking, k::sgemm, k::lstm_forward, k::lstm_backward,
-                                k::lstm_cell_forward, k::lstm_cell_backward};
+  static const CpuKernels table{.isa = Isa::Avx512,
+                                .mr = k::kMR,
+                                .nr = k::kNR,
+                                .blocking = k::blocking<k::F32>,
+                                .sgemm = k::sgemm,
+                                .lstm_forward = k::lstm_forward,
+                                .lstm_backward = k::lstm_backward,
+                                .lstm_cell_forward = k::lstm_cell_forward,
+                                .lstm_cell_backward = k::lstm_cell_backward,
+                                .unary = k::unary_f32,
+                                .unary_backward = k::unary_backward_f32,
+                                .binary_row = k::binary_row_f32,
+                                .adam = k::adam_f32,
+                                .adamax = k::adamax_f32};
   return table;
 }
 

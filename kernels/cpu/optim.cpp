@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "kernels/cpu/cpu_backend.h"
+#include "kernels/cpu/isa.h"
 #include "kernels/cpu/parallel.h"
 #include "kernels/pointwise.h"
 
@@ -27,6 +28,8 @@ constexpr int64_t kUpdateGrain = 1 << 15;
 void CpuBackend::adam_step(const Tensor& param, const Tensor& grad, const Tensor& m, const Tensor& v,
                            const AdamArgs& a) {
   const pointwise::AdamCoeffs c = adam_coeffs(a);
+  if (param.dtype() == DType::F32)
+    return kernels().adam(param.data<float>(), grad.data<float>(), m.data<float>(), v.data<float>(), param.numel(), c);
   dispatch_float(param.dtype(), [&]<typename T>() {
     T *p = param.data<T>(), *pm = m.data<T>(), *pv = v.data<T>();
     const T* g = grad.data<T>();
@@ -39,6 +42,9 @@ void CpuBackend::adam_step(const Tensor& param, const Tensor& grad, const Tensor
 void CpuBackend::adamax_step(const Tensor& param, const Tensor& grad, const Tensor& m, const Tensor& u,
                              const AdamArgs& a) {
   const pointwise::AdamCoeffs c = adam_coeffs(a);
+  if (param.dtype() == DType::F32)
+    return kernels().adamax(param.data<float>(), grad.data<float>(), m.data<float>(), u.data<float>(), param.numel(),
+                            c);
   dispatch_float(param.dtype(), [&]<typename T>() {
     T *p = param.data<T>(), *pm = m.data<T>(), *pu = u.data<T>();
     const T* g = grad.data<T>();

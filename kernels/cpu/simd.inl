@@ -42,6 +42,17 @@ inline VReg vpow2i(VReg n) {
   return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23));
 }
 inline float vsum(VReg v) { return _mm512_reduce_add_ps(v); }
+// x = m 2^e with m in [0.5, 1), for positive normal x: returns m, sets e.
+inline VReg vfrexp(VReg x, VReg& e) {
+  const __m512i bits = _mm512_castps_si512(x);
+  e = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_srli_epi32(bits, 23), _mm512_set1_epi32(126)));
+  return _mm512_castsi512_ps(
+      _mm512_or_si512(_mm512_and_si512(bits, _mm512_set1_epi32(0x007fffff)), _mm512_set1_epi32(0x3f000000)));
+}
+// Whether lo <= x <= hi in every lane (false for a NaN lane).
+inline bool vall_in(VReg x, float lo, float hi) {
+  return (_mm512_cmp_ps_mask(x, vset1(lo), _CMP_GE_OQ) & _mm512_cmp_ps_mask(x, vset1(hi), _CMP_LE_OQ)) == 0xffff;
+}
 // The first n lanes of v to p (n <= kW); nothing is written past them.
 inline void vstore_first(float* p, VReg v, int64_t n) {
   _mm512_mask_storeu_ps(p, static_cast<__mmask16>((1u << n) - 1u), v);
@@ -138,6 +149,15 @@ inline VReg vselect_lt(VReg lt, VReg bound, VReg a, VReg b) {
 inline VReg vpow2i(VReg n) {
   return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23));
 }
+inline VReg vfrexp(VReg x, VReg& e) {
+  const __m256i bits = _mm256_castps_si256(x);
+  e = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_srli_epi32(bits, 23), _mm256_set1_epi32(126)));
+  return _mm256_castsi256_ps(
+      _mm256_or_si256(_mm256_and_si256(bits, _mm256_set1_epi32(0x007fffff)), _mm256_set1_epi32(0x3f000000)));
+}
+inline bool vall_in(VReg x, float lo, float hi) {
+  return _mm256_movemask_ps(_mm256_and_ps(_mm256_cmp_ps(x, vset1(lo), _CMP_GE_OQ), _mm256_cmp_ps(x, vset1(hi), _CMP_LE_OQ))) == 0xff;
+}
 inline float vsum(VReg v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -202,6 +222,14 @@ inline VReg vselect_lt(VReg lt, VReg bound, VReg a, VReg b) {
 inline VReg vpow2i(VReg n) {
   return _mm_castsi128_ps(_mm_slli_epi32(_mm_add_epi32(_mm_cvtps_epi32(n), _mm_set1_epi32(127)), 23));
 }
+inline VReg vfrexp(VReg x, VReg& e) {
+  const __m128i bits = _mm_castps_si128(x);
+  e = _mm_cvtepi32_ps(_mm_sub_epi32(_mm_srli_epi32(bits, 23), _mm_set1_epi32(126)));
+  return _mm_castsi128_ps(_mm_or_si128(_mm_and_si128(bits, _mm_set1_epi32(0x007fffff)), _mm_set1_epi32(0x3f000000)));
+}
+inline bool vall_in(VReg x, float lo, float hi) {
+  return _mm_movemask_ps(_mm_and_ps(_mm_cmpge_ps(x, vset1(lo)), _mm_cmple_ps(x, vset1(hi)))) == 0xf;
+}
 inline float vsum(VReg v) {
   VReg s = _mm_add_ps(v, _mm_movehl_ps(v, v));
   s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
@@ -224,7 +252,8 @@ inline void vtranspose(VReg (&r)[kW]) { _MM_TRANSPOSE4_PS(r[0], r[1], r[2], r[3]
 // e^x, within 2 ulp over the float range; inputs are clamped to
 // [-87.3, 88.3] so that 2^n stays a normal number (e^-87.3 ~ 1.2e-38).
 inline VReg vexp(VReg x) {
-  x = vmax(vmin(x, vset1(88.3f)), vset1(-87.3f));
+  // min and max return their second operand when one is NaN: x second, so NaN stays NaN.
+  x = vmax(vset1(-87.3f), vmin(vset1(88.3f), x));
   // n = round(x / ln 2): adding and subtracting 1.5 * 2^23 rounds to nearest even.
   const VReg magic = vset1(12582912.0f);
   const VReg n = vsub(vfma(x, vset1(1.44269504088896341f), magic), magic);
@@ -239,6 +268,32 @@ inline VReg vexp(VReg x) {
   p = vfma(p, r, vset1(5.0000001201e-1f));
   p = vfma(p, vmul(r, r), vadd(r, vset1(1.0f)));
   return vmul(p, vpow2i(n));
+}
+
+// ln x for positive normal x (the caller sends other lanes elsewhere; see
+// vall_in), within 2 ulp: x = m 2^e with m in [sqrt(1/2), sqrt(2)), and a
+// polynomial in m - 1 (Cephes' logf).
+inline VReg vlog(VReg x) {
+  VReg e;
+  VReg m = vfrexp(x, e);  // [0.5, 1)
+  // m < sqrt(1/2): use 2m and e - 1, so that m - 1 stays in [-0.29, 0.41].
+  const VReg small = vselect_lt(m, vset1(0.707106781186547524f), vset1(1.0f), vzero());
+  e = vsub(e, small);
+  m = vsub(vadd(m, vmul(m, small)), vset1(1.0f));
+  const VReg z = vmul(m, m);
+  VReg p = vset1(7.0376836292e-2f);
+  p = vfma(p, m, vset1(-1.1514610310e-1f));
+  p = vfma(p, m, vset1(1.1676998740e-1f));
+  p = vfma(p, m, vset1(-1.2420140846e-1f));
+  p = vfma(p, m, vset1(1.4249322787e-1f));
+  p = vfma(p, m, vset1(-1.6668057665e-1f));
+  p = vfma(p, m, vset1(2.0000714765e-1f));
+  p = vfma(p, m, vset1(-2.4999993993e-1f));
+  p = vfma(p, m, vset1(3.3333331174e-1f));
+  VReg y = vmul(vmul(p, m), z);
+  y = vfma(e, vset1(-2.12194440e-4f), y);  // e ln2, ln2 split in two so that e ln2_hi is exact
+  y = vfnma(z, vset1(0.5f), y);
+  return vfma(e, vset1(0.693359375f), vadd(m, y));
 }
 
 // 1 / (1 + e^-x)
