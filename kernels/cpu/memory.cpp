@@ -75,8 +75,12 @@ size_t granule_size(size_t bytes) { return (bytes + kGranule - 1) / kGranule * k
 }  // namespace
 
 CpuBackend::CpuBackend() {
-  // Heap requests stay in the heap (the large ones never reach it).
+  // Heap requests stay in the heap (the large ones never reach it), and the
+  // heap keeps what a step frees for the next step: trimmed back to the
+  // system at every free of its top, its pages would come back zero-filled,
+  // a page fault each (thousands per step of the jazz VAE).
   mallopt(M_MMAP_THRESHOLD, static_cast<int>(kLargeBlock));
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);
 }
 
 void* CpuBackend::allocate(size_t bytes) {

@@ -31,9 +31,18 @@ double sum_run(const T* p, int64_t n) {
 void CpuBackend::reduce_sum(const Tensor& x, const Tensor& out) {
   // Accumulate in double so the float32 reference is not the noisy side of a parity test.
   const size_t nd = x.shape().size();
-  std::vector<double> acc(static_cast<size_t>(out.numel()), 0.0);
   dispatch_float(x.dtype(), [&]<typename T>() {
     const T* px = x.data<T>();
+    T* po = out.data<T>();
+    // Sums that accumulate over several passes do so in double here: kept
+    // from call to call, so a large output does not map fresh pages each time.
+    // (A reference, so that the pool's threads fill the calling thread's buffer.)
+    static thread_local std::vector<double> kept;
+    std::vector<double>& acc = kept;
+    auto accumulate = [&] { acc.assign(static_cast<size_t>(out.numel()), 0.0); };
+    auto store = [&] {
+      for (size_t i = 0; i < static_cast<size_t>(out.numel()); ++i) po[i] = static_cast<T>(acc[i]);
+    };
     // Fast path: x contiguous and the kept dims one block in the middle, so x
     // reads as [outer, mid, inner] and out[m] = Σ_o Σ_i x[o, m, i] (bias
     // gradients [rows, n] -> [n] and [B, C, L] -> [C], row sums [rows, n] -> [rows]).
@@ -53,30 +62,34 @@ void CpuBackend::reduce_sum(const Tensor& x, const Tensor& out) {
         part[static_cast<size_t>(b)] = sum_run(px + lo, std::min(kSumBlock, n - lo));
       };
       run_tasks(blocks, TaskRef(block));
-      for (double v : part) acc[0] += v;
+      double total = 0.0;
+      for (double v : part) total += v;
+      po[0] = static_cast<T>(total);
     } else if (blocked && inner == 1) {
       // Sums down columns, row by row (each task a band of columns): sequential reads.
+      accumulate();
       parallel_for(mid, std::max<int64_t>(16, kParallelGrain / std::max<int64_t>(outer, 1)), [&](int64_t j0, int64_t j1) {
         for (int64_t o = 0; o < outer; ++o)
           for (int64_t j = j0; j < j1; ++j) acc[static_cast<size_t>(j)] += px[o * mid + j];
       });
+      store();
     } else if (blocked) {
       parallel_for(mid, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(outer * inner, 1)), [&](int64_t m0, int64_t m1) {
         for (int64_t m = m0; m < m1; ++m) {
           double a = 0.0;
           for (int64_t o = 0; o < outer; ++o) a += sum_run(px + (o * mid + m) * inner, inner);
-          acc[static_cast<size_t>(m)] = a;
+          po[m] = static_cast<T>(a);
         }
       });
     } else {
       Shape out_strides = out.strides();
       for (size_t d = 0; d < nd; ++d)
         if (out.shape()[d] == 1) out_strides[d] = 0;
+      accumulate();
       strided_walk<2>(x.shape(), {&x.strides(), &out_strides},
                       [&](int64_t ix, int64_t io) { acc[static_cast<size_t>(io)] += px[ix]; });
+      store();
     }
-    T* po = out.data<T>();
-    for (size_t i = 0; i < acc.size(); ++i) po[i] = static_cast<T>(acc[i]);
   });
 }
 
