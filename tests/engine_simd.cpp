@@ -18,6 +18,7 @@
 #include "kernels/cpu/parallel.h"
 #include "kernels/pointwise.h"
 #include "tensor/backend.h"
+#include "tensor/rng.h"
 #include "tensor/tensor.h"
 
 using mg::cpu::Isa;
@@ -432,6 +433,15 @@ TEST_CASE("every instruction set's elementwise loops equal the reference loops")
           CHECK(same_bits(got, want));
         }
       }
+    }
+    // Uniform draws: the Philox definition of tensor/rng.h, to the bit, from an offset past 2^32.
+    for (uint64_t offset : {uint64_t{0}, (uint64_t{1} << 32) - 5}) {
+      std::vector<float> draws(static_cast<size_t>(n));
+      k.random_uniform(0x5eedULL << 20, offset, -0.5, 2.0, draws.data(), n);
+      mg::Tensor want = mg::empty({n});
+      mg::cpu::random_uniform_reference(want, 0x5eedULL << 20, offset, -0.5, 2.0);
+      CHECK(same_bits(draws, want.to_vector<float>()));
+      CHECK(draws[1] == static_cast<float>(mg::PhiloxScaled::uniform_in(0x5eedULL << 20, offset + 1, -0.5, 2.0)));
     }
     // Adam and Adamax updates: the reference formulas element by element.
     mg::pointwise::AdamCoeffs c{1e-3, 0.9, 0.999, 1e-8, 0.01, 1 - 0.9, 1 - 0.999};

@@ -123,6 +123,7 @@ void unary_reference(const UnaryArgs& args, const Tensor& x, const Tensor& y);
 void unary_backward_reference(const UnaryArgs& args, const Tensor& gy, const Tensor& x, const Tensor& y,
                               const Tensor& gx);
 void binary_reference(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out);
+void random_uniform_reference(const Tensor& dst, uint64_t seed, uint64_t offset, double lo, double hi);
 // Plain loops for one LSTM step's pointwise part (float32 or float64), the
 // oracle for the vectorised cell and the fused layer kernels.
 void lstm_pointwise_forward_reference(const Tensor& gates, const Tensor& c_prev, const Tensor& h, const Tensor& c,

@@ -75,6 +75,11 @@ void CpuBackend::fill(const Tensor& dst, double value) {
 }
 
 void CpuBackend::random_uniform(const Tensor& dst, uint64_t seed, uint64_t offset, double lo, double hi) {
+  if (dst.dtype() == DType::F32) return kernels().random_uniform(seed, offset, lo, hi, dst.data<float>(), dst.numel());
+  random_uniform_reference(dst, seed, offset, lo, hi);
+}
+
+void random_uniform_reference(const Tensor& dst, uint64_t seed, uint64_t offset, double lo, double hi) {
   dispatch_float(dst.dtype(), [&]<typename T>() {
     T* d = dst.data<T>();
     const int64_t n = dst.numel();

@@ -48,7 +48,7 @@ struct LstmForward {
   const float* c0 = nullptr;     // [B, H]
   float* hs = nullptr;           // [T, B, H]
   float* cs = nullptr;           // [T, B, H]
-  float* acts = nullptr;         // [T, B, 4H]
+  float* acts = nullptr;         // [T, B, 4H]; may be xproj itself (the steps add h W_hhᵀ to it in place)
 };
 
 // Its backward, from t = T-1 down to 0 (dh_T = 0, dc_T = g_c_last):
@@ -102,6 +102,8 @@ struct CpuKernels {
   void (*binary_row)(BinaryOp op, const float* a, int64_t sa, const float* b, int64_t sb, float* out, int64_t n);
   void (*adam)(float* p, const float* g, float* m, float* v, int64_t n, const pointwise::AdamCoeffs& c);
   void (*adamax)(float* p, const float* g, float* m, float* u, int64_t n, const pointwise::AdamCoeffs& c);
+  // U[lo, hi) of tensor/rng.h: element i from the Philox counter offset + i.
+  void (*random_uniform)(uint64_t seed, uint64_t offset, double lo, double hi, float* out, int64_t n);
 };
 
 // bf16 products with float32 sums (AVX512_BF16): the float32 GEMM and LSTM

@@ -49,7 +49,8 @@ const CpuKernels& avx2_kernels() {
                                 .unary_backward = k::unary_backward_f32,
                                 .binary_row = k::binary_row_f32,
                                 .adam = k::adam_f32,
-                                .adamax = k::adamax_f32};
+                                .adamax = k::adamax_f32,
+                                .random_uniform = k::random_uniform_f32};
   return table;
 }
 

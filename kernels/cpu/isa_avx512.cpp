@@ -56,7 +56,8 @@ const CpuKernels& avx512_kernels() {
                                 .unary_backward = k::unary_backward_f32,
                                 .binary_row = k::binary_row_f32,
                                 .adam = k::adam_f32,
-                                .adamax = k::adamax_f32};
+                                .adamax = k::adamax_f32,
+                                .random_uniform = k::random_uniform_f32};
   return table;
 }
 

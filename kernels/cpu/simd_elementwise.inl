@@ -148,3 +148,37 @@ inline void adamax_f32(float* p, const float* g, float* m, float* u, int64_t n, 
     for (int64_t i = i0; i < i1; ++i) pointwise::adamax_update(p[i], g[i], m[i], u[i], c);
   });
 }
+
+// Uniform draws in [lo, hi): element i = fma(hi - lo, the first word of
+// Philox(seed, offset + i) as 24 bits, lo), as tensor/rng.h defines them.
+// Philox runs in vector lanes of 64 bits, each holding one 32-bit word, so a
+// word's 32 x 32-bit product fits its lane (integer arithmetic: the same bits
+// as the scalar definition).
+inline void random_uniform_f32(uint64_t seed, uint64_t offset, double lo, double hi, float* out, int64_t n) {
+  using Lanes = uint64_t __attribute__((vector_size(kW * sizeof(float))));
+  constexpr int64_t kLanes = kW / 2;
+  constexpr uint64_t kLow = 0xffffffffu;
+  vector_chunks(n, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; i += kLanes) {
+      Lanes c0, c1, c2 = {}, c3 = {};
+      for (int64_t l = 0; l < kLanes; ++l) {
+        const uint64_t counter = offset + static_cast<uint64_t>(i + l);
+        c0[l] = counter & kLow;
+        c1[l] = counter >> 32;
+      }
+      uint64_t k0 = seed & kLow, k1 = seed >> 32;
+      for (int round = 0; round < 10; ++round) {
+        const Lanes p0 = c0 * 0xD2511F53u, p1 = c2 * 0xCD9E8D57u;
+        c0 = (p1 >> 32) ^ c1 ^ k0;
+        c1 = p1 & kLow;
+        c2 = (p0 >> 32) ^ c3 ^ k1;
+        c3 = p0 & kLow;
+        k0 = (k0 + 0x9E3779B9u) & kLow;
+        k1 = (k1 + 0xBB67AE85u) & kLow;
+      }
+      const int64_t m = std::min<int64_t>(kLanes, i1 - i);
+      for (int64_t l = 0; l < m; ++l)
+        out[i + l] = static_cast<float>(std::fma(hi - lo, static_cast<double>(c0[l] >> 8) * (1.0 / 16777216.0), lo));
+    }
+  });
+}

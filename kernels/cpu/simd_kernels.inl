@@ -627,15 +627,16 @@ void pack_rows(const float* src, int64_t r0, int64_t rows, int64_t K, typename F
                       dst + pan * steps * kMR);
 }
 
-// A tile's values for k = k0 .. k0+count (tile[r * kNR + j], r < rows, the
-// rest of the MR rows zero) into a packed A panel: dst[k][r] for F32, the
-// pairs (k, k+1) for Bf16 (k0 and count even).
+// Rows src[r * ld + j] (r < rows, j < count; the rest of the MR rows zero)
+// into a packed A panel as k = k0 + j: dst[k][r] for F32, the pairs (k, k+1)
+// for Bf16 (k0 and count even).
 template <typename Fmt>
-void put_panel_columns(const float* tile, int64_t rows, int64_t k0, int64_t count, typename Fmt::Elem* dst) {
+void put_panel_columns(const float* src, int64_t ld, int64_t rows, int64_t k0, int64_t count,
+                       typename Fmt::Elem* dst) {
   if constexpr (Fmt::kPack == 1) {
     float* d = dst + k0 * kMR;
     for (int64_t j = 0; j < count; ++j)
-      for (int64_t r = 0; r < kMR; ++r) d[j * kMR + r] = r < rows ? tile[r * kNR + j] : 0.0f;
+      for (int64_t r = 0; r < kMR; ++r) d[j * kMR + r] = r < rows ? src[r * ld + j] : 0.0f;
   } else {
 #if defined(MG_HAVE_BF16)
     uint32_t* d = dst + k0 / 2 * kMR;
@@ -643,7 +644,7 @@ void put_panel_columns(const float* tile, int64_t rows, int64_t k0, int64_t coun
     for (int64_t r = 0; r < kMR; ++r) {
       for (int64_t j = 0; j < count; j += 2 * kW) {
         const int64_t n = std::min<int64_t>(2 * kW, count - j);
-        if (r < rows) vstore(reinterpret_cast<float*>(pairs), vbf16_pairs_along(tile + r * kNR + j, n));
+        if (r < rows) vstore(reinterpret_cast<float*>(pairs), vbf16_pairs_along(src + r * ld + j, n));
         for (int64_t jj = 0; jj < n / 2; ++jj) d[(j / 2 + jj) * kMR + r] = r < rows ? pairs[jj] : 0u;
       }
     }
@@ -655,6 +656,8 @@ template <typename Fmt>
 void lstm_forward_fused(const LstmForward& a) {
   using Elem = typename Fmt::Elem;
   const int64_t T = a.T, B = a.B, H = a.H, G = 4 * H;
+  // The steps accumulate into acts, which must start as the input projection.
+  if (a.acts != a.xproj) std::copy(a.xproj, a.xproj + T * B * G, a.acts);
   const int64_t ublocks = (H + kNR - 1) / kNR, steps = (H + Fmt::kPack - 1) / Fmt::kPack;
   static thread_local std::vector<Elem> wbuf;
   Elem* wp = scratch(wbuf, ublocks * 4 * steps * kNR);
@@ -671,37 +674,35 @@ void lstm_forward_fused(const LstmForward& a) {
     hpack[0] = scratch(hbuf, 2 * tiles * steps * kMR);
     hpack[1] = hpack[0] + tiles * steps * kMR;
     pack_rows<Fmt>(a.h0, r0, rows, H, hpack[0]);
-    alignas(64) float gates[4][kMR * kNR];
-    alignas(64) float hout[kMR * kNR];
     for (int64_t t = 0; t < T; ++t) {
       const Elem* hp = hpack[t & 1];
       Elem* hnext = hpack[(t + 1) & 1];
-      const float* xp = a.xproj + t * B * G;
       const float* cprev = t == 0 ? a.c0 : a.cs + (t - 1) * B * H;
       float* hs = a.hs + t * B * H;
       float* cs = a.cs + t * B * H;
+      // Step t's input projection, added to h W_hhᵀ in place: acts holds the
+      // gates' pre-activations, then (after the cell) their activations.
       float* acts = a.acts + t * B * G;
       for (int64_t u = 0; u < ublocks; ++u) {
         const int64_t j0 = u * kNR, units = std::min(kNR, H - j0);
         for (int64_t ti = 0; ti < tiles; ++ti) {
-          const int64_t rt = std::min(kMR, rows - ti * kMR);
-          for (int64_t q = 0; q < 4; ++q)
-            micro_kernel<Fmt>(steps, hp + ti * steps * kMR, wp + (u * 4 + q) * steps * kNR, gates[q], kNR, 1.0f, 0.0f);
+          const int64_t row0 = r0 + ti * kMR, rt = std::min(kMR, rows - ti * kMR);
+          for (int64_t q = 0; q < 4; ++q) {
+            const Elem* ap = hp + ti * steps * kMR;
+            const Elem* bp = wp + (u * 4 + q) * steps * kNR;
+            float* c = acts + row0 * G + q * H + j0;
+            if (rt == kMR && units == kNR) micro_kernel<Fmt>(steps, ap, bp, c, G, 1.0f, 1.0f);
+            else micro_kernel_edge<Fmt>(steps, ap, bp, c, G, rt, units, 1.0f, 1.0f);
+          }
           for (int64_t r = 0; r < rt; ++r) {
-            const int64_t row = r0 + ti * kMR + r;
-            const float* x = xp + row * G + j0;
+            const int64_t row = row0 + r;
             float* act = acts + row * G + j0;
-            // gates = h W_hhᵀ (the tile) + xproj, then the cell.
-            for (int64_t q = 0; q < 4; ++q)
-              for (int64_t j = 0; j < units; ++j) gates[q][r * kNR + j] += x[q * H + j];
-            const float* in[5] = {gates[0] + r * kNR, gates[1] + r * kNR, gates[2] + r * kNR, gates[3] + r * kNR,
-                                  cprev + row * H + j0};
+            const float* in[5] = {act, act + H, act + 2 * H, act + 3 * H, cprev + row * H + j0};
             float* const out[6] = {act, act + H, act + 2 * H, act + 3 * H, cs + row * H + j0, hs + row * H + j0};
             for_vectors<5, 6>(units, in, out, cell_forward);
-            for (int64_t j = 0; j < units; ++j) hout[r * kNR + j] = hs[row * H + j0 + j];
           }
           // h_t into the next step's packed A: element (row r, k = unit j0 + j).
-          put_panel_columns<Fmt>(hout, rt, j0, units, hnext + ti * steps * kMR);
+          put_panel_columns<Fmt>(hs + row0 * H + j0, H, rt, j0, units, hnext + ti * steps * kMR);
         }
       }
     }
@@ -733,7 +734,6 @@ void lstm_backward_fused(const LstmBackward& a) {
       for (int64_t j = 0; j < H; ++j)
         a.dc0[(r0 + r) * H + j] = a.g_c_last ? a.g_c_last[(r0 + r) * H + j] : 0.0f;
     alignas(64) float dh[kMR * kNR];
-    alignas(64) float dg[4][kMR * kNR];
     for (int64_t t = T - 1; t >= -1; --t) {
       const Elem* gp = gpack[(t + 1) & 1];  // dgates[t + 1], packed (unused at t = T - 1)
       Elem* gnext = gpack[t & 1];
@@ -767,11 +767,11 @@ void lstm_backward_fused(const LstmBackward& a) {
                                   cs + row * H + j0};
             float* const out[5] = {dgo, dgo + H, dgo + 2 * H, dgo + 3 * H, dc};
             for_vectors<8, 5>(units, in, out, cell_backward);
-            for (int64_t q = 0; q < 4; ++q)
-              for (int64_t j = 0; j < units; ++j) dg[q][r * kNR + j] = dgo[q * H + j];
           }
           // dgates[t] into the packed A of the next GEMM: element (row r, k = q H + unit).
-          for (int64_t q = 0; q < 4; ++q) put_panel_columns<Fmt>(dg[q], rt, q * H + j0, units, gnext + ti * steps * kMR);
+          const float* dg0 = dgates + (r0 + ti * kMR) * G + j0;
+          for (int64_t q = 0; q < 4; ++q)
+            put_panel_columns<Fmt>(dg0 + q * H, G, rt, q * H + j0, units, gnext + ti * steps * kMR);
         }
       }
     }
