@@ -54,6 +54,11 @@ struct GemmArgs {
   void* c = nullptr;
   int64_t ldc = 0, stride_c = 0;
   int64_t batch = 1;
+  // Column segments, CPU only (0 = none; other backends refuse them): the
+  // columns of the non-transposed A, B or C come in runs of seg_* columns,
+  // each run seg_stride_* elements after the one before, so that [S, R, L]
+  // reads as the matrix [R, S*L] (seg L, seg_stride R*L, ld L) without a copy.
+  int64_t seg_a = 0, seg_stride_a = 0, seg_b = 0, seg_stride_b = 0, seg_c = 0, seg_stride_c = 0;
 };
 
 // 1-D convolution geometry over x [B, C, L] with kernel size K.

@@ -1,10 +1,18 @@
-// CPU reference: the convolution lowering, im2col and its adjoint col2im.
+// CPU convolutions: im2col and its adjoint col2im, and the lowering of a
+// convolution layer onto one GEMM over the whole batch.
 // B = batch, C = channels, L = input length, K = kernel, T = output length.
+//
+// The GEMM reads and writes the activations [B, C, T] in place as the
+// matrices [C, B*T] it needs, through column segments (GemmArgs' seg_*: T
+// columns per batch item, C*T elements apart), where the portable lowering
+// of tensor/backend.cpp copies them to and from that layout. The arithmetic
+// is the same, element by element.
 #include <algorithm>
 #include <cmath>
 
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/cpu/parallel.h"
+#include "tensor/tensor.h"
 
 namespace mg::cpu {
 
@@ -45,6 +53,62 @@ void CpuBackend::col2im1d(const Tensor& cols, const Tensor& x, const Conv1dGeome
       }
     });
   });
+}
+
+namespace {
+
+// [B, R, T] as the matrix [R, B*T]: the GEMM layout of a convolution's
+// activations (tensor/backend.h, GemmArgs' column segments).
+void batch_columns(const Tensor& t, bool out, GemmArgs& g) {
+  const int64_t R = t.size(1), T = t.size(2);
+  if (out) {
+    g.c = t.data_ptr();
+    g.ldc = T;
+    g.seg_c = T;
+    g.seg_stride_c = R * T;
+  } else {
+    g.b = t.data_ptr();
+    g.ldb = T;
+    g.seg_b = T;
+    g.seg_stride_b = R * T;
+  }
+}
+
+}  // namespace
+
+// cols = im2col(x) [C*K, B*T];  y [Cout, B*T as B x T] = W [Cout, C*K] @ cols (+ bias, preloaded)
+void CpuBackend::conv1d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y,
+                                const Conv1dGeometry& g) {
+  const int64_t B = g.batch, Cout = w.size(0), CK = g.channels * g.kernel, T = g.out_length();
+  Tensor cols = empty({CK, B * T}, x.dtype(), x.device());
+  im2col1d(x, cols, g);
+  if (bias.defined()) copy(y, make_view(bias, {B, Cout, T}, {0, bias.strides()[0], 0}, bias.offset()));
+  GemmArgs a = contiguous_gemm(y, bias.defined() ? 1.0 : 0.0, false, false, Cout, B * T, CK, w, cols);
+  batch_columns(y, true, a);
+  gemm(a);
+}
+
+// gcols [C*K, B*T] = Wᵀ [C*K, Cout] @ gy [Cout, B*T as B x T];  gx = col2im(gcols)
+void CpuBackend::conv1d_backward_data(const Tensor& gy, const Tensor& w, const Tensor& gx, const Conv1dGeometry& g) {
+  const int64_t B = g.batch, Cout = w.size(0), CK = g.channels * g.kernel, T = g.out_length();
+  Tensor gcols = empty({CK, B * T}, gy.dtype(), gy.device());
+  GemmArgs a = contiguous_gemm(gcols, 0.0, true, false, CK, B * T, Cout, w, gy);
+  batch_columns(gy, false, a);
+  gemm(a);
+  fill(gx, 0.0);
+  col2im1d(gcols, gx, g);
+}
+
+// gW [Cout, C*K] = gy [Cout, B*T as B x T] @ im2col(x)ᵀ
+void CpuBackend::conv1d_backward_filter(const Tensor& gy, const Tensor& x, const Tensor& gw, const Conv1dGeometry& g) {
+  const int64_t B = g.batch, Cout = gw.size(0), CK = g.channels * g.kernel, T = g.out_length();
+  Tensor cols = empty({CK, B * T}, x.dtype(), x.device());
+  im2col1d(x, cols, g);
+  GemmArgs a = contiguous_gemm(gw, 0.0, false, true, Cout, CK, B * T, gy, cols);
+  a.lda = T;
+  a.seg_a = T;
+  a.seg_stride_a = Cout * T;
+  gemm(a);
 }
 
 }  // namespace mg::cpu

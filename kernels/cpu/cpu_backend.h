@@ -45,6 +45,10 @@ class CpuBackend final : public Backend {
 
   void im2col1d(const Tensor& x, const Tensor& cols, const Conv1dGeometry& g) override;
   void col2im1d(const Tensor& cols, const Tensor& x, const Conv1dGeometry& g) override;
+  void conv1d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y,
+                      const Conv1dGeometry& g) override;
+  void conv1d_backward_data(const Tensor& gy, const Tensor& w, const Tensor& gx, const Conv1dGeometry& g) override;
+  void conv1d_backward_filter(const Tensor& gy, const Tensor& x, const Tensor& gw, const Conv1dGeometry& g) override;
 
   void norm1d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, bool per_instance, double eps,
                       const Tensor& y, const Tensor& mean, const Tensor& rstd) override;

@@ -6,6 +6,9 @@
 
 namespace mg::cpu {
 
+// Where column c of a stored matrix lies within its row (GemmArgs' column segments).
+static int64_t column(int64_t c, int64_t seg, int64_t seg_stride) { return seg == 0 ? c : c / seg * seg_stride + c % seg; }
+
 template <typename T>
 static void gemm_reference_typed(const GemmArgs& g) {
   for (int64_t bi = 0; bi < g.batch; ++bi) {
@@ -16,12 +19,13 @@ static void gemm_reference_typed(const GemmArgs& g) {
       for (int64_t j = 0; j < g.n; ++j) {
         double acc = 0.0;
         for (int64_t p = 0; p < g.k; ++p) {
-          double av = g.trans_a ? A[p * g.lda + i] : A[i * g.lda + p];
-          double bv = g.trans_b ? B[j * g.ldb + p] : B[p * g.ldb + j];
+          double av = g.trans_a ? A[p * g.lda + i] : A[i * g.lda + column(p, g.seg_a, g.seg_stride_a)];
+          double bv = g.trans_b ? B[j * g.ldb + p] : B[p * g.ldb + column(j, g.seg_b, g.seg_stride_b)];
           acc += av * bv;
         }
-        double prev = g.beta == 0.0 ? 0.0 : g.beta * C[i * g.ldc + j];
-        C[i * g.ldc + j] = static_cast<T>(g.alpha * acc + prev);
+        T& out = C[i * g.ldc + column(j, g.seg_c, g.seg_stride_c)];
+        double prev = g.beta == 0.0 ? 0.0 : g.beta * out;
+        out = static_cast<T>(g.alpha * acc + prev);
       }
     }
   }
@@ -33,6 +37,8 @@ void gemm_reference(const GemmArgs& g) {
 
 void CpuBackend::gemm(const GemmArgs& g) {
   if (g.m == 0 || g.n == 0 || g.batch == 0) return;
+  MG_CHECK((g.seg_a == 0 || !g.trans_a) && (g.seg_b == 0 || !g.trans_b),
+           "gemm: column segments apply to non-transposed operands only");
   count_flops(2.0 * static_cast<double>(g.m) * static_cast<double>(g.n) * static_cast<double>(g.k) *
               static_cast<double>(g.batch));
   // float32 through the packed, register-tiled kernels of this CPU's

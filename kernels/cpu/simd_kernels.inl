@@ -144,40 +144,62 @@ template <typename Fmt, int64_t kRows = kMR>
   }
 }
 
-// A tile at the edge of C (fewer than MR rows or NR columns). Up to half a
-// panel of rows takes the half-height kernel; what does not fill a whole
-// tile goes through a buffer, with the same two roundings as the kernel's
-// own store.
+// Stored row-major matrices: an operand read as op(X), and C. The columns of
+// a non-transposed one may come in segments (GemmArgs' seg_*): column c of
+// row r at p[r ld + (c / seg) seg_stride + c % seg].
+struct Matrix {
+  const float* p;
+  int64_t ld;
+  bool trans;  // element (r, c) of op(X) is stored element (c, r) when trans, else (r, c)
+  int64_t seg = 0, seg_stride = 0;
+  const float* at(int64_t r, int64_t c) const { return p + r * ld + (seg == 0 ? c : c / seg * seg_stride + c % seg); }
+  // How many of the stored columns [c, c + w) lie in c's run (w when all).
+  int64_t run(int64_t c, int64_t w) const { return seg == 0 ? w : std::min(w, seg - c % seg); }
+  bool contiguous(int64_t c, int64_t w) const { return run(c, w) == w; }
+};
+struct OutMatrix {
+  float* p;
+  int64_t ld;
+  int64_t seg = 0, seg_stride = 0;
+  float* at(int64_t r, int64_t c) const { return p + r * ld + (seg == 0 ? c : c / seg * seg_stride + c % seg); }
+  int64_t run(int64_t c, int64_t w) const { return seg == 0 ? w : std::min(w, seg - c % seg); }
+  bool contiguous(int64_t c, int64_t w) const { return run(c, w) == w; }
+};
+
+// A tile at the edge of C (fewer than MR rows or NR columns, or columns that
+// straddle two segments), at C's element (i, j). Up to half a panel of rows
+// takes the half-height kernel; what does not fill a whole tile of
+// contiguous columns goes through a buffer, with the same two roundings as
+// the kernel's own store.
 constexpr int64_t kHalfMR = (kMR + 1) / 2;
 template <typename Fmt>
-void micro_kernel_edge(int64_t steps, const typename Fmt::Elem* a, const typename Fmt::Elem* b, float* c,
-                       int64_t ldc, int64_t rows, int64_t cols, float alpha, float beta) {
+void micro_kernel_edge(int64_t steps, const typename Fmt::Elem* a, const typename Fmt::Elem* b, const OutMatrix& C,
+                       int64_t i, int64_t j, int64_t rows, int64_t cols, float alpha, float beta) {
   const bool half = rows <= kHalfMR;
-  if (cols == kNR && rows == (half ? kHalfMR : kMR)) {
-    if (half) micro_kernel<Fmt, kHalfMR>(steps, a, b, c, ldc, alpha, beta);
-    else micro_kernel<Fmt>(steps, a, b, c, ldc, alpha, beta);
+  if (cols == kNR && rows == (half ? kHalfMR : kMR) && C.contiguous(j, kNR)) {
+    if (half) micro_kernel<Fmt, kHalfMR>(steps, a, b, C.at(i, j), C.ld, alpha, beta);
+    else micro_kernel<Fmt>(steps, a, b, C.at(i, j), C.ld, alpha, beta);
     return;
   }
   alignas(64) float tile[kMR * kNR];
   if (half) micro_kernel<Fmt, kHalfMR>(steps, a, b, tile, kNR, 1.0f, 0.0f);
   else micro_kernel<Fmt>(steps, a, b, tile, kNR, 1.0f, 0.0f);
-  for (int64_t r = 0; r < rows; ++r) {
-    float* out = c + r * ldc;
-    const float* t = tile + r * kNR;
-    if (beta == 0.0f)
-      for (int64_t j = 0; j < cols; ++j) out[j] = alpha == 1.0f ? t[j] : alpha * t[j];
-    else
-      for (int64_t j = 0; j < cols; ++j) out[j] = sfma(alpha, t[j], beta * out[j]);
+  // Column runs of C (one, or two where the tile straddles a segment).
+  for (int64_t c0 = 0; c0 < cols;) {
+    const int64_t n = C.run(j + c0, cols - c0);
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* t = tile + r * kNR + c0;
+      float* out = C.at(i + r, j + c0);
+      if (beta == 0.0f)
+        for (int64_t c = 0; c < n; ++c) out[c] = alpha == 1.0f ? t[c] : alpha * t[c];
+      else
+        for (int64_t c = 0; c < n; ++c) out[c] = sfma(alpha, t[c], beta * out[c]);
+    }
+    c0 += n;
   }
 }
 
 // ---------------------------------------------------------------- packing
-
-struct Matrix {
-  const float* p;
-  int64_t ld;
-  bool trans;  // element (r, c) of op(X) is p[c * ld + r] when trans, else p[r * ld + c]
-};
 
 // dst[p * dst_ld + r] = element (r, p) for r < store and p < cols: a
 // transpose in kW x kW register blocks. row(r, p, w) returns elements p ..
@@ -207,20 +229,52 @@ inline void transpose_block(Row&& row, int64_t rows, int64_t cols, Elem* dst, in
   }
 }
 
-// Row loaders for transpose_block: w floats of a row, or w bf16 pairs of
-// consecutive floats of a row (of which `avail` are there: an odd k ends in
-// a pair whose high half is zero).
-inline auto float_rows(const float* src, int64_t ld) {
-  return [=](int64_t r, int64_t p, int64_t w) {
-    const float* s = src + r * ld + p;
+// w (<= kW) stored columns of row r from column c, zero past w; gathered
+// when they straddle two segments.
+inline VReg load_columns(const Matrix& X, int64_t r, int64_t c, int64_t w) {
+  if (X.contiguous(c, w)) {
+    const float* s = X.at(r, c);
     return w == kW ? vload(s) : vload_first(s, w);
-  };
+  }
+  alignas(64) float lane[kW] = {};
+  for (int64_t q = 0; q < w;) {
+    const int64_t run = X.run(c + q, w - q);
+    std::copy_n(X.at(r, c + q), run, lane + q);
+    q += run;
+  }
+  return vload(lane);
+}
+
+// Row loaders for transpose_block over the stored matrix from (r0, c0): w
+// floats of a row, or w bf16 pairs of consecutive floats of a row (of which
+// `avail` are there: an odd k ends in a pair whose high half is zero).
+inline auto matrix_rows(const Matrix& X, int64_t r0, int64_t c0) {
+  return [=](int64_t r, int64_t p, int64_t w) { return load_columns(X, r0 + r, c0 + p, w); };
 }
 #if defined(MG_HAVE_BF16)
-inline auto bf16_pair_rows(const float* src, int64_t ld, int64_t avail) {
+inline auto matrix_pair_rows(const Matrix& X, int64_t r0, int64_t c0, int64_t avail) {
   return [=](int64_t r, int64_t p, int64_t w) {
-    return vbf16_pairs_along(src + r * ld + 2 * p, std::min(2 * w, avail - 2 * p));
+    const int64_t n = std::min(2 * w, avail - 2 * p), c = c0 + 2 * p;
+    if (X.contiguous(c, n)) return vbf16_pairs_along(X.at(r0 + r, c), n);
+    alignas(64) float values[2 * kW];
+    for (int64_t q = 0; q < n;) {
+      const int64_t run = X.run(c + q, n - q);
+      std::copy_n(X.at(r0 + r, c + q), run, values + q);
+      q += run;
+    }
+    return vbf16_pairs_along(values, n);
   };
+}
+// The stored columns [c, c + n) of row r (n <= kW) as a pointer: the row
+// itself when contiguous, else gathered into `buf`.
+inline const float* columns_of(const Matrix& X, int64_t r, int64_t c, int64_t n, float* buf) {
+  if (X.contiguous(c, n)) return X.at(r, c);
+  for (int64_t q = 0; q < n;) {
+    const int64_t run = X.run(c + q, n - q);
+    std::copy_n(X.at(r, c + q), run, buf + q);
+    q += run;
+  }
+  return buf;
 }
 #endif
 
@@ -229,7 +283,7 @@ inline auto bf16_pair_rows(const float* src, int64_t ld, int64_t avail) {
 template <typename Fmt>
 void pack_a_panel(const Matrix& A, int64_t i0, int64_t rows, int64_t p0, int64_t kc, typename Fmt::Elem* dst) {
   if constexpr (Fmt::kPack == 1) {
-    if (!A.trans) return transpose_block(float_rows(A.p + i0 * A.ld + p0, A.ld), rows, kc, dst, kMR, kMR);
+    if (!A.trans) return transpose_block(matrix_rows(A, i0, p0), rows, kc, dst, kMR, kMR);
     // Stored [k, m]: row p of the panel is contiguous, a vector or two.
     for (int64_t p = 0; p < kc; ++p) {
       const float* src = A.p + (p0 + p) * A.ld + i0;
@@ -245,7 +299,7 @@ void pack_a_panel(const Matrix& A, int64_t i0, int64_t rows, int64_t p0, int64_t
   } else {
 #if defined(MG_HAVE_BF16)
     const int64_t pairs = (kc + 1) / 2;
-    if (!A.trans) return transpose_block(bf16_pair_rows(A.p + i0 * A.ld + p0, A.ld, kc), rows, pairs, dst, kMR, kMR);
+    if (!A.trans) return transpose_block(matrix_pair_rows(A, i0, p0, kc), rows, pairs, dst, kMR, kMR);
     // Stored [k, m]: rows k and k+1 of the panel give one row of pairs.
     for (int64_t p = 0; p < pairs; ++p) {
       const float* lo = A.p + (p0 + 2 * p) * A.ld + i0;
@@ -268,28 +322,28 @@ void pack_a_panel(const Matrix& A, int64_t i0, int64_t rows, int64_t p0, int64_t
 template <typename Fmt>
 void pack_b_panel(const Matrix& B, int64_t p0, int64_t kc, int64_t j0, int64_t cols, typename Fmt::Elem* dst) {
   if constexpr (Fmt::kPack == 1) {
-    if (B.trans) return transpose_block(float_rows(B.p + j0 * B.ld + p0, B.ld), cols, kc, dst, kNR, kNR);
+    if (B.trans) return transpose_block(matrix_rows(Matrix{B.p, B.ld, false}, j0, p0), cols, kc, dst, kNR, kNR);
     for (int64_t p = 0; p < kc; ++p) {
-      const float* src = B.p + (p0 + p) * B.ld + j0;
       float* d = dst + p * kNR;
 #pragma GCC unroll 4
-      for (int64_t v = 0; v < kNV; ++v) {
-        const int64_t live = std::clamp<int64_t>(cols - v * kW, 0, kW);
-        vstore(d + v * kW, live == kW ? vload(src + v * kW) : vload_first(src + v * kW, live));
-      }
+      for (int64_t v = 0; v < kNV; ++v)
+        vstore(d + v * kW, load_columns(B, p0 + p, j0 + v * kW, std::clamp<int64_t>(cols - v * kW, 0, kW)));
     }
   } else {
 #if defined(MG_HAVE_BF16)
     const int64_t pairs = (kc + 1) / 2;
-    if (B.trans) return transpose_block(bf16_pair_rows(B.p + j0 * B.ld + p0, B.ld, kc), cols, pairs, dst, kNR, kNR);
+    if (B.trans)
+      return transpose_block(matrix_pair_rows(Matrix{B.p, B.ld, false}, j0, p0, kc), cols, pairs, dst, kNR, kNR);
+    alignas(64) float lo_buf[kW], hi_buf[kW];
     for (int64_t p = 0; p < pairs; ++p) {
-      const float* lo = B.p + (p0 + 2 * p) * B.ld + j0;
-      const float* hi = 2 * p + 1 < kc ? lo + B.ld : nullptr;
+      const bool has_hi = 2 * p + 1 < kc;
       float* d = reinterpret_cast<float*>(dst + p * kNR);
 #pragma GCC unroll 4
       for (int64_t v = 0; v < kNV; ++v) {
-        const int64_t live = std::clamp<int64_t>(cols - v * kW, 0, kW);
-        vstore(d + v * kW, vbf16_pairs_across(lo + v * kW, hi ? hi + v * kW : nullptr, live));
+        const int64_t live = std::clamp<int64_t>(cols - v * kW, 0, kW), c = j0 + v * kW;
+        const float* lo = live > 0 ? columns_of(B, p0 + 2 * p, c, live, lo_buf) : lo_buf;
+        const float* hi = has_hi && live > 0 ? columns_of(B, p0 + 2 * p + 1, c, live, hi_buf) : nullptr;
+        vstore(d + v * kW, vbf16_pairs_across(lo, hi, live));
       }
     }
 #endif
@@ -390,7 +444,7 @@ T* scratch(std::vector<T>& buf, int64_t count) {
 // The k split depends only on k and KC, so every C element is the same
 // sequence of operations whichever task or thread computes it.
 template <typename Fmt>
-void gemm_blocked(int64_t m, int64_t n, int64_t k, const Matrix& A, const Matrix& B, float* C, int64_t ldc,
+void gemm_blocked(int64_t m, int64_t n, int64_t k, const Matrix& A, const Matrix& B, const OutMatrix& C,
                   float alpha, float beta) {
   using Elem = typename Fmt::Elem;
   const GemmBlocking& bk = blocking<Fmt>();
@@ -444,9 +498,9 @@ void gemm_blocked(int64_t m, int64_t n, int64_t k, const Matrix& A, const Matrix
           for (int64_t jp = jp0; jp < jp1; ++jp) {
             const int64_t j0 = jp * kNR, cols = std::min(kNR, n - j0);
             const Elem* b = bpack + (jp - jp0) * steps * kNR;
-            float* c = C + (i0 + ir) * ldc + j0;
-            if (rows == kMR && cols == kNR) micro_kernel<Fmt>(steps, a, b, c, ldc, alpha, beta_k);
-            else micro_kernel_edge<Fmt>(steps, a, b, c, ldc, rows, cols, alpha, beta_k);
+            if (rows == kMR && cols == kNR && C.contiguous(j0, kNR))
+              micro_kernel<Fmt>(steps, a, b, C.at(i0 + ir, j0), C.ld, alpha, beta_k);
+            else micro_kernel_edge<Fmt>(steps, a, b, C, i0 + ir, j0, rows, cols, alpha, beta_k);
           }
         }
       };
@@ -458,36 +512,37 @@ void gemm_blocked(int64_t m, int64_t n, int64_t k, const Matrix& A, const Matrix
 }
 
 template <typename Fmt>
-void gemm_one(int64_t m, int64_t n, int64_t k, const Matrix& A, const Matrix& B, float* C, int64_t ldc, float alpha,
+void gemm_one(int64_t m, int64_t n, int64_t k, const Matrix& A, const Matrix& B, const OutMatrix& C, float alpha,
               float beta) {
   if (k == 0 || alpha == 0.0f) {
     parallel_for(m, 64, [&](int64_t i0, int64_t i1) {
       for (int64_t i = i0; i < i1; ++i)
-        for (int64_t j = 0; j < n; ++j) C[i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[i * ldc + j];
+        for (int64_t j = 0; j < n; ++j) *C.at(i, j) = beta == 0.0f ? 0.0f : beta * *C.at(i, j);
     });
     return;
   }
   // A matrix-vector product is bound by reading the matrix once: float32 in
   // either format (packing it to bf16 would read it as often).
-  if (m == 1) {
-    gemv_row(n, k, A.p, A.trans ? A.ld : 1, B, C, 1, alpha, beta);
+  const bool plain = A.seg == 0 && B.seg == 0 && C.seg == 0;
+  if (m == 1 && plain) {
+    gemv_row(n, k, A.p, A.trans ? A.ld : 1, B, C.p, 1, alpha, beta);
     return;
   }
-  if (n == 1) {
+  if (n == 1 && plain) {
     // One column: the same product transposed, C[:, 0]ᵀ = op(B)ᵀ op(A)ᵀ.
-    gemv_row(m, k, B.p, B.trans ? 1 : B.ld, Matrix{A.p, A.ld, !A.trans}, C, ldc, alpha, beta);
+    gemv_row(m, k, B.p, B.trans ? 1 : B.ld, Matrix{A.p, A.ld, !A.trans}, C.p, C.ld, alpha, beta);
     return;
   }
-  gemm_blocked<Fmt>(m, n, k, A, B, C, ldc, alpha, beta);
+  gemm_blocked<Fmt>(m, n, k, A, B, C, alpha, beta);
 }
 
 template <typename Fmt>
 void gemm_batch(const GemmArgs& g) {
   for (int64_t bi = 0; bi < g.batch; ++bi) {
-    Matrix A{static_cast<const float*>(g.a) + bi * g.stride_a, g.lda, g.trans_a};
-    Matrix B{static_cast<const float*>(g.b) + bi * g.stride_b, g.ldb, g.trans_b};
-    gemm_one<Fmt>(g.m, g.n, g.k, A, B, static_cast<float*>(g.c) + bi * g.stride_c, g.ldc, static_cast<float>(g.alpha),
-                  static_cast<float>(g.beta));
+    const Matrix A{static_cast<const float*>(g.a) + bi * g.stride_a, g.lda, g.trans_a, g.seg_a, g.seg_stride_a};
+    const Matrix B{static_cast<const float*>(g.b) + bi * g.stride_b, g.ldb, g.trans_b, g.seg_b, g.seg_stride_b};
+    const OutMatrix C{static_cast<float*>(g.c) + bi * g.stride_c, g.ldc, g.seg_c, g.seg_stride_c};
+    gemm_one<Fmt>(g.m, g.n, g.k, A, B, C, static_cast<float>(g.alpha), static_cast<float>(g.beta));
   }
 }
 
@@ -692,7 +747,7 @@ void lstm_forward_fused(const LstmForward& a) {
             const Elem* bp = wp + (u * 4 + q) * steps * kNR;
             float* c = acts + row0 * G + q * H + j0;
             if (rt == kMR && units == kNR) micro_kernel<Fmt>(steps, ap, bp, c, G, 1.0f, 1.0f);
-            else micro_kernel_edge<Fmt>(steps, ap, bp, c, G, rt, units, 1.0f, 1.0f);
+            else micro_kernel_edge<Fmt>(steps, ap, bp, OutMatrix{c, G}, 0, 0, rt, units, 1.0f, 1.0f);
           }
           for (int64_t r = 0; r < rt; ++r) {
             const int64_t row = row0 + r;

@@ -39,6 +39,7 @@ int64_t leading_dim(int64_t ld, int64_t rows, int64_t cols) { return rows == 1 ?
 void CudaBackend::gemm(const GemmArgs& g) {
   if (g.m == 0 || g.n == 0 || g.batch == 0) return;
   MG_CHECK(g.batch == 1 || g.stride_c != 0, "gemm: batched output with stride 0 would race");
+  MG_CHECK(g.seg_a == 0 && g.seg_b == 0 && g.seg_c == 0, "gemm: column segments are a CPU layout");
   if (g.k == 0) {
     detail::dispatch_float(g.dtype, [&](auto tag) {
       using T = decltype(tag);
