@@ -146,4 +146,11 @@ Tensor reparameterize(const Tensor& mu, const Tensor& logvar, const Tensor& eps)
 //   = -0.5 sum(1 + logvar - mu^2 - exp(logvar))
 Tensor kl_normal(const Tensor& mu, const Tensor& logvar);
 
+// Multi-resolution spectral convergence of magnitudes est and ref [B, C, L]:
+// the mean over clips and resolutions of ||E - R||_F / ||R||_F, where E, R
+// are the magnitudes as given, their power pooled over `group` frames and
+// over `group` bins (sqrt(Σ x² + tiny); each where the length allows). One
+// fused kernel (Backend::spectral_convergence; CPU). ref takes no gradient.
+Tensor spectral_convergence(const Tensor& est, const Tensor& ref, int64_t group, double tiny);
+
 }  // namespace mg

@@ -109,6 +109,15 @@ void Backend::lstm_sequence_backward(const Tensor& g_hs, const Tensor& g_c_last,
   copy(dc0, dc);
 }
 
+void Backend::spectral_convergence(const Tensor&, const Tensor&, int64_t, double, const Tensor&) {
+  fail("spectral_convergence: not implemented on {}", device_name(device()));
+}
+
+void Backend::spectral_convergence_backward(const Tensor&, const Tensor&, int64_t, double, const Tensor&, const Tensor&,
+                                            const Tensor&) {
+  fail("spectral_convergence_backward: not implemented on {}", device_name(device()));
+}
+
 Backend& backend_for(Device device) {
   if (device == Device::CPU) return cpu_backend();
 #if defined(MUSICGEN_WITH_CUDA)

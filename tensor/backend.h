@@ -197,6 +197,20 @@ class Backend {
                                       const Tensor& acts, const Tensor& cs, const Tensor& c0, const Tensor& dgates,
                                       const Tensor& dh0, const Tensor& dc0);
 
+  // ---- multi-resolution spectral convergence (models/vae_loss.h), in one
+  // pass where the composition of elementwise ops takes thirty.
+  // est, ref [B, C, L]: at three resolutions r (0: as given; 1: the power of
+  // `group` frames pooled, sqrt(Σ x² + tiny); 2: of `group` bins, where C and
+  // L allow it), stats [B, 3, 2] receives the numerator sqrt(Σ (E - R)² +
+  // tiny) and the denominator sqrt(Σ R² + tiny) of clip b's convergence
+  // (zeros for a resolution that does not apply). Backward: gest = Σ_r
+  // weight[b, r] d(num/den)[b, r] / d est, with weight [B, 3].
+  // The defaults fail: the model composes the loss from plain ops elsewhere.
+  virtual void spectral_convergence(const Tensor& est, const Tensor& ref, int64_t group, double tiny,
+                                    const Tensor& stats);
+  virtual void spectral_convergence_backward(const Tensor& est, const Tensor& ref, int64_t group, double tiny,
+                                             const Tensor& stats, const Tensor& weight, const Tensor& gest);
+
   // ---- fused optimizer updates (in place on param, m, v; grad read-only)
   virtual void adam_step(const Tensor& param, const Tensor& grad, const Tensor& m, const Tensor& v,
                          const AdamArgs& args) = 0;

@@ -20,4 +20,41 @@ Tensor kl_normal(const Tensor& mu, const Tensor& logvar) {
   return mul(sum(inner, {-1}), -0.5);
 }
 
+Tensor spectral_convergence(const Tensor& est, const Tensor& ref, int64_t group, double tiny) {
+  detail::check_same("spectral_convergence", est, ref);
+  MG_CHECK(est.dim() == 3 && est.shape() == ref.shape() && group >= 1,
+           "spectral_convergence: magnitudes must be two equal [B, C, L] and the group >= 1, got {}, {} and {}",
+           shape_str(est.shape()), shape_str(ref.shape()), group);
+  const int64_t B = est.size(0), C = est.size(1), L = est.size(2);
+  const bool frames = L >= group, bins = C >= group;
+  const double resolutions = 1.0 + frames + bins;
+  Tensor e = detail::plain(est), r = detail::plain(ref);
+  Tensor stats = empty({B, 3, 2}, est.dtype(), est.device());
+  backend_of(e).spectral_convergence(e, r, group, tiny, stats);
+  // The mean of num / den over clips and resolutions, from the B x 3 pairs.
+  const std::vector<double> st = stats.to_vector<double>();
+  double total = 0;
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t k = 0; k < 3; ++k)
+      if (k == 0 || (k == 1 && frames) || (k == 2 && bins)) total += st[(b * 3 + k) * 2] / st[(b * 3 + k) * 2 + 1];
+  Tensor out = scalar(total / (resolutions * static_cast<double>(B)), est.dtype(), est.device());
+  if (needs_grad({est})) {
+    record("spectral_convergence", {out}, {est, ref},
+           [e, r, stats, group, tiny, frames, bins, resolutions, B](const TensorList& g) {
+             const double up = g[0].item() / (resolutions * static_cast<double>(B));
+             std::vector<double> w(static_cast<size_t>(B * 3), 0.0);
+             for (int64_t b = 0; b < B; ++b) {
+               w[static_cast<size_t>(b * 3)] = up;
+               w[static_cast<size_t>(b * 3 + 1)] = frames ? up : 0.0;
+               w[static_cast<size_t>(b * 3 + 2)] = bins ? up : 0.0;
+             }
+             Tensor weight = from_vector(w, {B, 3}, e.device()).to(e.dtype());
+             Tensor ge = empty_like(e);
+             backend_of(e).spectral_convergence_backward(e, r, group, tiny, stats, weight, ge);
+             return TensorList{ge, Tensor()};
+           });
+  }
+  return out;
+}
+
 }  // namespace mg

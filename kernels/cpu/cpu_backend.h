@@ -56,6 +56,11 @@ class CpuBackend final : public Backend {
                        const Tensor& rstd, bool per_instance, const Tensor& gx, const Tensor& gweight,
                        const Tensor& gbias) override;
 
+  void spectral_convergence(const Tensor& est, const Tensor& ref, int64_t group, double tiny,
+                            const Tensor& stats) override;
+  void spectral_convergence_backward(const Tensor& est, const Tensor& ref, int64_t group, double tiny,
+                                     const Tensor& stats, const Tensor& weight, const Tensor& gest) override;
+
   void lstm_pointwise_forward(const Tensor& gates, const Tensor& c_prev, const Tensor& h, const Tensor& c,
                               const Tensor& act) override;
   void lstm_pointwise_backward(const Tensor& gh, const Tensor& gc, const Tensor& act, const Tensor& c_prev,
