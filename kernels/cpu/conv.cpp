@@ -16,21 +16,39 @@
 
 namespace mg::cpu {
 
+namespace {
+
+// The output steps t whose input position t stride - pad_left + k dilation
+// lies in [0, L): [t0, t1). Outside them im2col writes zeros and col2im adds nothing.
+std::pair<int64_t, int64_t> valid_steps(const Conv1dGeometry& g, int64_t k, int64_t T_out) {
+  const int64_t off = k * g.dilation - g.pad_left;  // position of t = 0
+  const int64_t t0 = off >= 0 ? 0 : (-off + g.stride - 1) / g.stride;
+  const int64_t t1 = g.length - off <= 0 ? 0 : std::min(T_out, (g.length - off + g.stride - 1) / g.stride);
+  return {std::min(t0, t1), t1};
+}
+
+}  // namespace
+
 void CpuBackend::im2col1d(const Tensor& x, const Tensor& cols, const Conv1dGeometry& g) {
   const int64_t T_out = g.out_length(), CK = g.channels * g.kernel;
   dispatch_float(x.dtype(), [&]<typename T>() {
     const T* px = x.data<T>();
     T* pc = cols.data<T>();
-    // One task per (row, b): the T_out entries cols[c*K + k, b, :].
+    // One task per (row, b): the T_out entries cols[c*K + k, b, :]: zeros, a
+    // strided copy of the positions inside the input, zeros.
     each_row(CK * g.batch, T_out, [&](int64_t rb) {
       const int64_t row = rb / g.batch, b = rb % g.batch;
       const int64_t c = row / g.kernel, k = row % g.kernel;
+      const auto [t0, t1] = valid_steps(g, k, T_out);
+      // Input position of step t: at + t stride (inside the row for t in [t0, t1)).
       const T* xin = px + (b * g.channels + c) * g.length;
+      const int64_t at = k * g.dilation - g.pad_left;
       T* out = pc + rb * T_out;
-      for (int64_t t = 0; t < T_out; ++t) {
-        const int64_t pos = t * g.stride - g.pad_left + k * g.dilation;
-        out[t] = (pos >= 0 && pos < g.length) ? xin[pos] : T(0);
-      }
+      std::fill(out, out + t0, T(0));
+      if (g.stride == 1) std::copy(xin + at + t0, xin + at + t1, out + t0);
+      else
+        for (int64_t t = t0; t < t1; ++t) out[t] = xin[at + t * g.stride];
+      std::fill(out + t1, out + T_out, T(0));
     });
   });
 }
@@ -43,13 +61,12 @@ void CpuBackend::col2im1d(const Tensor& cols, const Tensor& x, const Conv1dGeome
     // Parallel over (b, c): each writes only its own input row, so no races.
     each_row(g.batch * g.channels, g.kernel * T_out, [&](int64_t bc) {
       const int64_t b = bc / g.channels, c = bc % g.channels;
-      T* xin = px + (b * g.channels + c) * g.length;
       for (int64_t k = 0; k < g.kernel; ++k) {
+        const auto [t0, t1] = valid_steps(g, k, T_out);
+        T* xin = px + (b * g.channels + c) * g.length;
+        const int64_t at = k * g.dilation - g.pad_left;
         const T* in = pc + ((c * g.kernel + k) * g.batch + b) * T_out;
-        for (int64_t t = 0; t < T_out; ++t) {
-          const int64_t pos = t * g.stride - g.pad_left + k * g.dilation;
-          if (pos >= 0 && pos < g.length) xin[pos] += in[t];
-        }
+        for (int64_t t = t0; t < t1; ++t) xin[at + t * g.stride] += in[t];
       }
     });
   });
