@@ -153,4 +153,11 @@ Tensor kl_normal(const Tensor& mu, const Tensor& logvar);
 // fused kernel (Backend::spectral_convergence; CPU). ref takes no gradient.
 Tensor spectral_convergence(const Tensor& est, const Tensor& ref, int64_t group, double tiny);
 
+// Decoded features v [B, C, L] -> magnitudes (models/vae_loss.h MagnitudeMap):
+// u = min(v scale + shift[c], ceiling); power 0: exp(u) - floor; power p > 0:
+// max(u, 0)^(1/p). One fused kernel (Backend::feature_magnitudes; CPU);
+// shift [C] takes no gradient.
+Tensor feature_magnitudes(const Tensor& v, const Tensor& shift, double scale, double ceiling, double floor,
+                          double power);
+
 }  // namespace mg

@@ -33,6 +33,10 @@ Tensor pool_bins(const Tensor& m, int64_t k) {
 }  // namespace
 
 Tensor MagnitudeMap::magnitudes(const Tensor& features) const {
+  // On the CPU one fused kernel (autograd/ops.h); the composition below is the
+  // definition, and what the other devices run.
+  if (features.device() == Device::CPU)
+    return feature_magnitudes(features, shift.detach(), scale, ceiling, floor, power);
   // min(a, c) = c - relu(c - a)
   Tensor u = features * scale + shift;
   u = neg(relu(neg(u) + ceiling)) + ceiling;

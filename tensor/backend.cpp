@@ -118,6 +118,16 @@ void Backend::spectral_convergence_backward(const Tensor&, const Tensor&, int64_
   fail("spectral_convergence_backward: not implemented on {}", device_name(device()));
 }
 
+void Backend::feature_magnitudes(const Tensor&, const Tensor&, double, double, double, double, const Tensor&,
+                                 const Tensor&) {
+  fail("feature_magnitudes: not implemented on {}", device_name(device()));
+}
+
+void Backend::feature_magnitudes_backward(const Tensor&, const Tensor&, double, double, double, const Tensor&,
+                                          const Tensor&, const Tensor&) {
+  fail("feature_magnitudes_backward: not implemented on {}", device_name(device()));
+}
+
 Backend& backend_for(Device device) {
   if (device == Device::CPU) return cpu_backend();
 #if defined(MUSICGEN_WITH_CUDA)

@@ -211,6 +211,17 @@ class Backend {
   virtual void spectral_convergence_backward(const Tensor& est, const Tensor& ref, int64_t group, double tiny,
                                              const Tensor& stats, const Tensor& weight, const Tensor& gest);
 
+  // ---- decoded features -> magnitudes (models/vae_loss.h MagnitudeMap), fused:
+  //   u = min(v scale + shift[c], ceiling)
+  //   power 0: out = exp(u) - floor, and expu = exp(u) (what backward reads);
+  //   power p: out = max(u, 0)^(1/p) (expu unused).
+  // v, out, expu [B, C, L]; shift [C]. Backward: gv = gout d out / d v, 0
+  // where the ceiling (or, for power p, zero) clips.
+  virtual void feature_magnitudes(const Tensor& v, const Tensor& shift, double scale, double ceiling, double floor,
+                                  double power, const Tensor& out, const Tensor& expu);
+  virtual void feature_magnitudes_backward(const Tensor& v, const Tensor& shift, double scale, double ceiling,
+                                           double power, const Tensor& expu, const Tensor& gout, const Tensor& gv);
+
   // ---- fused optimizer updates (in place on param, m, v; grad read-only)
   virtual void adam_step(const Tensor& param, const Tensor& grad, const Tensor& m, const Tensor& v,
                          const AdamArgs& args) = 0;

@@ -121,3 +121,33 @@ TEST_CASE("fused spectral convergence: the formula by hand, and its gradient by 
     CHECK(f32 == doctest::Approx(want).epsilon(1e-5));
   }
 }
+
+TEST_CASE("fused feature magnitudes: the map by hand, and its gradient by central differences") {
+  const int64_t B = 2, C = 5, L = 7;
+  mg::test::OpVariant v{"magnitudes", {{B, C, L}}, mg::test::Init::AwayFromZero, {}};
+  mg::TensorList in = mg::test::make_inputs(v, 23, mg::DType::F64, mg::Device::CPU);
+  const std::vector<double> shift_values = {0.3, -0.2, 0.05, 0.4, -0.6};
+  const mg::Tensor shift = mg::from_vector(shift_values, {C, 1});
+  const std::vector<double> x = in[0].to_vector<double>();
+  for (double power : {0.0, 0.5}) {
+    CAPTURE(power);
+    // A ceiling some elements exceed (their gradient is zero), and a floor.
+    const double scale = 1.7, ceiling = 1.1, floor = 1e-3;
+    auto f = [&](const mg::TensorList& t) { return mg::feature_magnitudes(t[0], shift, scale, ceiling, floor, power); };
+    const std::vector<double> got = f(in).to_vector<double>();
+    int clipped = 0;
+    for (int64_t i = 0; i < B * C * L; ++i) {
+      const double pre = x[static_cast<size_t>(i)] * scale + shift_values[static_cast<size_t>((i / L) % C)];
+      const double u = std::min(pre, ceiling);
+      clipped += pre >= ceiling;
+      const double want = power > 0 ? std::pow(std::max(u, 0.0), 1.0 / power) : std::exp(u) - floor;
+      CHECK(got[static_cast<size_t>(i)] == doctest::Approx(want).epsilon(1e-14));
+    }
+    CHECK(clipped > 0);
+    // Central differences step 1e-6 away from the kinks: no pre-activation within 1e-4 of the ceiling or 0.
+    const mg::GradcheckResult r = mg::gradcheck(f, {in[0]});
+    INFO(r.message);
+    CHECK(r.elements_checked == B * C * L);
+    CHECK(r.ok);
+  }
+}

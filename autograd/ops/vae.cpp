@@ -57,4 +57,23 @@ Tensor spectral_convergence(const Tensor& est, const Tensor& ref, int64_t group,
   return out;
 }
 
+Tensor feature_magnitudes(const Tensor& v, const Tensor& shift, double scale, double ceiling, double floor,
+                          double power) {
+  detail::check_same("feature_magnitudes", v, shift);
+  MG_CHECK(v.dim() == 3 && shift.numel() == v.size(1) && power >= 0,
+           "feature_magnitudes: features must be [B, C, L] with one shift per channel and power >= 0, got {}, {} and {}",
+           shape_str(v.shape()), shape_str(shift.shape()), power);
+  Tensor x = detail::plain(v), sh = detail::plain(shift).reshape({v.size(1)});
+  Tensor out = empty_like(x), expu = power > 0 ? Tensor() : empty_like(x);
+  backend_of(x).feature_magnitudes(x, sh, scale, ceiling, floor, power, out, expu);
+  if (needs_grad({v})) {
+    record("feature_magnitudes", {out}, {v, shift}, [x, sh, expu, scale, ceiling, power](const TensorList& g) {
+      Tensor gv = empty_like(x);
+      backend_of(x).feature_magnitudes_backward(x, sh, scale, ceiling, power, expu, detail::plain(g[0]), gv);
+      return TensorList{gv, Tensor()};
+    });
+  }
+  return out;
+}
+
 }  // namespace mg

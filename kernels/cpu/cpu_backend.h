@@ -61,6 +61,11 @@ class CpuBackend final : public Backend {
   void spectral_convergence_backward(const Tensor& est, const Tensor& ref, int64_t group, double tiny,
                                      const Tensor& stats, const Tensor& weight, const Tensor& gest) override;
 
+  void feature_magnitudes(const Tensor& v, const Tensor& shift, double scale, double ceiling, double floor,
+                          double power, const Tensor& out, const Tensor& expu) override;
+  void feature_magnitudes_backward(const Tensor& v, const Tensor& shift, double scale, double ceiling, double power,
+                                   const Tensor& expu, const Tensor& gout, const Tensor& gv) override;
+
   void lstm_pointwise_forward(const Tensor& gates, const Tensor& c_prev, const Tensor& h, const Tensor& c,
                               const Tensor& act) override;
   void lstm_pointwise_backward(const Tensor& gh, const Tensor& gc, const Tensor& act, const Tensor& c_prev,

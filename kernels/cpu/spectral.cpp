@@ -1,6 +1,7 @@
-// CPU: multi-resolution spectral convergence (tensor/backend.h), fused.
-// B = batch, C = bins, L = frames, g = group. Sums in double; one task per
-// clip, so the result is the same at any thread count.
+// CPU: the jazz VAE's spectral loss terms (tensor/backend.h), fused: the
+// map from decoded features to magnitudes, and the multi-resolution spectral
+// convergence of the magnitudes. B = batch, C = bins, L = frames, g = group.
+// Sums in double; one task per clip, so the result is the same at any thread count.
 //
 // Forward, per clip b and resolution r (E, R the pooled estimate and reference):
 //   num = sqrt(Σ (E - R)² + tiny),  den = sqrt(Σ R² + tiny)
@@ -8,10 +9,13 @@
 // (frames), E[i, l] = sqrt(Σ_{q<g} est[ig+q, l]² + tiny) at r = 2 (bins).
 // Backward, for the weights w_r = d loss / d (num/den)_r:
 //   d(num/den)/dE = (E - R) / (num den);  dE/d est = est / E  (r = 1, 2; 1 at r = 0)
+#include <algorithm>
 #include <cmath>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/cpu/cpu_backend.h"
+#include "kernels/cpu/isa.h"
 #include "kernels/cpu/parallel.h"
 
 namespace mg::cpu {
@@ -110,6 +114,71 @@ void CpuBackend::spectral_convergence_backward(const Tensor& est, const Tensor& 
         }
     };
     run_tasks(B, TaskRef(clip));
+  });
+}
+
+}  // namespace mg::cpu
+
+namespace mg::cpu {
+
+// Decoded features -> magnitudes, a row of L frames at a time (in L1): the
+// pre-activation, then exp through the per-ISA unary kernel for float32 (as
+// the composed map's exp op runs it), then the floor.
+void CpuBackend::feature_magnitudes(const Tensor& v, const Tensor& shift, double scale, double ceiling, double floor,
+                                    double power, const Tensor& out, const Tensor& expu) {
+  const int64_t B = v.size(0), C = v.size(1), L = v.size(2);
+  dispatch_float(v.dtype(), [&]<typename T>() {
+    const T* pv = v.data<T>();
+    const T* ps = shift.data<T>();
+    T* po = out.data<T>();
+    T* pe = power > 0 ? nullptr : expu.data<T>();
+    const T s = static_cast<T>(scale), top = static_cast<T>(ceiling), fl = static_cast<T>(floor);
+    const T inv = static_cast<T>(power > 0 ? 1.0 / power : 0.0);
+    each_row(B * C, 8 * L, [&](int64_t row) {
+      const T* x = pv + row * L;
+      const T sh = ps[row % C];
+      T* u = power > 0 ? po + row * L : pe + row * L;
+      for (int64_t l = 0; l < L; ++l) u[l] = std::min(x[l] * s + sh, top);
+      if (power > 0) {
+        for (int64_t l = 0; l < L; ++l) u[l] = u[l] > T(0) ? std::pow(u[l], inv) : T(0);
+        return;
+      }
+      if constexpr (std::is_same_v<T, float>) kernels().unary(UnaryOp::Exp, 0.0f, 0.0f, u, u, L);
+      else
+        for (int64_t l = 0; l < L; ++l) u[l] = std::exp(u[l]);
+      T* o = po + row * L;
+      for (int64_t l = 0; l < L; ++l) o[l] = u[l] - fl;
+    });
+  });
+}
+
+void CpuBackend::feature_magnitudes_backward(const Tensor& v, const Tensor& shift, double scale, double ceiling,
+                                             double power, const Tensor& expu, const Tensor& gout, const Tensor& gv) {
+  const int64_t B = v.size(0), C = v.size(1), L = v.size(2);
+  dispatch_float(v.dtype(), [&]<typename T>() {
+    const T* pv = v.data<T>();
+    const T* ps = shift.data<T>();
+    const T* pe = power > 0 ? nullptr : expu.data<T>();
+    const T* pg = gout.data<T>();
+    T* px = gv.data<T>();
+    const T s = static_cast<T>(scale), top = static_cast<T>(ceiling);
+    const T inv = static_cast<T>(power > 0 ? 1.0 / power : 0.0), inv1 = inv - T(1);
+    each_row(B * C, 4 * L, [&](int64_t row) {
+      const T* x = pv + row * L;
+      const T sh = ps[row % C];
+      const T* g = pg + row * L;
+      T* gx = px + row * L;
+      for (int64_t l = 0; l < L; ++l) {
+        const T pre = x[l] * s + sh;
+        if (!(pre < top)) {
+          gx[l] = T(0);
+        } else if (power > 0) {
+          gx[l] = pre > T(0) ? g[l] * (inv * std::pow(pre, inv1)) * s : T(0);
+        } else {
+          gx[l] = g[l] * pe[row * L + l] * s;
+        }
+      }
+    });
   });
 }
 
