@@ -4,6 +4,11 @@ musicgen's bench_util.h, and the RESULT line that run.py reads.
 The timed unit is one full training step (forward, loss, backward, optimizer
 update). Warm-up steps run first; the reported time is the median of the
 timed steps, taken as musicgen takes it (the upper median for an even count).
+
+--precision bf16 is each framework's own mixed precision: the forward pass and
+the loss compute in bfloat16 where the framework chooses to, while the weights
+and the optimizer stay float32 (musicgen's bf16 rounds only the operands of
+its matrix products and sums in float32).
 """
 import argparse
 import json
@@ -29,6 +34,8 @@ def parser(description, models, default_model, default_batch):
     p.add_argument("--steps", type=int, default=5, help="timed training steps (median reported)")
     p.add_argument("--warmup", type=int, default=1, help="untimed training steps before timing")
     p.add_argument("--batch", type=int, default=default_batch)
+    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+                   help="bf16: the framework's mixed precision (bfloat16 compute, float32 weights and optimizer)")
     return p
 
 
@@ -76,13 +83,15 @@ def rss_mib():
 
 
 def print_result(bench, framework, version, model, threads, step_s, batch, loss_first, parameters, import_rss_mib,
-                 **extra):
+                 precision, **extra):
     result = {
         "bench": bench,
         "framework": framework,
         "version": version,
         "model": model,
+        "precision": precision,
         "threads": threads,
+        "batch": batch,
         "step_ms": round(step_s * 1e3, 3),
         "samples_per_s": round(batch / step_s, 3),
         "peak_rss_mib": round(peak_rss_mib(), 1),
@@ -91,7 +100,7 @@ def print_result(bench, framework, version, model, threads, step_s, batch, loss_
         "import_rss_mib": round(import_rss_mib, 1),
     }
     result.update(extra)
-    print(f"{framework} {bench} {model}: {parameters} parameters, {threads} threads, batch {batch}: "
+    print(f"{framework} {bench} {model} {precision}: {parameters} parameters, {threads} threads, batch {batch}: "
           f"{result['step_ms']:.1f} ms per step (median), {result['samples_per_s']:.1f} samples/s, "
           f"first loss {result['loss_first']:.4f}, peak RSS {result['peak_rss_mib']:.0f} MiB", flush=True)
     print("RESULT " + json.dumps(result), flush=True)

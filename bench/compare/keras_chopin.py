@@ -16,6 +16,12 @@ plain Keras call is used. XLA stays off: jit_compile is False, which is also
 what Keras' "auto" picks on a CPU-only machine.
 
     keras_chopin.py [--model seed|embed] [--threads N] [--steps N] [--warmup N] [--batch B] [--vocab V]
+                    [--precision fp32|bf16]
+
+--precision bf16 sets Keras' "mixed_bfloat16" policy before the model is
+built: every layer computes in bfloat16 with float32 variables, Adamax
+updates those float32 variables, and the loss casts the logits to float32
+(Keras losses compute in floatx).
 """
 import os
 import sys
@@ -44,6 +50,8 @@ def main():
 
     import_rss = common.rss_mib()
     keras.utils.set_random_seed(1)
+    if args.precision == "bf16":
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
 
     T = common.CHOPIN_STEPS
     if args.model == "seed":
@@ -72,9 +80,15 @@ def main():
         return float(model.train_on_batch(x, y))
 
     step_s, loss_first = common.time_steps(step, args.steps, args.warmup)
+    if args.precision == "bf16":
+        # Checked after the timing, so that only the warm-up step runs before the timed ones, as in fp32:
+        # the layers compute in bfloat16, the variables stay float32, and so does the loss.
+        print(f"compute dtypes: {', '.join(sorted({layer.compute_dtype for layer in model.layers[1:]}))}; "
+              f"variables: {', '.join(sorted({v.dtype for v in model.trainable_variables}))}; "
+              f"loss: {model.loss(y, model(x)).dtype.name}", flush=True)
     threads = args.threads or len(os.sched_getaffinity(0))
     common.print_result("chopin", "keras", keras.__version__, args.model, threads, step_s, args.batch, loss_first,
-                        parameters, import_rss, tensorflow=tf.__version__)
+                        parameters, import_rss, args.precision, tensorflow=tf.__version__)
 
 
 if __name__ == "__main__":

@@ -9,11 +9,18 @@ Initialisation as musicgen (Keras defaults): Glorot-uniform input and dense
 kernels, orthogonal recurrent kernels, zero biases except the forget gate's 1.
 
     torch_chopin.py [--model seed|embed] [--threads N] [--steps N] [--warmup N] [--batch B] [--vocab V] [--device cpu|cuda]
-    torch_chopin.py --generate N [--model ...] [--threads N]
+                    [--precision fp32|bf16]
+    torch_chopin.py --generate N [--model ...] [--threads N] [--precision fp32|bf16]
 With --generate it times generation instead, as chopin-lstm generate
 --context window does: batch 1, the 40-token window run through the network
 for every new token (argmax), eager mode under torch.no_grad(); samples/s is
 then tokens/s.
+
+--precision bf16 runs the forward pass and the loss under
+torch.autocast(dtype=torch.bfloat16) and the backward pass outside it, as
+PyTorch's automatic mixed precision is documented to be used: autocast picks
+bfloat16 for the products (nn.LSTM's oneDNN kernel, Linear) and float32 for
+the loss; the parameters and Adamax's state stay float32.
 """
 import os
 import sys
@@ -110,6 +117,10 @@ def main():
                 denom = torch._foreach_add(u, g["eps"])
                 torch._foreach_addcdiv_(params, m, denom, -g["lr"] / (1 - g["beta1"] ** self.t))
 
+    def mixed(device):
+        """The context the forward pass and the loss run in: bfloat16 autocast, or nothing for fp32."""
+        return torch.autocast(device, dtype=torch.bfloat16, enabled=args.precision == "bf16")
+
     net = ChopinLSTM(args.model, args.vocab)
     net.train()  # dropout active, as in training
     trainable = [q for q in net.parameters() if q.requires_grad]
@@ -125,7 +136,7 @@ def main():
             t = torch.tensor(tokens, dtype=torch.int64).reshape(1, -1)
             return (t.to(torch.float32) / args.vocab).unsqueeze(2) if args.model == "seed" else t
 
-        with torch.no_grad():
+        with torch.no_grad(), mixed("cpu"):
             for _ in range(3):  # warm-up
                 net(encode(window))
             first = None
@@ -136,7 +147,7 @@ def main():
                 window = window[1:] + [nxt]
             seconds = time.perf_counter() - start
         common.print_result("generate", "pytorch", torch.__version__, args.model, torch.get_num_threads(),
-                            seconds / args.generate, 1, float(first), parameters, import_rss)
+                            seconds / args.generate, 1, float(first), parameters, import_rss, args.precision)
         return
 
     ids, targets = common.chopin_ids(args.batch, common.CHOPIN_STEPS, args.vocab)
@@ -152,7 +163,8 @@ def main():
     loss_fn = nn.CrossEntropyLoss()
 
     def step():
-        loss = loss_fn(net(x), y)
+        with mixed(args.device):
+            loss = loss_fn(net(x), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -160,7 +172,7 @@ def main():
 
     step_s, loss_first = common.time_steps(step, args.steps, args.warmup)
     common.print_result("chopin", "pytorch", torch.__version__, args.model, torch.get_num_threads(), step_s,
-                        args.batch, loss_first, parameters, import_rss)
+                        args.batch, loss_first, parameters, import_rss, args.precision)
 
 
 if __name__ == "__main__":

@@ -15,11 +15,18 @@ B = batch, C = channels, L = frames, Z = latent channels, T = latent frames.
 The input is a fixed standard-normal batch and eps is drawn every step, as in bench_jazz.
 
     torch_jazz.py [--model conv] [--threads N] [--steps N] [--warmup N] [--batch B] [--device cpu|cuda] [--tf32]
+                  [--precision fp32|bf16]
 
 On cuda the convolutions run through cuDNN in plain float32, as musicgen's do:
 PyTorch's default would let cuDNN use TF32 tensor cores, which rounds the
 inputs of every product to 10 mantissa bits; --tf32 allows that, to show
 what it is worth.
+
+--precision bf16 runs the forward pass and the loss under
+torch.autocast(dtype=torch.bfloat16) and the backward pass outside it, as
+PyTorch documents: the convolutions compute in bfloat16, the loss's
+elementwise terms in whatever their inputs promote to (float32 wherever the
+float32 input x takes part); the parameters and Adam's state stay float32.
 """
 import math
 import os
@@ -147,13 +154,14 @@ def main():
         return torch.sqrt(torch.sum((m * m)[:, :C].reshape(B, C // GROUP, GROUP, L), dim=2) + TINY)
 
     def step():
-        recon, mu, logvar = vae(x, torch.randn(args.batch, LATENT, vae.latent_frames, device=args.device))
-        est, ref = torch.exp(recon) - FLOOR, (torch.exp(x) - FLOOR).detach()
-        spectral = (convergence(est, ref) + convergence(pool_frames(est), pool_frames(ref))
-                    + convergence(pool_bins(est), pool_bins(ref))) / 3
-        kl = -0.5 * (1 + logvar - mu * mu - torch.exp(logvar))  # [B, Z, T]
-        charged = torch.sum(torch.clamp(kl.mean(dim=(0, 2)), min=FREE_BITS)) * kl.shape[2]
-        loss = torch.sum((recon - x) ** 2) / args.batch + spectral * IN_CHANNELS * FRAMES + charged
+        with torch.autocast(args.device, dtype=torch.bfloat16, enabled=args.precision == "bf16"):
+            recon, mu, logvar = vae(x, torch.randn(args.batch, LATENT, vae.latent_frames, device=args.device))
+            est, ref = torch.exp(recon) - FLOOR, (torch.exp(x) - FLOOR).detach()
+            spectral = (convergence(est, ref) + convergence(pool_frames(est), pool_frames(ref))
+                        + convergence(pool_bins(est), pool_bins(ref))) / 3
+            kl = -0.5 * (1 + logvar - mu * mu - torch.exp(logvar))  # [B, Z, T]
+            charged = torch.sum(torch.clamp(kl.mean(dim=(0, 2)), min=FREE_BITS)) * kl.shape[2]
+            loss = torch.sum((recon - x) ** 2) / args.batch + spectral * IN_CHANNELS * FRAMES + charged
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -165,7 +173,7 @@ def main():
         extra.update(gpu=torch.cuda.get_device_name(), tf32=args.tf32,
                      peak_gpu_mib=round(torch.cuda.max_memory_allocated() / 2**20, 1))
     common.print_result("jazz", "pytorch", torch.__version__, args.model, torch.get_num_threads(), step_s, args.batch,
-                        loss_first, parameters, import_rss, **extra)
+                        loss_first, parameters, import_rss, args.precision, **extra)
 
 
 if __name__ == "__main__":
