@@ -51,6 +51,23 @@ pid_t temporary_owner(const std::string& name) {
 
 bool process_exists(pid_t pid) { return ::kill(pid, 0) == 0 || errno != ESRCH; }
 
+// What abandon_writes() removes: the temporary file of the write in progress and
+// a few registered paths, as fixed buffers a signal handler can read without
+// allocating. Writes happen on the main thread; the handler only reads.
+constexpr size_t kAbandonSlots = 4, kPathBytes = 4096;
+char g_in_progress[kPathBytes];
+char g_abandon[kAbandonSlots][kPathBytes];
+
+void set_slot(char* slot, const std::string& path) {
+  slot[0] = '\0';
+  if (path.size() + 1 > kPathBytes) return;  // too long to keep; the sweep removes it later
+  std::memcpy(slot + 1, path.c_str(), path.size());
+  slot[path.size() + 1] = '\0';
+  slot[0] = '/';  // set last: a handler sees either nothing or the whole path
+}
+
+void clear_slot(char* slot) { slot[0] = '\0'; }
+
 // Each folder is swept once per process: the first write into it.
 void sweep_once(const std::string& dir) {
   static std::mutex mutex;
@@ -68,16 +85,10 @@ std::string output_target(const std::string& path) {
     if (errno != ENOENT) fail("{}: cannot write: {}", path, std::strerror(errno));
     return path;  // a new file
   }
-  std::string target = path;
-  if (S_ISLNK(st.st_mode)) {
-    std::error_code ec;
-    const fs::path resolved = fs::canonical(path, ec);
-    if (ec) fail("{}: symbolic link to a file that does not exist; outputs are written through links only to existing files", path);
-    target = resolved.string();
-    if (::stat(target.c_str(), &st) != 0) fail("{}: cannot write: {}", path, std::strerror(errno));
-  }
+  if (S_ISLNK(st.st_mode))
+    fail("{}: is a symbolic link; outputs are never written through links (remove it or choose another path)", path);
   if (!S_ISREG(st.st_mode)) fail("{}: is {}; outputs are written only to regular files", path, kind_of(st.st_mode));
-  return target;
+  return path;
 }
 
 void ensure_parent_dir(const std::string& path) {
@@ -94,6 +105,37 @@ void check_output_folder(const std::string& dir, const std::string& what) {
   std::error_code ec;
   const fs::file_status st = fs::status(dir, ec);
   if (fs::exists(st) && !fs::is_directory(st)) fail("{} {}: exists and is not a folder", what, dir);
+}
+
+void check_subfolder(const std::string& dir) {
+  struct stat st {};
+  if (::lstat(dir.c_str(), &st) != 0) return;
+  if (S_ISLNK(st.st_mode)) fail("{}: is a symbolic link; outputs are never written through links (remove it)", dir);
+  if (!S_ISDIR(st.st_mode)) fail("{}: exists and is not a folder", dir);
+}
+
+void ensure_subfolder(const std::string& dir) {
+  check_subfolder(dir);
+  std::error_code ec;
+  if (fs::is_directory(dir, ec)) return;
+  fs::create_directories(dir, ec);
+  if (ec) fail("{}: cannot create folder: {}", dir, ec.message());
+}
+
+void register_abandon_path(const std::string& path) {
+  for (char* slot : g_abandon)
+    if (slot[0] == '\0') return set_slot(slot, path);
+}
+
+void unregister_abandon_path(const std::string& path) {
+  for (char* slot : g_abandon)
+    if (slot[0] != '\0' && path == slot + 1) clear_slot(slot);
+}
+
+void abandon_writes() noexcept {
+  if (g_in_progress[0] != '\0') ::unlink(g_in_progress + 1);
+  for (const char* slot : g_abandon)
+    if (slot[0] != '\0') ::unlink(slot + 1);
 }
 
 void ensure_output_folder(const std::string& dir, const std::string& what) {
@@ -125,18 +167,26 @@ void write_file_atomic(const std::string& path, const std::function<void(const s
   sweep_once(folder_name);
   const std::string tmp = target + ".tmp." + std::to_string(::getpid());
   ::unlink(tmp.c_str());  // never write through whatever a previous run left under this name
+  // Created here, exclusively and not through a link, before the writer opens it by name.
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd < 0) fail("{}: cannot write: {}", path, std::strerror(errno));
+  ::close(fd);
+  set_slot(g_in_progress, tmp);
   try {
     write(tmp);
     sync_path(tmp, path, false);
   } catch (...) {
     std::remove(tmp.c_str());
+    clear_slot(g_in_progress);
     throw;
   }
   if (std::rename(tmp.c_str(), target.c_str()) != 0) {
     const int err = errno;
     std::remove(tmp.c_str());
+    clear_slot(g_in_progress);
     fail("{}: cannot write: {}", path, std::strerror(err));
   }
+  clear_slot(g_in_progress);
   sync_path(folder_name, path, true);
 }
 

@@ -4,15 +4,19 @@
 //  - Only regular files are written. A path that names a folder, a device, a
 //    FIFO or a socket is refused with an error naming it (so `--out /dev/full`
 //    cannot replace the device node with a file).
-//  - A symbolic link is written through: the file it points to is replaced and
-//    the link itself stays. A link whose target does not exist is refused.
+//  - A symbolic link is never written through: a path that is a link is
+//    refused with an error naming it, so a link planted in an output folder
+//    cannot make a run replace a file elsewhere. The temporary file is created
+//    with O_EXCL | O_NOFOLLOW, so a link cannot take its place either.
 //  - The new content goes to a temporary file beside the target,
 //    "<name>.tmp.<pid>", which is fsynced, renamed over the target, and then
 //    the folder is fsynced, so a crash or a power loss leaves either the old
 //    file or the new one, never a torn one.
 //  - Temporary files "*.tmp.<pid>" left in a folder by processes that no
 //    longer run (killed in the middle of a write) are removed the first time a
-//    process writes into that folder.
+//    process writes into that folder. A process that must end at once (a
+//    second Ctrl-C) calls abandon_writes() first, which removes the temporary
+//    file being written now, so not even that is left behind.
 #include <filesystem>
 #include <functional>
 #include <string>
@@ -20,14 +24,14 @@
 
 namespace mg::io {
 
-// The file a write to `path` replaces: path itself, or the final target of a
-// symbolic link. Throws mg::Error naming path when it is not a regular file
-// (or a link to one), when a link dangles, or when its folder is not a folder.
+// Checks that a write may replace `path`: it does not exist yet or is a
+// regular file. Throws mg::Error naming path when it is a symbolic link, a
+// folder, a device, a FIFO or a socket. Returns path.
 std::string output_target(const std::string& path);
 
-// Calls write(tmp_path), then renames tmp_path over output_target(path). If
-// write throws, the temporary file is removed and the exception propagates;
-// the target is untouched.
+// Calls write(tmp_path), then renames tmp_path over path (checked by
+// output_target). If write throws, the temporary file is removed and the
+// exception propagates; the target is untouched.
 void write_file_atomic(const std::string& path, const std::function<void(const std::string& tmp_path)>& write);
 
 // Convenience: atomically write a byte string.
@@ -43,6 +47,22 @@ void check_output_folder(const std::string& dir, const std::string& what);
 
 // check_output_folder, then creates dir and its parents if needed.
 void ensure_output_folder(const std::string& dir, const std::string& what);
+
+// A folder inside an output folder (OUT/epochs): an mg::Error naming it when
+// it is a symbolic link or not a folder, so that nothing is written through a
+// link into another place. ensure_subfolder then creates it when absent.
+void check_subfolder(const std::string& dir);
+void ensure_subfolder(const std::string& dir);
+
+// Files to remove if the process must end at once: at most a few paths (a run
+// lock), registered by their owner and removed by abandon_writes().
+void register_abandon_path(const std::string& path);
+void unregister_abandon_path(const std::string& path);
+
+// Removes the temporary file of the write in progress, if any, and the
+// registered paths. Async-signal-safe (unlink only), for a signal handler
+// that is about to call _exit().
+void abandon_writes() noexcept;
 
 // Removes "<name>.tmp.<pid>" regular files in `dir` whose process no longer
 // exists; returns how many were removed.

@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "io/plot.h"
+#include "io/canvas.h"
 
 namespace mg::io {
 

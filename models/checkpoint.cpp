@@ -5,6 +5,7 @@
 #include <map>
 
 #include "io/json_limits.h"
+#include "io/utf8.h"
 
 namespace mg::nn {
 
@@ -92,6 +93,7 @@ void save_checkpoint(const std::string& path, const std::string& app, const Modu
            bad);
   f.metadata["format"] = kFormatPrefix + std::to_string(kCheckpointVersion);
   f.metadata["app"] = app;
+  io::make_valid_utf8(m);  // names of files and folders may hold any bytes (io/utf8.h)
   f.metadata["musicgen"] = m.dump();
   f.metadata[kChecksumKey] = checksum_text(io::content_checksum(f, kChecksumKey));
   io::write_safetensors(path, f);
@@ -119,6 +121,7 @@ Checkpoint decode_checkpoint(const io::SafetensorsFile& f, const std::string& pa
     if (sum_it == f.metadata.end()) fail("{}: checkpoint has no checksum", path);
     if (sum_it->second != checksum_text(io::content_checksum(f, kChecksumKey)))
       fail("{}: checksum mismatch: the file is corrupt (changed after it was written)", path);
+    ck.checksum = sum_it->second;
   }
   ck.app = app_it->second;
   io::check_json_limits(meta_it->second, {kMaxMetadataBytes, kMaxMetadataDepth}, path + ": checkpoint metadata");

@@ -33,12 +33,15 @@ struct Checkpoint {
   std::string app;
   int version = 0;
   nlohmann::json meta;
+  std::string checksum;  // "fnv1a64:..." over the whole file: its identity (empty for version 1)
   NamedTensors model;   // names without the "model." prefix, on the CPU
   NamedTensors optim;   // names without the "optim." prefix, on the CPU
 };
 
 // Refuses (mg::Error naming path and the tensor) to write a tensor holding
 // NaN or infinity, so a diverged run can never replace a good checkpoint.
+// Strings in meta that are not valid UTF-8 (file names) are escaped as
+// io/utf8.h describes.
 void save_checkpoint(const std::string& path, const std::string& app, const Module& model, const Optimizer* optimizer,
                      const nlohmann::json& meta);
 

@@ -26,6 +26,26 @@ ChopinConfig ChopinConfig::from_json(const nlohmann::json& j) {
   return c;
 }
 
+int64_t ChopinConfig::parameter_count() const {
+  auto lstm = [](int64_t in, int64_t h) { return 4 * h * in + 4 * h * h + 4 * h; };  // w_ih, w_hh, one bias
+  auto linear = [](int64_t in, int64_t out) { return in * out + out; };
+  const bool embed = input == "embed";
+  return (embed ? vocab * embed_dim : 0) + lstm(embed ? embed_dim : 1, hidden1) + lstm(hidden1, hidden2) +
+         linear(hidden2, dense) + linear(dense, vocab);
+}
+
+double ChopinConfig::training_bytes(int64_t batch, int64_t seq_len) const {
+  constexpr double kFloat = 4;
+  // Parameters, gradients, and Adamax's m and u.
+  const double weights = 4 * kFloat * static_cast<double>(parameter_count());
+  // Per step and sample, each LSTM keeps its input projection, gates, cell and
+  // hidden state for backward (about 16 H floats), and backward as much again.
+  const double per_step = static_cast<double>(input == "embed" ? embed_dim : 1) + 16.0 * static_cast<double>(hidden1 + hidden2);
+  const double activations = 2 * kFloat * static_cast<double>(batch) *
+                             (static_cast<double>(seq_len) * per_step + 4.0 * static_cast<double>(dense + vocab));
+  return weights + activations;
+}
+
 ChopinLSTM::ChopinLSTM(const ChopinConfig& c) : config_(c) {
   int64_t in = 1;
   if (c.input == "embed") {

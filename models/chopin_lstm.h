@@ -27,6 +27,13 @@ struct ChopinConfig {
   double dropout = 0.1;
   nlohmann::json to_json() const;
   static ChopinConfig from_json(const nlohmann::json& j);  // mg::Error on missing/bad fields
+
+  // What the network costs, from the configuration alone (before building it).
+  // Elements in its parameters:
+  int64_t parameter_count() const;
+  // Bytes a training run holds besides its data: parameters, gradients and the
+  // optimizer's two moments, and what one batch of windows keeps for backward.
+  double training_bytes(int64_t batch, int64_t seq_len) const;
 };
 
 class ChopinLSTM : public Module {

@@ -74,6 +74,48 @@ ConvVaeConfig ConvVaeConfig::from_json(const nlohmann::json& j) {
   return c;
 }
 
+int64_t ConvVaeConfig::state_count() const {
+  auto conv = [](int64_t in, int64_t out, int64_t k) { return in * out * k + out; };  // weight and bias
+  int64_t n = 0, prev = in_channels, len = length;
+  for (int64_t ch : channels) {
+    n += conv(prev, ch, kernel);                               // down: stride-2 convolution
+    n += blocks * (2 * conv(ch, ch, kernel) + 2 * 2 * ch);     // encoder blocks: two convolutions, two instance norms
+    prev = ch;
+    len = (len + 1) / 2;
+  }
+  const int64_t top = channels.back();
+  if (time_resolved()) {
+    n += conv(top, 2 * latent, 1);  // to_latent: 1x1 convolution
+    n += conv(latent, top, 3);      // from_latent: k3 convolution
+  } else {
+    const int64_t flat = top * len;
+    n += flat * 2 * latent + 2 * latent;  // to_latent
+    n += latent * flat + flat;            // from_latent
+  }
+  for (size_t i = channels.size(); i-- > 0;) {
+    const int64_t ch = channels[i], next = i > 0 ? channels[i - 1] : in_channels;
+    n += blocks * (2 * conv(ch, ch, kernel) + 2 * 4 * ch);  // decoder blocks: two convolutions, two batch norms with running stats
+    n += conv(ch, next, 4);                                  // up: stride-2 transposed convolution, kernel 4
+  }
+  return n;
+}
+
+double ConvVaeConfig::activation_floats_per_clip() const {
+  double floats = 3.0 * static_cast<double>(in_channels * length);
+  int64_t len = length;
+  for (int64_t ch : channels) {
+    len = (len + 1) / 2;
+    floats += (12.0 + 12.0 * static_cast<double>(blocks)) * static_cast<double>(ch) * static_cast<double>(len);
+  }
+  return floats;
+}
+
+double ConvVaeConfig::training_bytes(int64_t batch) const {
+  constexpr double kFloat = 4;
+  return 4 * kFloat * static_cast<double>(state_count()) +
+         2 * kFloat * static_cast<double>(batch) * activation_floats_per_clip();
+}
+
 ConvVAE::ConvVAE(const ConvVaeConfig& c) : config_(c) {
   MG_CHECK(c.latent_mode == "time" || c.latent_mode == "global", "ConvVAE: latent_mode '{}'", c.latent_mode);
   const size_t n = c.channels.size();

@@ -66,6 +66,17 @@ struct ConvVaeConfig {
   Shape latent_shape(int64_t batch) const;
   nlohmann::json to_json() const;
   static ConvVaeConfig from_json(const nlohmann::json& j);  // mg::Error on bad fields
+
+  // What the network costs, from the configuration alone (before building it).
+  // Elements in its parameters and buffers (the decoder's batch-norm statistics):
+  int64_t state_count() const;
+  // Floats of activation one clip keeps through the encoder and decoder:
+  // about a dozen tensors of [C_i, L_i] per stage on each side (and as many
+  // per residual block), plus the input's convolution matrix.
+  double activation_floats_per_clip() const;
+  // Bytes one training step holds besides the data: parameters, gradients
+  // and Adam's two moments, and the activations of a batch kept for backward.
+  double training_bytes(int64_t batch) const;
 };
 
 struct VaeOutput {

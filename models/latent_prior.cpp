@@ -33,6 +33,15 @@ LatentPriorConfig LatentPriorConfig::from_json(const nlohmann::json& j) {
   return c;
 }
 
+int64_t LatentPriorConfig::state_count() const {
+  int64_t n = 0, in = latent;
+  for (int64_t l = 0; l < layers; ++l) {
+    n += 4 * hidden * (in + (l == 0 ? files : 0) + hidden + 1);  // W_ih (file codes beside the frames), W_hh, bias
+    in = hidden;
+  }
+  return n + hidden * 2 * latent + 2 * latent + 2 * latent;  // head, and the mean and deviation buffers
+}
+
 LatentPrior::LatentPrior(const LatentPriorConfig& c) : config_(c) {
   for (int64_t i = 0; i < c.layers; ++i)
     lstm_.push_back(register_module("lstm" + std::to_string(i),

@@ -32,6 +32,9 @@ struct LatentPriorConfig {
   int64_t files = 0;  // F, conditioned on the training file (0: unconditioned)
   nlohmann::json to_json() const;
   static LatentPriorConfig from_json(const nlohmann::json& j);  // mg::Error on bad fields
+
+  // Elements in the prior's parameters and buffers, from the configuration alone.
+  int64_t state_count() const;
 };
 
 class LatentPrior : public Module {

@@ -19,6 +19,7 @@ TrainingState TrainingState::now(const Optimizer& opt, int epoch, int64_t step, 
 void TrainingState::write(nlohmann::json& meta) const {
   meta["epoch"] = epoch;
   meta["rng"] = {{"seed", rng_seed}, {"offset", rng_offset}};
+  if (best_epoch > 0) meta["best"] = {{"epoch", best_epoch}, {"loss", best_score}};
   if (step > 0) meta["partial"] = {{"step", step}, {"sums", sums}};
   else meta.erase("partial");
 }
@@ -33,6 +34,11 @@ TrainingState TrainingState::read(const MetaReader& m, int max_epochs, int64_t m
     const MetaReader opt = m.object("optimizer");
     s.optimizer_steps = opt.integer("steps", 0, INT64_MAX);
     if (opt.has("lr")) s.learning_rate = opt.number("lr", 0, 1e6);
+  }
+  if (m.has("best")) {
+    const MetaReader best = m.object("best");
+    s.best_epoch = static_cast<int>(best.integer("epoch", 1, max_epochs));
+    s.best_score = best.number("loss", -1e300, 1e300);
   }
   if (m.has("partial")) {
     const MetaReader partial = m.object("partial");

@@ -8,13 +8,15 @@
 //                draws dropout masks and reparameterisation noise
 //   "optimizer": type, hyper-parameters, learning rate and step count
 //                (written by save_checkpoint)
+//   "best":      {"epoch", "loss"}: the epoch with the lowest held-out score
+//                so far (its weights in the best file), when there is one
 //   "partial":   only after a stop in the middle of an epoch (Ctrl-C):
 //                {"step": steps of the next epoch already taken,
 //                 "sums": {name: value}, the running sums of that epoch's
 //                 log row (losses, counts)}
 //
 // What an epoch trains on is derived from the seed and the epoch number (the
-// apps shuffle with a key of both), so (epoch, step) is the data position.
+// trainer shuffles with a key of both), so (epoch, step) is the data position.
 #include <cstdint>
 #include <map>
 #include <string>
@@ -33,13 +35,15 @@ struct TrainingState {
   uint64_t rng_seed = 0, rng_offset = 0;
   int64_t optimizer_steps = 0;
   double learning_rate = 0;
+  int best_epoch = 0;      // 0: no epoch scored yet
+  double best_score = 0;   // its held-out score (lower is better)
 
   // The state of a run now: `epoch` completed, `step` steps into the next
   // one with its running sums, the default generator, the optimizer's step
   // count and learning rate.
   static TrainingState now(const Optimizer& opt, int epoch, int64_t step = 0, std::map<std::string, double> sums = {});
 
-  // Adds "epoch", "rng" and (when step > 0) "partial" to a checkpoint's metadata.
+  // Adds "epoch", "rng", "best" (when best_epoch > 0) and (when step > 0) "partial" to a checkpoint's metadata.
   void write(nlohmann::json& meta) const;
 
   // Reads the fields above through `m` (errors name the checkpoint and the

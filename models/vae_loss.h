@@ -12,7 +12,7 @@
 //   spectral        multi-resolution spectral convergence of the linear
 //                   magnitudes the features stand for, ||S - Ŝ||_F / ||S||_F,
 //                   averaged over three resolutions (as decoded; power summed
-//                   over 4 frames; over 4 bins; io/stft.h's
+//                   over 4 frames; over 4 bins; models/audio_metrics.h's
 //                   multi_resolution_magnitude_distance without its log term,
 //                   which the reconstruction already is). Log-magnitude
 //                   error treats a loud bin like a quiet one; this term

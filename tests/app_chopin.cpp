@@ -305,7 +305,7 @@ TEST_CASE("chopin-lstm --heldout-data: held-out metrics on another folder, the b
   // Either every epoch ran, or the run stopped exactly `patience` epochs after its best.
   if (last < 12) {
     CHECK(last - best == 2);
-    CHECK(t.output.find("no lower held-out NLL for 2 epochs") != std::string::npos);
+    CHECK(t.output.find("no lower held-out score for 2 epochs") != std::string::npos);
   }
   MESSAGE("best epoch " << best << " of " << last);
 
@@ -401,19 +401,24 @@ TEST_CASE("chopin-lstm on the original 48 Chopin files") {
   CHECK(r.output.find("windows: 47613 train, 11904 held out") != std::string::npos);
 }
 
-TEST_CASE("chopin-lstm outputs: through a symbolic link, never into a FIFO, stale temporaries swept") {
+TEST_CASE("chopin-lstm outputs: never through a symbolic link, never into a FIFO, stale temporaries swept") {
   const std::string dir = mg::test::scratch_dir("chopin-outputs");
   REQUIRE(run("train --out " + dir + "/run --epochs 1" + kTiny).code == 0);
   const std::string ck = " --checkpoint " + dir + "/run/model.safetensors --notes 8";
 
-  // A link to an existing file: the file is replaced, the link stays.
+  // A link to an existing file: refused before anything is written, the file it points to untouched.
   fs::create_directories(dir + "/real");
   std::ofstream(dir + "/real/piece.mid") << "old";
   fs::create_symlink("real/piece.mid", dir + "/piece.mid");
   Run linked = run("generate" + ck + " --out " + dir + "/piece.mid --roll " + dir + "/roll.png");
-  REQUIRE_MESSAGE(linked.code == 0, linked.output);
+  CHECK(linked.code == 1);
+  CHECK(last_line(linked.output) == "chopin-lstm: error: " + dir +
+                                        "/piece.mid: is a symbolic link; outputs are never written through links "
+                                        "(remove it or choose another path)");
   CHECK(fs::is_symlink(dir + "/piece.mid"));
-  CHECK(mg::io::read_midi(dir + "/real/piece.mid").notes.size() >= 8);
+  std::ifstream real(dir + "/real/piece.mid");
+  CHECK(std::string(std::istreambuf_iterator<char>(real), {}) == "old");
+  CHECK_FALSE(fs::exists(dir + "/roll.png"));
 
   // A FIFO as the WAV: refused before anything is written, the FIFO untouched.
   REQUIRE(mkfifo((dir + "/audio.wav").c_str(), 0600) == 0);

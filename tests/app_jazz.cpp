@@ -421,7 +421,11 @@ TEST_CASE("jazz-vae stops at the first non-finite step, keeping the last good ch
   CHECK(fresh.rc == 1);
   CHECK(fresh.output.find("jazz-vae: error: epoch 1, step 2: the loss is") != std::string::npos);
   CHECK(fresh.output.find("no checkpoint was written") != std::string::npos);
-  CHECK_FALSE(fs::exists(dir + "/fresh"));
+  // The report says why; no checkpoint and no log row exist.
+  CHECK_FALSE(fs::exists(dir + "/fresh/model.safetensors"));
+  CHECK_FALSE(fs::exists(dir + "/fresh/log.csv"));
+  std::ifstream report(dir + "/fresh/report.json");
+  CHECK(std::string(std::istreambuf_iterator<char>(report), {}).find("no checkpoint was written") != std::string::npos);
 
   // One good epoch, then the same run resumed with that learning rate (set in the checkpoint).
   const std::string out = dir + "/resumed", ck = out + "/model.safetensors";

@@ -1,12 +1,10 @@
 // apps/common/run_control.h: --quiet and --json keep stdout for what they
-// promise, and Ctrl-C asks a training loop to stop (a second one ends the
-// process with status 130). Each case runs in a forked child, since the
-// output mode and the signal handlers are process-wide.
+// promise. Each case runs in a forked child, since the output mode is
+// process-wide. (Signals: tests/models_trainer.cpp.)
 #include <doctest/doctest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <csignal>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -128,38 +126,4 @@ TEST_CASE("print_config aligns the keys under one heading") {
     return 0;
   });
   CHECK(r.out == "configuration:\n  epochs      3\n  batch size  256\n");
-}
-
-TEST_CASE("Ctrl-C: the first SIGINT is a request the loop reads; the second ends the process with 130") {
-  ChildResult first = in_child([] {
-    mg::app::StopRequest stop;
-    if (stop.requested()) return 1;
-    raise(SIGINT);
-    // The loop body reaches its step boundary and sees the request.
-    return stop.requested() && std::string(stop.signal_name()) == "SIGINT" ? 0 : 2;
-  });
-  CHECK(first.status == 0);
-
-  ChildResult second = in_child([] {
-    mg::app::StopRequest stop;
-    raise(SIGINT);
-    raise(SIGINT);
-    return 3;  // not reached: the second signal exits at once
-  });
-  CHECK(second.status == mg::app::kExitInterrupted);
-
-  ChildResult term = in_child([] {
-    mg::app::StopRequest stop;
-    raise(SIGTERM);
-    return stop.requested() && std::string(stop.signal_name()) == "SIGTERM" ? 0 : 2;
-  });
-  CHECK(term.status == 0);
-
-  // Once the StopRequest is gone, SIGINT has its default effect again.
-  ChildResult after = in_child([] {
-    { mg::app::StopRequest stop; }
-    raise(SIGINT);
-    return 4;
-  });
-  CHECK(after.status == 128 + SIGINT);
 }

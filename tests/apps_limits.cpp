@@ -54,77 +54,11 @@ int jazz_status(const std::string& line) {
 
 }  // namespace
 
-TEST_CASE("chopin parameter_count equals the network's parameter count") {
-  for (const char* input : {"seed", "embed"})
-    for (int64_t vocab : {2, 31, 228})
-      for (int64_t hidden : {1, 8, 24}) {
-        mg::nn::ChopinConfig c;
-        c.input = input;
-        c.vocab = vocab;
-        c.hidden1 = hidden;
-        c.hidden2 = hidden + 3;
-        c.dense = 5;
-        c.embed_dim = 7;
-        CAPTURE(input);
-        CAPTURE(vocab);
-        CAPTURE(hidden);
-        CHECK(chopin::parameter_count(c) == mg::nn::ChopinLSTM(c).num_parameters());
-      }
-  mg::nn::ChopinConfig original;  // the notebook's network, 228-token vocabulary
-  original.vocab = 228;
-  CHECK(chopin::parameter_count(original) == 1964516);
-}
-
-TEST_CASE("jazz state_count equals the network's parameters and buffers") {
-  for (const char* kind : {"conv", "seed"})
-    for (const char* mode : {"global", "time"})
-      for (int64_t blocks : {0, 1, 2})
-        for (const std::vector<int64_t>& channels : std::vector<std::vector<int64_t>>{{4}, {4, 6}, {3, 5, 7, 2}})
-          for (int64_t latent : {1, 2, 5}) {
-            mg::nn::ConvVaeConfig c;
-            c.kind = kind;
-            c.latent_mode = mode;
-            c.blocks = blocks;
-            c.in_channels = std::string(kind) == "conv" ? 33 : 1;
-            c.length = 37;
-            c.channels = channels;
-            c.latent = latent;
-            const mg::nn::ConvVAE vae(c);
-            int64_t buffers = 0;
-            for (const auto& [name, t] : vae.named_buffers()) buffers += t.numel();
-            CAPTURE(kind);
-            CAPTURE(mode);
-            CAPTURE(blocks);
-            CAPTURE(channels.size());
-            CHECK(jazz::state_count(c) == vae.num_parameters() + buffers);
-          }
-  for (int64_t layers : {1, 2})
-    for (int64_t hidden : {3, 16})
-      for (int64_t files : {0, 3}) {
-        mg::nn::LatentPriorConfig c;
-        c.latent = 5;
-        c.hidden = hidden;
-        c.layers = layers;
-        c.files = files;
-        const mg::nn::LatentPrior prior(c);
-        int64_t buffers = 0;
-        for (const auto& [name, t] : prior.named_buffers()) buffers += t.numel();
-        CHECK(jazz::prior_state_count(c) == prior.num_parameters() + buffers);
-      }
-}
-
-TEST_CASE("memory estimates grow with the sizes they estimate") {
-  mg::nn::ChopinConfig c;
-  c.vocab = 100;
-  CHECK(chopin::training_bytes(c, 512, 40) > chopin::training_bytes(c, 256, 40));
-  CHECK(chopin::training_bytes(c, 256, 80) > chopin::training_bytes(c, 256, 40));
-  c.hidden1 = c.hidden2 = c.dense = chopin::kMaxLayer;
-  // The largest network with the largest batch and window is beyond any machine: it must be refused.
-  CHECK(chopin::training_bytes(c, chopin::kMaxBatch, chopin::kMaxSeqLen) > 1e13);
-  mg::nn::ConvVaeConfig v;
-  CHECK(jazz::training_bytes(v, 20) > jazz::training_bytes(v, 10));
+TEST_CASE("jazz data estimates: the clips and their features") {
   jazz::FeatureConfig f;
   CHECK(jazz::dataset_bytes(f, 64) == doctest::Approx(4.0 * 64 * (f.clip_samples() + f.channels() * f.length())));
+  const mg::nn::ConvVaeConfig v;
+  CHECK(jazz::decode_bytes(v, f, 32) > jazz::decode_bytes(v, f, 16));
 }
 
 TEST_CASE("chopin-lstm command lines: ranges, NaN and infinity are usage errors") {

@@ -11,6 +11,7 @@
 
 #include "autograd/gradcheck.h"
 #include "io/stft.h"
+#include "models/audio_metrics.h"
 #include "models/jazz_vae.h"
 #include "models/latent_prior.h"
 #include "models/vae_loss.h"
@@ -242,8 +243,8 @@ TEST_CASE("the spectral term equals io's spectral convergence at three resolutio
     return m;
   };
   const io::Magnitude r = as_magnitude(ref), e = as_magnitude(est);
-  const double expected = (io::spectral_convergence(r, e) + io::spectral_convergence(io::pool_power(r, 4, 1), io::pool_power(e, 4, 1)) +
-                           io::spectral_convergence(io::pool_power(r, 1, 4), io::pool_power(e, 1, 4))) /
+  const double expected = (nn::spectral_convergence(r, e) + nn::spectral_convergence(nn::pool_power(r, 4, 1), nn::pool_power(e, 4, 1)) +
+                           nn::spectral_convergence(nn::pool_power(r, 1, 4), nn::pool_power(e, 1, 4))) /
                           3.0;
   CHECK(loss == doctest::Approx(expected).epsilon(1e-4));
 }

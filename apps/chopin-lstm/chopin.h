@@ -10,6 +10,7 @@
 #include "apps/common/cli.h"
 #include "io/timed_grammar.h"
 #include "models/checkpoint.h"
+#include "models/chopin_training.h"
 #include "models/training_state.h"
 #include "models/chopin_lstm.h"
 #include "models/sampling.h"
@@ -106,9 +107,7 @@ struct ChopinMeta {
   uint64_t seed = 42;
   std::string heldout_data;  // absent in older checkpoints: the split of the training windows
   int patience = 0;
-  int best_epoch = 0;        // the epoch best.safetensors holds (0: none yet)
-  double best_loss = 0;      // its held-out NLL
-  mg::nn::TrainingState state;  // epochs done, a partial epoch, generator, optimizer steps
+  mg::nn::TrainingState state;  // epochs done, a partial epoch, the best epoch, generator, optimizer steps
 };
 ChopinMeta read_metadata(const mg::nn::Checkpoint& ck, const std::string& path);
 
@@ -118,24 +117,6 @@ struct LoadedModel {
   ChopinMeta meta;
 };
 LoadedModel load_model(const std::string& path, mg::Device device);
-
-// Held-out metrics of windows, the same for every model and objective:
-// loss = mean cross-entropy of the token after each window (the seed's task),
-// with its perplexity e^loss and top-1 accuracy; loss_all = mean
-// cross-entropy over every position of the windows (position t predicting
-// token t + 1); nll_sum_all = the sum behind loss_all.
-struct HeldoutMetrics {
-  double loss = 0, perplexity = 0, accuracy = 0, loss_all = 0, nll_sum_all = 0;
-  int64_t windows = 0;
-};
-HeldoutMetrics evaluate_windows(const mg::nn::ChopinLSTM& net, const std::vector<int64_t>& ids,
-                                const std::vector<int64_t>& starts, int64_t seq_len, int64_t batch, mg::Device device);
-
-// Batch of windows -> (model input [B, T], targets): [B] the token after each
-// window, or with all_positions [B * T] the token after each position.
-std::pair<mg::Tensor, mg::Tensor> make_batch(const mg::nn::ChopinLSTM& net, const std::vector<int64_t>& ids,
-                                             const std::vector<int64_t>& starts, size_t begin, size_t end,
-                                             int64_t seq_len, mg::Device device, bool all_positions = false);
 
 // Follows one piece as its tokens come: which ids may come next, and when
 // the piece is complete.

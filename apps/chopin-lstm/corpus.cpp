@@ -2,12 +2,15 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <random>
 
 #include "io/builtin_corpus.h"
 #include "io/music_tokens.h"
 #include "io/timed_tokens.h"
+#include "models/trainer.h"
 #include "tensor/error.h"
 
 namespace chopin {
@@ -41,6 +44,7 @@ FolderPieces load_pieces(const std::string& data_dir, uint64_t seed, const std::
                             ft.tokens.begin() + static_cast<long>(end));
   }
   out.files_read = static_cast<int64_t>(ft.files_read.size());
+  for (const std::string& name : ft.files_read) out.files.push_back((std::filesystem::path(data_dir) / name).string());
   out.source = fmt::format("{} ({} MIDI files read{})", data_dir, ft.files_read.size(),
                            ft.files_skipped ? fmt::format(", {} skipped", ft.files_skipped) : "");
   return out;
@@ -53,6 +57,7 @@ Corpus load_corpus(const std::string& data_dir, int64_t min_count, uint64_t seed
   c.source = pieces.source;
   c.files_read = data_dir.empty() ? static_cast<int64_t>(pieces.pieces.size()) : pieces.files_read;
   c.skipped = pieces.skipped;
+  c.files = pieces.files;
   std::vector<std::string> tokens;
   for (const auto& p : pieces.pieces) tokens.insert(tokens.end(), p.begin(), p.end());
   if (tokens.empty()) mg::fail("--data {}: the MIDI files hold no notes", data_dir.empty() ? "(built-in)" : data_dir);
@@ -141,22 +146,13 @@ std::vector<int64_t> to_ids_nearest(const std::vector<std::string>& tokens, cons
   return ids;
 }
 
-void seeded_shuffle(std::vector<int64_t>& v, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  for (size_t i = v.size(); i > 1; --i) {
-    // Modulo bias is below 2^-40 for any realistic i with 64-bit draws.
-    const size_t j = static_cast<size_t>(rng() % i);
-    std::swap(v[i - 1], v[j]);
-  }
-}
-
 Split split_windows(int64_t num_tokens, int64_t seq_len, uint64_t seed) {
   const int64_t windows = num_tokens - seq_len;
   Split s;
   if (windows <= 0) return s;
   std::vector<int64_t> all(static_cast<size_t>(windows));
   for (int64_t i = 0; i < windows; ++i) all[static_cast<size_t>(i)] = i;
-  seeded_shuffle(all, seed);
+  mg::nn::seeded_shuffle(all, seed);
   const int64_t n_test = windows >= 2 ? std::max<int64_t>(1, (windows * 2 + 9) / 10) : 0;
   s.heldout.assign(all.begin(), all.begin() + n_test);
   s.train.assign(all.begin() + n_test, all.end());
@@ -167,6 +163,38 @@ std::vector<int64_t> strided(const std::vector<int64_t>& starts, int64_t stride)
   std::vector<int64_t> out;
   for (int64_t s : starts)
     if (s % stride == 0) out.push_back(s);
+  return out;
+}
+
+std::vector<std::string> overlapping_files(const std::vector<std::string>& train, const std::vector<std::string>& heldout) {
+  namespace fs = std::filesystem;
+  std::map<std::string, std::string> canonical;       // canonical path -> training file
+  std::map<uintmax_t, std::vector<std::string>> by_size;
+  for (const std::string& f : train) {
+    std::error_code ec;
+    canonical[fs::weakly_canonical(f, ec).string()] = f;
+    by_size[fs::file_size(f, ec)].push_back(f);
+  }
+  auto bytes = [](const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  };
+  std::vector<std::string> out;
+  for (const std::string& f : heldout) {
+    std::error_code ec;
+    if (canonical.count(fs::weakly_canonical(f, ec).string())) {
+      out.push_back(f);
+      continue;
+    }
+    const auto same_size = by_size.find(fs::file_size(f, ec));
+    if (same_size == by_size.end()) continue;
+    const std::string mine = bytes(f);
+    for (const std::string& t : same_size->second)
+      if (bytes(t) == mine) {
+        out.push_back(f);
+        break;
+      }
+  }
   return out;
 }
 

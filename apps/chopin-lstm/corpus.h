@@ -23,6 +23,7 @@ struct Corpus {
   std::vector<std::string> vocab;            // sorted distinct tokens after filtering
   std::vector<int64_t> ids;                  // the filtered token stream as vocab ids
   int64_t files_read = 0;                    // MIDI files read (built-in: its pieces)
+  std::vector<std::string> files;            // the paths of the files read (none for the built-in corpus)
   std::vector<std::pair<std::string, std::string>> skipped;  // files skipped, and why
 };
 
@@ -35,6 +36,7 @@ Corpus load_corpus(const std::string& data_dir, int64_t min_count, uint64_t seed
 struct FolderPieces {
   std::string source;
   int64_t files_read = 0;                                     // 0 for the built-in corpus
+  std::vector<std::string> files;                             // the paths of the files read
   std::vector<std::pair<std::string, std::string>> skipped;  // file, why
   std::vector<std::vector<std::string>> pieces;
 };
@@ -68,8 +70,9 @@ struct FolderIds {
 FolderIds load_folder_ids(const std::string& dir, const std::string& flag, const std::string& label, uint64_t seed,
                           const std::string& repr, const std::vector<std::string>& vocab, int64_t seq_len);
 
-// A deterministic Fisher-Yates shuffle driven by a 64-bit seed.
-void seeded_shuffle(std::vector<int64_t>& v, uint64_t seed);
+// The files of `heldout` that are also training files: the same file (by its
+// canonical path: the same folder, or links to one file) or the same bytes.
+std::vector<std::string> overlapping_files(const std::vector<std::string>& train, const std::vector<std::string>& heldout);
 
 // Ids of tokens, skipping those not in vocab (returns how many were skipped).
 std::vector<int64_t> to_ids(const std::vector<std::string>& tokens, const std::vector<std::string>& vocab,

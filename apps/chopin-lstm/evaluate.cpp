@@ -99,7 +99,7 @@ int run_eval(const EvalOptions& o) {
       mg::fail("{}: its training data ({}) no longer gives its vocabulary ({} vs {} tokens)", o.checkpoint,
                corpus.source, corpus.vocab.size(), vocab.size());
     Split split = split_windows(static_cast<int64_t>(corpus.ids.size()), T, meta.seed);
-    HeldoutMetrics h = evaluate_windows(*lm.net, corpus.ids, split.heldout, T, 256, device);
+    mg::nn::WindowMetrics h = mg::nn::evaluate_windows(*lm.net, corpus.ids, split.heldout, T, 256, device);
     std::printf("data: %s\n", corpus.source.c_str());
     std::printf("held-out windows: %lld\nheld-out loss: %.4f\nheld-out perplexity: %.2f\nheld-out top-1 accuracy: "
                 "%.2f%%\nheld-out loss over all positions: %.4f\n",
@@ -118,9 +118,9 @@ int run_eval(const EvalOptions& o) {
     std::vector<int64_t> every, tiled;
     for (int64_t s = 0; s < windows; s += o.window_stride) every.push_back(s);
     for (int64_t s = 0; s < windows; s += T) tiled.push_back(s);
-    const HeldoutMetrics h = evaluate_windows(*lm.net, ids, every, T, 256, device);
+    const mg::nn::WindowMetrics h = mg::nn::evaluate_windows(*lm.net, ids, every, T, 256, device);
     // Each token after the first once: the windows that tile the stream.
-    const HeldoutMetrics once = evaluate_windows(*lm.net, ids, tiled, T, 256, device);
+    const mg::nn::WindowMetrics once = mg::nn::evaluate_windows(*lm.net, ids, tiled, T, 256, device);
     int64_t notes = 0;
     for (int64_t s : tiled)
       for (int64_t i = s + 1; i <= s + T; ++i) notes += notes_in(vocab[static_cast<size_t>(ids[static_cast<size_t>(i)])], meta.repr);

@@ -1,11 +1,10 @@
 #pragma once
 // The size limits of chopin-lstm. Every size a user controls, on the command
 // line or inside a checkpoint, is checked against these before anything is
-// allocated; --help shows them, README.md lists them.
+// allocated; --help shows them, README.md lists them. What a network of a
+// given size costs, the model says itself (mg::nn::ChopinConfig).
 #include <cstddef>
 #include <cstdint>
-
-#include "models/chopin_lstm.h"
 
 namespace chopin {
 
@@ -24,12 +23,5 @@ inline constexpr double kMinTempo = 4, kMaxTempo = 1000;     // beats per minute
 inline constexpr double kMaxWavSeconds = 3600;    // --wav renders pieces up to an hour
 inline constexpr int64_t kMaxRollTokens = 2000;   // the piano roll shows at most this many generated tokens
 inline constexpr size_t kMaxPrimers = 1000;       // primer windows a checkpoint may hold
-
-// Elements in the network's parameters for a config, without building it.
-int64_t parameter_count(const mg::nn::ChopinConfig& c);
-
-// Bytes one training run takes besides the data: parameters, gradients and
-// the two optimizer moments, and the activations of one batch kept for backward.
-double training_bytes(const mg::nn::ChopinConfig& c, int64_t batch, int64_t seq_len);
 
 }  // namespace chopin

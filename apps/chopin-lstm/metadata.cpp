@@ -88,17 +88,12 @@ ChopinMeta read_metadata(const mg::nn::Checkpoint& ck, const std::string& path) 
   out.seed = m.unsigned_integer("seed");
   if (m.has("heldout_data")) out.heldout_data = m.string("heldout_data");
   if (m.has("patience")) out.patience = static_cast<int>(m.integer("patience", 0, mg::app::kMaxEpochs));
-  if (m.has("best")) {
-    const mg::nn::MetaReader best = m.object("best");
-    out.best_epoch = static_cast<int>(best.integer("epoch", 1, mg::app::kMaxEpochs));
-    out.best_loss = best.number("loss", 0, 1e6);
-  }
   out.state = mg::nn::TrainingState::read(m, mg::app::kMaxEpochs);
   if (out.state.learning_rate > kMaxLearningRate)
     m.fail_field("optimizer.lr", fmt::format("expected at most {}", kMaxLearningRate));
 
   // The config must describe the tensors the file holds, before a model of that size is built.
-  const int64_t expected = parameter_count(out.net);
+  const int64_t expected = out.net.parameter_count();
   const int64_t held = std::accumulate(ck.model.begin(), ck.model.end(), int64_t{0},
                                        [](int64_t n, const auto& named) { return n + named.second.numel(); });
   if (expected != held)

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <set>
 
 #include "apps/common/run_control.h"
 #include "tensor/backend.h"
@@ -202,14 +203,51 @@ static std::vector<std::string>& command_line_storage() {
   return argv;
 }
 
+static std::set<std::string>& given_flags() {
+  static std::set<std::string> flags;
+  return flags;
+}
+
 const std::vector<std::string>& command_line() { return command_line_storage(); }
+
+bool flag_given(const std::string& flag) { return given_flags().count(flag) > 0; }
+
+void refuse_changed_settings(const std::string& checkpoint, const std::vector<ResumedSetting>& settings) {
+  std::string changed;
+  for (const ResumedSetting& s : settings)
+    if (flag_given(s.flag) && s.now != s.checkpoint)
+      changed += fmt::format("{}{} {} -> {}", changed.empty() ? "" : ", ", s.flag, s.checkpoint, s.now);
+  if (!changed.empty())
+    usage_fail("--resume: {} was trained with other settings: {}; drop these flags to continue with the "
+               "checkpoint's, or train into another --out",
+               checkpoint, changed);
+}
+
+namespace {
+
+// Every option given on the command line, in the parsed subcommand and above it; an empty value is refused.
+void collect_given(const CLI::App& app) {
+  for (const CLI::Option* opt : app.get_options()) {
+    if (opt->count() == 0) continue;
+    const std::string name = opt->get_name();
+    given_flags().insert(name);
+    if (opt->get_expected_min() > 0)
+      for (const std::string& value : opt->results())
+        if (value.empty()) usage_fail("{}: an empty value; give one, or leave the flag out", name);
+  }
+  for (const CLI::App* sub : app.get_subcommands()) collect_given(*sub);
+}
+
+}  // namespace
 
 int parse_cli(CLI::App& app, int argc, const char* const* argv, const std::function<void()>& check) {
   show_defaults(app);
   command_line_storage().assign(argv, argv + argc);
   try {
     check_subcommand(app, argc, argv);
+    given_flags().clear();
     app.parse(argc, argv);
+    collect_given(app);
     if (check) check();
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);

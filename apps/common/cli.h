@@ -88,12 +88,28 @@ std::string format_bytes(double bytes);
 int guarded_main(const std::string& prog, const std::function<int()>& body);
 
 // Parses argv with CLI11 and then calls check() for what CLI11 cannot check
-// (flags that depend on each other). Returns -1 to continue, else the exit
+// (flags that depend on each other). A flag given an empty value (--like "")
+// is a usage error: no flag means "nothing" by an empty text. Returns -1 to continue, else the exit
 // status: 0 after --help, 2 after a usage error (its one-line message printed
 // as "<app name>: error: ...").
 int parse_cli(CLI::App& app, int argc, const char* const* argv, const std::function<void()>& check = {});
 
 // The command line parse_cli last parsed, program name first (for the run report).
 const std::vector<std::string>& command_line();
+
+// Whether the command line parse_cli last parsed gave this flag ("--lr").
+bool flag_given(const std::string& flag);
+
+// A setting a --resume may not change: its flag, the checkpoint's value and
+// the command line's, as text.
+struct ResumedSetting {
+  std::string flag, checkpoint, now;
+};
+// The settings that shape the model, the data or the optimizer are the
+// checkpoint's on --resume; a flag among them given with another value than
+// the checkpoint's is a usage error listing every such flag, old -> new.
+// Flags not given take the checkpoint's values; --epochs, --threads,
+// --device, --precision, --quiet, --json and --skip-nonfinite may change.
+void refuse_changed_settings(const std::string& checkpoint, const std::vector<ResumedSetting>& settings);
 
 }  // namespace mg::app

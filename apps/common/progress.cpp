@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 
 #include <fmt/format.h>
@@ -33,7 +34,8 @@ std::string Progress::line(int64_t step, double loss, const std::string& extra) 
   const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   const double rate = elapsed > 0 ? static_cast<double>(samples_) / elapsed : 0.0;
   const double eta = step + 1 > 0 ? elapsed / static_cast<double>(step + 1) * static_cast<double>(total_ - step - 1) : 0;
-  return fmt::format("{} step {}/{} loss {:.4f} {:.1f} {}/s ETA {}{}{}", label_, step + 1, total_, loss, rate, unit_,
+  const std::string loss_text = std::isnan(loss) ? "" : fmt::format(" loss {:.4f}", loss);
+  return fmt::format("{} step {}/{}{} {:.1f} {}/s ETA {}{}{}", label_, step + 1, total_, loss_text, rate, unit_,
                      format_duration(eta), extra.empty() ? "" : " ", extra);
 }
 

@@ -15,7 +15,7 @@ class Progress {
  public:
   // total_steps: steps in this run (for the ETA); unit: what a sample is ("samples", "clips").
   Progress(std::string label, int64_t total_steps, std::string unit = "samples", double quiet_seconds = 10.0);
-  // After each step: global step index (0-based, within this run), current loss, samples in the step.
+  // After each step: global step index (0-based, within this run), current loss (NaN: none shown), samples in the step.
   void update(int64_t step, double loss, int64_t samples, const std::string& extra = "");
   // Ends the line (terminal) and prints `summary` on its own line if non-empty.
   void finish(const std::string& summary = "");

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "io/atomic_file.h"
+#include "io/utf8.h"
 #include "tensor/error.h"
 
 namespace mg::app {
@@ -519,15 +520,17 @@ void RunReport::save() const {
   const std::deque<ReportSection> all = merged();
   json sections = json::array();
   for (const ReportSection& s : all) sections.push_back(to_json(s));
-  const json state = {{"format", kFormat}, {"app", app_}, {"sections", sections}};
+  json state = {{"format", kFormat}, {"app", app_}, {"sections", sections}};
   const std::string state_path = (fs::path(out_dir_) / kStateFile).string();
   io::ensure_parent_dir(state_path);
-  // File names need not be UTF-8; invalid bytes become U+FFFD rather than an error.
+  // File names need not be UTF-8: their invalid bytes are written as \xNN (io/utf8.h).
+  io::make_valid_utf8(state);
   io::write_file_atomic(state_path, state.dump(1, ' ', false, json::error_handler_t::replace) + "\n");
   io::write_file_atomic((fs::path(out_dir_) / kPageFile).string(), render(all));
 }
 
-std::string html_escape(const std::string& s) {
+std::string html_escape(const std::string& text) {
+  const std::string s = io::valid_utf8(text);  // a page is UTF-8; a file name need not be
   std::string out;
   out.reserve(s.size());
   for (unsigned char c : s) {

@@ -197,7 +197,8 @@ class RunReport {
   std::set<std::string> owned_;         // names of the sections this report writes
 };
 
-// Text made safe for HTML content and quoted attributes (& < > " ').
+// Text made safe for HTML content and quoted attributes (& < > " '), bytes
+// that are not UTF-8 written as \xNN (io/utf8.h).
 // A command line as a shell would take it back: each argument quoted when it needs to be.
 std::string shell_command(const std::vector<std::string>& argv);
 std::string html_escape(const std::string& s);

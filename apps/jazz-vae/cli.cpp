@@ -222,6 +222,8 @@ int parse_command_line(int argc, const char* const* argv, Command& command) {
                  "file: the prior is told which training file a sequence comes from, and a sample draws a file "
                  "first and keeps its character; none: one unconditioned sequence model (default file)")
       ->check(CLI::IsMember({"file", "none"}));
+  pr->add_flag("--skip-nonfinite", prior.skip_nonfinite,
+               "Skip a step whose loss or gradient is NaN or infinite (counted in prior-log.csv) instead of stopping");
   pr->add_option("--windows", prior.windows,
                  "Clip-length windows per training file, evenly spaced over it, whose latents the prior learns; "
                  "0: the training clips themselves (default 64)")

@@ -33,6 +33,13 @@ nlohmann::json FeatureConfig::to_json() const {
           {"log_floor", log_floor}, {"compress", compress}, {"power", power}};
 }
 
+std::string describe(const FeatureConfig& f) {
+  if (f.model != "conv") return fmt::format("the waveform at {} Hz, {} samples", f.sample_rate, f.length());
+  return fmt::format("{}, {} bins x {} frames (n_fft {}, hop {}), standardised",
+                     f.compress == "power" ? fmt::format("|STFT|^{}", f.power) : fmt::format("log(|STFT| + {})", f.log_floor),
+                     f.channels(), f.length(), f.n_fft, f.hop);
+}
+
 std::vector<std::vector<float>> cut_clips(const std::vector<float>& signal, size_t clip_samples) {
   std::vector<std::vector<float>> out;
   for (size_t start = 0; start + clip_samples <= signal.size(); start += clip_samples)

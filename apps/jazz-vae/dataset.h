@@ -58,6 +58,9 @@ struct FeatureConfig {
   nlohmann::json to_json() const;
 };
 
+// The features in words: "|STFT|^0.3, 513 bins x 216 frames (n_fft 1024, hop 512), standardised".
+std::string describe(const FeatureConfig& f);
+
 struct Clip {
   std::string name;            // "file.wav" or "file.wav@5s" for later clips of a file
   size_t file = 0;             // index into Dataset::files

@@ -1,40 +1,52 @@
-// jazz-vae eval: reconstruction metrics of a trained model on its own split of a
-// folder, and how close samples from its priors come to the held-out clips.
+// jazz-vae eval: reconstruction metrics of a trained model on the held-out
+// clips of its own split (or on every clip of another folder, --data), and
+// how close samples from its priors come to those clips. Samples are drawn,
+// decoded and scored a batch at a time: memory stays that of one batch and
+// the statistics, whatever --samples asks for.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 
 #include <fmt/format.h>
 
+#include "apps/common/progress.h"
 #include "apps/common/report.h"
 #include "apps/common/run_control.h"
 #include "apps/jazz-vae/jazz.h"
+#include "io/utf8.h"
 #include "tensor/rng.h"
 
 namespace jazz {
 
 namespace {
 
-// 80-band log-mel frames of one clip's magnitudes (io/stft.h's log_mel).
+// The median pairwise distance of a set of clips is taken over its first this many: the pairs grow with the
+// square of the clips, and a few hundred clips settle the median.
+constexpr size_t kPairwiseClips = 256;
+
+// The statistics of clips' 80-band log-mel frames (models/audio_metrics.h's log_mel), and the frames of the
+// first kPairwiseClips for their median pairwise distance.
 struct MelClips {
-  std::vector<mg::io::FrameFeatures> clips;
-  mg::io::GaussianStats stats{80};
-  void add(const mg::io::Magnitude& mag, const mg::io::MelFilterbank& fb) {
-    clips.push_back(mg::io::log_mel(mag, fb));
-    stats.add(clips.back());
+  std::vector<mg::nn::FrameFeatures> clips;
+  mg::nn::GaussianStats stats{80};
+  void add(const mg::io::Magnitude& mag, const mg::nn::MelFilterbank& fb) {
+    mg::nn::FrameFeatures frames = mg::nn::log_mel(mag, fb);
+    stats.add(frames);
+    if (clips.size() < kPairwiseClips) clips.push_back(std::move(frames));
   }
 };
 
 // Root-mean-square difference of two clips' log-mel frames (nats), frame by frame.
-double log_mel_distance(const mg::io::FrameFeatures& a, const mg::io::FrameFeatures& b) {
+double log_mel_distance(const mg::nn::FrameFeatures& a, const mg::nn::FrameFeatures& b) {
   double sum = 0;
   for (size_t i = 0; i < a.data.size(); ++i) sum += double(a.data[i] - b.data[i]) * (a.data[i] - b.data[i]);
   return std::sqrt(sum / static_cast<double>(std::max<size_t>(a.data.size(), 1)));
 }
 
-// The median of log_mel_distance over every pair of clips.
-double median_pairwise(const std::vector<mg::io::FrameFeatures>& clips) {
+// The median of log_mel_distance over every pair of (the first kPairwiseClips) clips.
+double median_pairwise(const std::vector<mg::nn::FrameFeatures>& clips) {
   std::vector<double> d;
   for (size_t i = 0; i < clips.size(); ++i)
     for (size_t j = i + 1; j < clips.size(); ++j) d.push_back(log_mel_distance(clips[i], clips[j]));
@@ -85,15 +97,37 @@ void print_scores(const char* what, const Scores& s) {
 int run_eval(const EvalOptions& o) {
   const mg::Device device = mg::app::setup_device(o.common);
   LoadedModel m = load_model(o.checkpoint, device);
-  const std::string data = o.common.data.empty() ? m.meta.data : o.common.data;
   const uint64_t seed = m.meta.train.seed;
-  Dataset d = load_dataset(data, m.features, seed);
-  for (Clip& c : d.clips) c.features = compute_features(m.features, c.audio);
-  std::printf("data: %s: %zu files, %zu clips; split: %s\n", d.source.c_str(), d.files.size(), d.clips.size(),
-              d.split.c_str());
-  const bool held_out = !d.test.empty();
+  // Without --data: the held-out clips of the checkpoint's own split, against its training clips. With it:
+  // every clip of every file of that folder, against the checkpoint's training clips when they can be read.
+  const bool folder = !o.common.data.empty();
+  auto features_of = [&](Dataset data) {
+    for (Clip& c : data.clips) c.features = compute_features(m.features, c.audio);
+    return data;
+  };
+  std::optional<Dataset> own, other;
+  if (folder) {
+    other = features_of(load_dataset(o.common.data, m.features, seed));
+    try {
+      own = features_of(load_dataset(mg::io::from_valid_utf8(m.meta.data), m.features, seed));
+    } catch (const mg::Error& e) {
+      std::fprintf(stderr, "warning: the training data cannot be read (%s); the rows that need it are left out\n", e.what());
+    }
+  } else {
+    own = features_of(load_dataset(mg::io::from_valid_utf8(m.meta.data), m.features, seed));
+  }
+  const Dataset& d = folder ? *other : *own;
+  std::vector<const Clip*> train_clips;
+  if (own)
+    for (size_t i : own->train) train_clips.push_back(&own->clips[i]);
+  std::printf("data: %s: %zu files, %zu clips; %s\n", d.source.c_str(), d.files.size(), d.clips.size(),
+              folder ? "every clip is scored" : ("split: " + d.split).c_str());
+  const bool held_out = folder || !d.test.empty();
   std::vector<const Clip*> clips;
-  for (size_t i : held_out ? d.test : d.train) clips.push_back(&d.clips[i]);
+  if (folder)
+    for (const Clip& c : d.clips) clips.push_back(&c);
+  else
+    for (size_t i : held_out ? d.test : d.train) clips.push_back(&d.clips[i]);
   if (!held_out) std::printf("note: no held-out clip; scoring the training clips\n");
   const bool conv = m.features.model == "conv";
   const Metrics r = evaluate_clips(m, clips, o.common.batch, conv ? o.griffin_lim_iters : 0);
@@ -102,7 +136,7 @@ int run_eval(const EvalOptions& o) {
               config.time_resolved()
                   ? fmt::format("time-resolved, {} channels x {} frames", config.latent, config.latent_frames()).c_str()
                   : fmt::format("global, {} dimensions", config.latent).c_str());
-  std::printf("%s clips: %zu\n", held_out ? "held-out" : "training", r.clips);
+  std::printf("%s clips: %zu\n", folder ? "the folder's" : held_out ? "held-out" : "training", r.clips);
   std::printf("reconstruction loss (per clip, z = mu): %.6g\n", r.recon);
   std::printf("KL(q(z|x) || N(0, I)) per clip:        %.6g\n", r.kl);
   std::printf("negative ELBO at beta 1:                %.6g\n", r.recon + r.kl);
@@ -110,7 +144,8 @@ int run_eval(const EvalOptions& o) {
               static_cast<long long>(config.latent));
   print_scores("decoded magnitudes against the input's:", r.decoded);
   EvalRecord record;
-  const std::string scored = fmt::format("{} {} clips of {}", r.clips, held_out ? "held-out" : "training", d.source);
+  const std::string scored =
+      fmt::format("{} {} clips of {}", r.clips, folder ? "the" : held_out ? "held-out" : "training", d.source);
   record.add("reconstruction loss per clip", r.recon);
   record.add("KL per clip", r.kl);
   record.add("active latent units", static_cast<double>(r.active_units));
@@ -127,19 +162,19 @@ int run_eval(const EvalOptions& o) {
     record.add_scores("Griffin-Lim of the inputs' magnitudes", r.vocoder);
   }
 
-  // Fréchet distances between 80-band log-mel statistics (io/stft.h), against the held-out clips.
-  if (!held_out || d.train.empty()) {
+  // Fréchet distances between 80-band log-mel statistics (models/audio_metrics.h), against the held-out clips.
+  if (!held_out || train_clips.empty()) {
     std::printf("Fréchet distances need both training and held-out clips; skipped\n");
     record.publish(o.checkpoint, scored);
     return 0;
   }
-  const mg::io::MelFilterbank fb = mg::io::mel_filterbank(m.features.sample_rate, m.features.n_fft, 80);
+  const mg::nn::MelFilterbank fb = mg::nn::mel_filterbank(m.features.sample_rate, m.features.n_fft, 80);
   MelClips test, train;
   for (const Clip* c : clips) test.add(clip_magnitude(m.features, c->audio), fb);
-  for (size_t i : d.train) train.add(clip_magnitude(m.features, d.clips[i].audio), fb);
+  for (const Clip* c : train_clips) train.add(clip_magnitude(m.features, c->audio), fb);
   std::printf("Fréchet distance of 80-band log-mel frame statistics to the held-out clips (%lld frames):\n",
               static_cast<long long>(test.stats.count()));
-  const double floor = mg::io::frechet_distance(train.stats, test.stats), held_out_median = median_pairwise(test.clips);
+  const double floor = mg::nn::frechet_distance(train.stats, test.stats), held_out_median = median_pairwise(test.clips);
   const double train_median = median_pairwise(train.clips);
   std::printf("  %-34s%.3f  (median pairwise log-mel distance %.3f, held-out clips' own %.3f)\n",
               "training clips (the floor):", floor, train_median, held_out_median);
@@ -151,24 +186,26 @@ int run_eval(const EvalOptions& o) {
     MelClips decoded;
     for (const std::vector<float>& features : reconstruct(m, source, o.common.batch))
       decoded.add(reconstructed_magnitude(m.features, features), fb);
-    const double fd = mg::io::frechet_distance(decoded.stats, test.stats), spread = median_pairwise(decoded.clips);
+    const double fd = mg::nn::frechet_distance(decoded.stats, test.stats), spread = median_pairwise(decoded.clips);
     std::printf("  %-34s%.3f  (median pairwise log-mel distance %.3f)\n", name, fd, spread);
     record.add("Fréchet distance: " + key, fd);
     record.add("median pairwise log-mel distance: " + key, spread);
   };
   score_decoded("held-out clips decoded (z = mu):", "reconstructions of the held-out clips", clips);
-  std::vector<const Clip*> train_clips;
-  for (size_t i : d.train) train_clips.push_back(&d.clips[i]);
   score_decoded("training clips decoded (z = mu):", "training clips decoded", train_clips);
 
   auto score_samples = [&](const char* name, const LoadedPrior* prior) {
     mg::manual_seed(o.common.seed);
-    const std::vector<float> z = sample_latents(m, prior, o.samples, prior ? o.temperature : 1.0);
     MelClips samples;
-    decode_latents(m, z, [&](size_t, std::vector<float> features) {
-      samples.add(reconstructed_magnitude(m.features, features), fb);
+    mg::app::Progress progress(name, (o.samples + kDecodeBatch - 1) / kDecodeBatch, "clips");
+    sample_latents(m, prior, o.samples, prior ? o.temperature : 1.0, {}, -1, [&](int64_t first, std::vector<float> z) {
+      decode_latents(m, z, [&](size_t, std::vector<float> features) {
+        samples.add(reconstructed_magnitude(m.features, features), fb);
+      });
+      progress.update(first / kDecodeBatch, NAN, std::min<int64_t>(kDecodeBatch, o.samples - first));
     });
-    const double fd = mg::io::frechet_distance(samples.stats, test.stats), spread = median_pairwise(samples.clips);
+    progress.finish();
+    const double fd = mg::nn::frechet_distance(samples.stats, test.stats), spread = median_pairwise(samples.clips);
     std::printf("  %-34s%.3f  (%d clips; median pairwise log-mel distance %.3f, held-out clips' own %.3f)\n",
                 fmt::format("{}:", name).c_str(), fd, o.samples, spread, held_out_median);
     record.add(fmt::format("Fréchet distance: {}", name), fd);

@@ -14,6 +14,8 @@
 #include "apps/jazz-vae/jazz.h"
 #include "io/atomic_file.h"
 #include "io/audio.h"
+#include "io/run_folder.h"
+#include "io/utf8.h"
 #include "tensor/rng.h"
 
 namespace jazz {
@@ -98,7 +100,7 @@ int run_generate(const GenerateOptions& o) {
   if (!o.like.empty()) {
     if (prior->files.empty())
       mg::fail("--like: the learned prior {} is not conditioned on files (trained with --condition none)", prior_path);
-    const auto it = std::find(prior->files.begin(), prior->files.end(), o.like);
+    const auto it = std::find(prior->files.begin(), prior->files.end(), mg::io::valid_utf8(o.like));
     if (it == prior->files.end()) {
       std::string names;
       for (size_t i = 0; i < prior->files.size() && i < 5; ++i) names += (i ? ", " : "") + prior->files[i];
@@ -120,7 +122,7 @@ int run_generate(const GenerateOptions& o) {
   }
   mg::app::check_memory("decoding " + std::to_string(kDecodeBatch) + " clips at a time",
                         decode_bytes(m.vae->config(), m.features, kDecodeBatch));
-  mg::io::ensure_output_folder(o.out, "--out");
+  mg::io::RunFolder folder(o.out, "--out");  // locked while this command writes into it
   const int rate = m.features.sample_rate;
 
   // Every WAV of this command, and the picture, are kept together or not at all.
@@ -129,17 +131,21 @@ int run_generate(const GenerateOptions& o) {
   std::vector<mg::app::ReportClip> sample_clips, grid_clips;
   if (o.count > 0) {
     mg::manual_seed(o.common.seed);
-    const std::vector<float> z = sample_latents(m, prior ? &*prior : nullptr, o.count, o.temperature, primer, like);
     std::printf("sampling %d clip(s) from %s%s\n", o.count,
                 prior ? fmt::format("the learned prior {} (temperature {:g})", prior_path, o.temperature).c_str()
                       : "N(0, I)",
                 like >= 0 ? (", each as from " + o.like).c_str() : "");
-    decode_to_audio(m, z, o.griffin_lim_iters, [&](size_t i, std::vector<float> audio) {
-      const std::string path = fmt::format("{}/sample-{:02}.wav", o.out, i + 1);
-      sample_clips.push_back(write_clip(path, audio, rate));
-      outputs.add(path);
-      if (panels.size() < kPictureSamples) panels.push_back({fmt::format("sample {}", i + 1), std::move(audio)});
-    });
+    sample_latents(m, prior ? &*prior : nullptr, o.count, o.temperature, primer, like,
+                   [&](int64_t first, std::vector<float> z) {
+                     decode_to_audio(m, z, o.griffin_lim_iters, [&](size_t j, std::vector<float> audio) {
+                       const size_t i = static_cast<size_t>(first) + j;
+                       const std::string path = fmt::format("{}/sample-{:02}.wav", o.out, i + 1);
+                       sample_clips.push_back(write_clip(path, audio, rate));
+                       outputs.add(path);
+                       if (panels.size() < kPictureSamples)
+                         panels.push_back({fmt::format("sample {}", i + 1), std::move(audio)});
+                     });
+                   });
   }
   if (o.grid > 0) {
     // Row r, column c: z = (x_c, y_r) with x rising left to right and y falling top to bottom, like a plot.
@@ -195,7 +201,7 @@ int run_interpolate(const InterpolateOptions& o) {
     const float t = static_cast<float>(s) / static_cast<float>(o.steps - 1);
     for (size_t k = 0; k < a.mu.size(); ++k) z.push_back((1 - t) * a.mu[k] + t * b.mu[k]);
   }
-  mg::io::ensure_output_folder(o.out, "--out");
+  mg::io::RunFolder folder(o.out, "--out");  // locked while this command writes into it
   mg::io::OutputSet outputs;
   std::vector<float> all;
   std::vector<mg::io::WaveformPanel> panels;

@@ -17,6 +17,8 @@
 #include "models/training_state.h"
 #include "models/jazz_vae.h"
 #include "models/latent_prior.h"
+#include "models/audio_metrics.h"
+#include "models/trainer.h"
 #include "models/vae_loss.h"
 
 namespace jazz {
@@ -73,6 +75,7 @@ struct PriorOptions {
   double lr = 1e-3;
   int windows = 64;  // clip-length windows per training file; 0: the training clips
   std::string condition = "file";  // file: one sequence model per training file (shared weights); none
+  bool skip_nonfinite = false;     // skip a step with a non-finite loss or gradient instead of stopping
 };
 
 struct InterpolateOptions {
@@ -176,12 +179,16 @@ struct JazzMeta {
 };
 JazzMeta read_metadata(const mg::nn::Checkpoint& ck, const std::string& path);
 
+// The flags a --resume takes from the checkpoint, against the command line's (apps/common/cli.h).
+std::vector<mg::app::ResumedSetting> resumed_settings(const JazzMeta& m, const TrainOptions& o);
+
 // A trained model with its feature config, rebuilt from a checkpoint.
 struct LoadedModel {
   FeatureConfig features;
   std::shared_ptr<mg::nn::ConvVAE> vae;
   JazzMeta meta;
   mg::Device device = mg::Device::CPU;
+  std::string path, checksum;  // the checkpoint it came from, and that file's checksum (its identity)
 };
 LoadedModel load_model(const std::string& checkpoint, mg::Device device);
 
@@ -214,6 +221,37 @@ struct Metrics {
 Metrics evaluate_clips(const LoadedModel& m, const std::vector<const Clip*>& clips, int64_t batch,
                        int griffin_lim_iters = 0);
 
+// The VAE as the trainer sees it (models/trainer.h): a batch of training
+// clips (with --augment crop, a clip-length crop of each one's file, drawn by
+// (seed, epoch, step, place in the batch)), the loss of models/vae_loss.h with
+// fresh reparameterisation noise from the default generator, and the metrics
+// of evaluate_clips on the scored clips. Its sums: "loss", "recon" and "kl"
+// times the clips of the step, and "clips".
+class VaeTask : public mg::nn::TrainingTask {
+ public:
+  VaeTask(const LoadedModel& m, const Dataset& d, const FileFrames* crops, std::vector<const Clip*> scored,
+          const mg::nn::Optimizer& opt, int64_t steps_per_epoch, std::function<nlohmann::json()> meta);
+  int64_t examples() const override { return static_cast<int64_t>(d_.train.size()); }
+  mg::nn::StepOutput step(const std::vector<int64_t>& batch, const mg::nn::StepPosition& at) override;
+  // metrics: recon, kl, spectral_convergence, log_spectral_distance, multi_resolution_distance,
+  // onset_correlation, active_units; no score (every epoch's weights are kept, none chosen).
+  mg::nn::Evaluation evaluate() override;
+  nlohmann::json checkpoint_meta() const override { return meta_(); }
+  // The KL weight of the last step (it rises over the warm-up).
+  double beta() const { return beta_; }
+
+ private:
+  const LoadedModel& m_;
+  const Dataset& d_;
+  const FileFrames* crops_;
+  std::vector<const Clip*> scored_;
+  const mg::nn::Optimizer& opt_;
+  mg::nn::VaeLossConfig loss_;
+  mg::nn::MagnitudeMap magnitudes_;
+  std::function<nlohmann::json()> meta_;
+  double beta_ = 0;
+};
+
 // Latent means [N, Z] or [N, Z, T] of clips, in eval mode.
 mg::Tensor encode_clips(const LoadedModel& m, const std::vector<const Clip*>& clips, int64_t batch);
 
@@ -228,7 +266,9 @@ void decode_latents(const LoadedModel& m, const std::vector<float>& z,
 void decode_to_audio(const LoadedModel& m, const std::vector<float>& z, int griffin_lim_iters,
                      const std::function<void(size_t index, std::vector<float> audio)>& use);
 
-// The learned prior, rebuilt from its file; its latent size must match the model's.
+// The learned prior, rebuilt from its file. It must have been trained on this
+// very model checkpoint (the prior file holds that checkpoint's checksum): a
+// prior of another checkpoint is an error naming both.
 struct LoadedPrior {
   std::shared_ptr<mg::nn::LatentPrior> net;
   int64_t epochs = 0;
@@ -239,10 +279,14 @@ LoadedPrior load_prior(const std::string& path, const LoadedModel& m, mg::Device
 std::string default_prior_path(const std::string& checkpoint);
 
 // Draws `count` latents from N(0, I) or the learned prior with the default
-// generator (seed it first): row-major [count, latent_shape(1)...]. `file` >= 0
-// draws every one as from that training file of a file-conditioned prior.
-std::vector<float> sample_latents(const LoadedModel& m, const LoadedPrior* prior, int64_t count, double temperature,
-                                  const mg::Tensor& primer = {}, int64_t file = -1);
+// generator (seed it first), kDecodeBatch at a time, handing each batch to
+// use(index of its first latent, row-major [n, latent_shape(1)...]): memory
+// stays that of one batch however many are drawn, and the draws are the same
+// as one draw of all of them. `file` >= 0 draws every one as from that
+// training file of a file-conditioned prior.
+void sample_latents(const LoadedModel& m, const LoadedPrior* prior, int64_t count, double temperature,
+                    const mg::Tensor& primer, int64_t file,
+                    const std::function<void(int64_t first, std::vector<float> z)>& use);
 
 // Encodes the first clip of an audio file: mean and standard deviation of q(z|x),
 // row-major in latent_shape(1).

@@ -1,7 +1,9 @@
 #pragma once
 // The size limits of jazz-vae. Every size a user controls, on the command
 // line or inside a checkpoint, is checked against these before anything is
-// allocated; --help shows them, README.md lists them.
+// allocated; --help shows them, README.md lists them. What a network of a
+// given size costs, the models say themselves (mg::nn::ConvVaeConfig,
+// mg::nn::LatentPriorConfig); here only what depends on the data too.
 #include <cstdint>
 
 #include "apps/jazz-vae/dataset.h"
@@ -41,16 +43,6 @@ inline constexpr int kMinSampleRate = 1000, kMaxSampleRate = 192'000;  // inside
 // Latent points decoded at once by generate and interpolate: memory stays
 // that of 16 clips however many are asked for.
 inline constexpr int64_t kDecodeBatch = 16;
-
-// Elements in the network's parameters and buffers for a config, without building it.
-int64_t state_count(const mg::nn::ConvVaeConfig& c);
-
-// Elements in a learned prior's parameters and buffers.
-int64_t prior_state_count(const mg::nn::LatentPriorConfig& c);
-
-// Bytes one training step takes besides the data: parameters, gradients and
-// Adam's two moments, and the activations of one batch kept for backward.
-double training_bytes(const mg::nn::ConvVaeConfig& c, int64_t batch);
 
 // Bytes of the clips and their features for `clips` clips.
 double dataset_bytes(const FeatureConfig& f, double clips);

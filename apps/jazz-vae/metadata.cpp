@@ -4,6 +4,7 @@
 #include <numeric>
 
 #include "apps/jazz-vae/jazz.h"
+#include "io/utf8.h"
 
 namespace jazz {
 
@@ -104,12 +105,41 @@ JazzMeta read_metadata(const mg::nn::Checkpoint& ck, const std::string& path) {
   out.state = mg::nn::TrainingState::read(m, mg::app::kMaxEpochs);
 
   // The configs must describe the tensors the file holds, before a model of that size is built.
-  const int64_t expected = state_count(out.model);
+  const int64_t expected = out.model.state_count();
   const int64_t held = std::accumulate(ck.model.begin(), ck.model.end(), int64_t{0},
                                        [](int64_t n, const auto& named) { return n + named.second.numel(); });
   if (expected != held)
     m.fail_field("model", fmt::format("describes a network of {} values, but the file holds {}", expected, held));
   return out;
+}
+
+std::vector<mg::app::ResumedSetting> resumed_settings(const JazzMeta& m, const TrainOptions& o) {
+  auto text = [](const auto& v) { return fmt::format("{}", v); };
+  const FeatureConfig& f = m.features;
+  const TrainSettings& s = m.train;
+  return {{"--model", f.model, o.model},
+          {"--clip-seconds", text(f.clip_seconds), text(o.clip_seconds)},
+          {"--n-fft", text(f.n_fft), text(o.n_fft)},
+          {"--hop", text(f.hop), text(o.hop)},
+          {"--log-floor", text(f.log_floor), text(o.log_floor)},
+          {"--compress", f.compress, o.compress},
+          {"--power", text(f.power), text(o.power)},
+          {"--channels", fmt::format("{}", fmt::join(m.model.channels, ",")), o.channels},
+          {"--latent-mode", m.model.latent_mode, o.latent_mode},
+          {"--latent", text(m.model.latent), text(o.latent)},
+          {"--blocks", text(m.model.blocks), text(o.blocks)},
+          {"--free-bits", text(s.free_bits), text(o.free_bits)},
+          {"--spectral-weight", text(s.spectral_weight), text(o.spectral_weight)},
+          {"--log-weight", text(s.log_weight), text(o.log_weight)},
+          {"--beta", text(s.beta), text(o.beta)},
+          {"--beta-warmup", text(s.beta_warmup), text(o.beta_warmup)},
+          {"--lr", text(s.lr), text(o.lr)},
+          {"--lr-schedule", s.lr_schedule, o.lr_schedule},
+          {"--clip-grad", text(s.clip_grad), text(o.clip_grad)},
+          {"--augment", s.augment, o.augment},
+          {"--batch", text(s.batch), text(o.common.batch)},
+          {"--seed", text(s.seed), text(o.common.seed)},
+          {"--data", m.data, mg::io::valid_utf8(o.common.data)}};
 }
 
 LoadedModel load_model(const std::string& checkpoint, mg::Device device) {
@@ -120,6 +150,8 @@ LoadedModel load_model(const std::string& checkpoint, mg::Device device) {
   m.vae = std::make_shared<mg::nn::ConvVAE>(m.meta.model);
   mg::nn::restore_for_inference(*m.vae, ck, checkpoint, device);
   m.device = device;
+  m.path = checkpoint;
+  m.checksum = ck.checksum;
   return m;
 }
 

@@ -73,10 +73,10 @@ static void for_batches(const LoadedModel& m, const std::vector<const Clip*>& cl
 }
 
 // The four scores of one clip's estimate against its reference magnitudes.
-static Scores score(const mg::io::Magnitude& ref, const mg::io::Magnitude& est, const mg::io::MelFilterbank& mel) {
-  return {mg::io::spectral_convergence(ref, est), mg::io::log_spectral_distance(ref, est),
-          mg::io::multi_resolution_magnitude_distance(ref, est),
-          mg::io::correlation(mg::io::onset_strength(ref, mel), mg::io::onset_strength(est, mel))};
+static Scores score(const mg::io::Magnitude& ref, const mg::io::Magnitude& est, const mg::nn::MelFilterbank& mel) {
+  return {mg::nn::spectral_convergence(ref, est), mg::nn::log_spectral_distance(ref, est),
+          mg::nn::multi_resolution_magnitude_distance(ref, est),
+          mg::nn::correlation(mg::nn::onset_strength(ref, mel), mg::nn::onset_strength(est, mel))};
 }
 
 static void accumulate(Scores& total, const Scores& s) {
@@ -96,7 +96,7 @@ static void divide(Scores& s, double n) {
 Metrics evaluate_clips(const LoadedModel& m, const std::vector<const Clip*>& clips, int64_t batch,
                        int griffin_lim_iters) {
   Metrics r;
-  const mg::io::MelFilterbank mel = mg::io::mel_filterbank(m.features.sample_rate, m.features.n_fft, 80);
+  const mg::nn::MelFilterbank mel = mg::nn::mel_filterbank(m.features.sample_rate, m.features.n_fft, 80);
   const mg::nn::VaeLossConfig loss = loss_config(m.features, m.meta.train, 1);
   std::vector<Tensor> means;
   for_batches(m, clips, batch, [&](const Tensor& x, size_t first) {
@@ -119,12 +119,12 @@ Metrics evaluate_clips(const LoadedModel& m, const std::vector<const Clip*>& cli
       if (griffin_lim_iters > 0) {
         const std::vector<float> audio = features_to_audio(m.features, decoded[i], griffin_lim_iters);
         Scores s = score(ref, clip_magnitude(m.features, audio), mel);
-        s.multi_resolution = mg::io::multi_resolution_stft_distance(clip.audio, audio);
+        s.multi_resolution = mg::nn::multi_resolution_stft_distance(clip.audio, audio);
         accumulate(r.resynthesised, s);
         const std::vector<float> own = mg::io::griffin_lim(ref, m.features.stft_config(), clip.audio.size(),
                                                            mg::io::GriffinLimOptions{griffin_lim_iters});
         Scores v = score(ref, clip_magnitude(m.features, own), mel);
-        v.multi_resolution = mg::io::multi_resolution_stft_distance(clip.audio, own);
+        v.multi_resolution = mg::nn::multi_resolution_stft_distance(clip.audio, own);
         accumulate(r.vocoder, v);
       }
     }
@@ -140,6 +140,55 @@ Metrics evaluate_clips(const LoadedModel& m, const std::vector<const Clip*>& cli
     r.active_units = mg::nn::active_units(mg::concat(means, 0));
   }
   return r;
+}
+
+VaeTask::VaeTask(const LoadedModel& m, const Dataset& d, const FileFrames* crops, std::vector<const Clip*> scored,
+                 const mg::nn::Optimizer& opt, int64_t steps_per_epoch, std::function<nlohmann::json()> meta)
+    : m_(m),
+      d_(d),
+      crops_(crops),
+      scored_(std::move(scored)),
+      opt_(opt),
+      loss_(loss_config(m.features, m.meta.train, steps_per_epoch)),
+      magnitudes_(m.features.model == "conv" ? magnitude_map(m.features, m.device) : mg::nn::MagnitudeMap{}),
+      meta_(std::move(meta)),
+      beta_(mg::nn::beta_at(loss_, opt.steps_taken())) {}
+
+mg::nn::StepOutput VaeTask::step(const std::vector<int64_t>& batch, const mg::nn::StepPosition& at) {
+  std::vector<const std::vector<float>*> feats;
+  std::vector<std::vector<float>> cropped;
+  cropped.reserve(batch.size());
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const Clip& clip = d_.clips[d_.train[static_cast<size_t>(batch[i])]];
+    if (crops_) {
+      cropped.push_back(crops_->crop(clip, m_.meta.train.seed, at.epoch - 1, at.step, i));
+      feats.push_back(&cropped.back());
+    } else {
+      feats.push_back(&clip.features);
+    }
+  }
+  const Tensor x = feature_batch(m_.features, feats, m_.device);
+  const int64_t B = x.size(0);
+  const mg::nn::VaeOutput out =
+      m_.vae->forward(x, mg::randn(m_.vae->config().latent_shape(B), mg::DType::F32, m_.device));
+  // The KL warm-up counts optimizer steps, so it is smooth and resumes exactly.
+  const mg::nn::VaeLossTerms terms = mg::nn::vae_loss(loss_, out, x, opt_.steps_taken(), &magnitudes_);
+  beta_ = terms.beta;
+  const double n = static_cast<double>(B);
+  return {terms.total, B,
+          {{"loss", terms.total.item() * n}, {"recon", terms.recon.item() * n}, {"kl", terms.kl.item() * n}, {"clips", n}}};
+}
+
+mg::nn::Evaluation VaeTask::evaluate() {
+  const Metrics r = evaluate_clips(m_, scored_, m_.meta.train.batch);
+  return {{{"recon", r.recon},
+           {"kl", r.kl},
+           {"spectral_convergence", r.decoded.convergence},
+           {"log_spectral_distance", r.decoded.log_distance},
+           {"multi_resolution_distance", r.decoded.multi_resolution},
+           {"onset_correlation", r.decoded.onset_correlation},
+           {"active_units", static_cast<double>(r.active_units)}},
+          NAN};
 }
 
 Tensor encode_clips(const LoadedModel& m, const std::vector<const Clip*>& clips, int64_t batch) {
@@ -198,6 +247,12 @@ LoadedPrior load_prior(const std::string& path, const LoadedModel& m, mg::Device
   c.files = net.has("files") ? net.integer("files", 0, kMaxPriorFiles) : 0;  // priors written before: 0
   if (c.latent != m.vae->config().latent)
     meta.fail_field("prior.latent", fmt::format("{} channels, but the model has {}", c.latent, m.vae->config().latent));
+  // Priors written before they named their model have no checksum: which model they fit is unknown.
+  const std::string trained_on = meta.has("model_checkpoint") ? meta.string("model_checkpoint") : "an unknown checkpoint";
+  const std::string checksum = meta.has("model_checksum") ? meta.string("model_checksum", 64) : "none";
+  if (checksum != m.checksum)
+    mg::fail("{}: this prior was trained on {} (checksum {}), not on {} (checksum {}); train one for it with "
+             "`jazz-vae prior --checkpoint {}`", path, trained_on, checksum, m.path, m.checksum, m.path);
   LoadedPrior p;
   p.epochs = meta.integer("epoch", 0, mg::app::kMaxEpochs);
   if (c.files > 0) {
@@ -215,21 +270,21 @@ LoadedPrior load_prior(const std::string& path, const LoadedModel& m, mg::Device
   return p;
 }
 
-std::vector<float> sample_latents(const LoadedModel& m, const LoadedPrior* prior, int64_t count, double temperature,
-                                  const Tensor& primer, int64_t file) {
+void sample_latents(const LoadedModel& m, const LoadedPrior* prior, int64_t count, double temperature,
+                    const Tensor& primer, int64_t file,
+                    const std::function<void(int64_t first, std::vector<float> z)>& use) {
   const mg::nn::ConvVaeConfig& c = m.vae->config();
-  if (!prior) return (mg::randn(c.latent_shape(count)) * temperature).contiguous().to_vector<float>();
-  std::vector<float> out;
-  // Drawn kDecodeBatch at a time, so memory does not grow with --count; the stream is one sequence of draws.
   for (int64_t first = 0; first < count; first += kDecodeBatch) {
     const int64_t n = std::min(kDecodeBatch, count - first);
+    if (!prior) {
+      // Philox: n draws after the first ones are the next n of a single draw of all.
+      use(first, (mg::randn(c.latent_shape(n)) * temperature).contiguous().to_vector<float>());
+      continue;
+    }
     Tensor p = primer.defined() ? mg::concat(std::vector<Tensor>(static_cast<size_t>(n), primer), 0) : Tensor();
     const std::vector<int64_t> files(file >= 0 ? static_cast<size_t>(n) : 0, file);
-    const std::vector<float> z =
-        prior->net->sample(n, c.latent_frames(), temperature, p, files).to(mg::Device::CPU).to_vector<float>();
-    out.insert(out.end(), z.begin(), z.end());
+    use(first, prior->net->sample(n, c.latent_frames(), temperature, p, files).to(mg::Device::CPU).to_vector<float>());
   }
-  return out;
 }
 
 Encoding encode_file(const LoadedModel& m, const std::string& path) {

@@ -69,7 +69,7 @@ mg::io::Image epoch_frame(const std::string& path, int epoch, const FeatureConfi
   opt.panel_height = 170;
   scale_to(opt, panels.front());
   mg::io::Image img = mg::io::render_spectrogram_stack(panels, opt);
-  mg::io::ensure_parent_dir(path);
+  mg::io::ensure_subfolder(std::filesystem::path(path).parent_path().string());
   img.write_png(path);
   return img;
 }

@@ -1,14 +1,14 @@
 // jazz-vae prior: trains the learned prior (models/latent_prior.h) on the
 // latent means of clip-length windows of the model's training files (or of
-// its training clips, --windows 0), scoring the held-out clips' latents after
-// every epoch, and writes it beside the model. With held-out
-// clips the file keeps the epoch whose held-out -log p is lowest (the prior
-// overfits a few dozen training sequences within tens of epochs); without,
-// the last. With --condition file (the default) the prior is told which
-// training file each sequence comes from; held-out clips, from other files,
-// are scored under the mixture over the training files.
+// its training clips, --windows 0), on the trainer of models/trainer.h,
+// scoring the held-out clips' latents after every epoch, and writes it beside
+// the model. With held-out clips the file keeps the epoch whose held-out
+// -log p is lowest (the prior overfits a few dozen training sequences within
+// tens of epochs); without, the last. With --condition file (the default)
+// the prior is told which training file each sequence comes from; held-out
+// clips, from other files, are scored under the mixture over the training
+// files. The file names the model checkpoint it was trained on, by checksum.
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -16,13 +16,13 @@
 
 #include <fmt/format.h>
 
-#include "apps/common/csv_log.h"
-#include "apps/common/progress.h"
+#include "apps/common/train_record.h"
 #include "apps/jazz-vae/jazz.h"
 #include "io/atomic_file.h"
 #include "io/plot.h"
-#include "models/checkpoint.h"
-#include "models/optim.h"
+#include "io/run_folder.h"
+#include "io/utf8.h"
+#include "models/stop_request.h"
 #include "tensor/rng.h"
 
 namespace jazz {
@@ -31,28 +31,65 @@ using mg::Tensor;
 
 namespace {
 
-// Mean -log p(z) per latent element over latents [N, Z, T] (the mixture's over files when the prior
-// is conditioned on them), in batches, without gradients.
-double mean_nll(const mg::nn::LatentPrior& prior, const Tensor& z, int64_t batch) {
-  double total = 0;
-  const int64_t N = z.size(0);
-  for (int64_t b = 0; b < N; b += batch)
-    for (double nll : prior.marginal_nll(z.slice(0, b, std::min(N, b + batch)))) total += nll;
-  return total / static_cast<double>(N);
-}
+// The prior as the trainer sees it: batches of latent sequences [B, Z, T] (with their files'
+// places), the mean -log p per latent element, and the held-out sequences' under the mixture.
+class PriorTask : public mg::nn::TrainingTask {
+ public:
+  PriorTask(const mg::nn::LatentPrior& prior, Tensor train, std::vector<int64_t> file_of, Tensor heldout,
+            int64_t batch, std::function<nlohmann::json()> meta)
+      : prior_(prior), train_(std::move(train)), file_of_(std::move(file_of)), heldout_(std::move(heldout)),
+        batch_(batch), meta_(std::move(meta)) {}
+  int64_t examples() const override { return train_.size(0); }
+  // sums: "nll" times the sequences of the step, and "sequences".
+  mg::nn::StepOutput step(const std::vector<int64_t>& batch, const mg::nn::StepPosition&) override {
+    std::vector<Tensor> rows;
+    std::vector<int64_t> files;
+    for (int64_t i : batch) {
+      rows.push_back(train_.slice(0, i, i + 1));
+      if (prior_.config().files > 0) files.push_back(file_of_[static_cast<size_t>(i)]);
+    }
+    Tensor loss = prior_.nll(mg::concat(rows, 0), files);
+    const double n = static_cast<double>(batch.size());
+    return {loss, static_cast<int64_t>(batch.size()), {{"nll", loss.item() * n}, {"sequences", n}}};
+  }
+  // metrics: nll, the held-out sequences' mean -log p per latent element (NaN without any); it is the score.
+  mg::nn::Evaluation evaluate() override {
+    if (!heldout_.defined()) return {{{"nll", NAN}}, NAN};
+    double total = 0;
+    const int64_t N = heldout_.size(0);
+    for (int64_t b = 0; b < N; b += batch_)
+      for (double nll : prior_.marginal_nll(heldout_.slice(0, b, std::min(N, b + batch_)))) total += nll;
+    const double nll = total / static_cast<double>(N);
+    return {{{"nll", nll}}, nll};
+  }
+  nlohmann::json checkpoint_meta() const override { return meta_(); }
+
+ private:
+  const mg::nn::LatentPrior& prior_;
+  Tensor train_;
+  std::vector<int64_t> file_of_;
+  Tensor heldout_;
+  int64_t batch_;
+  std::function<nlohmann::json()> meta_;
+};
 
 }  // namespace
 
 int run_prior(const PriorOptions& o) {
   const mg::Device device = mg::app::setup_device(o.common);
+  mg::nn::StopRequest signals;  // from here on a signal ends the run with its log and report
   LoadedModel m = load_model(o.checkpoint, device);
   if (!m.vae->config().time_resolved())
     mg::fail("{}: a learned prior needs a time-resolved latent (train with --latent-mode time); this model's is global",
              o.checkpoint);
   const std::string out = o.out.empty() ? default_prior_path(o.checkpoint) : o.out;
-  const std::string folder = std::filesystem::path(out).parent_path().string();
-  mg::io::check_output_folder(folder.empty() ? "." : folder, "--out");
-  Dataset d = load_dataset(m.meta.data, m.features, m.meta.train.seed);
+  const std::string parent = std::filesystem::path(out).parent_path().string(), dir = parent.empty() ? "." : parent;
+  mg::io::RunFolder folder(dir, o.out.empty() ? "the folder of --checkpoint" : "the folder of --out");
+  for (const std::string& path : {out, dir + "/prior-log.csv", dir + "/prior-curves.png", dir + "/report.json",
+                                  dir + "/report.html"})
+    mg::io::output_target(path);
+
+  Dataset d = load_dataset(mg::io::from_valid_utf8(m.meta.data), m.features, m.meta.train.seed);
   // With --windows the training clips' own features are never used: FileFrames computes the files'.
   for (size_t i : d.test) d.clips[i].features = compute_features(m.features, d.clips[i].audio);
   if (o.windows == 0)
@@ -128,73 +165,59 @@ int run_prior(const PriorOptions& o) {
   prior->fit_standardisation(z_train.to(mg::Device::CPU));
   prior->to(device);
   mg::nn::Adam opt(prior->named_parameters(), o.lr);
-  const std::vector<Tensor> params = prior->parameters();
 
-  const std::string log_path = (folder.empty() ? std::string(".") : folder) + "/prior-log.csv";
-  mg::app::CsvLog log(log_path, {"epoch", "train_nll", "heldout_nll", "seconds"});
-  const int64_t N = z_train.size(0), batch = std::min<int64_t>(o.common.batch, N);
-  const int64_t steps = (N + batch - 1) / batch;
-  mg::app::Progress progress("prior", o.common.epochs, "epochs");
-  double best = INFINITY;
-  int best_epoch = 0;
-  auto save = [&](int epoch, double train_nll, double test_nll) {
-    nlohmann::json meta = {{"prior", config.to_json()}, {"model_checkpoint", o.checkpoint}, {"epoch", epoch},
-                           {"train_nll", train_nll},    {"heldout_nll", test_nll},       {"seed", o.common.seed}};
-    if (config.files > 0) meta["files"] = file_names;
-    mg::nn::save_checkpoint(out, kPriorApp, *prior, &opt, meta);
+  nlohmann::json meta = {{"prior", config.to_json()}, {"model_checkpoint", o.checkpoint},
+                         {"model_checksum", m.checksum}, {"seed", o.common.seed}};
+  if (config.files > 0) meta["files"] = file_names;
+  const int64_t batch = std::min<int64_t>(o.common.batch, z_train.size(0));
+  PriorTask task(*prior, z_train, file_of, z_test, batch, [&meta] { return meta; });
+  // With held-out clips the file keeps the best epoch; without, the latest.
+  mg::nn::Trainer trainer(*prior, opt, task,
+                          {.app = kPriorApp, .checkpoint = z_test.defined() ? "" : out,
+                           .best = z_test.defined() ? out : "", .epochs = o.common.epochs, .batch = batch,
+                           .seed = o.common.seed, .order = mg::nn::ExampleOrder::PhiloxKeys,
+                           .skip_nonfinite = o.skip_nonfinite, .clip_grad = 10.0});
+
+  mg::app::RunReport report(dir, kApp);
+  mg::app::ReportSection& page = report.start("prior", mg::app::command_line());
+  page.set("model", o.checkpoint);
+  page.set("prior", fmt::format("LSTM {} x {}, {}", o.layers, o.hidden,
+                                config.files > 0 ? fmt::format("conditioned on {} files", config.files) : "unconditioned"));
+  page.set("sequences", fmt::format("{} training, {} held-out", z_train.size(0), held_out.size()));
+  const std::string curves = dir + "/prior-curves.png";
+  mg::app::EpochRecord record;
+  record.csv_columns = {"epoch", "train_nll", "heldout_nll", "seconds"};
+  auto train_nll = [](const mg::nn::EpochEnd& e) { return e.sums.count("nll") ? e.sums.at("nll") / e.sums.at("sequences") : NAN; };
+  auto held_nll = [](const mg::nn::EpochEnd& e) { return e.evaluation ? e.evaluation->metrics.at("nll") : NAN; };
+  record.csv_row = [&](const mg::nn::EpochEnd& e) { return std::vector<double>{double(e.epoch), train_nll(e), held_nll(e), e.seconds}; };
+  record.table_columns = {"epoch", "train -log p", "held-out -log p", "seconds"};
+  record.table_row = [&](const mg::nn::EpochEnd& e) {
+    return std::vector<mg::app::ReportValue>{e.epoch, train_nll(e), held_nll(e), e.seconds};
   };
-  for (int epoch = 0; epoch < o.common.epochs; ++epoch) {
-    const auto t0 = std::chrono::steady_clock::now();
-    prior->train();
-    // A Philox shuffle keyed by (seed, epoch).
-    std::vector<std::pair<double, int64_t>> keyed;
-    for (int64_t i = 0; i < N; ++i)
-      keyed.emplace_back(mg::Philox::uniform(o.common.seed, (static_cast<uint64_t>(epoch) << 32) + static_cast<uint64_t>(i)), i);
-    std::sort(keyed.begin(), keyed.end());
-    double train_sum = 0;
-    for (int64_t s = 0; s < steps; ++s) {
-      std::vector<int64_t> idx, files;
-      for (int64_t i = s * batch; i < std::min(N, (s + 1) * batch); ++i) idx.push_back(keyed[static_cast<size_t>(i)].second);
-      std::vector<Tensor> rows;
-      for (int64_t i : idx) {
-        rows.push_back(z_train.slice(0, i, i + 1));
-        if (config.files > 0) files.push_back(file_of[static_cast<size_t>(i)]);
-      }
-      Tensor loss = prior->nll(mg::concat(rows, 0), files);
-      opt.zero_grad();
-      loss.backward();
-      const double l = loss.item();
-      if (!std::isfinite(l)) mg::fail("prior: the loss is not finite at epoch {}, step {}; try a lower --lr", epoch + 1, s);
-      mg::nn::clip_grad_norm(params, 10.0);
-      opt.step();
-      train_sum += l * static_cast<double>(idx.size());
-    }
-    prior->eval();
-    const double train_nll = train_sum / static_cast<double>(N);
-    const double test_nll = z_test.defined() ? mean_nll(*prior, z_test, batch) : NAN;
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    log.append({static_cast<double>(epoch + 1), train_nll, test_nll, seconds});
-    if (!z_test.defined() ? epoch + 1 == o.common.epochs : test_nll < best) {
-      best = test_nll;
-      best_epoch = epoch + 1;
-      save(epoch + 1, train_nll, test_nll);
-    }
-    progress.update(epoch, train_nll, 1);
-    if (epoch + 1 == o.common.epochs || (epoch + 1) % 20 == 0)
-      std::printf("prior epoch %d/%d  train -log p %.4f  held-out %.4f nats per latent element\n", epoch + 1,
-                  o.common.epochs, train_nll, test_nll);
-  }
-  progress.finish();
-  if (z_test.defined())
-    std::printf("kept epoch %d, the lowest held-out -log p (%.4f nats per latent element)\n", best_epoch, best);
-  mg::io::LineChartOptions chart;
-  chart.title = "learned prior: -log p(z) per latent element (nats)";
-  chart.x_label = "epoch";
-  const std::vector<double> epochs = log.column("epoch");
-  std::vector<mg::io::Series> series = {{"training clips", epochs, log.column("train_nll"), {}}};
-  if (z_test.defined()) series.push_back({"held-out clips", epochs, log.column("heldout_nll"), {}});
-  mg::io::line_chart((folder.empty() ? std::string(".") : folder) + "/prior-curves.png", series, chart);
-  std::printf("wrote %s, %s and prior-curves.png\n", out.c_str(), log_path.c_str());
+  record.summary = [&](const mg::nn::EpochEnd& e) {
+    if (e.epoch % 20 != 0 && e.epoch != o.common.epochs) return std::string();
+    return fmt::format("prior epoch {}/{}  train -log p {:.4f}  held-out {:.4f} nats per latent element", e.epoch,
+                       o.common.epochs, train_nll(e), held_nll(e));
+  };
+  record.at_end = [&](const mg::nn::RunEnd& end, const mg::app::CsvLog& log) {
+    if (z_test.defined())
+      std::printf("kept epoch %d, the lowest held-out -log p (%.4f nats per latent element)\n", end.best_epoch,
+                  end.best_score);
+    mg::io::LineChartOptions chart;
+    chart.title = "learned prior: -log p(z) per latent element (nats)";
+    chart.x_label = "epoch";
+    std::vector<mg::io::Series> series = {{"training clips", log.column("epoch"), log.column("train_nll"), {}}};
+    if (z_test.defined()) series.push_back({"held-out clips", log.column("epoch"), log.column("heldout_nll"), {}});
+    mg::io::line_chart(curves, series, chart);
+    page.picture(curves, "The learned prior's -log p per latent element, training and held-out");
+  };
+  mg::app::RunRecord recorder(dir + "/prior-log.csv", report, page, std::move(record), 0);
+  mg::app::ProgressCallback progress("sequences");
+  trainer.add_callback(progress);
+  trainer.add_callback(recorder);
+  const mg::nn::RunEnd end = trainer.fit();
+  if (end.signal != 0) return end.exit_status();
+  std::printf("wrote %s, %s/prior-log.csv and prior-curves.png\n", out.c_str(), dir.c_str());
   return 0;
 }
 

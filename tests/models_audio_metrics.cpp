@@ -1,5 +1,5 @@
-// io/stft's comparison metrics against straightforward computations and known
-// cases: multi-resolution distances, the mel filterbank, log-mel statistics
+// models/audio_metrics.h against straightforward computations and known
+// cases: spectral convergence and log-spectral distance, multi-resolution distances, the mel filterbank, log-mel statistics
 // and their Fréchet distance, onset strength and correlation.
 #include <doctest/doctest.h>
 
@@ -9,11 +9,15 @@
 #include <random>
 #include <vector>
 
-#include "io/stft.h"
+#include "models/audio_metrics.h"
 #include "tests/test_support.h"
 #include "tensor/error.h"
 
-using namespace mg::io;
+using namespace mg::nn;
+using mg::io::Magnitude;
+using mg::io::StftConfig;
+using mg::io::magnitude;
+using mg::io::stft;
 
 namespace {
 
@@ -39,7 +43,31 @@ std::vector<std::vector<float>> cloud(int n, double k, double dx, double dy, uin
   return rows;
 }
 
+Magnitude tiny(int frames, int bins, std::vector<float> values) { return {frames, bins, std::move(values)}; }
+
 }  // namespace
+
+TEST_CASE("spectral metrics: zero for identical, positive otherwise, and by hand") {
+  Magnitude ref = tiny(1, 2, {3.0f, 4.0f});
+  CHECK(spectral_convergence(ref, ref) == 0.0);
+  CHECK(spectral_convergence(ref, tiny(1, 2, {0.0f, 0.0f})) == doctest::Approx(1.0));
+  CHECK(spectral_convergence(ref, tiny(1, 2, {3.0f, 0.0f})) == doctest::Approx(0.8));  // |(0, 4)| / |(3, 4)|
+  CHECK(spectral_convergence(tiny(1, 1, {0.0f}), tiny(1, 1, {0.0f})) == 0.0);
+  CHECK(std::isinf(spectral_convergence(tiny(1, 1, {0.0f}), tiny(1, 1, {1.0f}))));
+
+  // Frame 0 differs by a factor 10 in magnitude (20 dB) in both bins, frame 1 not at all:
+  // sqrt(mean(20^2, 20^2)) = 20 and 0, averaged over the frames = 10 dB.
+  Magnitude a = tiny(2, 2, {1, 1, 1, 1}), b = tiny(2, 2, {10, 10, 1, 1});
+  CHECK(log_spectral_distance(a, a) == 0.0);
+  CHECK(log_spectral_distance(a, b) == doctest::Approx(10.0).epsilon(1e-8));
+  CHECK(log_spectral_distance(a, b) == log_spectral_distance(b, a));
+  // One bin of two off by 20 dB: sqrt(400 / 2) in frame 0.
+  CHECK(log_spectral_distance(tiny(1, 2, {1, 1}), tiny(1, 2, {10, 1})) == doctest::Approx(std::sqrt(200.0)));
+
+  CHECK_THROWS_AS(spectral_convergence(a, ref), mg::Error);
+  CHECK_THROWS_AS(log_spectral_distance(a, ref), mg::Error);
+}
+
 
 TEST_CASE("multi-resolution STFT distance: zero for identical, 1 + ln 2 for twice as loud") {
   const std::vector<float> x = mg::test::uniform_noise(8000, 1);

@@ -1,0 +1,83 @@
+#include "models/chopin_training.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace mg::nn {
+
+std::pair<Tensor, Tensor> window_batch(const ChopinLSTM& net, const std::vector<int64_t>& ids,
+                                       const std::vector<int64_t>& starts, int64_t seq_len, Device device,
+                                       bool all_positions) {
+  const int64_t B = static_cast<int64_t>(starts.size());
+  std::vector<int64_t> x, y;
+  x.reserve(static_cast<size_t>(B * seq_len));
+  for (const int64_t s : starts) {
+    x.insert(x.end(), ids.begin() + s, ids.begin() + s + seq_len);
+    if (all_positions) y.insert(y.end(), ids.begin() + s + 1, ids.begin() + s + seq_len + 1);
+    else y.push_back(ids[static_cast<size_t>(s + seq_len)]);
+  }
+  const int64_t n = static_cast<int64_t>(y.size());
+  return {net.encode_input(x, B, seq_len, device), from_vector(y, {n}, device)};
+}
+
+WindowMetrics evaluate_windows(const ChopinLSTM& net, const std::vector<int64_t>& ids,
+                               const std::vector<int64_t>& starts, int64_t seq_len, int64_t batch, Device device) {
+  NoGradGuard no_grad;
+  WindowMetrics m;
+  double loss_sum = 0;
+  int64_t correct = 0;
+  const int64_t V = net.config().vocab;
+  for (size_t b = 0; b < starts.size(); b += static_cast<size_t>(batch)) {
+    const size_t e = std::min(starts.size(), b + static_cast<size_t>(batch));
+    const int64_t B = static_cast<int64_t>(e - b);
+    const std::vector<int64_t> some(starts.begin() + static_cast<long>(b), starts.begin() + static_cast<long>(e));
+    auto [x, y] = window_batch(net, ids, some, seq_len, device, true);
+    Tensor all = net.forward_all(x);                                           // [B, T, V]
+    m.nll_sum_all += cross_entropy(all.reshape({B * seq_len, V}), y).item() * static_cast<double>(B * seq_len);
+    Tensor logits = all.select(1, seq_len - 1).contiguous();                  // [B, V]: after the window
+    std::vector<int64_t> truth_all = y.to_vector<int64_t>(), truth;
+    for (int64_t i = 0; i < B; ++i) truth.push_back(truth_all[static_cast<size_t>((i + 1) * seq_len - 1)]);
+    loss_sum += cross_entropy(logits, from_vector(truth, {B}, device)).item() * static_cast<double>(B);
+    std::vector<int64_t> pred = argmax_rows(logits).to_vector<int64_t>();
+    for (size_t i = 0; i < pred.size(); ++i) correct += pred[i] == truth[i];
+  }
+  m.windows = static_cast<int64_t>(starts.size());
+  if (m.windows > 0) {
+    m.loss = loss_sum / static_cast<double>(m.windows);
+    m.perplexity = std::exp(m.loss);
+    m.accuracy = static_cast<double>(correct) / static_cast<double>(m.windows);
+    m.loss_all = m.nll_sum_all / static_cast<double>(m.windows * seq_len);
+  }
+  return m;
+}
+
+ChopinTask::ChopinTask(const ChopinLSTM& net, ChopinData data, bool all_positions, int64_t eval_batch, Device device,
+                       std::function<nlohmann::json()> meta)
+    : net_(net),
+      data_(std::move(data)),
+      all_positions_(all_positions),
+      eval_batch_(eval_batch),
+      device_(device),
+      meta_(std::move(meta)) {}
+
+StepOutput ChopinTask::step(const std::vector<int64_t>& batch, const StepPosition&) {
+  std::vector<int64_t> starts;
+  starts.reserve(batch.size());
+  for (const int64_t i : batch) starts.push_back(data_.train_starts[static_cast<size_t>(i)]);
+  auto [x, y] = window_batch(net_, *data_.train_ids, starts, data_.seq_len, device_, all_positions_);
+  const int64_t B = static_cast<int64_t>(starts.size());
+  Tensor loss = all_positions_
+                    ? cross_entropy(net_.forward_all(x).reshape({B * data_.seq_len, net_.config().vocab}), y)
+                    : cross_entropy(net_.forward(x), y);
+  const double value = loss.item();
+  return {loss, B, {{"loss", value}}};
+}
+
+Evaluation ChopinTask::evaluate() {
+  const WindowMetrics h =
+      evaluate_windows(net_, *data_.heldout_ids, data_.heldout_starts, data_.seq_len, eval_batch_, device_);
+  return {{{"loss", h.loss}, {"perplexity", h.perplexity}, {"accuracy", h.accuracy}, {"loss_all", h.loss_all}},
+          all_positions_ ? h.loss_all : h.loss};
+}
+
+}  // namespace mg::nn
