@@ -24,6 +24,7 @@
 #include "autograd/ops.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/cpu/isa.h"
+#include "kernels/pointwise.h"
 #include "tensor/tensor.h"
 
 using mg::DType;
@@ -434,4 +435,68 @@ TEST_CASE("LSTM cell on every instruction set and in the reference loops equals 
     check_formula(dgates, want_grad.dgates, want_grad.dgates_scale, kUlps, "reference dgates");
     check_formula(dc_prev, want_grad.dc_prev, want_grad.dc_prev_scale, kUlps, "reference dc_prev");
   }
+}
+
+// ---- the index formulas kernels/pointwise.h shares between the CPU loops and
+// the CUDA kernels, against their definitions by exhaustive search.
+
+TEST_CASE("convolution positions: conv_output_step inverts conv_input_position, as col2im needs") {
+  int64_t geometries = 0;
+  for (int64_t L : {1, 2, 5, 9})
+    for (int64_t K : {1, 2, 3, 5})
+      for (int64_t stride : {1, 2, 3})
+        for (int64_t dilation : {1, 2, 3})
+          for (int64_t pad : {0, 1, 2, 4}) {
+            const mg::Conv1dGeometry g{1, 1, L, K, stride, pad, pad, dilation};
+            const int64_t T = g.out_length();
+            if (T == 0) continue;
+            ++geometries;
+            for (int64_t k = 0; k < K; ++k) {
+              // tensor/backend.h: cols[c*K + k, b, t] = x[b, c, t*stride - pad_left + k*dilation].
+              for (int64_t t = 0; t < T; ++t)
+                REQUIRE(mg::pointwise::conv_input_position(g, k, t) == t * stride - pad + k * dilation);
+              // Every position in and around the row: the one step t >= 0 that reads it, or -1.
+              for (int64_t pos = -pad - 2; pos < L + pad + 2; ++pos) {
+                int64_t want = -1;
+                for (int64_t t = 0; t <= L + 2 * pad + 2; ++t)
+                  if (t * stride - pad + k * dilation == pos) want = t;
+                CAPTURE(L);
+                CAPTURE(K);
+                CAPTURE(stride);
+                CAPTURE(dilation);
+                CAPTURE(pad);
+                CAPTURE(k);
+                CAPTURE(pos);
+                REQUIRE(mg::pointwise::conv_output_step(g, k, pos) == want);
+              }
+            }
+          }
+  CHECK(geometries > 100);
+}
+
+TEST_CASE("NormGroup: instance and batch norm groups cover every element of [N, C, L] once, in its channel") {
+  for (bool per_instance : {true, false})
+    for (int64_t N : {1, 3})
+      for (int64_t C : {1, 4})
+        for (int64_t L : {1, 5}) {
+          CAPTURE(per_instance);
+          CAPTURE(N);
+          CAPTURE(C);
+          CAPTURE(L);
+          std::vector<int> seen(size_t(N * C * L), 0);
+          const int64_t groups = per_instance ? N * C : C;
+          for (int64_t gi = 0; gi < groups; ++gi) {
+            const mg::pointwise::NormGroup grp(gi, N, C, L, per_instance);
+            REQUIRE(grp.count() == (per_instance ? L : N * L));
+            for (int64_t e = 0; e < grp.count(); ++e) {
+              const int64_t at = grp.at(e);
+              REQUIRE(at >= 0);
+              REQUIRE(at < N * C * L);
+              REQUIRE(at / L % C == grp.c);  // element (n, c, l) sits at (n C + c) L + l
+              if (per_instance) REQUIRE(at / (C * L) == gi / C);
+              ++seen[size_t(at)];
+            }
+          }
+          for (int v : seen) REQUIRE(v == 1);
+        }
 }

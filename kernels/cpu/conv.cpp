@@ -12,16 +12,17 @@
 
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/cpu/parallel.h"
+#include "kernels/pointwise.h"
 #include "tensor/tensor.h"
 
 namespace mg::cpu {
 
 namespace {
 
-// The output steps t whose input position t stride - pad_left + k dilation
+// The output steps t whose input position (pointwise::conv_input_position)
 // lies in [0, L): [t0, t1). Outside them im2col writes zeros and col2im adds nothing.
 std::pair<int64_t, int64_t> valid_steps(const Conv1dGeometry& g, int64_t k, int64_t T_out) {
-  const int64_t off = k * g.dilation - g.pad_left;  // position of t = 0
+  const int64_t off = pointwise::conv_tap_origin(g, k);  // position of t = 0
   const int64_t t0 = off >= 0 ? 0 : (-off + g.stride - 1) / g.stride;
   const int64_t t1 = g.length - off <= 0 ? 0 : std::min(T_out, (g.length - off + g.stride - 1) / g.stride);
   return {std::min(t0, t1), t1};
@@ -40,14 +41,13 @@ void CpuBackend::im2col1d(const Tensor& x, const Tensor& cols, const Conv1dGeome
       const int64_t row = rb / g.batch, b = rb % g.batch;
       const int64_t c = row / g.kernel, k = row % g.kernel;
       const auto [t0, t1] = valid_steps(g, k, T_out);
-      // Input position of step t: at + t stride (inside the row for t in [t0, t1)).
       const T* xin = px + (b * g.channels + c) * g.length;
-      const int64_t at = k * g.dilation - g.pad_left;
       T* out = pc + rb * T_out;
       std::fill(out, out + t0, T(0));
-      if (g.stride == 1) std::copy(xin + at + t0, xin + at + t1, out + t0);
+      // Steps [t0, t1) read inside the row; with stride 1 they are one run of it.
+      if (g.stride == 1) std::copy_n(xin + pointwise::conv_input_position(g, k, t0), t1 - t0, out + t0);
       else
-        for (int64_t t = t0; t < t1; ++t) out[t] = xin[at + t * g.stride];
+        for (int64_t t = t0; t < t1; ++t) out[t] = xin[pointwise::conv_input_position(g, k, t)];
       std::fill(out + t1, out + T_out, T(0));
     });
   });
@@ -64,9 +64,8 @@ void CpuBackend::col2im1d(const Tensor& cols, const Tensor& x, const Conv1dGeome
       for (int64_t k = 0; k < g.kernel; ++k) {
         const auto [t0, t1] = valid_steps(g, k, T_out);
         T* xin = px + (b * g.channels + c) * g.length;
-        const int64_t at = k * g.dilation - g.pad_left;
         const T* in = pc + ((c * g.kernel + k) * g.batch + b) * T_out;
-        for (int64_t t = t0; t < t1; ++t) xin[at + t * g.stride] += in[t];
+        for (int64_t t = t0; t < t1; ++t) xin[pointwise::conv_input_position(g, k, t)] += in[t];
       }
     });
   });

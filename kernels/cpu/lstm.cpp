@@ -1,7 +1,10 @@
 // CPU LSTM kernels: the reference loops for one step's pointwise part (the
-// oracle; the formulas are kernels/pointwise.h's), and the backend entries
-// that send float32 to the fused kernels of this CPU's instruction set
-// (kernels/cpu/simd_kernels.inl). gates [B, 4H] in order i, f, g, o.
+// oracle, in scalar arithmetic with the math library's exp and tanh), and the
+// backend entries that send float32 to the fused kernels of this CPU's
+// instruction set (kernels/cpu/simd_kernels.inl). Both evaluate the cell's
+// equations of kernels/lstm_cell.inl; tests/engine_formulas.cpp checks each
+// against the equations written out in long double. gates [B, 4H] in order
+// i, f, g, o.
 #include <cmath>
 
 #include "kernels/cpu/cpu_backend.h"

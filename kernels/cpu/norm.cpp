@@ -1,11 +1,12 @@
 // CPU reference: instance and batch normalisation over [N, C, L].
-// Group of element (n, c, l): n*C + c when per_instance, else c.
+// Group of element (n, c, l): n*C + c when per_instance, else c
+// (pointwise::NormGroup); the formulas are kernels/pointwise.h's.
 #include <algorithm>
-#include <cmath>
 #include <vector>
 
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/cpu/parallel.h"
+#include "kernels/pointwise.h"
 
 namespace mg::cpu {
 
@@ -21,27 +22,26 @@ void CpuBackend::norm1d_forward(const Tensor& x, const Tensor& weight, const Ten
     const T* pb = bias.defined() ? bias.data<T>() : nullptr;
     const int64_t groups = per_instance ? N * C : C;
     each_row(groups, N * C * L / std::max<int64_t>(groups, 1), [&](int64_t gi) {
-      const int64_t c = per_instance ? gi % C : gi;
-      const int64_t n_begin = per_instance ? gi / C : 0, n_end = per_instance ? n_begin + 1 : N;
+      const pointwise::NormGroup grp(gi, N, C, L, per_instance);
       double s = 0.0, ss = 0.0;
-      for (int64_t n = n_begin; n < n_end; ++n) {
-        const T* row = px + (n * C + c) * L;
+      for (int64_t n = grp.n_begin; n < grp.n_end; ++n) {
+        const T* row = px + grp.row(n);
         for (int64_t l = 0; l < L; ++l) s += row[l];
       }
-      const double count = static_cast<double>((n_end - n_begin) * L);
+      const double count = static_cast<double>(grp.count());
       const double mu = s / count;
-      for (int64_t n = n_begin; n < n_end; ++n) {
-        const T* row = px + (n * C + c) * L;
+      for (int64_t n = grp.n_begin; n < grp.n_end; ++n) {
+        const T* row = px + grp.row(n);
         for (int64_t l = 0; l < L; ++l) ss += (row[l] - mu) * (row[l] - mu);
       }
-      const double r = 1.0 / std::sqrt(ss / count + eps);  // biased variance, as both frameworks normalise
+      const double r = pointwise::norm_rstd(ss, count, eps);
       pm[gi] = static_cast<T>(mu);
       pr[gi] = static_cast<T>(r);
-      const double w = pw ? pw[c] : 1.0, b = pb ? pb[c] : 0.0;
-      for (int64_t n = n_begin; n < n_end; ++n) {
-        const T* row = px + (n * C + c) * L;
-        T* out = py + (n * C + c) * L;
-        for (int64_t l = 0; l < L; ++l) out[l] = static_cast<T>((row[l] - mu) * r * w + b);
+      const double w = pw ? pw[grp.c] : 1.0, b = pb ? pb[grp.c] : 0.0;
+      for (int64_t n = grp.n_begin; n < grp.n_end; ++n) {
+        const T* row = px + grp.row(n);
+        T* out = py + grp.row(n);
+        for (int64_t l = 0; l < L; ++l) out[l] = static_cast<T>(pointwise::norm_xhat(row[l], mu, r) * w + b);
       }
     });
   });
@@ -61,31 +61,30 @@ void CpuBackend::norm1d_backward(const Tensor& gy, const Tensor& x, const Tensor
     std::vector<double> gw(static_cast<size_t>(C), 0.0), gb(static_cast<size_t>(C), 0.0);
     const int64_t groups = per_instance ? N * C : C;
     // Per group with xhat = (x - mean) rstd and d = gy * w:
-    //   gx = rstd (d - mean(d) - xhat mean(d xhat))
+    //   gx = rstd (d - mean(d) - xhat mean(d xhat))   (pointwise::norm_input_grad)
     for (int64_t gi = 0; gi < groups; ++gi) {
-      const int64_t c = per_instance ? gi % C : gi;
-      const int64_t n_begin = per_instance ? gi / C : 0, n_end = per_instance ? n_begin + 1 : N;
-      const double mu = pm[gi], r = pr[gi], w = pw ? pw[c] : 1.0;
+      const pointwise::NormGroup grp(gi, N, C, L, per_instance);
+      const double mu = pm[gi], r = pr[gi], w = pw ? pw[grp.c] : 1.0;
       double sd = 0.0, sdx = 0.0, sg = 0.0, sgx = 0.0;
-      for (int64_t n = n_begin; n < n_end; ++n) {
-        const int64_t base = (n * C + c) * L;
+      for (int64_t n = grp.n_begin; n < grp.n_end; ++n) {
+        const int64_t base = grp.row(n);
         for (int64_t l = 0; l < L; ++l) {
-          const double xh = (px[base + l] - mu) * r, g = pg[base + l];
+          const double xh = pointwise::norm_xhat(px[base + l], mu, r), g = pg[base + l];
           sg += g;
           sgx += g * xh;
           sd += g * w;
           sdx += g * w * xh;
         }
       }
-      gw[static_cast<size_t>(c)] += sgx;
-      gb[static_cast<size_t>(c)] += sg;
-      const double count = static_cast<double>((n_end - n_begin) * L);
+      gw[static_cast<size_t>(grp.c)] += sgx;
+      gb[static_cast<size_t>(grp.c)] += sg;
+      const double count = static_cast<double>(grp.count());
       const double md = sd / count, mdx = sdx / count;
-      for (int64_t n = n_begin; n < n_end; ++n) {
-        const int64_t base = (n * C + c) * L;
+      for (int64_t n = grp.n_begin; n < grp.n_end; ++n) {
+        const int64_t base = grp.row(n);
         for (int64_t l = 0; l < L; ++l) {
-          const double xh = (px[base + l] - mu) * r;
-          pgx[base + l] = static_cast<T>(r * (pg[base + l] * w - md - xh * mdx));
+          const double xh = pointwise::norm_xhat(px[base + l], mu, r);
+          pgx[base + l] = static_cast<T>(pointwise::norm_input_grad(pg[base + l], w, xh, r, md, mdx));
         }
       }
     }

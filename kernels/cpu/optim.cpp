@@ -1,7 +1,4 @@
-// CPU: fused optimizer updates, with the formulas of kernels/pointwise.h.
-#include <algorithm>
-#include <cmath>
-
+// CPU: fused optimizer updates, with the formulas and coefficients of kernels/pointwise.h.
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/cpu/isa.h"
 #include "kernels/cpu/parallel.h"
@@ -11,23 +8,13 @@ namespace mg::cpu {
 
 namespace {
 
-pointwise::AdamCoeffs adam_coeffs(const AdamArgs& a) {
-  return {a.lr,
-          a.beta1,
-          a.beta2,
-          a.eps,
-          a.weight_decay,
-          1.0 - std::pow(a.beta1, static_cast<double>(a.step)),
-          1.0 - std::pow(a.beta2, static_cast<double>(a.step))};
-}
-
 constexpr int64_t kUpdateGrain = 1 << 15;
 
 }  // namespace
 
 void CpuBackend::adam_step(const Tensor& param, const Tensor& grad, const Tensor& m, const Tensor& v,
                            const AdamArgs& a) {
-  const pointwise::AdamCoeffs c = adam_coeffs(a);
+  const pointwise::AdamCoeffs c = pointwise::adam_coeffs(a);
   if (param.dtype() == DType::F32)
     return kernels().adam(param.data<float>(), grad.data<float>(), m.data<float>(), v.data<float>(), param.numel(), c);
   dispatch_float(param.dtype(), [&]<typename T>() {
@@ -41,7 +28,7 @@ void CpuBackend::adam_step(const Tensor& param, const Tensor& grad, const Tensor
 
 void CpuBackend::adamax_step(const Tensor& param, const Tensor& grad, const Tensor& m, const Tensor& u,
                              const AdamArgs& a) {
-  const pointwise::AdamCoeffs c = adam_coeffs(a);
+  const pointwise::AdamCoeffs c = pointwise::adam_coeffs(a);
   if (param.dtype() == DType::F32)
     return kernels().adamax(param.data<float>(), grad.data<float>(), m.data<float>(), u.data<float>(), param.numel(),
                             c);

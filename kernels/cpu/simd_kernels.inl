@@ -2,7 +2,9 @@
 // compiled once per instruction set (see isa.h). Included by isa_avx512.cpp,
 // isa_avx512_bf16.cpp, isa_avx2.cpp and isa_generic.cpp inside their target
 // region and namespace; the reference loops they are tested against are in
-// gemm.cpp (gemm_reference) and lstm.cpp (lstm_pointwise_*_reference).
+// gemm.cpp (gemm_reference) and lstm.cpp (lstm_pointwise_*_reference). The
+// LSTM cell's equations are kernels/lstm_cell.inl's, which the reference
+// loops and the CUDA kernels use too.
 //
 // GEMM: C = alpha op(A) op(B) + beta C, the Goto/BLIS way (the five loops
 // are in gemm_blocked): operands are packed into panels the micro-kernel
@@ -583,30 +585,43 @@ inline void for_vectors(int64_t n, const float* const (&in)[kIn], float* const (
   }
 }
 
+// The vector arithmetic the cell's equations (kernels/lstm_cell.inl) run on
+// here: the polynomials of simd.inl, and vfma / vfnma for the multiply-adds.
+struct VecMath {
+  static VReg one() { return vset1(1.0f); }
+  static VReg mul(VReg a, VReg b) { return vmul(a, b); }
+  static VReg sub(VReg a, VReg b) { return vsub(a, b); }
+  static VReg madd(VReg a, VReg b, VReg c) { return vfma(a, b, c); }
+  static VReg nmadd(VReg a, VReg b, VReg c) { return vfnma(a, b, c); }
+  static VReg sigmoid(VReg x) { return vsigmoid(x); }
+  static VReg tanh(VReg x) { return vtanh(x); }
+};
+
+// This set's copy of the equations, compiled for its target.
+namespace cell {
+#include "kernels/lstm_cell.inl"
+}  // namespace cell
+
 // Forward cell on pre-activations (gi, gf, gg, go) and c_prev:
 // y = {act i, act f, act g, act o, c, h}.
 inline void cell_forward(const VReg* x, VReg* y) {
-  const VReg i = vsigmoid(x[0]), f = vsigmoid(x[1]), g = vtanh(x[2]), o = vsigmoid(x[3]);
-  const VReg c = vfma(f, x[4], vmul(i, g));
-  y[0] = i;
-  y[1] = f;
-  y[2] = g;
-  y[3] = o;
-  y[4] = c;
-  y[5] = vmul(o, vtanh(c));
+  const auto r = cell::lstm_cell_forward<VReg, VecMath>(x[0], x[1], x[2], x[3], x[4]);
+  y[0] = r.i;
+  y[1] = r.f;
+  y[2] = r.g;
+  y[3] = r.o;
+  y[4] = r.c;
+  y[5] = r.h;
 }
 
 // Backward cell on (dh, dc_in, act i, f, g, o, c_prev, c): y = {di, df, dg, do, dc_prev}.
 inline void cell_backward(const VReg* x, VReg* y) {
-  const VReg one = vset1(1.0f);
-  const VReg dh = x[0], i = x[2], f = x[3], g = x[4], o = x[5], cp = x[6];
-  const VReg tc = vtanh(x[7]);
-  const VReg dc = vfma(vmul(dh, o), vfnma(tc, tc, one), x[1]);  // dc_in + dh o (1 - tanh² c)
-  y[0] = vmul(vmul(dc, g), vmul(i, vsub(one, i)));
-  y[1] = vmul(vmul(dc, cp), vmul(f, vsub(one, f)));
-  y[2] = vmul(vmul(dc, i), vfnma(g, g, one));
-  y[3] = vmul(vmul(dh, tc), vmul(o, vsub(one, o)));
-  y[4] = vmul(dc, f);
+  const auto r = cell::lstm_cell_backward<VReg, VecMath>(x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7]);
+  y[0] = r.di;
+  y[1] = r.df;
+  y[2] = r.dg;
+  y[3] = r.dout;
+  y[4] = r.dc_prev;
 }
 
 inline void lstm_cell_forward(const LstmCell& a) {

@@ -1,9 +1,11 @@
-// CPU reference: softmax over the last dim (rows x n), cross-entropy and its gradient.
+// CPU reference: softmax over the last dim (rows x n), cross-entropy and its
+// gradient. Softmax backward's formula is kernels/pointwise.h's.
 #include <algorithm>
 #include <cmath>
 
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/cpu/parallel.h"
+#include "kernels/pointwise.h"
 
 namespace mg::cpu {
 
@@ -39,17 +41,10 @@ void CpuBackend::softmax_backward(const Tensor& gy, const Tensor& y, const Tenso
       const T* g = pg + r * n;
       const T* yr = py + r * n;
       T* out = pgx + r * n;
-      if (log) {
-        // y = x - lse(x): gx = g - softmax(x) * sum(g)
-        double gsum = 0.0;
-        for (int64_t j = 0; j < n; ++j) gsum += g[j];
-        for (int64_t j = 0; j < n; ++j) out[j] = static_cast<T>(g[j] - std::exp(static_cast<double>(yr[j])) * gsum);
-      } else {
-        // y = softmax(x): gx = y * (g - sum(g * y))
-        double dot = 0.0;
-        for (int64_t j = 0; j < n; ++j) dot += static_cast<double>(g[j]) * yr[j];
-        for (int64_t j = 0; j < n; ++j) out[j] = static_cast<T>(yr[j] * (g[j] - dot));
-      }
+      // log_softmax: gx = g - e^y Σ g;  softmax: gx = y (g - Σ g y)
+      double sum = 0.0;
+      for (int64_t j = 0; j < n; ++j) sum += pointwise::softmax_grad_term(log, g[j], yr[j]);
+      for (int64_t j = 0; j < n; ++j) out[j] = pointwise::softmax_input_grad(log, g[j], yr[j], sum);
     });
   });
 }

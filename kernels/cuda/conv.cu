@@ -6,6 +6,7 @@
 // (tensor/backend.cpp), whichever kernels/cuda/cudnn_conv.h measured faster.
 #include "kernels/cuda/cudnn_conv.h"
 #include "kernels/cuda/launch.h"
+#include "kernels/pointwise.h"
 
 namespace mg::cuda {
 
@@ -22,13 +23,13 @@ __global__ void im2col_kernel(const T* x, T* cols, Conv1dGeometry g, int64_t t_o
   const int64_t b = (i / t_out) % g.batch;
   const int64_t row = i / (t_out * g.batch);
   const int64_t c = row / g.kernel, k = row % g.kernel;
-  const int64_t pos = t * g.stride - g.pad_left + k * g.dilation;
+  const int64_t pos = pointwise::conv_input_position(g, k, t);
   cols[i] = (pos >= 0 && pos < g.length) ? x[(b * g.channels + c) * g.length + pos] : T(0);
 }
 
 // One thread per input element gathers every column entry that reads it
-// (pos = t stride - pad_left + k dilation, solved for t): no atomics, so the
-// result does not depend on scheduling. Accumulates into x, as the interface asks.
+// (pointwise::conv_output_step, the position solved for t): no atomics, so
+// the result does not depend on scheduling. Accumulates into x, as the interface asks.
 template <typename T>
 __global__ void col2im_kernel(const T* cols, T* x, Conv1dGeometry g, int64_t t_out, int64_t total) {
   const int64_t i = global_index();
@@ -37,10 +38,8 @@ __global__ void col2im_kernel(const T* cols, T* x, Conv1dGeometry g, int64_t t_o
   const int64_t b = bc / g.channels, c = bc % g.channels;
   T acc = x[i];
   for (int64_t k = 0; k < g.kernel; ++k) {
-    const int64_t num = pos + g.pad_left - k * g.dilation;
-    if (num < 0 || num % g.stride != 0) continue;
-    const int64_t t = num / g.stride;
-    if (t < t_out) acc += cols[((c * g.kernel + k) * g.batch + b) * t_out + t];
+    const int64_t t = pointwise::conv_output_step(g, k, pos);
+    if (t >= 0 && t < t_out) acc += cols[((c * g.kernel + k) * g.batch + b) * t_out + t];
   }
   x[i] = acc;
 }

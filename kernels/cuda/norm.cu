@@ -1,8 +1,10 @@
 // Normalisation over x [N, C, L]: instance norm (one group per (n, c), over
 // L) or batch norm (one group per c, over N and L). mean/rstd hold one value
 // per group; weight/bias [C] are optional. One block per group; statistics
-// in double with the biased variance, like the CPU reference.
+// in double with the biased variance, like the CPU reference, and the
+// groups and formulas of kernels/pointwise.h that it uses too.
 #include "kernels/cuda/launch.h"
+#include "kernels/pointwise.h"
 
 namespace mg::cuda {
 
@@ -11,35 +13,25 @@ using detail::dispatch_float;
 
 namespace {
 
-// Group gi covers rows n in [n_begin, n_end) of channel c; element e of the
-// group (e < (n_end - n_begin) L) sits at x[((n_begin + e / L) C + c) L + e % L].
-struct Group {
-  int64_t c, n_begin, count, C, L;
-  __device__ Group(int64_t gi, int64_t N, int64_t C_, int64_t L_, bool per_instance) : C(C_), L(L_) {
-    c = per_instance ? gi % C : gi;
-    n_begin = per_instance ? gi / C : 0;
-    count = (per_instance ? 1 : N) * L;
-  }
-  __device__ int64_t at(int64_t e) const { return ((n_begin + e / L) * C + c) * L + e % L; }
-};
+using pointwise::NormGroup;
 
 template <typename T>
 __global__ void norm_forward_kernel(const T* x, const T* w, const T* b, T* y, T* mean, T* rstd, int64_t N, int64_t C,
                                     int64_t L, bool per_instance, double eps) {
-  const Group grp(blockIdx.x, N, C, L, per_instance);
+  const NormGroup grp(blockIdx.x, N, C, L, per_instance);
   double s = 0.0;
-  for (int64_t e = threadIdx.x; e < grp.count; e += blockDim.x) s += x[grp.at(e)];
-  const double mu = block_sum(s) / static_cast<double>(grp.count);
+  for (int64_t e = threadIdx.x; e < grp.count(); e += blockDim.x) s += x[grp.at(e)];
+  const double mu = block_sum(s) / static_cast<double>(grp.count());
   double ss = 0.0;
-  for (int64_t e = threadIdx.x; e < grp.count; e += blockDim.x) {
+  for (int64_t e = threadIdx.x; e < grp.count(); e += blockDim.x) {
     const double d = x[grp.at(e)] - mu;
     ss += d * d;
   }
-  const double r = 1.0 / sqrt(block_sum(ss) / static_cast<double>(grp.count) + eps);
+  const double r = pointwise::norm_rstd(block_sum(ss), static_cast<double>(grp.count()), eps);
   const double wc = w ? static_cast<double>(w[grp.c]) : 1.0, bc = b ? static_cast<double>(b[grp.c]) : 0.0;
-  for (int64_t e = threadIdx.x; e < grp.count; e += blockDim.x) {
+  for (int64_t e = threadIdx.x; e < grp.count(); e += blockDim.x) {
     const int64_t at = grp.at(e);
-    y[at] = static_cast<T>((x[at] - mu) * r * wc + bc);
+    y[at] = static_cast<T>(pointwise::norm_xhat(x[at], mu, r) * wc + bc);
   }
   if (threadIdx.x == 0) {
     mean[blockIdx.x] = static_cast<T>(mu);
@@ -48,29 +40,29 @@ __global__ void norm_forward_kernel(const T* x, const T* w, const T* b, T* y, T*
 }
 
 // With xhat = (x - mean) rstd and d = gy w, per group:
-//   gx = rstd (d - mean(d) - xhat mean(d xhat)).
+//   gx = rstd (d - mean(d) - xhat mean(d xhat))   (pointwise::norm_input_grad).
 // The group's sums of gy and gy xhat go to part_g / part_gx so that the
 // weight and bias gradients are summed per channel by a second kernel.
 template <typename T>
 __global__ void norm_backward_kernel(const T* gy, const T* x, const T* w, const T* mean, const T* rstd, T* gx,
                                      double* part_g, double* part_gx, int64_t N, int64_t C, int64_t L,
                                      bool per_instance) {
-  const Group grp(blockIdx.x, N, C, L, per_instance);
+  const NormGroup grp(blockIdx.x, N, C, L, per_instance);
   const double mu = mean[blockIdx.x], r = rstd[blockIdx.x], wc = w ? static_cast<double>(w[grp.c]) : 1.0;
   double sg = 0.0, sgx = 0.0;
-  for (int64_t e = threadIdx.x; e < grp.count; e += blockDim.x) {
+  for (int64_t e = threadIdx.x; e < grp.count(); e += blockDim.x) {
     const int64_t at = grp.at(e);
     const double g = gy[at];
     sg += g;
-    sgx += g * ((x[at] - mu) * r);
+    sgx += g * pointwise::norm_xhat(x[at], mu, r);
   }
   sg = block_sum(sg);
   sgx = block_sum(sgx);
-  const double md = sg * wc / static_cast<double>(grp.count), mdx = sgx * wc / static_cast<double>(grp.count);
-  for (int64_t e = threadIdx.x; e < grp.count; e += blockDim.x) {
+  const double md = sg * wc / static_cast<double>(grp.count()), mdx = sgx * wc / static_cast<double>(grp.count());
+  for (int64_t e = threadIdx.x; e < grp.count(); e += blockDim.x) {
     const int64_t at = grp.at(e);
-    const double xh = (x[at] - mu) * r;
-    gx[at] = static_cast<T>(r * (gy[at] * wc - md - xh * mdx));
+    const double xh = pointwise::norm_xhat(x[at], mu, r);
+    gx[at] = static_cast<T>(pointwise::norm_input_grad(gy[at], wc, xh, r, md, mdx));
   }
   if (threadIdx.x == 0) {
     part_g[blockIdx.x] = sg;

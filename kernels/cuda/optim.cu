@@ -1,8 +1,7 @@
 // Fused optimizer updates, one thread per parameter element, in place on
 // param and the state tensors (all [n], contiguous), with the update rules of
-// kernels/pointwise.h that the CPU loops use too.
-#include <cmath>
-
+// kernels/pointwise.h that the CPU loops use too (Adam's and Adamax's
+// coefficients included: pointwise::adam_coeffs).
 #include "kernels/cuda/launch.h"
 #include "kernels/pointwise.h"
 
@@ -32,25 +31,16 @@ __global__ void sgd_kernel(T* p, const T* g, T* buf, double lr, double momentum,
   if (i < n) pointwise::sgd_update(p[i], g[i], buf ? buf + i : nullptr, lr, momentum, wd, nesterov);
 }
 
-pointwise::AdamCoeffs adam_coeffs(const AdamArgs& a) {
-  return {a.lr,
-          a.beta1,
-          a.beta2,
-          a.eps,
-          a.weight_decay,
-          1.0 - std::pow(a.beta1, static_cast<double>(a.step)),
-          1.0 - std::pow(a.beta2, static_cast<double>(a.step))};
-}
-
 }  // namespace
 
 void CudaBackend::adam_step(const Tensor& param, const Tensor& grad, const Tensor& m, const Tensor& v,
                             const AdamArgs& a) {
   const int64_t n = param.numel();
   if (n == 0) return;
+  const pointwise::AdamCoeffs c = pointwise::adam_coeffs(a);
   dispatch_float(param.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    adam_kernel<<<blocks_for(n), kThreads>>>(param.data<T>(), grad.data<T>(), m.data<T>(), v.data<T>(), adam_coeffs(a), n);
+    adam_kernel<<<blocks_for(n), kThreads>>>(param.data<T>(), grad.data<T>(), m.data<T>(), v.data<T>(), c, n);
   });
   MG_CUDA_LAUNCHED();
 }
@@ -59,10 +49,10 @@ void CudaBackend::adamax_step(const Tensor& param, const Tensor& grad, const Ten
                               const AdamArgs& a) {
   const int64_t n = param.numel();
   if (n == 0) return;
+  const pointwise::AdamCoeffs c = pointwise::adam_coeffs(a);
   dispatch_float(param.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    adamax_kernel<<<blocks_for(n), kThreads>>>(param.data<T>(), grad.data<T>(), m.data<T>(), u.data<T>(), adam_coeffs(a),
-                                               n);
+    adamax_kernel<<<blocks_for(n), kThreads>>>(param.data<T>(), grad.data<T>(), m.data<T>(), u.data<T>(), c, n);
   });
   MG_CUDA_LAUNCHED();
 }

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "kernels/cuda/launch.h"
+#include "kernels/pointwise.h"
 
 namespace mg::cuda {
 
@@ -37,17 +38,17 @@ __global__ void softmax_kernel(const T* x, T* y, int64_t n, bool log_out) {
 
 // y = softmax(x):     gx = y (g - sum(g y))
 // y = log_softmax(x): gx = g - exp(y) sum(g)
+// (the formula of kernels/pointwise.h, shared with the CPU reference)
 template <typename T>
 __global__ void softmax_backward_kernel(const T* gy, const T* y, T* gx, int64_t n, bool log_out) {
   const T* g = gy + blockIdx.x * n;
   const T* yr = y + blockIdx.x * n;
   T* out = gx + blockIdx.x * n;
   double acc = 0.0;
-  for (int64_t j = threadIdx.x; j < n; j += blockDim.x)
-    acc += log_out ? static_cast<double>(g[j]) : static_cast<double>(g[j]) * yr[j];
+  for (int64_t j = threadIdx.x; j < n; j += blockDim.x) acc += pointwise::softmax_grad_term(log_out, g[j], yr[j]);
   acc = block_sum(acc);
   for (int64_t j = threadIdx.x; j < n; j += blockDim.x)
-    out[j] = static_cast<T>(log_out ? g[j] - exp(static_cast<double>(yr[j])) * acc : yr[j] * (g[j] - acc));
+    out[j] = pointwise::softmax_input_grad(log_out, g[j], yr[j], acc);
 }
 
 // The loss comes from the logits (log-sum-exp minus the target logit), not
