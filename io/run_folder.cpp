@@ -85,8 +85,10 @@ RunFolder::RunFolder(std::string dir, std::string what) : dir_(std::move(dir)), 
     fail("{} {}: cannot write into the folder: {}", what_, dir_, std::strerror(err));
   }
 
-  // The probe: what every later write needs (create, write, sync, remove) done once now.
+  // The probe: what every later write needs (create, write, sync, remove) done once now. A process that must
+  // end at once in the middle of it (a second signal) removes it too.
   const std::string probe = (fs::path(dir_) / (".write-probe." + std::to_string(::getpid()))).string();
+  register_abandon_path(probe);
   const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
   int err = fd < 0 ? errno : 0;
   if (fd >= 0) {
@@ -94,6 +96,7 @@ RunFolder::RunFolder(std::string dir, std::string what) : dir_(std::move(dir)), 
     ::close(fd);
     if (::unlink(probe.c_str()) != 0 && err == 0) err = errno;
   }
+  unregister_abandon_path(probe);
   if (err != 0) {
     release();
     fail("{} {}: cannot write into the folder: {}", what_, dir_, std::strerror(err));

@@ -150,7 +150,7 @@ struct RunEnd {
   int best_epoch = 0;
   double best_score = 0;
   std::string message;       // one line on what happened and what the files hold
-  int exit_status() const;   // 0, or 128 + signal
+  int exit_status() const;   // 0, or stopped_exit_status(signal) (models/stop_request.h)
 };
 
 // The points where an app adds what is its own. Every method has an empty default.

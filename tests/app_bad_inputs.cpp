@@ -2,8 +2,11 @@
 // per case. Each row makes its own inputs in a fresh folder (nothing binary is
 // committed), runs the program, and asserts
 //   - the exit status: 2 for a usage error, 1 for a runtime error (never a signal);
-//   - one line "<app>: error: ..." that names the flag or the file;
-//   - nothing left behind: the folder holds exactly what the row made;
+//   - one line "<app>: error: ..." that names the flag or the file (or, for
+//     rows marked whole, is exactly the message given);
+//   - nothing left behind: the folder holds exactly what the row made, every
+//     file with the bytes it had (so a file a planted link points to is
+//     unchanged);
 //   - a time and a memory ceiling: 5 s and 500 MB (25 s and 1 GB under AddressSanitizer).
 #include <doctest/doctest.h>
 
@@ -39,10 +42,14 @@ using Make = std::function<void(const std::string& dir)>;
 struct Case {
   std::string what;   // the bad input, in words
   std::string app;    // "chopin-lstm" or "jazz-vae"
-  std::string args;   // {dir}: the row's folder; {ck}, {jck}: good checkpoints of each app
+  // {dir}: the row's folder; {ck}, {jck}: good checkpoints of each app; {jck2}: a second jazz-vae
+  // checkpoint; {jprior}: a learned prior of {jck}; {jsum}, {jsum2}: the two jazz checkpoints' checksums.
+  // A word '' is an empty argument.
+  std::string args;
   int exit_code;      // 1 runtime, 2 usage
   std::string names;  // the message must contain this ({dir} expanded)
   Make make = nullptr;
+  bool whole = false;  // names is the whole message after "<app>: error: "
 };
 
 std::string expand(std::string s, const std::map<std::string, std::string>& vars) {
@@ -54,17 +61,29 @@ std::string expand(std::string s, const std::map<std::string, std::string>& vars
 std::vector<std::string> words(const std::string& s) {
   std::vector<std::string> out;
   std::istringstream in(s);
-  for (std::string w; in >> w;) out.push_back(w);
+  for (std::string w; in >> w;) out.push_back(w == "''" ? std::string() : w);
   return out;
 }
 
-// Every path under dir with its size and kind: what must be unchanged after a failed command.
+std::string read_all(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+}
+
+// Every path under dir with its kind, a regular file's size and (up to 1 MB) a hash of its bytes, and a
+// link's target: what must be unchanged after a failed command.
 std::map<std::string, std::string> snapshot(const std::string& dir) {
   std::map<std::string, std::string> files;
   for (auto it = fs::recursive_directory_iterator(dir); it != fs::recursive_directory_iterator(); ++it) {
     struct stat st {};
     lstat(it->path().c_str(), &st);
-    files[it->path().string()] = std::to_string(st.st_mode) + ":" + std::to_string(S_ISREG(st.st_mode) ? st.st_size : 0);
+    std::string state = std::to_string(st.st_mode);
+    if (S_ISREG(st.st_mode)) {
+      state += ":" + std::to_string(st.st_size);
+      if (st.st_size <= (1 << 20)) state += ":" + std::to_string(std::hash<std::string>{}(read_all(it->path())));
+    }
+    if (S_ISLNK(st.st_mode)) state += " -> " + fs::read_symlink(it->path()).string();
+    files[it->path().string()] = state;
   }
   return files;
 }
@@ -74,9 +93,19 @@ void write_text(const std::string& path, const std::string& text) {
   std::ofstream(path, std::ios::binary) << text;
 }
 
-std::string read_all(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+// OUT ({dir}/o) holding a link named `name` to {dir}/kept.txt, a file outside OUT that must keep its bytes.
+Make link_in_out(const std::string& name) {
+  return [=](const std::string& dir) {
+    write_text(dir + "/kept.txt", "not to be overwritten");
+    fs::create_directories(dir + "/o");
+    fs::create_symlink("../kept.txt", dir + "/o/" + name);
+  };
+}
+
+// The refusal of a link among the outputs, for a path under {dir}/o.
+std::string link_refused(const std::string& name) {
+  return "{dir}/o/" + name + ": is a symbolic link; outputs are never written through links (remove it or choose "
+         "another path)";
 }
 
 // A copy of a good checkpoint with its metadata or tensors changed, and (unless
@@ -125,9 +154,10 @@ std::string struck_together(int notes) {
   return "MThd" + u32(6) + std::string("\x00\x00\x00\x01\x01\xE0", 6) + "MTrk" + u32(uint32_t(track.size())) + track;
 }
 
-// The two programs' good checkpoints, trained once for the whole table.
+// The two programs' good checkpoints, trained once for the whole table: a second jazz-vae model, and a learned
+// prior of the first.
 struct Fixtures {
-  std::string chopin, jazz;
+  std::string chopin, jazz, jazz2, prior;
 };
 
 const Fixtures& fixtures() {
@@ -141,9 +171,12 @@ const Fixtures& fixtures() {
     };
     run(kChopin, "train --out " + dir + "/chopin --epochs 1 --hidden1 8 --hidden2 8 --dense 8 --batch 16 --max-steps 2 "
                  "--threads 2");
-    run(kJazz, "train --out " + dir + "/jazz --epochs 1 --clip-seconds 0.5 --n-fft 256 --hop 128 --channels 4,4 "
-               "--threads 2");
-    return Fixtures{dir + "/chopin/model.safetensors", dir + "/jazz/model.safetensors"};
+    const std::string jtiny = " --epochs 1 --clip-seconds 0.5 --n-fft 256 --hop 128 --channels 4,4 --threads 2";
+    run(kJazz, "train --out " + dir + "/jazz" + jtiny);
+    run(kJazz, "train --out " + dir + "/jazz2 --seed 7" + jtiny);
+    run(kJazz, "prior --checkpoint " + dir + "/jazz/model.safetensors --epochs 1 --hidden 8 --windows 2 --threads 2");
+    return Fixtures{dir + "/chopin/model.safetensors", dir + "/jazz/model.safetensors", dir + "/jazz2/model.safetensors",
+                    dir + "/jazz/prior.safetensors"};
   }();
   return f;
 }
@@ -165,7 +198,11 @@ std::vector<Case> cases() {
   const Make midi_junk = [](const std::string& dir) { write_text(dir + "/midi/a.mid", "not a midi file"); };
   const Make empty_folder = [](const std::string& dir) { fs::create_directories(dir + "/empty"); };
 
-  return {
+  const std::string prior_of_another =
+      "{jprior}: this prior was trained on {jck} (checksum {jsum}), not on {jck2} (checksum {jsum2}); train one for it "
+      "with `jazz-vae prior --checkpoint {jck2}`";
+
+  std::vector<Case> table = {
       // ---- chopin-lstm: usage
       {"learning rate NaN", "chopin-lstm", "train --out {dir}/o --lr nan", 2, "--lr"},
       {"learning rate infinite", "chopin-lstm", "train --out {dir}/o --lr inf", 2, "--lr"},
@@ -191,6 +228,7 @@ std::vector<Case> cases() {
       {"100,000 eval pieces", "chopin-lstm", "eval --checkpoint {ck} --pieces 100000", 2, "--pieces"},
       {"unknown subcommand", "chopin-lstm", "compose --out {dir}/o", 2, "compose"},
       {"unknown flag", "chopin-lstm", "train --out {dir}/o --learning-rate 0.1", 2, "--learning-rate"},
+      {"a folder given as an empty value", "chopin-lstm", "train --out {dir}/o --heldout-data ''", 2, "--heldout-data"},
 
       // ---- chopin-lstm: data and outputs
       {"missing data folder", "chopin-lstm", "train --data {dir}/missing --out {dir}/o" + tiny, 1, "{dir}/missing"},
@@ -355,14 +393,45 @@ std::vector<Case> cases() {
          const float inf = INFINITY;
          std::memcpy(f.tensors.front().data.data(), &inf, 4);
        })},
+      {"a flag given an empty value", "jazz-vae", "generate --checkpoint {jck} --out {dir}/o --like ''", 2,
+       "--like: an empty value; give one, or leave the flag out (see --help)", nullptr, true},
+      {"prior of another model, to generate", "jazz-vae", "generate --checkpoint {jck2} --prior-checkpoint {jprior} --out {dir}/o",
+       1, prior_of_another, nullptr, true},
+      {"prior of another model, to eval", "jazz-vae", "eval --checkpoint {jck2} --prior-checkpoint {jprior}", 1,
+       prior_of_another, nullptr, true},
+      {"the generated clip's path a link", "jazz-vae", "generate --checkpoint {jck} --out {dir}/o --count 3", 1,
+       link_refused("sample-02.wav"), link_in_out("sample-02.wav"), true},
+      {"the samples picture's path a link", "jazz-vae", "generate --checkpoint {jck} --out {dir}/o --count 3", 1,
+       link_refused("samples.png"), link_in_out("samples.png"), true},
   };
+  // ---- both programs' training: a link planted among the outputs, refused before the first step
+  for (const char* name : {"model.safetensors", "report.html", "report.json", "log.csv", "curves.png"}) {
+    table.push_back({fmt::format("{} a link", name), "chopin-lstm", "train --out {dir}/o" + tiny, 1, link_refused(name),
+                     link_in_out(name), true});
+    table.push_back({fmt::format("{} a link", name), "jazz-vae", "train --out {dir}/o" + jtiny, 1, link_refused(name),
+                     link_in_out(name), true});
+  }
+  table.push_back({"best.safetensors a link", "chopin-lstm", "train --out {dir}/o" + tiny, 1,
+                   link_refused("best.safetensors"), link_in_out("best.safetensors"), true});
+  table.push_back({"training.gif a link", "jazz-vae", "train --out {dir}/o" + jtiny, 1, link_refused("training.gif"),
+                   link_in_out("training.gif"), true});
+  table.push_back({"the prior's path a link", "jazz-vae", "prior --checkpoint {jck} --out {dir}/o/prior.safetensors", 1,
+                   link_refused("prior.safetensors"), link_in_out("prior.safetensors"), true});
+  return table;
 }
 
 }  // namespace
 
 TEST_CASE("bad input: one line naming the input, exit 1 or 2, nothing left behind, within time and memory") {
   const std::vector<Case> table = cases();
-  const std::map<std::string, std::string> shared = {{"{ck}", fixtures().chopin}, {"{jck}", fixtures().jazz}};
+  const Fixtures& f = fixtures();
+  const std::map<std::string, std::string> shared = {
+      {"{ck}", f.chopin},
+      {"{jck}", f.jazz},
+      {"{jck2}", f.jazz2},
+      {"{jprior}", f.prior},
+      {"{jsum}", mg::io::read_safetensors(f.jazz).metadata.at("checksum")},
+      {"{jsum2}", mg::io::read_safetensors(f.jazz2).metadata.at("checksum")}};
   int index = 0;
   double slowest = 0, largest = 0;
   for (const Case& c : table) {
@@ -384,6 +453,7 @@ TEST_CASE("bad input: one line naming the input, exit 1 or 2, nothing left behin
     CHECK(r.exit_code == c.exit_code);
     CHECK(last.rfind(c.app + ": error: ", 0) == 0);
     CHECK(last.find(names) != std::string::npos);
+    if (c.whole) CHECK(last == c.app + ": error: " + names);
     CHECK(snapshot(dir) == before);
     CHECK(r.seconds < kSeconds);
     CHECK(r.peak_mb < kMegabytes);

@@ -14,6 +14,8 @@
 #include <set>
 #include <sstream>
 
+#include <fmt/format.h>
+
 #include "io/audio.h"
 #include "io/midi.h"
 #include "models/checkpoint.h"
@@ -260,6 +262,28 @@ TEST_CASE("chopin-lstm timed embed model: all-position training, pieces with rhy
   CHECK(mean >= 0);
   CHECK(mean <= 1);
   CHECK(ev.output.find("training data (ceiling)") != std::string::npos);
+  // MusPy's metrics of the three generated pieces against the reference excerpts: a row per metric, a band
+  // that is a band, and the count of (metric, piece) pairs inside it out of 9 metrics x 3 pieces.
+  for (const char* metric : {"pitch_range", "n_pitches_used", "n_pitch_classes_used", "pitch_class_entropy",
+                             "scale_consistency", "polyphony", "polyphony_rate", "empty_beat_rate",
+                             "groove_consistency"}) {
+    const std::string row = fmt::format("| {:<20} | ", metric);
+    REQUIRE_MESSAGE(ev.output.find(row) != std::string::npos, metric);
+    std::istringstream cells(ev.output.substr(ev.output.find(row) + row.size()));
+    double p5 = 0, p95 = 0;
+    char bar = 0;
+    cells >> p5 >> bar >> p95;
+    CHECK_MESSAGE(p5 <= p95, metric);
+  }
+  const double scale_p5 = number_after(ev.output, "| scale_consistency    | ");
+  CHECK(scale_p5 > 0);
+  CHECK(scale_p5 <= 1);
+  const std::string pairs = "(metric, piece) pairs inside the reference band: ";
+  REQUIRE(ev.output.find(pairs) != std::string::npos);
+  const double inside = number_after(ev.output, pairs);
+  CHECK(inside >= 0);
+  CHECK(inside <= 27);
+  CHECK(ev.output.find(pairs + fmt::format("{} of 27", static_cast<int>(inside))) != std::string::npos);
 }
 
 TEST_CASE("chopin-lstm --heldout-data: held-out metrics on another folder, the best epoch kept, --patience stops") {
@@ -331,6 +355,22 @@ TEST_CASE("chopin-lstm --heldout-data: held-out metrics on another folder, the b
   CHECK(junk.code == 1);
   CHECK(last_line(junk.output).find("--heldout-data " + dir + "/junk: no readable MIDI file") != std::string::npos);
   CHECK(!fs::exists(dir + "/junk-run/model.safetensors"));
+
+  // Held-out music that is training music is refused, naming the overlap: the training folder itself, or a
+  // training file's bytes under another name.
+  const std::string on_held = "train --model embed --epochs 1 --min-count 1 --data " + dir + "/held" + kTiny;
+  const std::string refusal = "; held-out music must be music the model does not train on";
+  Run same = run(on_held + " --out " + dir + "/same --heldout-data " + dir + "/held");
+  CHECK(same.code == 1);
+  CHECK(last_line(same.output) == "chopin-lstm: error: --heldout-data " + dir + "/held: 3 of its files are training "
+                                  "files too (" + dir + "/held/1.mid, ...)" + refusal);
+  fs::create_directories(dir + "/copied");
+  fs::copy_file(dir + "/held/2.mid", dir + "/copied/renamed.mid");
+  Run copied = run(on_held + " --out " + dir + "/copied-run --heldout-data " + dir + "/copied");
+  CHECK(copied.code == 1);
+  CHECK(last_line(copied.output) == "chopin-lstm: error: --heldout-data " + dir + "/copied: 1 of its files are "
+                                    "training files too (" + dir + "/copied/renamed.mid)" + refusal);
+  for (const char* out : {"/same", "/copied-run"}) CHECK_FALSE(fs::exists(dir + out));
 }
 
 TEST_CASE("chopin-lstm bad input gives one line naming the culprit and writes nothing") {

@@ -1,9 +1,13 @@
-// Ctrl-C during training, as a user does it: the app stops at the next step
-// boundary, writes a checkpoint, says how to resume and exits with 130; the
-// resumed run then ends exactly where an uninterrupted run ends (weights,
-// optimizer state, generator, log). The signal is sent once the first epoch
-// is in the log, so it lands somewhere in the second epoch: mid-epoch or at
-// its start, and either way the result must be the same.
+// Stopping a run from outside, as a user or a supervisor does it. Ctrl-C
+// (SIGINT) during training: the app stops at the next step boundary, writes a
+// checkpoint, says how to resume and exits with 130; the resumed run then ends
+// exactly where an uninterrupted run ends (weights, optimizer state,
+// generator, log). The signal is sent once the first epoch is in the log, so
+// it lands somewhere in the second epoch: mid-epoch or at its start, and
+// either way the result must be the same. SIGTERM and SIGHUP stop it the same
+// way with 143; a signal that arrives before the first step still leaves the
+// checkpoint and the report; a second signal ends the run at once without a
+// half-written file or a lock left behind; jazz-vae prior stops the same way.
 #include <doctest/doctest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -12,11 +16,14 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "models/checkpoint.h"
 #include "test_support.h"
@@ -105,6 +112,42 @@ std::vector<std::string> log_without_seconds(const std::string& path) {
   return rows;
 }
 
+// Waits (up to two minutes) until ready() holds.
+void wait_until(const std::function<bool()>& ready) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (!ready() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+}
+
+// The status line of the section `name` of OUT/report.json (the page report.html shows).
+std::string report_status(const std::string& out, const std::string& name) {
+  const nlohmann::json report = nlohmann::json::parse(slurp(out + "/report.json"));
+  for (const nlohmann::json& section : report.at("sections"))
+    if (section.at("name") == name)
+      for (const nlohmann::json& entry : section.at("config"))
+        if (entry.at(0) == "status") return entry.at(1).get<std::string>();
+  return "(no status)";
+}
+
+// What a run may never leave in its folder: its lock, or the temporary file of a write ("<name>.tmp.<pid>").
+std::vector<std::string> leftovers(const std::string& out) {
+  std::vector<std::string> found;
+  for (const auto& e : fs::recursive_directory_iterator(out)) {
+    const std::string name = e.path().filename().string();
+    if (name == "run.lock" || name.find(".tmp.") != std::string::npos) found.push_back(name);
+  }
+  return found;
+}
+
+// Starts a training run of bin that runs until signalled, waits until `ready`, and sends `sig`; returns how it
+// ended. out is its --out folder; the run's output goes to out + ".txt".
+Finished signal_run(const std::string& bin, const std::string& args, const std::string& out, int sig,
+                    const std::function<bool()>& ready) {
+  const pid_t pid = start(bin, args, out + ".txt");
+  wait_until(ready);
+  REQUIRE(kill(pid, sig) == 0);
+  return wait_for(pid, out + ".txt");
+}
+
 // Trains `args` straight through, and again interrupted by SIGINT in its
 // second epoch and resumed; the two must end identical.
 void check_interrupt_and_resume(const std::string& app, const std::string& bin, const std::string& args, int epochs,
@@ -165,4 +208,117 @@ TEST_CASE("chopin-lstm: Ctrl-C stops at a step, checkpoints, and the resumed run
 TEST_CASE("jazz-vae: Ctrl-C stops at a step, checkpoints, and the resumed run equals an uninterrupted one") {
   check_interrupt_and_resume("jazz-vae", MUSICGEN_BINARY_DIR "/apps/jazz-vae/jazz-vae",
                              " --batch 1 --clip-seconds 2 --n-fft 256 --hop 128 --channels 8,8 --threads 2", 5, 300);
+}
+
+TEST_CASE("SIGTERM and SIGHUP stop training like Ctrl-C, with exit status 143: checkpoint, log row and report") {
+  const std::string dir = mg::test::scratch_dir("signals-143");
+  const struct {
+    std::string app, bin, args;
+    int sig;
+    const char* name;
+  } runs[] = {
+      {"chopin-lstm", MUSICGEN_BINARY_DIR "/apps/chopin-lstm/chopin-lstm",
+       " --hidden1 8 --hidden2 8 --dense 8 --batch 16 --max-steps 200 --threads 2", SIGTERM, "SIGTERM"},
+      {"jazz-vae", MUSICGEN_BINARY_DIR "/apps/jazz-vae/jazz-vae",
+       " --batch 1 --clip-seconds 1 --n-fft 256 --hop 128 --channels 4,4 --threads 2", SIGHUP, "SIGHUP"},
+  };
+  for (const auto& r : runs) {
+    CAPTURE(r.app);
+    const std::string out = dir + "/" + r.app;
+    const Finished f = signal_run(r.bin, "train --epochs 100000 --out " + out + r.args, out, r.sig,
+                                  [&] { return csv_rows(out + "/log.csv") >= 1; });
+    INFO(f.output);
+    CHECK(f.code == 143);
+    const std::string stopped = std::string("stopped by ") + r.name + " in epoch ";
+    CHECK(f.output.find(stopped) != std::string::npos);
+    CHECK(report_status(out, "train").rfind(stopped, 0) == 0);
+    CHECK(fs::exists(out + "/report.html"));
+    CHECK(csv_rows(out + "/log.csv") >= 1);
+    CHECK(mg::nn::load_checkpoint(out + "/model.safetensors", r.app).meta.at("epoch").get<int>() >= 1);
+    CHECK(leftovers(out).empty());
+  }
+}
+
+TEST_CASE("jazz-vae: a signal before the first step ends still leaves the checkpoint and the report") {
+  const std::string dir = mg::test::scratch_dir("signals-early");
+  const std::string out = dir + "/run";
+  // The default model: loading its 64 clips of 5 s and their features takes seconds after the folder is locked,
+  // and a step tens of milliseconds, so a signal sent once OUT/run.lock exists arrives before the first step ends.
+  const Finished f = signal_run(MUSICGEN_BINARY_DIR "/apps/jazz-vae/jazz-vae", "train --epochs 1 --batch 2 --threads 2 "
+                                "--out " + out, out, SIGTERM, [&] { return fs::exists(out + "/run.lock"); });
+  INFO(f.output);
+  CHECK(f.code == 143);
+  const mg::nn::Checkpoint ck = mg::nn::load_checkpoint(out + "/model.safetensors", "jazz-vae");
+  CHECK(ck.meta.at("epoch") == 0);
+  const int64_t step = ck.meta.contains("partial") ? ck.meta.at("partial").at("step").get<int64_t>() : 0;
+  CHECK(step <= 1);
+  const std::string stopped = "stopped by SIGTERM in epoch 1 at step " + std::to_string(step) + " of ";
+  CHECK(f.output.find(stopped) != std::string::npos);
+  CHECK(f.output.find("resume with: jazz-vae train --out " + out + " --resume --epochs 1") != std::string::npos);
+  CHECK(fs::exists(out + "/report.html"));
+  CHECK(report_status(out, "train").rfind(stopped, 0) == 0);
+  // A row for the part of the epoch that ran; none when no step did.
+  CHECK(csv_rows(out + "/log.csv") == static_cast<size_t>(step));
+  CHECK(leftovers(out).empty());
+}
+
+TEST_CASE("a second signal ends the run at once, leaving no half-written file and no lock") {
+  const std::string dir = mg::test::scratch_dir("signals-twice");
+  const std::string bin = MUSICGEN_BINARY_DIR "/apps/jazz-vae/jazz-vae";
+  auto twice = [&](const std::string& args, const std::string& out, int sig, const std::function<bool()>& ready) {
+    const pid_t pid = start(bin, args + " --out " + out, out + ".txt");
+    wait_until(ready);
+    REQUIRE(kill(pid, sig) == 0);
+    // The second once the first has been received (two sent together may arrive as one).
+    wait_until([&] { return slurp(out + ".txt").find("stop requested") != std::string::npos; });
+    kill(pid, sig);  // fails only when the run has already ended
+    return wait_for(pid, out + ".txt");
+  };
+  // While the default model loads its clips (seconds, see above; the lock names its owner once it is held): the
+  // run ends there, before writing anything, and takes its lock with it.
+  const std::string early = dir + "/early";
+  const Finished a = twice("train --epochs 1 --batch 2 --threads 2", early, SIGINT, [&] {
+    const std::string lock = slurp(early + "/run.lock");
+    return !lock.empty() && lock.back() == '\n';
+  });
+  INFO(a.output);
+  CHECK(a.code == 130);
+  CHECK(a.output.find("signalled again: stopping at once") != std::string::npos);
+  CHECK(fs::is_empty(early));
+
+  // During training, after the first epoch: wherever the second signal lands (in the step, or in the writes of
+  // the stop), every file on disk is a complete one.
+  const std::string late = dir + "/late";
+  const Finished b = twice("train --epochs 100000 --batch 1 --clip-seconds 1 --n-fft 256 --hop 128 --channels 4,4 "
+                           "--threads 2", late, SIGTERM, [&] { return csv_rows(late + "/log.csv") >= 1; });
+  INFO(b.output);
+  CHECK(b.code == 143);
+  const bool cut_short = b.output.find("signalled again") != std::string::npos;
+  MESSAGE((cut_short ? "the second signal ended the run" : "the run had ended before the second signal"));
+  CHECK(leftovers(late).empty());
+  CHECK(mg::nn::load_checkpoint(late + "/model.safetensors", "jazz-vae").meta.at("epoch").get<int>() >= 1);
+  CHECK_NOTHROW(nlohmann::json::parse(slurp(late + "/report.json")));
+  CHECK(csv_rows(late + "/log.csv") >= 1);
+}
+
+TEST_CASE("jazz-vae prior: a signal stops it like training, keeping the best epoch, the log and the report") {
+  const std::string dir = mg::test::scratch_dir("signals-prior");
+  const std::string bin = MUSICGEN_BINARY_DIR "/apps/jazz-vae/jazz-vae";
+  const std::string model = dir + "/model";
+  REQUIRE(run(bin, "train --epochs 1 --clip-seconds 1 --n-fft 256 --hop 128 --channels 4,4 --threads 2 --out " + model,
+                dir + "/train.txt")
+              .code == 0);
+  const Finished f = signal_run(bin, "prior --checkpoint " + model + "/model.safetensors --epochs 100000 --hidden 8 "
+                                "--windows 2 --threads 2", model, SIGHUP,
+                                [&] { return csv_rows(model + "/prior-log.csv") >= 1; });
+  INFO(f.output);
+  CHECK(f.code == 143);
+  CHECK(f.output.find("stopped by SIGHUP in epoch ") != std::string::npos);
+  CHECK(report_status(model, "prior").rfind("stopped by SIGHUP in epoch ", 0) == 0);
+  const mg::nn::Checkpoint prior = mg::nn::load_checkpoint(model + "/prior.safetensors", "jazz-vae-prior");
+  CHECK(prior.meta.at("epoch").get<int>() >= 1);
+  CHECK(f.output.find(model + "/prior.safetensors keeps epoch " + std::to_string(prior.meta.at("epoch").get<int>()) +
+                      ", the best so far") != std::string::npos);
+  CHECK(csv_rows(model + "/prior-log.csv") >= 1);
+  CHECK(leftovers(model).empty());
 }

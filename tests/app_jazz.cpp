@@ -476,3 +476,38 @@ TEST_CASE("jazz-vae generate decodes in batches and writes every sample") {
   // Different latent points in different batches give different clips.
   CHECK(mg::io::load_audio(dir + "/gen/sample-01.wav").samples != mg::io::load_audio(dir + "/gen/sample-20.wav").samples);
 }
+
+TEST_CASE("jazz-vae eval --data scores every clip of every file of the folder; without it, the checkpoint's held-out clips") {
+  const std::string dir = mg::test::scratch_dir("jazz-eval-data");
+  // Five 2-s files cut into 1-s clips: ten clips, split by file.
+  fs::create_directories(dir + "/data");
+  for (int i = 0; i < 5; ++i) mg::io::write_wav(dir + "/data/t" + std::to_string(i) + ".wav", tone(2.0, i), 22050, true);
+  Run t = run("train --data " + dir + "/data --epochs 1 --out " + dir + "/run" + kTiny);
+  INFO(t.output);
+  REQUIRE(t.rc == 0);
+  const size_t split_at = t.output.find("; held-out: ");
+  REQUIRE(split_at != std::string::npos);
+  const std::string held_out = t.output.substr(split_at, t.output.find('\n', split_at) - split_at);  // "; held-out: 1 files (2 clips)"
+  const std::string held_clips = held_out.substr(held_out.find('(') + 1, held_out.find(" clips") - held_out.find('(') - 1);
+
+  // Another folder: 2.5 s, 1 s and 3.2 s give 2 + 1 + 3 clips of 1 s, all of them scored, no 80/20 split.
+  fs::create_directories(dir + "/other");
+  const double seconds[] = {2.5, 1.0, 3.2};
+  for (int i = 0; i < 3; ++i) mg::io::write_wav(dir + "/other/o" + std::to_string(i) + ".wav", tone(seconds[i], i + 5), 22050, true);
+  const std::string ck = dir + "/run/model.safetensors";
+  // More samples than the median pairwise distance keeps (256), decoded 16 at a time, with progress.
+  Run folder = run("eval --checkpoint " + ck + " --data " + dir + "/other --samples 300 --griffin-lim-iters 1");
+  INFO(folder.output);
+  REQUIRE(folder.rc == 0);
+  CHECK(folder.output.find("data: " + dir + "/other: 3 files, 6 clips; every clip is scored\n") != std::string::npos);
+  CHECK(folder.output.find("\nthe folder's clips: 6\n") != std::string::npos);
+  CHECK(folder.output.find("samples from N(0, I) step 19/19") != std::string::npos);
+  CHECK(folder.output.find("(300 clips; median pairwise log-mel distance") != std::string::npos);
+
+  // Without --data: the held-out clips of the checkpoint's own split.
+  Run own = run("eval --checkpoint " + ck + " --samples 2 --griffin-lim-iters 1");
+  INFO(own.output);
+  REQUIRE(own.rc == 0);
+  CHECK(own.output.find("\nheld-out clips: " + held_clips + "\n") != std::string::npos);
+  CHECK(held_clips != "10");
+}

@@ -8,7 +8,8 @@
 //   - a non-finite loss ends the run with an error, the last good checkpoint
 //     kept; --skip-nonfinite skips the step and counts it;
 // and the signals' side (models/stop_request.h): the first SIGINT, SIGTERM or
-// SIGHUP is a request, a second ends the process with 128 + its number.
+// SIGHUP is a request, a second ends the process with 128 + its number
+// (SIGHUP with SIGTERM's 143).
 #include <doctest/doctest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -264,6 +265,9 @@ int in_child(const std::function<int()>& fn) {
 }  // namespace
 
 TEST_CASE("signals: the first is a request the trainer reads, a second ends the process with 128 + its number") {
+  CHECK(nn::stopped_exit_status(SIGINT) == 130);
+  CHECK(nn::stopped_exit_status(SIGTERM) == 143);
+  CHECK(nn::stopped_exit_status(SIGHUP) == 143);  // a closed terminal ends a run like SIGTERM
   for (int sig : {SIGINT, SIGTERM, SIGHUP}) {
     CAPTURE(sig);
     CHECK(in_child([sig] {
@@ -277,7 +281,7 @@ TEST_CASE("signals: the first is a request the trainer reads, a second ends the 
             raise(sig);
             raise(sig);
             return 3;  // not reached: the second signal ends the process at once
-          }) == 128 + sig);
+          }) == nn::stopped_exit_status(sig));
   }
   CHECK(std::string(nn::signal_name(SIGTERM)) == "SIGTERM");
   // Once the outermost StopRequest is gone, SIGINT has its default effect again.

@@ -111,6 +111,9 @@ struct ChopinMeta {
 };
 ChopinMeta read_metadata(const mg::nn::Checkpoint& ck, const std::string& path);
 
+// The flags a --resume takes from the checkpoint, against the command line's (apps/common/cli.h).
+std::vector<mg::app::ResumedSetting> resumed_settings(const ChopinMeta& m, const TrainOptions& o);
+
 // A model rebuilt from a checkpoint, with what generation and evaluation need.
 struct LoadedModel {
   std::shared_ptr<mg::nn::ChopinLSTM> net;

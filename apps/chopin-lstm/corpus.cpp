@@ -198,4 +198,18 @@ std::vector<std::string> overlapping_files(const std::vector<std::string>& train
   return out;
 }
 
+std::vector<int64_t> hold_out_folder(const std::string& dir, const Corpus& corpus, uint64_t seed,
+                                     const std::string& repr, int64_t seq_len, Split& split) {
+  FolderIds held = load_folder_ids(dir, "--heldout-data", "held-out data", seed, repr, corpus.vocab, seq_len);
+  const std::vector<std::string> both = overlapping_files(corpus.files, held.data.files);
+  if (!both.empty())
+    mg::fail("--heldout-data {}: {} of its files are training files too ({}{}); held-out music must be music the "
+             "model does not train on", dir, both.size(), both.front(), both.size() > 1 ? ", ..." : "");
+  split.train.insert(split.train.end(), split.heldout.begin(), split.heldout.end());
+  std::sort(split.train.begin(), split.train.end());
+  split.heldout.clear();
+  for (int64_t s = 0; s + seq_len < static_cast<int64_t>(held.ids.size()); ++s) split.heldout.push_back(s);
+  return std::move(held.ids);
+}
+
 }  // namespace chopin

@@ -74,6 +74,13 @@ FolderIds load_folder_ids(const std::string& dir, const std::string& flag, const
 // canonical path: the same folder, or links to one file) or the same bytes.
 std::vector<std::string> overlapping_files(const std::vector<std::string>& train, const std::vector<std::string>& heldout);
 
+// train --heldout-data: the windows of that folder become the held-out ones
+// (their starts in split.heldout, indexing the returned ids) and every window
+// of the training stream trains. An error names the folder and a file of it
+// that is also a training file (overlapping_files).
+std::vector<int64_t> hold_out_folder(const std::string& dir, const Corpus& corpus, uint64_t seed,
+                                     const std::string& repr, int64_t seq_len, Split& split);
+
 // Ids of tokens, skipping those not in vocab (returns how many were skipped).
 std::vector<int64_t> to_ids(const std::vector<std::string>& tokens, const std::vector<std::string>& vocab,
                             int64_t* skipped);

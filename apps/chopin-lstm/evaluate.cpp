@@ -10,7 +10,10 @@
 //    notes those tokens hold), comparable across representations.
 // Then pieces generated from primers of that data are compared with pieces cut
 // from it by the Yang-Lerch overlaps (music_stats.h); with --data, the
-// training data compared the same way gives the ceiling.
+// training data compared the same way gives the ceiling. The same pieces are
+// also measured by MusPy's per-piece metrics (muspy_metrics.h): the reference
+// excerpts' 5th-95th percentile band, the generated median, and how many
+// generated pieces fall inside the band.
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -20,6 +23,7 @@
 #include "apps/common/report.h"
 #include "apps/common/run_control.h"
 #include "apps/chopin-lstm/music_stats.h"
+#include "apps/chopin-lstm/muspy_metrics.h"
 #include "io/music_tokens.h"
 #include "io/timed_tokens.h"
 
@@ -189,9 +193,27 @@ int run_eval(const EvalOptions& o) {
   }
   std::printf("| %-25s | %9.3f |%s\n", "mean", mean, ceiling ? fmt::format(" {:23.3f} |", mean_ceiling).c_str() : "");
 
+  auto muspy_of = [](const std::vector<mg::io::TimedPiece>& ps) {
+    std::vector<MuspyValues> out;
+    for (const auto& p : ps) out.push_back(muspy_metrics(p));
+    return out;
+  };
+  const MuspyComparison muspy = compare_muspy_metrics(muspy_of(generated), muspy_of(reference));
+  size_t inside = 0, pairs = 0;
+  for (const MetricRange& r : muspy.rows) {
+    inside += r.inside;
+    pairs += r.generated;
+  }
+  std::printf("\n%s(metric, piece) pairs inside the reference band: %zu of %zu\n", muspy.table().c_str(), inside, pairs);
+
   nlohmann::json record = {{"generated_pieces", generated.size()}, {"longest_run", longest}, {"mean_overlap", mean}};
   if (ceiling) record["mean_overlap_training"] = mean_ceiling;
   for (int k = 0; k < kYangLerchFeatures; ++k) record["overlap"][feature_names()[static_cast<size_t>(k)]] = overlap[static_cast<size_t>(k)];
+  for (const MetricRange& r : muspy.rows)
+    record["muspy"][r.name] = {{"reference_p5", r.reference_p5}, {"reference_p95", r.reference_p95},
+                               {"generated_median", r.generated_median}, {"inside", r.inside}, {"pieces", r.generated}};
+  record["muspy_inside"] = inside;
+  record["muspy_pairs"] = pairs;
   mg::app::json_record(record);
 
   // The table on the page of the checkpoint's folder.
@@ -212,6 +234,11 @@ int run_eval(const EvalOptions& o) {
       if (ceiling) row.push_back(k < kYangLerchFeatures ? (*ceiling)[i] : mean_ceiling);
       t.add(std::move(row));
     }
+    mg::app::ReportTable& m = page.table(
+        "MusPy metrics: the reference excerpts' 5th-95th percentile band and the generated pieces",
+        {"MusPy metric", "reference p5", "reference p95", "generated median", "pieces inside"});
+    for (const MetricRange& r : muspy.rows)
+      m.add({r.name, r.reference_p5, r.reference_p95, r.generated_median, fmt::format("{}/{}", r.inside, r.generated)});
     report.save();
   } catch (const mg::Error& e) {
     std::fprintf(stderr, "warning: report not updated: %s\n", e.what());

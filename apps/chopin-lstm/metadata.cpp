@@ -1,11 +1,12 @@
 // chopin-lstm checkpoints: the metadata every command reads, checked field by
-// field, and the model rebuilt from it.
+// field, the model rebuilt from it, and the settings a --resume keeps.
 #include <algorithm>
 #include <numeric>
 
 #include "apps/chopin-lstm/chopin.h"
 #include "io/music_tokens.h"
 #include "io/timed_tokens.h"
+#include "io/utf8.h"
 
 namespace chopin {
 
@@ -99,6 +100,20 @@ ChopinMeta read_metadata(const mg::nn::Checkpoint& ck, const std::string& path) 
   if (expected != held)
     m.fail_field("model", fmt::format("describes a network of {} parameters, but the file holds {}", expected, held));
   return out;
+}
+
+std::vector<mg::app::ResumedSetting> resumed_settings(const ChopinMeta& m, const TrainOptions& o) {
+  auto text = [](const auto& v) { return fmt::format("{}", v); };
+  return {{"--model", m.net.input, o.model},           {"--repr", m.repr, o.repr},
+          {"--objective", m.objective, o.objective},   {"--stride", text(m.stride), text(o.stride)},
+          {"--min-count", text(m.min_count), text(o.min_count)}, {"--seq-len", text(m.seq_len), text(o.seq_len)},
+          {"--lr", text(m.state.learning_rate), text(o.lr)}, {"--max-steps", text(m.max_steps), text(o.max_steps)},
+          {"--heldout-data", m.heldout_data, mg::io::valid_utf8(o.heldout_data)},
+          {"--patience", text(m.patience), text(o.patience)}, {"--hidden1", text(m.net.hidden1), text(o.net.hidden1)},
+          {"--hidden2", text(m.net.hidden2), text(o.net.hidden2)}, {"--dense", text(m.net.dense), text(o.net.dense)},
+          {"--embed-dim", text(m.net.embed_dim), text(o.net.embed_dim)},
+          {"--dropout", text(m.net.dropout), text(o.net.dropout)}, {"--batch", text(m.batch), text(o.common.batch)},
+          {"--seed", text(m.seed), text(o.common.seed)}, {"--data", m.data, mg::io::valid_utf8(o.common.data)}};
 }
 
 LoadedModel load_model(const std::string& path, mg::Device device) {

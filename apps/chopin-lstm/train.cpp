@@ -4,81 +4,20 @@
 // (models/chopin_training.h), the checkpoint's metadata, and the log row,
 // pictures and report of each epoch; the trainer runs the epochs, resumes,
 // stops on a signal and keeps the best epoch.
-#include <algorithm>
-#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <optional>
 
 #include "apps/chopin-lstm/chopin.h"
+#include "apps/chopin-lstm/pictures.h"
 #include "apps/common/train_record.h"
 #include "io/atomic_file.h"
-#include "io/plot.h"
 #include "io/run_folder.h"
 #include "io/utf8.h"
 #include "models/stop_request.h"
 #include "tensor/rng.h"
 
 namespace chopin {
-
-namespace {
-
-// The note-frequency histogram of the original notebook, with the rare-token threshold.
-void draw_histogram(const Corpus& c, int64_t min_count, const std::string& path) {
-  std::vector<mg::io::Bar> bars;
-  for (const auto& [token, n] : c.counts) bars.push_back({token, static_cast<double>(n)});
-  mg::io::BarChartOptions opt;
-  opt.title = fmt::format("token counts: {} tokens, {} distinct, {} kept", c.raw_tokens, c.raw_distinct, c.vocab.size());
-  opt.x_label = "token (most frequent first)";
-  opt.y_label = "count";
-  opt.log_y = true;
-  opt.threshold = static_cast<double>(min_count);
-  opt.threshold_label = fmt::format("min-count {}", min_count);
-  opt.width = 1200;
-  mg::io::bar_chart(path, bars, opt);
-}
-
-// Loss above, accuracy below: one picture, each curve on a scale where it moves.
-void draw_curves(const mg::app::CsvLog& log, const std::string& path) {
-  const std::vector<double> epoch = log.column("epoch");
-  std::vector<double> accuracy = log.column("heldout_accuracy");
-  for (double& a : accuracy) a *= 100;
-  mg::io::LineChartOptions opt;
-  opt.x_label = "epoch";
-  opt.markers = epoch.size() < 30;
-  opt.height = 400;
-  opt.title = "chopin-lstm: cross-entropy loss";
-  opt.y_label = "loss";
-  const mg::io::Image loss = mg::io::render_line_chart(
-      {{"train", epoch, log.column("train_loss"), {}},
-       {"held-out, after the window", epoch, log.column("heldout_loss"), {}},
-       {"held-out, every position", epoch, log.column("heldout_loss_all"), {}}},
-      opt);
-  opt.title = "held-out top-1 accuracy";
-  opt.y_label = "accuracy (%)";
-  const mg::io::Image acc = mg::io::render_line_chart({{"held-out", epoch, accuracy, mg::io::series_color(2)}}, opt);
-  mg::io::Image both(opt.width, loss.height() + acc.height());
-  both.blit(loss, 0, 0);
-  both.blit(acc, 0, loss.height());
-  both.write_png(path);
-}
-
-// The flags a --resume takes from the checkpoint, against the command line's (apps/common/cli.h).
-std::vector<mg::app::ResumedSetting> resumed_settings(const ChopinMeta& m, const TrainOptions& o) {
-  auto text = [](const auto& v) { return fmt::format("{}", v); };
-  return {{"--model", m.net.input, o.model},           {"--repr", m.repr, o.repr},
-          {"--objective", m.objective, o.objective},   {"--stride", text(m.stride), text(o.stride)},
-          {"--min-count", text(m.min_count), text(o.min_count)}, {"--seq-len", text(m.seq_len), text(o.seq_len)},
-          {"--lr", text(m.state.learning_rate), text(o.lr)}, {"--max-steps", text(m.max_steps), text(o.max_steps)},
-          {"--heldout-data", m.heldout_data, mg::io::valid_utf8(o.heldout_data)},
-          {"--patience", text(m.patience), text(o.patience)}, {"--hidden1", text(m.net.hidden1), text(o.net.hidden1)},
-          {"--hidden2", text(m.net.hidden2), text(o.net.hidden2)}, {"--dense", text(m.net.dense), text(o.net.dense)},
-          {"--embed-dim", text(m.net.embed_dim), text(o.net.embed_dim)},
-          {"--dropout", text(m.net.dropout), text(o.net.dropout)}, {"--batch", text(m.batch), text(o.common.batch)},
-          {"--seed", text(m.seed), text(o.common.seed)}, {"--data", m.data, mg::io::valid_utf8(o.common.data)}};
-}
-
-}  // namespace
 
 int run_train(TrainOptions o) {
   const mg::Device device = mg::app::setup_device(o.common);
@@ -121,20 +60,9 @@ int run_train(TrainOptions o) {
   Split split = split_windows(static_cast<int64_t>(corpus.ids.size()), o.seq_len, o.common.seed);
   const bool all_positions = o.objective == "all";
   // Held-out windows index heldout_ids: the training stream, or --heldout-data's (then every window trains).
-  std::vector<int64_t> folder_ids;
-  if (!o.heldout_data.empty()) {
-    FolderIds held = load_folder_ids(o.heldout_data, "--heldout-data", "held-out data", o.common.seed, o.repr,
-                                     corpus.vocab, o.seq_len);
-    const std::vector<std::string> both = overlapping_files(corpus.files, held.data.files);
-    if (!both.empty())
-      mg::fail("--heldout-data {}: {} of its files are training files too ({}{}); held-out music must be music the "
-               "model does not train on", o.heldout_data, both.size(), both.front(), both.size() > 1 ? ", ..." : "");
-    folder_ids = std::move(held.ids);
-    split.train.insert(split.train.end(), split.heldout.begin(), split.heldout.end());
-    std::sort(split.train.begin(), split.train.end());
-    split.heldout.clear();
-    for (int64_t s = 0; s + o.seq_len < static_cast<int64_t>(folder_ids.size()); ++s) split.heldout.push_back(s);
-  }
+  const std::vector<int64_t> folder_ids =
+      o.heldout_data.empty() ? std::vector<int64_t>()
+                             : hold_out_folder(o.heldout_data, corpus, o.common.seed, o.repr, o.seq_len, split);
   const std::vector<int64_t>& heldout_ids = o.heldout_data.empty() ? corpus.ids : folder_ids;
   // --objective all: the windows that start on the stride, for training and for the held-out metrics.
   if (all_positions) {
@@ -184,14 +112,7 @@ int run_train(TrainOptions o) {
                           .resume_command = fmt::format("chopin-lstm train --out {} --resume --epochs {}",
                                                         o.common.out, o.common.epochs)});
   const int start_epoch = ck ? resumed.state.epoch : 0;
-  if (ck) {
-    trainer.resume(*ck, resumed.state, ckpt_path);
-    if (resumed.state.step > 0)
-      std::printf("resuming in epoch %d at step %lld of %s\n", start_epoch + 1,
-                  static_cast<long long>(resumed.state.step), ckpt_path.c_str());
-    else
-      std::printf("resuming after epoch %d of %s\n", start_epoch, ckpt_path.c_str());
-  }
+  if (ck) mg::app::resume_from(trainer, *ck, resumed.state, ckpt_path);
   std::printf("model: %s input, %lld parameters, device %s\n", o.net.input.c_str(),
               static_cast<long long>(net.num_parameters()), std::string(mg::device_name(device)).c_str());
 
@@ -219,8 +140,7 @@ int run_train(TrainOptions o) {
 
   // The page a person opens: OUT/report.html, from before the first step to the end.
   mg::app::RunReport report(o.common.out, kApp);
-  mg::app::ReportSection& page = ck ? report.section("train") : report.start("train", mg::app::command_line());
-  for (const auto& [key, value] : config) page.set(key, value);
+  mg::app::ReportSection& page = mg::app::run_section(report, "train", ck.has_value(), config);
   page.data.source = o.common.data.empty() ? "the built-in piano corpus" : o.common.data;
   page.data.files_read = corpus.files_read;  // the built-in corpus counts its pieces as files
   page.data.skipped = corpus.skipped;
@@ -230,10 +150,8 @@ int run_train(TrainOptions o) {
                        {"held-out windows", static_cast<int64_t>(split.heldout.size())}};
 
   // One row per epoch: the mean loss over the steps applied (NaN when every step was skipped) and the held-out metrics.
-  auto held = [](const mg::nn::EpochEnd& e, const char* name) { return e.evaluation ? e.evaluation->metrics.at(name) : NAN; };
-  auto train_loss = [](const mg::nn::EpochEnd& e) {
-    return e.sums.count("applied") ? e.sums.at("loss") / e.sums.at("applied") : NAN;
-  };
+  auto held = mg::app::heldout_metric;
+  auto train_loss = [](const mg::nn::EpochEnd& e) { return mg::app::epoch_mean(e, "loss", "applied"); };
   mg::app::EpochRecord record;
   record.csv_columns = {"epoch",   "train_loss",    "heldout_loss",    "heldout_perplexity", "heldout_accuracy",
                         "seconds", "skipped_steps", "heldout_loss_all"};
@@ -259,11 +177,8 @@ int run_train(TrainOptions o) {
       draw_histogram(corpus, o.min_count, o.common.out + "/token-histogram.png");
     page.picture(o.common.out + "/token-histogram.png", "Token counts, with the --min-count threshold");
   };
-  mg::app::RunRecord recorder(o.common.out + "/log.csv", report, page, std::move(record), start_epoch);
-  mg::app::ProgressCallback progress;
-  trainer.add_callback(progress);
-  trainer.add_callback(recorder);
-  const mg::nn::RunEnd end = trainer.fit();
+  const mg::nn::RunEnd end =
+      mg::app::fit_recorded(trainer, "samples", o.common.out + "/log.csv", report, page, std::move(record), start_epoch);
   if (end.signal != 0) return end.exit_status();
   if (start_epoch >= o.common.epochs)
     std::printf("nothing to do: already trained for %d epochs; pass a larger --epochs to continue\n", start_epoch);

@@ -1,10 +1,21 @@
 #include "apps/common/train_record.h"
 
+#include <cmath>
 #include <cstdio>
 
 #include <fmt/format.h>
 
+#include "apps/common/cli.h"
+
 namespace mg::app {
+
+double epoch_mean(const nn::EpochEnd& e, const std::string& name, const std::string& count) {
+  return e.sums.count(count) ? e.sums.at(name) / e.sums.at(count) : NAN;
+}
+
+double heldout_metric(const nn::EpochEnd& e, const std::string& name) {
+  return e.evaluation ? e.evaluation->metrics.at(name) : NAN;
+}
 
 void ProgressCallback::on_train_begin(const nn::RunStart& start) {
   epochs_ = start.epochs;
@@ -90,6 +101,32 @@ void RunRecord::on_train_end(const nn::RunEnd& end) {
   if (record_.at_end) record_.at_end(end, log_);
   page_.set("status", end.patience ? end.message : fmt::format("finished: {} epochs", end.epochs_done));
   report_.save();
+}
+
+void resume_from(nn::Trainer& trainer, const nn::Checkpoint& ck, const nn::TrainingState& state,
+                 const std::string& path) {
+  trainer.resume(ck, state, path);
+  if (state.step > 0)
+    std::printf("resuming in epoch %d at step %lld of %s\n", state.epoch + 1, static_cast<long long>(state.step),
+                path.c_str());
+  else
+    std::printf("resuming after epoch %d of %s\n", state.epoch, path.c_str());
+}
+
+ReportSection& run_section(RunReport& report, const std::string& name, bool resumed,
+                           const std::vector<std::pair<std::string, std::string>>& config) {
+  ReportSection& page = resumed ? report.section(name) : report.start(name, command_line());
+  for (const auto& [key, value] : config) page.set(key, value);
+  return page;
+}
+
+nn::RunEnd fit_recorded(nn::Trainer& trainer, const std::string& unit, std::string log_path, RunReport& report,
+                        ReportSection& page, EpochRecord record, int resumed_epochs) {
+  RunRecord recorder(std::move(log_path), report, page, std::move(record), resumed_epochs);
+  ProgressCallback progress(unit);
+  trainer.add_callback(progress);
+  trainer.add_callback(recorder);
+  return trainer.fit();
 }
 
 }  // namespace mg::app

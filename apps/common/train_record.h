@@ -12,6 +12,8 @@
 //    quarter into the third), so a resumed run, which keeps the rows up to
 //    its checkpoint's whole epochs, drops it again; and the status says where
 //    the run stopped and how to resume it. A failure says what failed.
+//  - fit_recorded: both around a trainer's fit(), the last thing each app's
+//    training does; resume_from and run_section, what comes before it.
 #include <functional>
 #include <optional>
 #include <string>
@@ -57,6 +59,12 @@ struct EpochRecord {
   std::function<void(const nn::RunEnd&, const CsvLog&)> at_end;
 };
 
+// A row's values: the mean of the epoch's sum `name` over its sum `count` (the
+// steps applied, the clips seen), NaN when no step was applied; and a held-out
+// metric, NaN when the epoch was not evaluated.
+double epoch_mean(const nn::EpochEnd& e, const std::string& name, const std::string& count);
+double heldout_metric(const nn::EpochEnd& e, const std::string& name);
+
 class RunRecord : public nn::TrainerCallback {
  public:
   // log_path: the CSV log; page: this run's section of report (the page of OUT);
@@ -80,5 +88,21 @@ class RunRecord : public nn::TrainerCallback {
   EpochRecord record_;
   int epochs_ = 0;
 };
+
+// Continues `trainer` from the checkpoint at `path` and says where: "resuming
+// in epoch 3 at step 12 of OUT/model.safetensors" or "resuming after epoch 2 of ...".
+void resume_from(nn::Trainer& trainer, const nn::Checkpoint& ck, const nn::TrainingState& state,
+                 const std::string& path);
+
+// The section `name` of the page, with the run's configuration: a new one
+// (with this command line) for a new run, the same one continued on --resume.
+ReportSection& run_section(RunReport& report, const std::string& name, bool resumed,
+                           const std::vector<std::pair<std::string, std::string>>& config);
+
+// The end of every app's training: fit() with the progress line (an example
+// counted as `unit`) and the record of the run (RunRecord's arguments). The
+// two callbacks live for this call only: a trainer is fitted once, through it.
+nn::RunEnd fit_recorded(nn::Trainer& trainer, const std::string& unit, std::string log_path, RunReport& report,
+                        ReportSection& page, EpochRecord record, int resumed_epochs);
 
 }  // namespace mg::app

@@ -10,6 +10,7 @@
 #include "io/audio.h"
 #include "io/jazz_synth.h"
 #include "io/stft.h"
+#include "io/utf8.h"
 #include "tensor/error.h"
 #include "tensor/rng.h"
 
@@ -38,6 +39,15 @@ std::string describe(const FeatureConfig& f) {
   return fmt::format("{}, {} bins x {} frames (n_fft {}, hop {}), standardised",
                      f.compress == "power" ? fmt::format("|STFT|^{}", f.power) : fmt::format("log(|STFT| + {})", f.log_floor),
                      f.channels(), f.length(), f.n_fft, f.hop);
+}
+
+std::vector<std::string> file_names(const Dataset& d, const std::vector<size_t>& clips) {
+  std::vector<std::string> out;
+  for (size_t c : clips) {
+    const std::string name = mg::io::valid_utf8(d.files[d.clips[c].file]);
+    if (std::find(out.begin(), out.end(), name) == out.end()) out.push_back(name);
+  }
+  return out;
 }
 
 std::vector<std::vector<float>> cut_clips(const std::vector<float>& signal, size_t clip_samples) {

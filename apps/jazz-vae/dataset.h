@@ -86,6 +86,10 @@ inline constexpr double kBuiltinClips = kBuiltinFiles * kBuiltinClipsPerFile;
 // name, the built-in synthesised set; splits it (see split_files).
 Dataset load_dataset(const std::string& folder, const FeatureConfig& f, uint64_t seed);
 
+// The names of the files behind clips (indices into d.clips), in order, without repeats, made valid UTF-8
+// (io/utf8.h) for a checkpoint's metadata.
+std::vector<std::string> file_names(const Dataset& d, const std::vector<size_t>& clips);
+
 // Clips of one file: the whole signal cut into clip-length pieces.
 std::vector<std::vector<float>> cut_clips(const std::vector<float>& signal, size_t clip_samples);
 

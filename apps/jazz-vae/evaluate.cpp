@@ -97,6 +97,12 @@ void print_scores(const char* what, const Scores& s) {
 int run_eval(const EvalOptions& o) {
   const mg::Device device = mg::app::setup_device(o.common);
   LoadedModel m = load_model(o.checkpoint, device);
+  const mg::nn::ConvVaeConfig& config = m.vae->config();
+  // The learned prior is read first: one trained for another model is refused before any clip is scored.
+  const std::string prior_path = o.prior_checkpoint.empty() ? default_prior_path(o.checkpoint) : o.prior_checkpoint;
+  std::optional<LoadedPrior> prior;
+  if (config.time_resolved() && (!o.prior_checkpoint.empty() || std::filesystem::exists(prior_path)))
+    prior = load_prior(prior_path, m, device);
   const uint64_t seed = m.meta.train.seed;
   // Without --data: the held-out clips of the checkpoint's own split, against its training clips. With it:
   // every clip of every file of that folder, against the checkpoint's training clips when they can be read.
@@ -131,7 +137,6 @@ int run_eval(const EvalOptions& o) {
   if (!held_out) std::printf("note: no held-out clip; scoring the training clips\n");
   const bool conv = m.features.model == "conv";
   const Metrics r = evaluate_clips(m, clips, o.common.batch, conv ? o.griffin_lim_iters : 0);
-  const mg::nn::ConvVaeConfig& config = m.vae->config();
   std::printf("model: %s, epoch %d, latent %s\n", m.features.model.c_str(), m.meta.state.epoch,
               config.time_resolved()
                   ? fmt::format("time-resolved, {} channels x {} frames", config.latent, config.latent_frames()).c_str()
@@ -194,11 +199,11 @@ int run_eval(const EvalOptions& o) {
   score_decoded("held-out clips decoded (z = mu):", "reconstructions of the held-out clips", clips);
   score_decoded("training clips decoded (z = mu):", "training clips decoded", train_clips);
 
-  auto score_samples = [&](const char* name, const LoadedPrior* prior) {
+  auto score_samples = [&](const char* name, const LoadedPrior* from) {
     mg::manual_seed(o.common.seed);
     MelClips samples;
     mg::app::Progress progress(name, (o.samples + kDecodeBatch - 1) / kDecodeBatch, "clips");
-    sample_latents(m, prior, o.samples, prior ? o.temperature : 1.0, {}, -1, [&](int64_t first, std::vector<float> z) {
+    sample_latents(m, from, o.samples, from ? o.temperature : 1.0, {}, -1, [&](int64_t first, std::vector<float> z) {
       decode_latents(m, z, [&](size_t, std::vector<float> features) {
         samples.add(reconstructed_magnitude(m.features, features), fb);
       });
@@ -212,12 +217,10 @@ int run_eval(const EvalOptions& o) {
     record.add(fmt::format("median pairwise log-mel distance: {}", name), spread);
   };
   score_samples("samples from N(0, I)", nullptr);
-  const std::string prior_path = o.prior_checkpoint.empty() ? default_prior_path(o.checkpoint) : o.prior_checkpoint;
-  if (config.time_resolved() && (!o.prior_checkpoint.empty() || std::filesystem::exists(prior_path))) {
-    const LoadedPrior prior = load_prior(prior_path, m, device);
+  if (prior) {
     const std::string name = o.temperature == 1.0 ? std::string("samples from the learned prior")
                                                   : fmt::format("learned prior, temperature {:g}", o.temperature);
-    score_samples(name.c_str(), &prior);
+    score_samples(name.c_str(), &*prior);
   } else {
     std::printf("  (no learned prior: %s)\n", config.time_resolved() ? (prior_path + " does not exist").c_str()
                                                                      : "the latent is global");

@@ -123,6 +123,12 @@ int run_generate(const GenerateOptions& o) {
   mg::app::check_memory("decoding " + std::to_string(kDecodeBatch) + " clips at a time",
                         decode_bytes(m.vae->config(), m.features, kDecodeBatch));
   mg::io::RunFolder folder(o.out, "--out");  // locked while this command writes into it
+  // Every file this command writes, checked before the first is decoded: a link or a folder in the way is an
+  // error now rather than after the work.
+  for (int i = 1; i <= o.count; ++i) mg::io::output_target(fmt::format("{}/sample-{:02}.wav", o.out, i));
+  for (int r = 1; r <= o.grid; ++r)
+    for (int c = 1; c <= o.grid; ++c) mg::io::output_target(fmt::format("{}/grid-{}-{}.wav", o.out, r, c));
+  if (o.count > 0) mg::io::output_target(o.out + "/samples.png");
   const int rate = m.features.sample_rate;
 
   // Every WAV of this command, and the picture, are kept together or not at all.

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/common/cli.h"
+#include "apps/common/csv_log.h"
 #include "apps/jazz-vae/dataset.h"
 #include "apps/jazz-vae/limits.h"
 #include "models/checkpoint.h"
@@ -251,6 +252,11 @@ class VaeTask : public mg::nn::TrainingTask {
   std::function<nlohmann::json()> meta_;
   double beta_ = 0;
 };
+
+// Each epoch's pictures in OUT (pictures.cpp): two held-out clips above their reconstructions (a frame of
+// training.gif), one reconstruction, the latent map of every clip, and the curves.
+void write_pictures(const std::string& out, int epoch, const LoadedModel& m, const Dataset& d,
+                    const std::vector<const Clip*>& shown, const mg::app::CsvLog& log);
 
 // Latent means [N, Z] or [N, Z, T] of clips, in eval mode.
 mg::Tensor encode_clips(const LoadedModel& m, const std::vector<const Clip*>& clips, int64_t batch);

@@ -11,6 +11,7 @@
 #define STB_IMAGE_IMPLEMENTATION
 #include <stb_image.h>
 
+#include "apps/jazz-vae/jazz.h"
 #include "io/atomic_file.h"
 #include "tensor/error.h"
 
@@ -203,6 +204,27 @@ void loss_curves(const std::string& path, const mg::app::CsvLog& log) {
   img.blit(a, 0, 0);
   img.blit(b, 0, a.height());
   img.write_png(path);
+}
+
+void write_pictures(const std::string& out, int epoch, const LoadedModel& m, const Dataset& d,
+                    const std::vector<const Clip*>& shown, const mg::app::CsvLog& log) {
+  const std::vector<const Clip*> frame_clips(shown.begin(), shown.begin() + static_cast<long>(std::min<size_t>(2, shown.size())));
+  const std::vector<std::vector<float>> decoded = reconstruct(m, frame_clips, 10);
+  epoch_frame(epoch_frame_path(out, epoch), epoch, m.features, frame_clips, decoded);
+  std::vector<const Clip*> all;
+  for (const Clip& c : d.clips) all.push_back(&c);
+  const std::vector<float> flat = encode_clips(m, all, 10).to_vector<float>();
+  const size_t per = flat.size() / all.size();
+  std::vector<LatentPoint> points;
+  for (size_t i = 0; i < all.size(); ++i) {
+    const bool first_of_file = i == 0 || d.clips[i - 1].file != d.clips[i].file;
+    const bool held_out = std::find(d.test.begin(), d.test.end(), i) != d.test.end();
+    points.push_back({std::vector<float>(flat.begin() + static_cast<long>(i * per), flat.begin() + static_cast<long>((i + 1) * per)),
+                      held_out, first_of_file ? short_label(d.clips[i].name) : ""});
+  }
+  latent_map(out + "/latent-map.png", points, m.vae->config());
+  reconstruction_picture(out + "/reconstruction.png", m.features, *shown.front(), decoded.front());
+  loss_curves(out + "/curves.png", log);
 }
 
 }  // namespace jazz

@@ -1,15 +1,15 @@
 // jazz-vae prior: trains the learned prior (models/latent_prior.h) on the
 // latent means of clip-length windows of the model's training files (or of
-// its training clips, --windows 0), on the trainer of models/trainer.h,
-// scoring the held-out clips' latents after every epoch, and writes it beside
-// the model. With held-out clips the file keeps the epoch whose held-out
-// -log p is lowest (the prior overfits a few dozen training sequences within
-// tens of epochs); without, the last. With --condition file (the default)
-// the prior is told which training file each sequence comes from; held-out
-// clips, from other files, are scored under the mixture over the training
-// files. The file names the model checkpoint it was trained on, by checksum.
+// its training clips, --windows 0), on the trainer of models/trainer.h with
+// the task of models/latent_prior_training.h, scoring the held-out clips'
+// latents after every epoch, and writes it beside the model. With held-out
+// clips the file keeps the epoch whose held-out -log p is lowest (the prior
+// overfits a few dozen training sequences within tens of epochs); without,
+// the last. With --condition file (the default) the prior is told which
+// training file each sequence comes from; held-out clips, from other files,
+// are scored under the mixture over the training files. The file names the
+// model checkpoint it was trained on, by checksum.
 #include <algorithm>
-#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -22,58 +22,13 @@
 #include "io/plot.h"
 #include "io/run_folder.h"
 #include "io/utf8.h"
+#include "models/latent_prior_training.h"
 #include "models/stop_request.h"
 #include "tensor/rng.h"
 
 namespace jazz {
 
 using mg::Tensor;
-
-namespace {
-
-// The prior as the trainer sees it: batches of latent sequences [B, Z, T] (with their files'
-// places), the mean -log p per latent element, and the held-out sequences' under the mixture.
-class PriorTask : public mg::nn::TrainingTask {
- public:
-  PriorTask(const mg::nn::LatentPrior& prior, Tensor train, std::vector<int64_t> file_of, Tensor heldout,
-            int64_t batch, std::function<nlohmann::json()> meta)
-      : prior_(prior), train_(std::move(train)), file_of_(std::move(file_of)), heldout_(std::move(heldout)),
-        batch_(batch), meta_(std::move(meta)) {}
-  int64_t examples() const override { return train_.size(0); }
-  // sums: "nll" times the sequences of the step, and "sequences".
-  mg::nn::StepOutput step(const std::vector<int64_t>& batch, const mg::nn::StepPosition&) override {
-    std::vector<Tensor> rows;
-    std::vector<int64_t> files;
-    for (int64_t i : batch) {
-      rows.push_back(train_.slice(0, i, i + 1));
-      if (prior_.config().files > 0) files.push_back(file_of_[static_cast<size_t>(i)]);
-    }
-    Tensor loss = prior_.nll(mg::concat(rows, 0), files);
-    const double n = static_cast<double>(batch.size());
-    return {loss, static_cast<int64_t>(batch.size()), {{"nll", loss.item() * n}, {"sequences", n}}};
-  }
-  // metrics: nll, the held-out sequences' mean -log p per latent element (NaN without any); it is the score.
-  mg::nn::Evaluation evaluate() override {
-    if (!heldout_.defined()) return {{{"nll", NAN}}, NAN};
-    double total = 0;
-    const int64_t N = heldout_.size(0);
-    for (int64_t b = 0; b < N; b += batch_)
-      for (double nll : prior_.marginal_nll(heldout_.slice(0, b, std::min(N, b + batch_)))) total += nll;
-    const double nll = total / static_cast<double>(N);
-    return {{{"nll", nll}}, nll};
-  }
-  nlohmann::json checkpoint_meta() const override { return meta_(); }
-
- private:
-  const mg::nn::LatentPrior& prior_;
-  Tensor train_;
-  std::vector<int64_t> file_of_;
-  Tensor heldout_;
-  int64_t batch_;
-  std::function<nlohmann::json()> meta_;
-};
-
-}  // namespace
 
 int run_prior(const PriorOptions& o) {
   const mg::Device device = mg::app::setup_device(o.common);
@@ -170,7 +125,7 @@ int run_prior(const PriorOptions& o) {
                          {"model_checksum", m.checksum}, {"seed", o.common.seed}};
   if (config.files > 0) meta["files"] = file_names;
   const int64_t batch = std::min<int64_t>(o.common.batch, z_train.size(0));
-  PriorTask task(*prior, z_train, file_of, z_test, batch, [&meta] { return meta; });
+  mg::nn::LatentPriorTask task(*prior, z_train, file_of, z_test, batch, [&meta] { return meta; });
   // With held-out clips the file keeps the best epoch; without, the latest.
   mg::nn::Trainer trainer(*prior, opt, task,
                           {.app = kPriorApp, .checkpoint = z_test.defined() ? "" : out,
@@ -179,16 +134,17 @@ int run_prior(const PriorOptions& o) {
                            .skip_nonfinite = o.skip_nonfinite, .clip_grad = 10.0});
 
   mg::app::RunReport report(dir, kApp);
-  mg::app::ReportSection& page = report.start("prior", mg::app::command_line());
-  page.set("model", o.checkpoint);
-  page.set("prior", fmt::format("LSTM {} x {}, {}", o.layers, o.hidden,
-                                config.files > 0 ? fmt::format("conditioned on {} files", config.files) : "unconditioned"));
-  page.set("sequences", fmt::format("{} training, {} held-out", z_train.size(0), held_out.size()));
+  mg::app::ReportSection& page = mg::app::run_section(
+      report, "prior", false,
+      {{"model", o.checkpoint},
+       {"prior", fmt::format("LSTM {} x {}, {}", o.layers, o.hidden,
+                             config.files > 0 ? fmt::format("conditioned on {} files", config.files) : "unconditioned")},
+       {"sequences", fmt::format("{} training, {} held-out", z_train.size(0), held_out.size())}});
   const std::string curves = dir + "/prior-curves.png";
   mg::app::EpochRecord record;
   record.csv_columns = {"epoch", "train_nll", "heldout_nll", "seconds"};
-  auto train_nll = [](const mg::nn::EpochEnd& e) { return e.sums.count("nll") ? e.sums.at("nll") / e.sums.at("sequences") : NAN; };
-  auto held_nll = [](const mg::nn::EpochEnd& e) { return e.evaluation ? e.evaluation->metrics.at("nll") : NAN; };
+  auto train_nll = [](const mg::nn::EpochEnd& e) { return mg::app::epoch_mean(e, "nll", "sequences"); };
+  auto held_nll = [](const mg::nn::EpochEnd& e) { return mg::app::heldout_metric(e, "nll"); };
   record.csv_row = [&](const mg::nn::EpochEnd& e) { return std::vector<double>{double(e.epoch), train_nll(e), held_nll(e), e.seconds}; };
   record.table_columns = {"epoch", "train -log p", "held-out -log p", "seconds"};
   record.table_row = [&](const mg::nn::EpochEnd& e) {
@@ -211,11 +167,8 @@ int run_prior(const PriorOptions& o) {
     mg::io::line_chart(curves, series, chart);
     page.picture(curves, "The learned prior's -log p per latent element, training and held-out");
   };
-  mg::app::RunRecord recorder(dir + "/prior-log.csv", report, page, std::move(record), 0);
-  mg::app::ProgressCallback progress("sequences");
-  trainer.add_callback(progress);
-  trainer.add_callback(recorder);
-  const mg::nn::RunEnd end = trainer.fit();
+  const mg::nn::RunEnd end =
+      mg::app::fit_recorded(trainer, "sequences", dir + "/prior-log.csv", report, page, std::move(record), 0);
   if (end.signal != 0) return end.exit_status();
   std::printf("wrote %s, %s/prior-log.csv and prior-curves.png\n", out.c_str(), dir.c_str());
   return 0;

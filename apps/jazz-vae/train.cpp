@@ -5,11 +5,8 @@
 // their features, the network, the task (VaeTask, jazz.h), the checkpoint's
 // metadata, and each epoch's log row, pictures and report; the trainer runs
 // the epochs, resumes, and stops on a signal.
-#include <algorithm>
-#include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <numeric>
 #include <optional>
 
 #include <fmt/format.h>
@@ -27,44 +24,6 @@
 namespace jazz {
 
 namespace fs = std::filesystem;
-using mg::Tensor;
-
-namespace {
-
-// The file names of the files behind clips, in order, without repeats.
-std::vector<std::string> file_names(const Dataset& d, const std::vector<size_t>& clips) {
-  std::vector<std::string> out;
-  for (size_t c : clips) {
-    const std::string name = mg::io::valid_utf8(d.files[d.clips[c].file]);
-    if (std::find(out.begin(), out.end(), name) == out.end()) out.push_back(name);
-  }
-  return out;
-}
-
-// Each epoch's pictures: two held-out clips above their reconstructions (a frame of training.gif), one
-// reconstruction, the latent map of every clip, and the curves.
-void write_pictures(const std::string& out, int epoch, const LoadedModel& m, const Dataset& d,
-                    const std::vector<const Clip*>& shown, const mg::app::CsvLog& log) {
-  const std::vector<const Clip*> frame_clips(shown.begin(), shown.begin() + static_cast<long>(std::min<size_t>(2, shown.size())));
-  const std::vector<std::vector<float>> decoded = reconstruct(m, frame_clips, 10);
-  epoch_frame(epoch_frame_path(out, epoch), epoch, m.features, frame_clips, decoded);
-  std::vector<const Clip*> all;
-  for (const Clip& c : d.clips) all.push_back(&c);
-  const std::vector<float> flat = encode_clips(m, all, 10).to_vector<float>();
-  const size_t per = flat.size() / all.size();
-  std::vector<LatentPoint> points;
-  for (size_t i = 0; i < all.size(); ++i) {
-    const bool first_of_file = i == 0 || d.clips[i - 1].file != d.clips[i].file;
-    const bool held_out = std::find(d.test.begin(), d.test.end(), i) != d.test.end();
-    points.push_back({std::vector<float>(flat.begin() + static_cast<long>(i * per), flat.begin() + static_cast<long>((i + 1) * per)),
-                      held_out, first_of_file ? short_label(d.clips[i].name) : ""});
-  }
-  latent_map(out + "/latent-map.png", points, m.vae->config());
-  reconstruction_picture(out + "/reconstruction.png", m.features, *shown.front(), decoded.front());
-  loss_curves(out + "/curves.png", log);
-}
-
-}  // namespace
 
 int run_train(const TrainOptions& o) {
   const mg::Device device = mg::app::setup_device(o.common);
@@ -150,14 +109,7 @@ int run_train(const TrainOptions& o) {
   VaeTask task(model, d, crops ? &*crops : nullptr, scored, opt, steps_per_epoch, [&] { return checkpoint_meta; });
   mg::nn::Trainer trainer(*model.vae, opt, task, t);
   const int start_epoch = ck ? meta.state.epoch : 0;
-  if (ck) {
-    trainer.resume(*ck, meta.state, ckpt_path);
-    if (meta.state.step > 0)
-      std::printf("resuming in epoch %d at step %lld of %s\n", start_epoch + 1,
-                  static_cast<long long>(meta.state.step), ckpt_path.c_str());
-    else
-      std::printf("resuming after epoch %d of %s\n", start_epoch, ckpt_path.c_str());
-  }
+  if (ck) mg::app::resume_from(trainer, *ck, meta.state, ckpt_path);
   const mg::nn::ConvVaeConfig& config = meta.model;
   const std::string latent =
       config.time_resolved() ? fmt::format("time-resolved, {} channels x {} frames (one per {} input frames)",
@@ -189,8 +141,7 @@ int run_train(const TrainOptions& o) {
 
   // The page a person opens: OUT/report.html, from before the first step to the end.
   mg::app::RunReport report(o.common.out, kApp);
-  mg::app::ReportSection& page = ck ? report.section("train") : report.start("train", mg::app::command_line());
-  for (const auto& [key, value] : run_config) page.set(key, value);
+  mg::app::ReportSection& page = mg::app::run_section(report, "train", ck.has_value(), run_config);
   page.data.source = d.source;
   page.data.files_read = static_cast<int64_t>(d.files.size());
   page.data.skipped = d.skipped;
@@ -200,10 +151,8 @@ int run_train(const TrainOptions& o) {
                        {"split", d.split}};
 
   // Means over the clips of the steps applied (NaN when every step was skipped), and the held-out metrics.
-  auto mean = [](const mg::nn::EpochEnd& e, const char* name) {
-    return e.sums.count("clips") ? e.sums.at(name) / e.sums.at("clips") : NAN;
-  };
-  auto held = [](const mg::nn::EpochEnd& e, const char* name) { return e.evaluation ? e.evaluation->metrics.at(name) : NAN; };
+  auto mean = [](const mg::nn::EpochEnd& e, const char* name) { return mg::app::epoch_mean(e, name, "clips"); };
+  auto held = mg::app::heldout_metric;
   mg::app::EpochRecord record;
   record.csv_columns = {"epoch", "beta", "train_loss", "train_recon", "train_kl", "heldout_recon", "heldout_kl",
                         "spectral_convergence", "log_spectral_distance", "multi_resolution_distance",
@@ -246,11 +195,8 @@ int run_train(const TrainOptions& o) {
     mg::io::write_gif(o.common.out + "/training.gif", read_epoch_frames(o.common.out, o.common.epochs), 60, 0, 4);
     page.picture(o.common.out + "/training.gif", "Reconstructions through training, one frame per epoch");
   };
-  mg::app::RunRecord recorder(o.common.out + "/log.csv", report, page, std::move(record), start_epoch);
-  mg::app::ProgressCallback progress("clips");
-  trainer.add_callback(progress);
-  trainer.add_callback(recorder);
-  const mg::nn::RunEnd end = trainer.fit();
+  const mg::nn::RunEnd end =
+      mg::app::fit_recorded(trainer, "clips", o.common.out + "/log.csv", report, page, std::move(record), start_epoch);
   if (end.signal != 0) return end.exit_status();
   if (start_epoch >= o.common.epochs)
     std::printf("%s is already at epoch %d of %d: nothing to do\n", ckpt_path.c_str(), start_epoch, o.common.epochs);
