@@ -74,28 +74,10 @@ double max_rel_diff(const Tensor& x, const Tensor& ref) {
   return diff / scale;
 }
 
-// The FMA peak: 12 independent multiply-add chains per thread, at the vector
-// width musicgen's kernels use.
-template <typename V>
-[[gnu::always_inline]] inline double fma_chains(int64_t iters) {
-  V acc[12], b, c;
-  for (int i = 0; i < 12; ++i) acc[i] = V{} + 0.001f * static_cast<float>(i);
-  b = V{} + 0.999f;
-  c = V{} + 1e-4f;
-  for (int64_t it = 0; it < iters; ++it) {
-#pragma GCC unroll 12
-    for (int i = 0; i < 12; ++i) acc[i] = acc[i] * b + c;
-    asm volatile("" : "+v"(b));
-  }
-  float s = 0;
-  for (int i = 0; i < 12; ++i) s += acc[i][0];
-  return s;
-}
-typedef float V16 __attribute__((vector_size(64)));
-typedef float V8 __attribute__((vector_size(32)));
-typedef float V4 __attribute__((vector_size(16)));
-[[gnu::target("avx512f,fma")]] double fma_512(int64_t iters) { return fma_chains<V16>(iters); }
-// 12 chains of vdpbf16ps: 32 multiply-adds each.
+// The FMA peak: cpu::run_fma_chains (independent fused multiply-add chains,
+// as many per thread as the registers hold) at the vector width musicgen's
+// kernels use. The bf16 peak:
+// 12 chains of vdpbf16ps, 32 multiply-adds each.
 [[gnu::target("avx512f,avx512bf16")]] double dpbf16_512(int64_t iters) {
   __m512 acc[12];
   for (int i = 0; i < 12; ++i) acc[i] = _mm512_set1_ps(0.001f * static_cast<float>(i));
@@ -113,8 +95,6 @@ typedef float V4 __attribute__((vector_size(16)));
   }
   return s;
 }
-[[gnu::target("avx2,fma")]] double fma_256(int64_t iters) { return fma_chains<V8>(iters); }
-double fma_128(int64_t iters) { return fma_chains<V4>(iters); }  // SSE2: a multiply and an add
 
 int lanes_of(cpu::Isa isa) { return isa == cpu::Isa::Avx512 ? 16 : isa == cpu::Isa::Avx2 ? 8 : 4; }
 
@@ -122,20 +102,18 @@ int lanes_of(cpu::Isa isa) { return isa == cpu::Isa::Avx512 ? 16 : isa == cpu::I
 // peak is what the machine can do, and a busy moment only lowers a run).
 double fma_peak(cpu::Isa isa, int threads, bool bf16) {
   const int lanes = bf16 ? 32 : lanes_of(isa);
-  const int64_t iters = 20'000'000;
+  const int chains = bf16 ? 12 : cpu::fma_chain_count(lanes);
+  const int64_t iters = bf16 ? 20'000'000 : 15'000'000;
   std::vector<double> rates;
   for (int rep = 0; rep < 5; ++rep) {
     volatile double sink = 0;
     auto task = [&](int64_t) {
-      sink = sink + (bf16 ? dpbf16_512(iters)
-                          : isa == cpu::Isa::Avx512 ? fma_512(iters)
-                          : isa == cpu::Isa::Avx2   ? fma_256(iters)
-                                                    : fma_128(iters));
+      sink = sink + (bf16 ? dpbf16_512(iters) : cpu::run_fma_chains(lanes, iters));
     };
     const auto t0 = std::chrono::steady_clock::now();
     cpu::run_tasks(threads, cpu::TaskRef(task));
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    rates.push_back(threads * 12.0 * lanes * 2.0 * static_cast<double>(iters) / s * 1e-9);
+    rates.push_back(threads * static_cast<double>(chains) * lanes * 2.0 * static_cast<double>(iters) / s * 1e-9);
   }
   return *std::max_element(rates.begin(), rates.end());
 }

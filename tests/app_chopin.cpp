@@ -326,11 +326,12 @@ TEST_CASE("chopin-lstm --heldout-data: held-out metrics on another folder, the b
   const mg::nn::Checkpoint latest = mg::nn::load_checkpoint(dir + "/run/model.safetensors", "chopin-lstm");
   CHECK(latest.meta["epoch"] == last);
   CHECK(latest.meta["best"]["epoch"] == best);
-  // Either every epoch ran, or the run stopped exactly `patience` epochs after its best.
-  if (last < 12) {
-    CHECK(last - best == 2);
-    CHECK(t.output.find("no lower held-out score for 2 epochs") != std::string::npos);
-  }
+  // At this learning rate the held-out NLL stops falling well before epoch 12 (the best is epoch 5 of 7 with
+  // the seed's draws), and the run stops exactly `patience` epochs after its best.
+  CHECK(last < 12);
+  CHECK(last - best == 2);
+  CHECK(t.output.find("stopping after epoch " + std::to_string(last) + ": no lower held-out score for 2 epochs") !=
+        std::string::npos);
   MESSAGE("best epoch " << best << " of " << last);
 
   // The best model generates, and eval without --data scores it on the held-out folder.

@@ -79,11 +79,19 @@ GemmBlocking derive_blocking(const CpuFigures& f, int64_t mr, int64_t nr, int64_
 
 // Independent FMA chains needed to keep every FMA unit busy (latency x
 // units), measured for vectors of `lanes` floats (4, 8 or 16) by timing one
-// dependent chain against sixteen independent ones (about a millisecond). A
+// dependent chain against many independent ones (about a millisecond). A
 // register tile with fewer accumulators leaves units idle. Zen 4: 4 for
 // 512-bit vectors (latency 4, one 512-bit FMA a cycle), 8 for 256-bit; a core
 // with two 512-bit FMA units: 8.
 double measure_fma_chains(int lanes);
+
+// fma_chain_count(lanes) independent multiply-add chains of `lanes` floats,
+// `iters` steps each: fused multiply-adds at 16 lanes (AVX-512, 16 chains)
+// and 8 (AVX2 + FMA, 12 chains: all fit the 16 registers), a multiply and an
+// add at 4 (SSE2, 12 chains). 2 * chains * lanes * iters FLOPs; returns a
+// value that depends on every chain. The FMA peak is this rate on every core.
+int fma_chain_count(int lanes);
+float run_fma_chains(int lanes, int64_t iters);
 
 // "L1d 32 KiB 8-way, L2 1 MiB 8-way, L3 32 MiB 16-way shared by 16" and the ISA flags.
 std::string describe(const CpuFigures& f);
