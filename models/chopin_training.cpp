@@ -5,19 +5,31 @@
 
 namespace mg::nn {
 
-std::pair<Tensor, Tensor> window_batch(const ChopinLSTM& net, const std::vector<int64_t>& ids,
-                                       const std::vector<int64_t>& starts, int64_t seq_len, Device device,
-                                       bool all_positions) {
-  const int64_t B = static_cast<int64_t>(starts.size());
+std::vector<int64_t> window_rows(const std::vector<int64_t>& ids, const std::vector<int64_t>& starts, int64_t seq_len) {
+  std::vector<int64_t> rows;
+  rows.reserve(starts.size() * static_cast<size_t>(seq_len + 1));
+  for (const int64_t s : starts) rows.insert(rows.end(), ids.begin() + s, ids.begin() + s + seq_len + 1);
+  return rows;
+}
+
+std::pair<Tensor, Tensor> rows_batch(const ChopinLSTM& net, const std::vector<int64_t>& rows, int64_t seq_len,
+                                     Device device, bool all_positions) {
+  const int64_t B = static_cast<int64_t>(rows.size()) / (seq_len + 1);
   std::vector<int64_t> x, y;
   x.reserve(static_cast<size_t>(B * seq_len));
-  for (const int64_t s : starts) {
-    x.insert(x.end(), ids.begin() + s, ids.begin() + s + seq_len);
-    if (all_positions) y.insert(y.end(), ids.begin() + s + 1, ids.begin() + s + seq_len + 1);
-    else y.push_back(ids[static_cast<size_t>(s + seq_len)]);
+  for (auto row = rows.begin(); row != rows.end(); row += seq_len + 1) {
+    x.insert(x.end(), row, row + seq_len);
+    if (all_positions) y.insert(y.end(), row + 1, row + seq_len + 1);
+    else y.push_back(row[seq_len]);
   }
   const int64_t n = static_cast<int64_t>(y.size());
   return {net.encode_input(x, B, seq_len, device), from_vector(y, {n}, device)};
+}
+
+std::pair<Tensor, Tensor> window_batch(const ChopinLSTM& net, const std::vector<int64_t>& ids,
+                                       const std::vector<int64_t>& starts, int64_t seq_len, Device device,
+                                       bool all_positions) {
+  return rows_batch(net, window_rows(ids, starts, seq_len), seq_len, device, all_positions);
 }
 
 WindowMetrics evaluate_windows(const ChopinLSTM& net, const std::vector<int64_t>& ids,
@@ -60,11 +72,17 @@ ChopinTask::ChopinTask(const ChopinLSTM& net, ChopinData data, bool all_position
       device_(device),
       meta_(std::move(meta)) {}
 
-StepOutput ChopinTask::step(const std::vector<int64_t>& batch, const StepPosition&) {
+StepOutput ChopinTask::step(const std::vector<int64_t>& batch, const StepPosition& at) {
   std::vector<int64_t> starts;
   starts.reserve(batch.size());
   for (const int64_t i : batch) starts.push_back(data_.train_starts[static_cast<size_t>(i)]);
-  auto [x, y] = window_batch(net_, *data_.train_ids, starts, data_.seq_len, device_, all_positions_);
+  std::vector<int64_t> rows = window_rows(*data_.train_ids, starts, data_.seq_len);
+  if (data_.augment.enabled())
+    for (size_t b = 0; b < batch.size(); ++b)
+      data_.augment.augment(std::span(rows).subspan(b * static_cast<size_t>(data_.seq_len + 1),
+                                                    static_cast<size_t>(data_.seq_len + 1)),
+                            at.epoch, batch[b]);
+  auto [x, y] = rows_batch(net_, rows, data_.seq_len, device_, all_positions_);
   const int64_t B = static_cast<int64_t>(starts.size());
   Tensor loss = all_positions_
                     ? cross_entropy(net_.forward_all(x).reshape({B * data_.seq_len, net_.config().vocab}), y)

@@ -6,18 +6,26 @@
 // --objective next its target is the one token after it, ids[s + T]; with
 // --objective all the target of position t is ids[s + t + 1], every position
 // predicting its next token (the loss then averages over B x T predictions).
+// Either way a window and its targets lie in ids[s, s + T + 1), the window's
+// row, which augmentation (models/chopin_augment.h) rewrites as one.
 #include <cstdint>
 #include <functional>
 #include <utility>
 #include <vector>
 
+#include "models/chopin_augment.h"
 #include "models/chopin_lstm.h"
 #include "models/trainer.h"
 
 namespace mg::nn {
 
-// Windows starting at `starts` -> (model input [B, T], targets): [B] the token
-// after each window, or with all_positions [B * T] the token after each position.
+// The rows of the windows starting at `starts`: B x (T + 1) ids.
+std::vector<int64_t> window_rows(const std::vector<int64_t>& ids, const std::vector<int64_t>& starts, int64_t seq_len);
+// Rows -> (model input [B, T], targets): [B] the last token of each row, or
+// with all_positions [B * T] the token after each position.
+std::pair<Tensor, Tensor> rows_batch(const ChopinLSTM& net, const std::vector<int64_t>& rows, int64_t seq_len,
+                                     Device device, bool all_positions);
+// rows_batch of window_rows.
 std::pair<Tensor, Tensor> window_batch(const ChopinLSTM& net, const std::vector<int64_t>& ids,
                                        const std::vector<int64_t>& starts, int64_t seq_len, Device device,
                                        bool all_positions);
@@ -42,6 +50,7 @@ struct ChopinData {
   const std::vector<int64_t>* heldout_ids = nullptr;
   std::vector<int64_t> heldout_starts;
   int64_t seq_len = 40;
+  TimedAugmenter augment;  // applied to the training rows only, keyed by (epoch, index in train_starts)
 };
 
 class ChopinTask : public TrainingTask {

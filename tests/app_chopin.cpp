@@ -62,6 +62,16 @@ std::string last_line(const std::string& s) {
   return t.substr(t.rfind('\n') == std::string::npos ? 0 : t.rfind('\n') + 1);
 }
 
+// Two checkpoints hold the same weights, bit for bit, and the same generator position.
+void check_same_state(const mg::nn::Checkpoint& x, const mg::nn::Checkpoint& y) {
+  REQUIRE(x.model.size() == y.model.size());
+  for (size_t i = 0; i < x.model.size(); ++i) {
+    INFO(x.model[i].first);
+    CHECK(x.model[i].second.to_vector<float>() == y.model[i].second.to_vector<float>());
+  }
+  CHECK(x.meta["rng"] == y.meta["rng"]);
+}
+
 }  // namespace
 
 TEST_CASE("chopin-lstm resumed training equals uninterrupted training") {
@@ -76,12 +86,7 @@ TEST_CASE("chopin-lstm resumed training equals uninterrupted training") {
 
   mg::nn::Checkpoint x = mg::nn::load_checkpoint(dir + "/straight/model.safetensors", "chopin-lstm");
   mg::nn::Checkpoint y = mg::nn::load_checkpoint(dir + "/resumed/model.safetensors", "chopin-lstm");
-  REQUIRE(x.model.size() == y.model.size());
-  for (size_t i = 0; i < x.model.size(); ++i) {
-    INFO(x.model[i].first);
-    CHECK(x.model[i].second.to_vector<float>() == y.model[i].second.to_vector<float>());
-  }
-  CHECK(x.meta["rng"] == y.meta["rng"]);
+  check_same_state(x, y);
   CHECK(x.meta["epoch"] == 2);
   for (const char* f : {"log.csv", "curves.png", "token-histogram.png"}) CHECK(fs::exists(dir + "/straight/" + f));
 }
@@ -501,4 +506,57 @@ TEST_CASE("chopin-lstm: a primer of 100,000 notes struck together takes seconds,
   // ASan in a parallel CTest on a loaded 2-core machine.
   CHECK(r.seconds < 30.0);
   CHECK(r.peak_mb < (mg::test::kSanitized ? 1000.0 : 500.0));
+}
+
+TEST_CASE("chopin-lstm train --augment: trains, resumes bit for bit, and refuses a changed --augment") {
+  const std::string dir = mg::test::scratch_dir("chopin-augment");
+  const std::string augment = " --augment velocity,transpose,tempo";
+  auto first_train_loss = [&](const std::string& out) {
+    std::istringstream csv(slurp(out + "/log.csv"));
+    std::string header, row;
+    std::getline(csv, header);
+    std::getline(csv, row);
+    return row.substr(0, row.find(',', row.find(',') + 1));  // "epoch,train_loss"
+  };
+  Run plain = run("train --out " + dir + "/plain --epochs 1" + kTiny);
+  REQUIRE_MESSAGE(plain.code == 0, plain.output);
+  Run a = run("train --out " + dir + "/straight --epochs 2" + kTiny + augment);
+  REQUIRE_MESSAGE(a.code == 0, a.output);
+  CHECK(a.output.find("augmentation  transpose,tempo,velocity (training windows only)") != std::string::npos);
+  // The augmented windows are other windows: another training loss; the held-out windows are not augmented.
+  CHECK(first_train_loss(dir + "/plain") != first_train_loss(dir + "/straight"));
+  mg::nn::Checkpoint x = mg::nn::load_checkpoint(dir + "/straight/model.safetensors", "chopin-lstm");
+  CHECK(x.meta["augment"] == "transpose,tempo,velocity");
+  CHECK(mg::nn::load_checkpoint(dir + "/plain/model.safetensors", "chopin-lstm").meta["augment"] == "none");
+
+  // One epoch, then a resume that restates the setting in another order: the same run as two epochs straight.
+  REQUIRE(run("train --out " + dir + "/resumed --epochs 1" + kTiny + augment).code == 0);
+  Run refused = run("train --out " + dir + "/resumed --epochs 2 --resume --augment transpose");
+  CHECK(refused.code == 2);
+  CHECK(last_line(refused.output) ==
+        "chopin-lstm: error: --resume: " + dir + "/resumed/model.safetensors was trained with other settings: "
+        "--augment transpose,tempo,velocity -> transpose; drop these flags to continue with the checkpoint's, or "
+        "train into another --out");
+  CHECK(run("train --out " + dir + "/plain --epochs 2 --resume --augment tempo").code == 2);
+  Run b = run("train --out " + dir + "/resumed --epochs 2 --resume --augment tempo,transpose,velocity");
+  REQUIRE_MESSAGE(b.code == 0, b.output);
+  mg::nn::Checkpoint y = mg::nn::load_checkpoint(dir + "/resumed/model.safetensors", "chopin-lstm");
+  check_same_state(x, y);
+
+  // Usage errors, one line each, before anything is written.
+  const struct {
+    std::string args, message;
+  } bad[] = {
+      {" --augment transpose --model seed", "--augment transpose: only with --repr timed, not --repr seed"},
+      {" --augment tempo --repr seed", "--augment tempo: only with --repr timed, not --repr seed"},
+      {" --augment pitch", "--augment pitch: 'pitch' is not one of transpose, tempo, velocity (or none on its own)"},
+      {" --augment tempo,tempo", "--augment tempo,tempo: 'tempo' is given twice"},
+  };
+  for (const auto& c : bad) {
+    Run r = run("train --out " + dir + "/bad --epochs 1" + kTiny + c.args);
+    INFO(c.args, "\n", r.output);
+    CHECK(r.code == 2);
+    CHECK(last_line(r.output) == "chopin-lstm: error: " + c.message + " (see --help)");
+    CHECK_FALSE(fs::exists(dir + "/bad"));
+  }
 }

@@ -31,6 +31,7 @@ struct TrainOptions {
   int64_t max_steps = 0;  // 0: whole epochs
   std::string heldout_data;  // a folder for the held-out metrics; empty: 20 % of the training windows
   int patience = 0;          // stop after this many epochs without a better held-out NLL; 0: never
+  std::string augment = "none";  // training-data augmentation (models/chopin_augment.h), as AugmentOptions::name() writes it
   bool resume = false;
   bool skip_nonfinite = false;  // skip a step with a non-finite loss or gradient instead of stopping
   mg::nn::ChopinConfig net;  // sizes (vocab filled from the data)
@@ -107,6 +108,7 @@ struct ChopinMeta {
   uint64_t seed = 42;
   std::string heldout_data;  // absent in older checkpoints: the split of the training windows
   int patience = 0;
+  std::string augment = "none";  // absent in older checkpoints: none
   mg::nn::TrainingState state;  // epochs done, a partial epoch, the best epoch, generator, optimizer steps
 };
 ChopinMeta read_metadata(const mg::nn::Checkpoint& ck, const std::string& path);

@@ -56,6 +56,11 @@ int parse_command_line(int argc, const char* const* argv, Command& command) {
                     "Stop after this many epochs without a lower held-out NLL (0: run every --epochs); "
                     "OUT/best.safetensors always holds the best epoch")
       ->check(integer_in(0, mg::app::kMaxEpochs));
+  train->add_option("--augment", t.augment,
+                    "--repr timed: augment each training window, never the held-out ones: none (default), or a "
+                    "comma-separated list of transpose (by -5..+6 semitones, redrawn while a pitch would leave the "
+                    "piano or the vocabulary), tempo (Tempo tokens stretched by 0.95..1.05, to the nearest bin) and "
+                    "velocity (Vel tokens moved -1..+1 bins); drawn anew for every window and epoch from --seed");
   train->add_flag("--resume", t.resume, "Continue from OUT/model.safetensors");
   train->add_flag("--skip-nonfinite", t.skip_nonfinite,
                   "Skip a step whose loss or gradient is NaN or infinite (counted in log.csv) instead of stopping");
@@ -133,6 +138,13 @@ int parse_command_line(int argc, const char* const* argv, Command& command) {
       if (t.repr.empty()) t.repr = t.model == "embed" ? "timed" : "seed";
       if (t.objective.empty()) t.objective = t.model == "embed" ? "all" : "next";
       if (t.min_count < 0) t.min_count = t.repr == "timed" ? 1 : 100;
+      try {
+        t.augment = mg::nn::AugmentOptions::parse(t.augment).name();  // one spelling, for the checkpoint and --resume
+      } catch (const mg::Error& e) {
+        mg::app::usage_fail("--augment {}: {}", t.augment, e.what());
+      }
+      if (t.augment != "none" && t.repr != "timed")
+        mg::app::usage_fail("--augment {}: only with --repr timed, not --repr {}", t.augment, t.repr);
       if (t.stride == 0) t.stride = t.objective == "all" ? t.seq_len : 1;
       else if (t.objective != "all") mg::app::usage_fail("--stride: only with --objective all");
     }

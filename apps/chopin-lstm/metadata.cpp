@@ -88,6 +88,16 @@ ChopinMeta read_metadata(const mg::nn::Checkpoint& ck, const std::string& path) 
   out.max_steps = m.integer("max_steps", 0, 1'000'000'000);
   out.seed = m.unsigned_integer("seed");
   if (m.has("heldout_data")) out.heldout_data = m.string("heldout_data");
+  if (m.has("augment")) {
+    const std::string augment = m.string("augment", 64);
+    try {
+      out.augment = mg::nn::AugmentOptions::parse(augment).name();
+    } catch (const mg::Error& e) {
+      m.fail_field("augment", e.what());
+    }
+    if (out.augment != "none" && out.repr != "timed")
+      m.fail_field("augment", "augmentation needs the timed representation");
+  }
   if (m.has("patience")) out.patience = static_cast<int>(m.integer("patience", 0, mg::app::kMaxEpochs));
   out.state = mg::nn::TrainingState::read(m, mg::app::kMaxEpochs);
   if (out.state.learning_rate > kMaxLearningRate)
@@ -109,7 +119,8 @@ std::vector<mg::app::ResumedSetting> resumed_settings(const ChopinMeta& m, const
           {"--min-count", text(m.min_count), text(o.min_count)}, {"--seq-len", text(m.seq_len), text(o.seq_len)},
           {"--lr", text(m.state.learning_rate), text(o.lr)}, {"--max-steps", text(m.max_steps), text(o.max_steps)},
           {"--heldout-data", m.heldout_data, mg::io::valid_utf8(o.heldout_data)},
-          {"--patience", text(m.patience), text(o.patience)}, {"--hidden1", text(m.net.hidden1), text(o.net.hidden1)},
+          {"--patience", text(m.patience), text(o.patience)}, {"--augment", m.augment, o.augment},
+          {"--hidden1", text(m.net.hidden1), text(o.net.hidden1)},
           {"--hidden2", text(m.net.hidden2), text(o.net.hidden2)}, {"--dense", text(m.net.dense), text(o.net.dense)},
           {"--embed-dim", text(m.net.embed_dim), text(o.net.embed_dim)},
           {"--dropout", text(m.net.dropout), text(o.net.dropout)}, {"--batch", text(m.batch), text(o.common.batch)},

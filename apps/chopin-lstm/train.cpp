@@ -37,8 +37,8 @@ int run_train(TrainOptions o) {
     resumed = read_metadata(*ck, ckpt_path);
     mg::app::refuse_changed_settings(ckpt_path, resumed_settings(resumed, o));
     o.model = resumed.net.input;
-    std::tie(o.repr, o.objective, o.stride, o.min_count, o.seq_len) =
-        std::tie(resumed.repr, resumed.objective, resumed.stride, resumed.min_count, resumed.seq_len);
+    std::tie(o.repr, o.objective, o.stride, o.min_count, o.seq_len, o.augment) =
+        std::tie(resumed.repr, resumed.objective, resumed.stride, resumed.min_count, resumed.seq_len, resumed.augment);
     std::tie(o.common.seed, o.common.batch, o.max_steps, o.patience) =
         std::make_tuple(resumed.seed, static_cast<int>(resumed.batch), resumed.max_steps, resumed.patience);
     o.common.data = mg::io::from_valid_utf8(resumed.data);
@@ -101,9 +101,14 @@ int run_train(TrainOptions o) {
                                {"stride", o.stride},       {"vocab", corpus.vocab}, {"seq_len", o.seq_len},
                                {"min_count", o.min_count}, {"seed", o.common.seed}, {"data", o.common.data},
                                {"batch", o.common.batch},  {"max_steps", o.max_steps},
-                               {"heldout_data", o.heldout_data}, {"patience", o.patience}, {"primers", primers}};
-  mg::nn::ChopinTask task(net, {&corpus.ids, split.train, &heldout_ids, split.heldout, o.seq_len}, all_positions,
-                          o.common.batch, device, [&meta] { return meta; });
+                               {"heldout_data", o.heldout_data}, {"patience", o.patience}, {"augment", o.augment},
+                               {"primers", primers}};
+  const mg::nn::AugmentOptions augment = mg::nn::AugmentOptions::parse(o.augment);
+  mg::nn::ChopinTask task(net,
+                          {&corpus.ids, split.train, &heldout_ids, split.heldout, o.seq_len,
+                           augment.any() ? mg::nn::TimedAugmenter(corpus.vocab, augment, o.common.seed)
+                                         : mg::nn::TimedAugmenter()},
+                          all_positions, o.common.batch, device, [&meta] { return meta; });
   mg::nn::Trainer trainer(net, opt, task,
                          {.app = kApp, .checkpoint = ckpt_path, .best = best_path, .epochs = o.common.epochs,
                           .batch = o.common.batch, .drop_last = true, .max_steps = o.max_steps, .seed = o.common.seed,
@@ -125,6 +130,7 @@ int run_train(TrainOptions o) {
       {"tokens", fmt::format("{}, vocabulary {}, --min-count {}", o.repr, corpus.vocab.size(), o.min_count)},
       {"objective", all_positions ? fmt::format("all positions, windows of {} every {} tokens", o.seq_len, o.stride)
                                   : fmt::format("next token after windows of {}", o.seq_len)},
+      {"augmentation", o.augment == "none" ? "none" : o.augment + " (training windows only)"},
       {"optimizer", fmt::format("Adamax, learning rate {}", opt.learning_rate())},
       {"epochs", fmt::format("{} ({} steps of batch {} each{})", o.common.epochs, trainer.steps_per_epoch(),
                              o.common.batch, o.max_steps > 0 ? ", capped by --max-steps" : "")},
