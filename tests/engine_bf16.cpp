@@ -24,6 +24,7 @@
 #include "autograd/ops.h"
 #include "tensor/backend.h"
 #include "tensor/tensor.h"
+#include "tests/gemm_segments.h"
 #include "tests/test_support.h"
 
 using Vec = std::vector<double>;
@@ -49,13 +50,7 @@ bool skipped_without_bf16() {
   return true;
 }
 
-std::vector<float> random_floats(size_t n, uint32_t seed, float scale = 1.0f) {
-  std::mt19937 gen(seed);
-  std::uniform_real_distribution<float> dist(-scale, scale);
-  std::vector<float> v(n);
-  for (float& x : v) x = dist(gen);
-  return v;
-}
+using mg::test::random_floats;
 
 // Values with at most 8 significant bits (exact in bf16), |x| < 4.
 std::vector<float> bf16_exact_floats(size_t n, uint32_t seed) {
@@ -362,66 +357,12 @@ TEST_CASE("bf16 GEMM reads and writes column segments as the plain layout") {
   const int64_t S = 3, K = 21;  // odd k: a pair straddles two runs of an odd segment
   for (int64_t L : {1, 7, 27, 45}) {
     CAPTURE(L);
-    const int64_t M = 17, N = S * L;
+    const int64_t M = 17;
     const std::vector<float> a = random_floats(static_cast<size_t>(M * K), 61);
     const std::vector<float> bsl = random_floats(static_cast<size_t>(S * K * L), 62);
-    std::vector<float> plain_b(static_cast<size_t>(K * N));
-    for (int64_t s = 0; s < S; ++s)
-      for (int64_t k = 0; k < K; ++k)
-        for (int64_t l = 0; l < L; ++l) plain_b[k * N + s * L + l] = bsl[(s * K + k) * L + l];
-    std::vector<float> c_seg(static_cast<size_t>(S * M * L), 0.25f), c_plain(static_cast<size_t>(M * N), 0.25f);
-    mg::GemmArgs g;
-    g.m = M;
-    g.n = N;
-    g.k = K;
-    g.beta = 1.0;
-    g.a = a.data();
-    g.lda = K;
-    g.b = bsl.data();
-    g.ldb = L;
-    g.seg_b = L;
-    g.seg_stride_b = K * L;
-    g.c = c_seg.data();
-    g.ldc = L;
-    g.seg_c = L;
-    g.seg_stride_c = M * L;
-    mg::cpu::bf16_kernels()->sgemm(g);
-    mg::GemmArgs p = g;
-    p.b = plain_b.data();
-    p.ldb = N;
-    p.seg_b = p.seg_stride_b = 0;
-    p.c = c_plain.data();
-    p.ldc = N;
-    p.seg_c = p.seg_stride_c = 0;
-    mg::cpu::bf16_kernels()->sgemm(p);
-    bool same = true;
-    for (int64_t s = 0; s < S; ++s)
-      for (int64_t i = 0; i < M; ++i)
-        for (int64_t l = 0; l < L; ++l) same = same && c_seg[(s * M + i) * L + l] == c_plain[i * N + s * L + l];
-    CHECK(same);
-    // A segmented along k (odd segments put a bf16 pair across two runs): [K', N] @ [R, N]ᵀ.
-    std::vector<float> out(static_cast<size_t>(K * M)), out_plain(out.size());
-    mg::GemmArgs h;
-    h.m = K;
-    h.n = M;
-    h.k = N;
-    h.trans_b = true;
-    h.a = bsl.data();
-    h.lda = L;
-    h.seg_a = L;
-    h.seg_stride_a = K * L;
-    const std::vector<float> b2 = random_floats(static_cast<size_t>(M * N), 63);
-    h.b = b2.data();
-    h.ldb = N;
-    h.c = out.data();
-    h.ldc = M;
-    mg::cpu::bf16_kernels()->sgemm(h);
-    mg::GemmArgs hp = h;
-    hp.a = plain_b.data();
-    hp.lda = N;
-    hp.seg_a = hp.seg_stride_a = 0;
-    hp.c = out_plain.data();
-    mg::cpu::bf16_kernels()->sgemm(hp);
-    CHECK(std::memcmp(out.data(), out_plain.data(), out.size() * sizeof(float)) == 0);
+    // The k side's odd segments put a bf16 pair across two runs.
+    const std::vector<float> b2 = random_floats(static_cast<size_t>(M * S * L), 63);
+    mg::test::check_segments_as_plain([](const mg::GemmArgs& g) { mg::cpu::bf16_kernels()->sgemm(g); }, a, bsl, b2,
+                                      M, K, S, L, 1.0, 0.25f);
   }
 }

@@ -14,6 +14,7 @@
 #include "kernels/cpu/isa.h"
 #include "tensor/backend.h"
 #include "tensor/rng.h"
+#include "tests/gemm_segments.h"
 
 using mg::DType;
 using mg::Shape;
@@ -340,89 +341,40 @@ TEST_CASE("every instruction set's GEMM reads and writes column segments as the 
       CAPTURE(L);
       CAPTURE(R);
       // C [M, S*L] = A [M, K] @ B [K, S*L], with B = bsl [S, K, L] and C = csl [S, M, L] segmented;
-      // then A2 [M, S*L] segmented @ B2ᵀ for the k side.
-      const int64_t M = R, K = 19, N = S * L;
+      // then A2 [M, S*L] segmented @ B2ᵀ for the k side (tests/gemm_segments.h).
+      const int64_t M = R, K = 19;
       Vec a = random_values(static_cast<size_t>(M * K), 51), bsl = random_values(static_cast<size_t>(S * K * L), 52);
-      Vec plain_b(static_cast<size_t>(K * N));
-      for (int64_t s = 0; s < S; ++s)
-        for (int64_t k = 0; k < K; ++k)
-          for (int64_t l = 0; l < L; ++l) plain_b[k * N + s * L + l] = bsl[(s * K + k) * L + l];
+      const Vec b2v = random_values(static_cast<size_t>(R * S * L), 53);
+      const std::vector<float> af(a.begin(), a.end()), bf(bsl.begin(), bsl.end()), b2(b2v.begin(), b2v.end());
       for (Isa isa : {Isa::Generic, Isa::Avx2, Isa::Avx512}) {
         if (!mg::cpu::isa_supported(isa)) continue;
         CAPTURE(mg::cpu::isa_name(isa));
-        std::vector<float> af(a.begin(), a.end()), bf(bsl.begin(), bsl.end()), pb(plain_b.begin(), plain_b.end());
-        std::vector<float> c_seg(static_cast<size_t>(S * M * L), 0.5f), c_plain(static_cast<size_t>(M * N), 0.5f);
-        mg::GemmArgs g;
-        g.m = M;
-        g.n = N;
-        g.k = K;
-        g.beta = 0.5;
-        g.a = af.data();
-        g.lda = K;
-        g.b = bf.data();
-        g.ldb = L;
-        g.seg_b = L;
-        g.seg_stride_b = K * L;
-        g.c = c_seg.data();
-        g.ldc = L;
-        g.seg_c = L;
-        g.seg_stride_c = M * L;
-        mg::cpu::kernels_for(isa).sgemm(g);
-        mg::GemmArgs p = g;
-        p.b = pb.data();
-        p.ldb = N;
-        p.seg_b = p.seg_stride_b = 0;
-        p.c = c_plain.data();
-        p.ldc = N;
-        p.seg_c = p.seg_stride_c = 0;
-        mg::cpu::kernels_for(isa).sgemm(p);
-        bool same = true;
-        for (int64_t s = 0; s < S; ++s)
-          for (int64_t i = 0; i < M; ++i)
-            for (int64_t l = 0; l < L; ++l) same = same && c_seg[(s * M + i) * L + l] == c_plain[i * N + s * L + l];
-        CHECK(same);
+        const std::vector<float> c_seg = mg::test::check_segments_as_plain(
+            [isa](const mg::GemmArgs& g) { mg::cpu::kernels_for(isa).sgemm(g); }, af, bf, b2, M, K, S, L, 0.5, 0.5f);
         // The reference with the same segments, in double.
         Tensor cref = mg::full({S, M, L}, 0.5, mg::DType::F64);
-        mg::GemmArgs r = g;
+        mg::GemmArgs r;
         r.dtype = mg::DType::F64;
+        r.m = M;
+        r.n = S * L;
+        r.k = K;
+        r.beta = 0.5;
         Tensor ta = mg::from_vector(a, {M, K}).to(mg::DType::F64), tb = mg::from_vector(bsl, {S, K, L}).to(mg::DType::F64);
         r.a = ta.data_ptr();
+        r.lda = K;
         r.b = tb.data_ptr();
+        r.ldb = L;
+        r.seg_b = L;
+        r.seg_stride_b = K * L;
         r.c = cref.data_ptr();
+        r.ldc = L;
+        r.seg_c = L;
+        r.seg_stride_c = M * L;
         mg::cpu::gemm_reference(r);
         const Vec want = cref.to_vector<double>();
         double worst = 0;
         for (size_t e = 0; e < want.size(); ++e) worst = std::max(worst, std::abs(c_seg[e] - want[e]) / (1 + std::abs(want[e])));
         CHECK(worst < 1e-5);
-        // A segmented along k: out [K, R] = A2 [K, S*L as S x L] @ B2ᵀ with B2 [R, S*L] plain
-        // (a convolution's filter gradient).
-        const Vec b2v = random_values(static_cast<size_t>(R * N), 53);
-        std::vector<float> b2(b2v.begin(), b2v.end()), a2_plain(static_cast<size_t>(K * N));
-        for (int64_t s = 0; s < S; ++s)
-          for (int64_t k = 0; k < K; ++k)
-            for (int64_t l = 0; l < L; ++l) a2_plain[k * N + s * L + l] = bf[(s * K + k) * L + l];
-        std::vector<float> out(static_cast<size_t>(K * R)), out_plain(out.size());
-        mg::GemmArgs h;
-        h.m = K;
-        h.n = R;
-        h.k = N;
-        h.trans_b = true;
-        h.a = bf.data();
-        h.lda = L;
-        h.seg_a = L;
-        h.seg_stride_a = K * L;
-        h.b = b2.data();
-        h.ldb = N;
-        h.c = out.data();
-        h.ldc = R;
-        mg::cpu::kernels_for(isa).sgemm(h);
-        mg::GemmArgs hp = h;
-        hp.a = a2_plain.data();
-        hp.lda = N;
-        hp.seg_a = hp.seg_stride_a = 0;
-        hp.c = out_plain.data();
-        mg::cpu::kernels_for(isa).sgemm(hp);
-        CHECK(std::memcmp(out.data(), out_plain.data(), out.size() * sizeof(float)) == 0);
       }
     }
   }

@@ -20,6 +20,7 @@
 #include "tensor/backend.h"
 #include "tensor/rng.h"
 #include "tensor/tensor.h"
+#include "tests/test_support.h"
 
 using mg::cpu::Isa;
 using Vec = std::vector<double>;
@@ -33,13 +34,7 @@ std::vector<Isa> runnable_isas() {
   return out;
 }
 
-std::vector<float> random_floats(size_t n, uint32_t seed, float scale = 1.0f) {
-  std::mt19937 gen(seed);
-  std::uniform_real_distribution<float> dist(-scale, scale);
-  std::vector<float> v(n);
-  for (float& x : v) x = dist(gen);
-  return v;
-}
+using mg::test::random_floats;
 
 double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 

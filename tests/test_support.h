@@ -49,6 +49,15 @@ inline std::vector<float> uniform_noise(size_t n, uint64_t seed) {
   return x;
 }
 
+// n floats uniform in [-scale, scale), from std::mt19937 seeded with `seed`.
+inline std::vector<float> random_floats(size_t n, uint32_t seed, float scale = 1.0f) {
+  std::mt19937 gen(seed);
+  std::uniform_real_distribution<float> dist(-scale, scale);
+  std::vector<float> v(n);
+  for (float& x : v) x = dist(gen);
+  return v;
+}
+
 // ../shared/data beside the repository, or $MUSICGEN_DATA; empty when absent.
 inline std::string shared_data_dir() {
   if (const char* env = std::getenv("MUSICGEN_DATA"); env && *env) {
