@@ -78,6 +78,13 @@ void sweep_once(const std::string& dir) {
 
 }  // namespace
 
+namespace {
+bool g_writes_disabled = false;
+}  // namespace
+
+void disable_writes(const std::string&) { g_writes_disabled = true; }
+bool writes_disabled() { return g_writes_disabled; }
+
 std::string output_target(const std::string& path) {
   if (path.empty()) fail("an output path is empty");
   struct stat st {};
@@ -92,6 +99,7 @@ std::string output_target(const std::string& path) {
 }
 
 void ensure_parent_dir(const std::string& path) {
+  if (g_writes_disabled) return;
   const fs::path parent = fs::path(path).parent_path();
   if (parent.empty()) return;
   std::error_code ec;
@@ -116,6 +124,7 @@ void check_subfolder(const std::string& dir) {
 
 void ensure_subfolder(const std::string& dir) {
   check_subfolder(dir);
+  if (g_writes_disabled) return;
   std::error_code ec;
   if (fs::is_directory(dir, ec)) return;
   fs::create_directories(dir, ec);
@@ -140,6 +149,7 @@ void abandon_writes() noexcept {
 
 void ensure_output_folder(const std::string& dir, const std::string& what) {
   check_output_folder(dir, what);
+  if (g_writes_disabled) return;
   std::error_code ec;
   if (fs::is_directory(dir, ec)) return;
   fs::create_directories(dir, ec);
@@ -160,6 +170,7 @@ size_t remove_stale_temporaries(const std::string& dir) {
 }
 
 void write_file_atomic(const std::string& path, const std::function<void(const std::string&)>& write) {
+  if (g_writes_disabled) return;
   ensure_parent_dir(path);
   const std::string target = output_target(path);
   const fs::path folder = fs::path(target).parent_path();

@@ -59,6 +59,13 @@ void ensure_subfolder(const std::string& dir);
 void register_abandon_path(const std::string& path);
 void unregister_abandon_path(const std::string& path);
 
+// One writer per job: a process that must write nothing (a rank other than 0
+// of a distributed run, models/distributed.h) disables writes, after which
+// write_file_atomic, the ensure_* folder functions and RunFolder do nothing,
+// so that process leaves no file, folder or lock behind. `why` is for logs.
+void disable_writes(const std::string& why);
+bool writes_disabled();
+
 // Removes the temporary file of the write in progress, if any, and the
 // registered paths. Async-signal-safe (unlink only), for a signal handler
 // that is about to call _exit().

@@ -34,6 +34,7 @@ std::string pid_in(int fd) {
 
 RunFolder::RunFolder(std::string dir, std::string what) : dir_(std::move(dir)), what_(std::move(what)) {
   check_output_folder(dir_, what_);
+  if (writes_disabled()) return;  // a rank other than 0: rank 0 holds the folder
   // The folders to create, outermost last, so the destructor can take back exactly these.
   for (fs::path p = fs::path(dir_); !p.empty() && !fs::exists(fs::symlink_status(p)); p = p.parent_path()) {
     created_.push_back(p.string());

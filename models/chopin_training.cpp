@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "models/distributed.h"
+
 namespace mg::nn {
 
 std::vector<int64_t> window_rows(const std::vector<int64_t>& ids, const std::vector<int64_t>& starts, int64_t seq_len) {
@@ -87,13 +89,33 @@ StepOutput ChopinTask::step(const std::vector<int64_t>& batch, const StepPositio
   Tensor loss = all_positions_
                     ? cross_entropy(net_.forward_all(x).reshape({B * data_.seq_len, net_.config().vocab}), y)
                     : cross_entropy(net_.forward(x), y);
-  const double value = loss.item();
-  return {loss, B, {{"loss", value}}};
+  const double n = static_cast<double>(B);
+  return {loss, B, {{"loss", loss.item() * n}, {"windows", n}}};
 }
 
 Evaluation ChopinTask::evaluate() {
-  const WindowMetrics h =
-      evaluate_windows(net_, *data_.heldout_ids, data_.heldout_starts, data_.seq_len, eval_batch_, device_);
+  WindowMetrics h;
+  const dist::Communicator& comm = dist::world();
+  if (!comm.distributed()) {
+    h = evaluate_windows(net_, *data_.heldout_ids, data_.heldout_starts, data_.seq_len, eval_batch_, device_);
+  } else {
+    // Each rank scores its share of the windows; the sums are added over the ranks.
+    const dist::RowRange part =
+        dist::rank_rows(static_cast<int64_t>(data_.heldout_starts.size()), comm.rank(), comm.size());
+    const std::vector<int64_t> mine(data_.heldout_starts.begin() + part.begin, data_.heldout_starts.begin() + part.end);
+    const WindowMetrics m = evaluate_windows(net_, *data_.heldout_ids, mine, data_.seq_len, eval_batch_, device_);
+    const double w = static_cast<double>(m.windows);
+    double sums[4] = {m.loss * w, m.accuracy * w, m.nll_sum_all, w};
+    comm.all_reduce_sum(sums, 4, "the held-out sums");
+    h.windows = static_cast<int64_t>(sums[3]);
+    if (h.windows > 0) {
+      h.loss = sums[0] / sums[3];
+      h.perplexity = std::exp(h.loss);
+      h.accuracy = sums[1] / sums[3];
+      h.nll_sum_all = sums[2];
+      h.loss_all = sums[2] / (sums[3] * static_cast<double>(data_.seq_len));
+    }
+  }
   return {{{"loss", h.loss}, {"perplexity", h.perplexity}, {"accuracy", h.accuracy}, {"loss_all", h.loss_all}},
           all_positions_ ? h.loss_all : h.loss};
 }

@@ -59,7 +59,8 @@ class ChopinTask : public TrainingTask {
   ChopinTask(const ChopinLSTM& net, ChopinData data, bool all_positions, int64_t eval_batch, Device device,
              std::function<nlohmann::json()> meta);
   int64_t examples() const override { return static_cast<int64_t>(data_.train_starts.size()); }
-  // sums: "loss", the batch's mean cross-entropy.
+  // sums: "loss", the batch's cross-entropy summed over its windows (the mean
+  // over B x T predictions times B with --objective all), and "windows", B.
   StepOutput step(const std::vector<int64_t>& batch, const StepPosition& at) override;
   // metrics: loss, perplexity, accuracy, loss_all; the score is loss_all for
   // --objective all, loss (after the window) for --objective next.

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "models/distributed.h"
+
 namespace mg::nn {
 
 LatentPriorTask::LatentPriorTask(const LatentPrior& prior, Tensor train, std::vector<int64_t> file_of, Tensor heldout,
@@ -26,8 +28,11 @@ Evaluation LatentPriorTask::evaluate() {
   if (!heldout_.defined()) return {{{"nll", NAN}}, NAN};
   double total = 0;
   const int64_t N = heldout_.size(0);
-  for (int64_t b = 0; b < N; b += batch_)
-    for (double nll : prior_.marginal_nll(heldout_.slice(0, b, std::min(N, b + batch_)))) total += nll;
+  // Each rank scores its share of the sequences (all of them on one process); the sums add over the ranks.
+  const dist::RowRange part = dist::rank_rows(N, dist::world().rank(), dist::world().size());
+  for (int64_t b = part.begin; b < part.end; b += batch_)
+    for (double nll : prior_.marginal_nll(heldout_.slice(0, b, std::min(part.end, b + batch_)))) total += nll;
+  dist::world().all_reduce_sum(&total, 1, "the held-out NLL");
   const double nll = total / static_cast<double>(N);
   return {{{"nll", nll}}, nll};
 }

@@ -1,5 +1,6 @@
 #include "models/layers.h"
 
+#include "models/distributed.h"
 #include "models/init.h"
 
 namespace mg::nn {
@@ -73,7 +74,25 @@ BatchNorm1d::BatchNorm1d(int64_t channels, double eps, double momentum) : eps_(e
 }
 
 Tensor BatchNorm1d::forward(const Tensor& x) const {
-  return batch_norm1d(x, weight, bias, running_mean, running_var, training(), momentum_, eps_);
+  if (!training() || dist::batch_count(x.size(0)) == x.size(0))
+    return batch_norm1d(x, weight, bias, running_mean, running_var, training(), momentum_, eps_);
+  // Part of a batch shared by several ranks (models/distributed.h): the
+  // statistics of the whole batch, from sums over every rank, composed from
+  // differentiable ops, so the gradient reaches every rank's examples.
+  const int64_t C = x.size(1);
+  const double M = static_cast<double>(dist::batch_count(x.size(0)) * x.size(2));
+  const Tensor mean_c = dist::all_reduce_sum(sum(x, {0, 2})) * (1.0 / M);
+  const Tensor centred = x - mean_c.reshape({1, C, 1});
+  const Tensor var_c = dist::all_reduce_sum(sum(centred * centred, {0, 2})) * (1.0 / M);
+  const Tensor rstd = pow(var_c + eps_, -0.5);
+  Tensor y = centred * (rstd * weight).reshape({1, C, 1}) + bias.reshape({1, C, 1});
+  {
+    NoGradGuard no_grad;
+    const Tensor unbiased = var_c.detach() * (M > 1 ? M / (M - 1) : 1.0);
+    copy_(running_mean, add(mul(running_mean, 1.0 - momentum_), mul(mean_c.detach(), momentum_)));
+    copy_(running_var, add(mul(running_var, 1.0 - momentum_), mul(unbiased, momentum_)));
+  }
+  return y;
 }
 
 }  // namespace mg::nn

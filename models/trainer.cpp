@@ -5,10 +5,12 @@
 #include <cmath>
 #include <cstdio>
 #include <numeric>
+#include <optional>
 #include <random>
 
 #include <fmt/format.h>
 
+#include "models/distributed.h"
 #include "models/stop_request.h"
 #include "tensor/rng.h"
 
@@ -67,6 +69,7 @@ void Trainer::resume(const Checkpoint& ck, const TrainingState& state, const std
 // A checkpoint of the state now: `epochs_done` epochs and `step` steps of the next.
 void Trainer::save(const std::string& path, bool with_optimizer, int epochs_done, int64_t step,
                    const std::map<std::string, double>& sums, const Evaluation* evaluation) const {
+  if (!dist::world().root()) return;  // one writer
   nlohmann::json meta = task_.checkpoint_meta();
   if (evaluation) meta["heldout"] = evaluation->metrics;
   TrainingState state = TrainingState::now(optimizer_, epochs_done, step, sums);
@@ -76,16 +79,34 @@ void Trainer::save(const std::string& path, bool with_optimizer, int epochs_done
   save_checkpoint(path, o_.app, model_, with_optimizer ? &optimizer_ : nullptr, meta);
 }
 
+void Trainer::notify(const std::function<void(TrainerCallback&)>& call) const {
+  if (dist::world().root())  // the callbacks are the run's outputs: rank 0's
+    for (TrainerCallback* c : callbacks_) call(*c);
+  // A callback may draw from the default generator (a sample for a picture); the other ranks take its position.
+  dist::world().broadcast(&default_generator(), sizeof(Generator), "the random generator's position");
+}
+
 RunEnd Trainer::fit() {
   StopRequest signals;
   const int64_t steps = steps_per_epoch(), examples = task_.examples();
+  const dist::Communicator& comm = dist::world();
+  const int ranks = comm.size();
+  if (ranks > 1) {
+    if (o_.batch % ranks != 0)
+      fail("--batch {} does not split evenly among the {} ranks; choose a multiple of {}", o_.batch, ranks, ranks);
+    const int64_t last = examples - (steps - 1) * o_.batch;
+    if (!o_.drop_last && last < ranks)
+      fail("the last batch of each epoch holds {} example{} ({} examples, --batch {}), fewer than the {} ranks; "
+           "choose another --batch",
+           last, last == 1 ? "" : "s", examples, o_.batch, ranks);
+  }
   const std::vector<Tensor> params = model_.parameters();
   const NamedTensors buffers = model_.named_buffers();
   std::vector<Tensor> saved_buffers;  // --skip-nonfinite: the running statistics before the step
   // Skipped steps are counted in the row of the next evaluated epoch; a partial epoch carries its count.
   int64_t skipped = static_cast<int64_t>(start_.step > 0 ? start_.sum("skipped") : 0);
   int last_saved = start_.epoch;  // the epoch the checkpoint on disk holds, for the non-finite message
-  for (TrainerCallback* c : callbacks_) c->on_train_begin({start_.epoch, start_.step, steps, o_.epochs});
+  if (comm.root()) for (TrainerCallback* c : callbacks_) c->on_train_begin({start_.epoch, start_.step, steps, o_.epochs});
   try {
     for (int epoch = start_.epoch + 1; epoch <= o_.epochs; ++epoch) {
       const auto t0 = std::chrono::steady_clock::now();
@@ -97,28 +118,50 @@ RunEnd Trainer::fit() {
       end.sums.erase("skipped");
       const std::vector<int64_t> order = epoch_order(examples, o_.seed, epoch, o_.order);
       model_.train();
-      for (TrainerCallback* c : callbacks_) c->on_epoch_begin(epoch, steps);
+      notify([&](TrainerCallback& c) { c.on_epoch_begin(epoch, steps); });
       for (int64_t s = continuing ? start_.step : 0; s < steps; ++s) {
         end.steps = s;
-        if (StopRequest::requested()) {
+        // Every rank stops at the same step: the first signal any of them has seen.
+        int signal = StopRequest::requested() ? StopRequest::signal() : 0;
+        if (ranks > 1) signal = static_cast<int>(comm.all_reduce_max(signal, "the stop request"));
+        if (signal != 0) {
           // A step boundary: the weights, the optimizer and the generator are those after step s - 1.
           end.complete = false;
           end.skipped = skipped;
           end.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
           std::map<std::string, double> sums = end.sums;
           sums["skipped"] = static_cast<double>(skipped);
-          return stopped(StopRequest::signal(), epoch, s, end, sums);
+          return stopped(signal, epoch, s, end, sums);
         }
+        // This rank's part of the batch (all of it on one process).
         const auto first = order.begin() + s * o_.batch;
-        const std::vector<int64_t> batch(first, first + std::min<int64_t>(o_.batch, examples - s * o_.batch));
+        const int64_t whole = std::min<int64_t>(o_.batch, examples - s * o_.batch);
+        const dist::RowRange part = dist::rank_rows(whole, comm.rank(), ranks);
+        const std::vector<int64_t> batch(first + part.begin, first + part.end);
         if (o_.skip_nonfinite) {
           saved_buffers.clear();
           for (const auto& [name, t] : buffers) saved_buffers.push_back(t.clone());
         }
-        StepOutput out = task_.step(batch, {epoch, s});
+        std::optional<dist::BatchShard> shard;
+        if (ranks > 1) shard.emplace(whole, part.begin, part.end);
+        StepOutput out = task_.step(batch, {epoch, s, part.begin});
         optimizer_.zero_grad();
-        out.loss.backward();
-        const double loss = out.loss.item();
+        // Each rank's mean loss weighted by its share: the ranks' gradients then sum to the whole batch's.
+        const double share = static_cast<double>(part.end - part.begin) / static_cast<double>(whole);
+        if (ranks > 1) mul(out.loss, share).backward();
+        else out.loss.backward();
+        shard.reset();
+        double loss = out.loss.item();
+        if (ranks > 1) {
+          dist::all_reduce_gradients(params);
+          std::vector<double> totals{loss * share};
+          for (const auto& [name, value] : out.sums) totals.push_back(value);
+          comm.all_reduce_sum(totals.data(), totals.size(), "the step's loss and sums");
+          loss = totals[0];
+          size_t i = 1;
+          for (auto& [name, value] : out.sums) value = totals[i++];
+          out.examples = whole;
+        }
         const double norm = o_.clip_grad > 0 ? clip_grad_norm(params, o_.clip_grad) : grad_norm(params);
         if (!std::isfinite(loss) || !std::isfinite(norm)) {
           const std::string what =
@@ -132,14 +175,14 @@ RunEnd Trainer::fit() {
           for (size_t i = 0; i < saved_buffers.size(); ++i) copy_(buffers[i].second, saved_buffers[i]);
           ++skipped;
           std::fprintf(stderr, "warning: %s; step skipped (--skip-nonfinite)\n", what.c_str());
-          for (TrainerCallback* c : callbacks_) c->on_step_end({{epoch, s}, steps, loss, out.examples, false});
+          notify([&](TrainerCallback& c) { c.on_step_end({{epoch, s}, steps, loss, out.examples, false}); });
           continue;
         }
         if (o_.learning_rate) optimizer_.set_learning_rate(o_.learning_rate(optimizer_.steps_taken()));
         optimizer_.step();
         for (const auto& [name, value] : out.sums) end.sums[name] += value;
         end.sums["applied"] += 1;
-        for (TrainerCallback* c : callbacks_) c->on_step_end({{epoch, s}, steps, loss, out.examples, true});
+        if (comm.root()) for (TrainerCallback* c : callbacks_) c->on_step_end({{epoch, s}, steps, loss, out.examples, true});
       }
       end.steps = steps;
 
@@ -163,22 +206,22 @@ RunEnd Trainer::fit() {
       if (!o_.checkpoint.empty()) save(o_.checkpoint, true, epoch, 0, {}, evaluation);
       if (end.improved && !o_.best.empty()) save(o_.best, false, epoch, 0, {}, evaluation);
       last_saved = epoch;
-      for (TrainerCallback* c : callbacks_) c->on_epoch_end(end);
+      notify([&](TrainerCallback& c) { c.on_epoch_end(end); });
 
       if (o_.patience > 0 && epoch - best_epoch_ >= o_.patience && epoch < o_.epochs) {
         RunEnd r{0, true, epoch, 0, best_epoch_, best_score_,
                  fmt::format("stopping after epoch {}: no lower held-out score for {} epochs (best: epoch {}, {:.4f})",
                              epoch, o_.patience, best_epoch_, best_score_)};
-        for (TrainerCallback* c : callbacks_) c->on_train_end(r);
+        notify([&](TrainerCallback& c) { c.on_train_end(r); });
         return r;
       }
     }
   } catch (const std::exception& e) {
-    for (TrainerCallback* c : callbacks_) c->on_fail(e.what());
+    if (comm.root()) for (TrainerCallback* c : callbacks_) c->on_fail(e.what());
     throw;
   }
   RunEnd r{0, false, std::max(start_.epoch, o_.epochs), 0, best_epoch_, best_score_, ""};
-  for (TrainerCallback* c : callbacks_) c->on_train_end(r);
+  notify([&](TrainerCallback& c) { c.on_train_end(r); });
   return r;
 }
 
@@ -197,7 +240,7 @@ RunEnd Trainer::stopped(int signal, int epoch, int64_t step, const EpochEnd& par
   }
   r.message = fmt::format("stopped by {} in epoch {} at step {} of {}; {}", signal_name(signal), epoch, step,
                           partial.steps_per_epoch, kept);
-  for (TrainerCallback* c : callbacks_) c->on_stop(partial, r);
+  notify([&](TrainerCallback& c) { c.on_stop(partial, r); });
   return r;
 }
 

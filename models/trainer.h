@@ -7,6 +7,8 @@
 //   for each epoch from the one the checkpoint stopped in:
 //     order = the examples shuffled by (seed, epoch)
 //     for each step from the one the checkpoint stopped at:
+//       (under mpirun: this rank's part of the batch, gradients and sums
+//        reduced over the ranks, and a stop seen by any rank stops all)
 //       a stop requested (a signal)?  checkpoint at this step, on_stop, end
 //       loss = task.step(batch)               forward: the task's
 //       zero_grad, backward, gradient norm (clipped when asked)
@@ -18,6 +20,9 @@
 //     the lowest score so far?        its weights to the best file
 //     checkpoint of the epoch, then on_epoch_end (log row, pictures, report)
 //     patience epochs without a lower score?  end
+//
+// Rank 0 alone writes checkpoints and runs the callbacks (the log, the
+// pictures, the report); a checkpoint does not depend on the rank count.
 //
 // Resuming is exact, at any step: the order of an epoch is a function of
 // (seed, epoch), everything random draws from the default generator whose
@@ -59,13 +64,20 @@ void seeded_shuffle(std::vector<int64_t>& v, uint64_t seed);
 struct StepPosition {
   int epoch = 1;
   int64_t step = 0;
+  // The position in the step's whole batch of this process's first example:
+  // 0 on one process; rank r's part of the batch under mpirun
+  // (models/distributed.h). What is random per example keys on first + i.
+  int64_t first = 0;
 };
 
 // One step's forward pass, as the task computes it.
 struct StepOutput {
   Tensor loss;                         // a scalar; the trainer runs backward() on it
   int64_t examples = 0;                // examples in the batch (for the progress rate)
-  std::map<std::string, double> sums;  // added to the epoch's running sums when the step is applied
+  // Added to the epoch's running sums when the step is applied. Totals over
+  // the batch's examples (a loss times the examples, the examples), so that
+  // the ranks' sums add up to the whole batch's.
+  std::map<std::string, double> sums;
 };
 
 // Held-out metrics after an epoch.
@@ -75,6 +87,12 @@ struct Evaluation {
 };
 
 // What a model gives the trainer: its batches and loss, and its metrics.
+//
+// Under mpirun (models/distributed.h) every rank runs the same task: step()
+// gets the rank's part of the batch, with statistics over the batch taken
+// over every rank (dist::batch_mean, BatchNorm1d), and returns its mean loss;
+// evaluate() runs on every rank and returns the same metrics on each
+// (a task may split the held-out examples among the ranks and sum).
 class TrainingTask {
  public:
   virtual ~TrainingTask() = default;
@@ -198,6 +216,8 @@ class Trainer {
   // The end of a run stopped by `signal` before step `step` of `epoch`: its checkpoint, on_stop.
   RunEnd stopped(int signal, int epoch, int64_t step, const EpochEnd& partial,
                  const std::map<std::string, double>& sums);
+  // Calls every callback on rank 0; then every rank takes rank 0's generator position.
+  void notify(const std::function<void(TrainerCallback&)>& call) const;
 
   Module& model_;
   Optimizer& optimizer_;

@@ -1,5 +1,7 @@
 #include "models/vae_loss.h"
 
+#include "models/distributed.h"
+
 #include <algorithm>
 
 namespace mg::nn {
@@ -111,8 +113,9 @@ VaeLossTerms vae_loss(const VaeLossConfig& c, const VaeOutput& out, const Tensor
   Tensor charged = t.kl;
   if (c.free_bits > 0) {
     // Per channel: mean over the batch (and frames), floored at free_bits, summed, times the frames.
+    // The batch is the whole one when ranks share it (models/distributed.h).
     const bool frames = kl.dim() == 3;
-    Tensor per_channel = frames ? mean(kl, {0, 2}) : mean(kl, {0});
+    Tensor per_channel = frames ? dist::batch_mean(kl, {0, 2}) : dist::batch_mean(kl, {0});
     const double T = frames ? static_cast<double>(kl.size(2)) : 1.0;
     charged = sum(relu(per_channel - c.free_bits) + c.free_bits) * T;
   }

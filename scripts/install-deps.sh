@@ -24,6 +24,7 @@ packages=(
   libfluidsynth-dev fluid-soundfont-gm
   libcli11-dev nlohmann-json3-dev libfmt-dev doctest-dev libstb-dev
   libopenblas-dev
+  openmpi-bin libopenmpi-dev
   python3-numpy
 )
 if [ "$fuzz" -eq 1 ]; then

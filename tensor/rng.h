@@ -79,6 +79,23 @@ struct Generator {
 
 // The process-wide generator used by rand/randn/dropout.
 Generator& default_generator();
+
+// Data-parallel training (models/distributed.h): this process computes rows
+// [begin, end) of a global batch of `rows` examples. While that is set, a
+// draw from the default generator whose first dimension is end - begin is
+// the part of the draw for the whole batch [rows, ...] that those rows
+// would take: it starts at offset + begin * row_size and the generator
+// advances past the whole batch's draw. So dropout masks and noise do not
+// depend on how many processes share the batch; one process (begin 0,
+// end rows) draws exactly as without it. Other draws are unchanged.
+struct BatchRows {
+  int64_t rows = 0, begin = 0, end = 0;
+  bool sharded() const { return rows > 0 && end - begin != rows; }
+};
+BatchRows& batch_rows();
+// Counters for a draw of `numel` numbers whose first dimension is `first`:
+// the offset of this process's part, after advancing the generator.
+uint64_t draw_offset(int64_t numel, int64_t first);
 // Resets the default generator to (seed, 0).
 void manual_seed(uint64_t seed);
 

@@ -171,7 +171,7 @@ Tensor scalar(double value, DType dtype, Device device) { return full({}, value,
 
 Tensor uniform(const Shape& shape, double lo, double hi, DType dtype, Device device) {
   Tensor t = empty(shape, dtype, device);
-  uint64_t off = default_generator().advance(static_cast<uint64_t>(t.numel()));
+  uint64_t off = draw_offset(t.numel(), shape.empty() ? 0 : shape[0]);
   if (t.numel() > 0) backend_for(device).random_uniform(t, default_generator().seed, off, lo, hi);
   return t;
 }
@@ -180,7 +180,7 @@ Tensor rand(const Shape& shape, DType dtype, Device device) { return uniform(sha
 
 Tensor randn(const Shape& shape, DType dtype, Device device) {
   Tensor t = empty(shape, dtype, device);
-  uint64_t off = default_generator().advance(static_cast<uint64_t>(t.numel()));
+  uint64_t off = draw_offset(t.numel(), shape.empty() ? 0 : shape[0]);
   if (t.numel() > 0) backend_for(device).random_normal(t, default_generator().seed, off, 0.0, 1.0);
   return t;
 }

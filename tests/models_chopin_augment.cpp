@@ -249,12 +249,12 @@ TEST_CASE("ChopinTask augments the training windows only, each window and its ta
       return all_positions ? cross_entropy(net.forward_all(x).reshape({B * T, c.vocab}), y).item()
                            : cross_entropy(net.forward(x), y).item();
     };
-    const double stepped = t_aug.step(batch, {.epoch = 2, .step = 0}).sums.at("loss");
+    const double stepped = t_aug.step(batch, {.epoch = 2, .step = 0}).loss.item();
     CHECK(stepped == loss_of(rows));
     CHECK(stepped != loss_of(unchanged));
-    CHECK(t_plain.step(batch, {.epoch = 2, .step = 0}).sums.at("loss") == loss_of(unchanged));
+    CHECK(t_plain.step(batch, {.epoch = 2, .step = 0}).loss.item() == loss_of(unchanged));
     // Another epoch, other draws.
-    CHECK(t_aug.step(batch, {.epoch = 3, .step = 0}).sums.at("loss") != stepped);
+    CHECK(t_aug.step(batch, {.epoch = 3, .step = 0}).loss.item() != stepped);
   }
   // Held-out evaluation never augments: the same metrics bit for bit.
   const nn::Evaluation e_plain = plain.evaluate(), e_aug = augmented.evaluate();

@@ -14,5 +14,5 @@ int main(int argc, char** argv) {
       case chopin::Command::Kind::Eval: return chopin::run_eval(command.eval);
     }
     return mg::app::kExitRuntime;
-  });
+  }, command.kind == chopin::Command::Kind::Train);
 }

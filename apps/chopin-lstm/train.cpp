@@ -14,6 +14,7 @@
 #include "io/atomic_file.h"
 #include "io/run_folder.h"
 #include "io/utf8.h"
+#include "models/distributed.h"
 #include "models/stop_request.h"
 #include "tensor/rng.h"
 
@@ -57,6 +58,8 @@ int run_train(TrainOptions o) {
   if (static_cast<int64_t>(corpus.vocab.size()) > kMaxVocab)
     mg::fail("--min-count {}: {} distinct tokens remain, more than the limit of {}; raise --min-count", o.min_count,
              corpus.vocab.size(), kMaxVocab);
+  mg::app::require_same_run(fmt::format("{} tokens, vocabulary {}, hash {:016x}", corpus.ids.size(), corpus.vocab.size(),
+                                        mg::nn::dist::fnv1a(corpus.ids.data(), corpus.ids.size() * sizeof(int64_t))));
   Split split = split_windows(static_cast<int64_t>(corpus.ids.size()), o.seq_len, o.common.seed);
   const bool all_positions = o.objective == "all";
   // Held-out windows index heldout_ids: the training stream, or --heldout-data's (then every window trains).
@@ -157,7 +160,7 @@ int run_train(TrainOptions o) {
 
   // One row per epoch: the mean loss over the steps applied (NaN when every step was skipped) and the held-out metrics.
   auto held = mg::app::heldout_metric;
-  auto train_loss = [](const mg::nn::EpochEnd& e) { return mg::app::epoch_mean(e, "loss", "applied"); };
+  auto train_loss = [](const mg::nn::EpochEnd& e) { return mg::app::epoch_mean(e, "loss", "windows"); };
   mg::app::EpochRecord record;
   record.csv_columns = {"epoch",   "train_loss",    "heldout_loss",    "heldout_perplexity", "heldout_accuracy",
                         "seconds", "skipped_steps", "heldout_loss_all"};

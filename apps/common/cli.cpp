@@ -10,6 +10,7 @@
 #include <set>
 
 #include "apps/common/run_control.h"
+#include "models/distributed.h"
 #include "tensor/backend.h"
 
 namespace mg::app {
@@ -149,22 +150,52 @@ void check_memory(const std::string& what, double bytes) {
          format_bytes(available));
 }
 
-int guarded_main(const std::string& prog, const std::function<int()>& body) {
+int guarded_main(const std::string& prog, const std::function<int()>& body, bool distributed) {
   // Line-buffered stdout keeps results and the progress lines on stderr in order in logs.
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  // Under mpirun a rank's own errors name it (rank 0's are the run's).
+  auto who = [&prog] {
+    const nn::dist::Communicator& c = nn::dist::world();
+    return c.root() ? prog : fmt::format("{} (rank {} of {})", prog, c.rank(), c.size());
+  };
   try {
-    return body();
+    if (!distributed && nn::dist::launched_by_mpirun())
+      usage_fail("this command runs as one process; start it without mpirun (train and prior run under mpirun)");
+    nn::dist::Session session;  // MPI when mpirun started this process, for the whole command
+    const int status = body();
+    session.finish();
+    return status;
+  } catch (const nn::dist::ReportedByRankZero&) {
+    // Every rank found the same error; rank 0 has printed it.
   } catch (const UsageError& e) {
-    std::fprintf(stderr, "%s: error: %s\n", prog.c_str(), e.what());
+    std::fprintf(stderr, "%s: error: %s\n", who().c_str(), e.what());
     return kExitUsage;
   } catch (const mg::Error& e) {
-    std::fprintf(stderr, "%s: error: %s\n", prog.c_str(), e.what());
+    std::fprintf(stderr, "%s: error: %s\n", who().c_str(), e.what());
   } catch (const std::bad_alloc&) {
-    std::fprintf(stderr, "%s: error: out of memory\n", prog.c_str());
+    std::fprintf(stderr, "%s: error: out of memory\n", who().c_str());
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "%s: error: %s\n", prog.c_str(), e.what());
+    std::fprintf(stderr, "%s: error: %s\n", who().c_str(), e.what());
   }
   return kExitRuntime;
+}
+
+void require_same_run(const std::string& data) {
+  if (!nn::dist::world().distributed()) return;
+  // The command line as (flag, its value) pairs, then the data as this rank read it.
+  std::vector<std::pair<std::string, std::string>> items;
+  const std::vector<std::string>& args = command_line();
+  for (size_t i = 1; i < args.size(); ++i) {
+    if (args[i].rfind("--", 0) == 0) {
+      const bool valued = i + 1 < args.size() && args[i + 1].rfind("--", 0) != 0;
+      items.emplace_back(args[i], valued ? args[i + 1] : "(given)");
+      if (valued) ++i;
+    } else {
+      items.emplace_back(fmt::format("argument {}", i), args[i]);
+    }
+  }
+  items.emplace_back("the data", data);
+  nn::dist::require_same(items, "flags or data");
 }
 
 namespace {

@@ -85,7 +85,14 @@ std::string format_bytes(double bytes);
 // Runs body() and maps errors to exit codes: a UsageError prints
 // "<prog>: error: <message>" and returns 2; mg::Error and other exceptions
 // print the same and return 1.
-int guarded_main(const std::string& prog, const std::function<int()>& body);
+// Under mpirun (models/distributed.h) it starts MPI for the command when
+// `distributed` (training), and refuses the command otherwise.
+int guarded_main(const std::string& prog, const std::function<int()>& body, bool distributed = false);
+
+// Under mpirun: refuses ranks started with different flags or data, naming
+// the first difference (`data` describes the data as this rank read it: its
+// size and a hash). One process: nothing.
+void require_same_run(const std::string& data);
 
 // Parses argv with CLI11 and then calls check() for what CLI11 cannot check
 // (flags that depend on each other). A flag given an empty value (--like "")

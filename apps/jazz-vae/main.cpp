@@ -21,5 +21,5 @@ int main(int argc, char** argv) {
       case Kind::Eval: return jazz::run_eval(command.eval);
     }
     return mg::app::kExitRuntime;
-  });
+  }, command.kind == jazz::Command::Kind::Train || command.kind == jazz::Command::Kind::Prior);
 }

@@ -161,7 +161,7 @@ mg::nn::StepOutput VaeTask::step(const std::vector<int64_t>& batch, const mg::nn
   for (size_t i = 0; i < batch.size(); ++i) {
     const Clip& clip = d_.clips[d_.train[static_cast<size_t>(batch[i])]];
     if (crops_) {
-      cropped.push_back(crops_->crop(clip, m_.meta.train.seed, at.epoch - 1, at.step, i));
+      cropped.push_back(crops_->crop(clip, m_.meta.train.seed, at.epoch - 1, at.step, at.first + static_cast<int64_t>(i)));
       feats.push_back(&cropped.back());
     } else {
       feats.push_back(&clip.features);

@@ -22,6 +22,7 @@
 #include "io/plot.h"
 #include "io/run_folder.h"
 #include "io/utf8.h"
+#include "models/distributed.h"
 #include "models/latent_prior_training.h"
 #include "models/stop_request.h"
 #include "tensor/rng.h"
@@ -102,6 +103,11 @@ int run_prior(const PriorOptions& o) {
     z_train = encode_clips(m, train, 10).to(device);
   }
   const Tensor z_test = held_out.empty() ? Tensor() : encode_clips(m, held_out, 10).to(device);
+  {
+    const std::vector<float> z = z_train.to_vector<float>();
+    mg::app::require_same_run(fmt::format("{} training sequences, model checksum {}, hash {:016x}", z_train.size(0),
+                                          m.checksum, mg::nn::dist::fnv1a(z.data(), z.size() * sizeof(float))));
+  }
   mg::manual_seed(o.common.seed);
   mg::nn::LatentPriorConfig config;
   config.latent = m.vae->config().latent;

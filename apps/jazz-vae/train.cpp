@@ -18,6 +18,7 @@
 #include "io/gif.h"
 #include "io/run_folder.h"
 #include "io/utf8.h"
+#include "models/distributed.h"
 #include "models/stop_request.h"
 #include "tensor/rng.h"
 
@@ -84,6 +85,9 @@ int run_train(const TrainOptions& o) {
   for (size_t i : d.test.empty() ? d.train : d.test) scored.push_back(&d.clips[i]);
   if (d.test.empty()) std::printf("note: no held-out clip; metrics below are on the training clips\n");
 
+  uint64_t data_hash = mg::nn::dist::fnv1a(nullptr, 0);
+  for (const Clip& c : d.clips) data_hash = mg::nn::dist::fnv1a(c.audio.data(), c.audio.size() * sizeof(float), data_hash);
+  mg::app::require_same_run(fmt::format("{} clips, hash {:016x}", d.clips.size(), data_hash));
   mg::manual_seed(settings.seed);
   model.vae = std::make_shared<mg::nn::ConvVAE>(meta.model);
   if (ck) {
