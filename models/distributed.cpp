@@ -8,8 +8,13 @@
 
 #include "autograd/graph.h"
 #include "io/atomic_file.h"
+#include "models/stop_request.h"
 #include "tensor/error.h"
 #include "tensor/rng.h"
+
+#if MUSICGEN_WITH_NCCL
+#include "models/distributed_nccl.h"
+#endif
 
 #if MUSICGEN_WITH_MPI
 // The C interface only (Open MPI and MPICH would otherwise pull in their C++ bindings).
@@ -77,6 +82,7 @@ Session::Session() {
     // One writer: the other ranks print nothing on stdout and write no files; their errors still reach stderr.
     if (!std::freopen("/dev/null", "w", stdout)) fail("rank {}: cannot silence stdout", c.rank_);
     mg::io::disable_writes(fmt::format("rank {} of {} writes nothing; rank 0 writes the run's files", c.rank_, c.size_));
+    StopRequest::silence();
   }
 #else
   fail("this build has no MPI, but mpirun started it as one of {} ranks; install libopenmpi-dev "
@@ -240,27 +246,37 @@ Tensor batch_mean(const Tensor& x, const std::vector<int64_t>& dims) {
 
 void all_reduce_gradients(const std::vector<Tensor>& params) {
   const Communicator& c = world();
-  if (!c.distributed()) return;
-  size_t total = 0;
-  for (const Tensor& p : params) total += static_cast<size_t>(p.numel());
-  std::vector<float> buffer(total, 0.0f);
-  size_t at = 0;
-  for (const Tensor& p : params) {
-    const Tensor g = p.grad();
-    if (g.defined()) {
-      const Tensor host = g.to(Device::CPU).to(DType::F32).contiguous();
-      std::memcpy(buffer.data() + at, host.data_ptr(), static_cast<size_t>(p.numel()) * sizeof(float));
+  if (!c.distributed() || params.empty()) return;
+  NoGradGuard no_grad;
+#if MUSICGEN_WITH_NCCL
+  if (params[0].device() != Device::CPU && nccl_available()) {
+    // On the GPU: one flat buffer of every gradient, summed in place by NCCL.
+    std::vector<Tensor> flat;
+    for (const Tensor& p : params) {
+      const Tensor g = p.grad();
+      flat.push_back(g.defined() ? g.to(DType::F32).reshape({p.numel()}) : zeros({p.numel()}, DType::F32, p.device()));
     }
-    at += static_cast<size_t>(p.numel());
+    Tensor all = concat(flat, 0).contiguous();
+    nccl_all_reduce_sum(all.data<float>(), static_cast<size_t>(all.numel()), "the gradients");
+    int64_t at = 0;
+    for (const Tensor& p : params) {
+      Tensor q = p;
+      q.set_grad(all.slice(0, at, at + p.numel()).reshape(p.shape()).contiguous().to(p.dtype()));
+      at += p.numel();
+    }
+    return;
   }
-  c.all_reduce_sum(buffer.data(), buffer.size(), "the gradients");
-  at = 0;
+#endif
+  // On the CPU (and a GPU without NCCL): each gradient summed in place, a
+  // missing one as zeros, so that every rank sends the same sequence.
   for (const Tensor& p : params) {
-    Tensor host = empty(p.shape(), DType::F32, Device::CPU);
-    std::memcpy(host.data_ptr(), buffer.data() + at, static_cast<size_t>(p.numel()) * sizeof(float));
-    at += static_cast<size_t>(p.numel());
-    Tensor g = host.to(p.dtype()).to(p.device());
-    const_cast<Tensor&>(p).set_grad(g);
+    Tensor q = p, g = p.grad();
+    const DType dt = p.dtype() == DType::F64 ? DType::F64 : DType::F32;
+    if (!g.defined()) g = zeros(p.shape(), dt, Device::CPU);
+    else if (g.device() != Device::CPU || g.dtype() != dt || !g.is_contiguous()) g = g.to(Device::CPU).to(dt).contiguous();
+    if (dt == DType::F64) c.all_reduce_sum(g.data<double>(), static_cast<size_t>(g.numel()), "the gradients");
+    else c.all_reduce_sum(g.data<float>(), static_cast<size_t>(g.numel()), "the gradients");
+    q.set_grad(g.device() == p.device() && g.dtype() == p.dtype() ? g : g.to(p.dtype()).to(p.device()));
   }
 }
 

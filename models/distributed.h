@@ -124,9 +124,10 @@ Tensor all_reduce_sum(const Tensor& x);
 // mean(x, dims) where dims include the batch dimension 0, over the whole batch.
 Tensor batch_mean(const Tensor& x, const std::vector<int64_t>& dims);
 
-// Sums the gradients of `params` over the ranks, after the backward pass, in
-// one contiguous buffer (one all-reduce). A parameter without a gradient
-// takes part with zeros, so every rank sends the same layout.
+// Sums the gradients of `params` over the ranks, after the backward pass:
+// on the CPU each gradient in place with MPI_Allreduce, on GPUs all of them
+// in one flat buffer with NCCL (models/distributed_nccl.h). A parameter
+// without a gradient takes part with zeros, so every rank sends the same.
 void all_reduce_gradients(const std::vector<Tensor>& params);
 
 }  // namespace mg::nn::dist

@@ -14,6 +14,7 @@ namespace {
 constexpr int kSignals[] = {SIGINT, SIGTERM, SIGHUP};
 
 std::atomic<int> g_signal{0};  // the first signal received, 0 while none
+std::atomic<bool> g_silent{false};
 int g_depth = 0;               // StopRequests alive
 struct sigaction g_previous[3];
 
@@ -29,6 +30,7 @@ void on_signal(int sig) {
   }
   static const char msg[] =
       "\nstop requested: finishing this step, then writing a checkpoint (signal again to stop at once)\n";
+  if (g_silent.load()) return;
   const ssize_t ignored = write(STDERR_FILENO, msg, sizeof msg - 1);
   (void)ignored;
 }
@@ -58,6 +60,8 @@ void StopRequest::request(int sig) {
 }
 
 void StopRequest::clear() { g_signal = 0; }
+
+void StopRequest::silence() { g_silent.store(true); }
 
 const char* signal_name(int sig) {
   switch (sig) {

@@ -33,6 +33,9 @@ class StopRequest {
   static void request(int sig);
   // Forgets a request (before another run in the same process).
   static void clear();
+  // Handles signals without the message on stderr (a rank other than 0 under
+  // mpirun, whose signal is the same as rank 0's, which says it).
+  static void silence();
 };
 
 // "SIGINT", "SIGTERM", "SIGHUP".

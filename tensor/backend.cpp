@@ -139,6 +139,7 @@ Backend& backend_for(Device device) {
 
 #if !defined(MUSICGEN_WITH_CUDA)
 bool cuda_available() { return false; }
+void select_cuda_device(int) {}
 std::string cuda_conv_library() { return "none (built without CUDA)"; }
 #endif
 

@@ -273,6 +273,10 @@ inline Backend& backend_of(const Tensor& t) { return backend_for(t.device()); }
 // True when CUDA was compiled in and at least one GPU is usable.
 bool cuda_available();
 
+// The GPU this process uses, by ordinal modulo the GPUs it sees (a rank
+// under mpirun takes its local rank's GPU). Before any GPU memory is used.
+void select_cuda_device(int ordinal);
+
 // What the CUDA backend's convolutions may use besides its own kernels, e.g.
 // "cuDNN 9.10.2 (auto)" or why cuDNN is not in use (kernels/cuda/cudnn_conv.h).
 // Needs a GPU.

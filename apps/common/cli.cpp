@@ -113,6 +113,8 @@ Device setup_device(const CommonOptions& o) {
   if (o.device != "cuda") usage_fail("--device: expected cpu or cuda, got '{}'", o.device);
 #if defined(MUSICGEN_WITH_CUDA)
   if (!cuda_available()) fail("--device cuda: no CUDA GPU is available on this machine");
+  // Under mpirun each rank takes the GPU of its rank on this host.
+  if (nn::dist::world().distributed()) select_cuda_device(nn::dist::world().local_rank());
   return Device::CUDA;
 #else
   fail("--device cuda: this build has no CUDA backend (nvcc was not found when it was configured)");

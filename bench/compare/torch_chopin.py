@@ -29,25 +29,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
 
 
-def main():
-    p = common.parser("PyTorch Chopin LSTM training step", ["seed", "embed"], "seed", common.CHOPIN_BATCH)
-    p.add_argument("--vocab", type=int, default=common.CHOPIN_VOCAB)
-    p.add_argument("--generate", type=int, default=0, help="time the generation of this many tokens instead")
-    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
-                   help="where the training step runs (cuda: nn.LSTM through cuDNN); generation is timed on the CPU")
-    args = p.parse_args()
-    common.check_args(p, args)
-    if args.vocab < 2:
-        p.error("--vocab must be >= 2")
-
+def build(model, vocab):
+    """The network (in training mode) and Keras' Adamax class, as main() and
+    torch_ddp.py use them."""
     import torch
     from torch import nn
-
-    import_rss = common.rss_mib()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    torch.set_num_interop_threads(1)
-    torch.manual_seed(1)
 
     def keras_lstm(input_size, hidden):
         # nn.LSTM keeps two bias vectors (b_ih + b_hh); Keras and musicgen one.
@@ -117,12 +103,37 @@ def main():
                 denom = torch._foreach_add(u, g["eps"])
                 torch._foreach_addcdiv_(params, m, denom, -g["lr"] / (1 - g["beta1"] ** self.t))
 
+
+    net = ChopinLSTM(model, vocab)
+    net.train()  # dropout active, as in training
+    return net, KerasAdamax
+
+
+def main():
+    p = common.parser("PyTorch Chopin LSTM training step", ["seed", "embed"], "seed", common.CHOPIN_BATCH)
+    p.add_argument("--vocab", type=int, default=common.CHOPIN_VOCAB)
+    p.add_argument("--generate", type=int, default=0, help="time the generation of this many tokens instead")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+                   help="where the training step runs (cuda: nn.LSTM through cuDNN); generation is timed on the CPU")
+    args = p.parse_args()
+    common.check_args(p, args)
+    if args.vocab < 2:
+        p.error("--vocab must be >= 2")
+
+    import torch
+    from torch import nn
+
+    import_rss = common.rss_mib()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.set_num_interop_threads(1)
+    torch.manual_seed(1)
+
     def mixed(device):
         """The context the forward pass and the loss run in: bfloat16 autocast, or nothing for fp32."""
         return torch.autocast(device, dtype=torch.bfloat16, enabled=args.precision == "bf16")
 
-    net = ChopinLSTM(args.model, args.vocab)
-    net.train()  # dropout active, as in training
+    net, KerasAdamax = build(args.model, args.vocab)
     trainable = [q for q in net.parameters() if q.requires_grad]
     parameters = sum(q.numel() for q in trainable)
     opt = KerasAdamax(trainable, lr=0.01)

@@ -140,6 +140,13 @@ void check_indices(const Tensor& index, int64_t n, const char* what) {
 
 namespace mg {
 
+void select_cuda_device(int ordinal) {
+  int count = 0;
+  if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) return;
+  const cudaError_t e = cudaSetDevice(ordinal % count);
+  if (e != cudaSuccess) fail("cannot select GPU {}: {}", ordinal % count, cudaGetErrorString(e));
+}
+
 bool cuda_available() {
   // Probed once: GPUs do not come and go while the process runs.
   static const bool available = [] {
