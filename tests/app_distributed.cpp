@@ -192,7 +192,7 @@ TEST_CASE("a checkpoint resumes at another rank count: 2 ranks then 1, 1 then 2,
   }
 }
 
-TEST_CASE("ranks started with different flags are refused naming the flag; --batch must split among the ranks") {
+TEST_CASE("ranks started with different flags are refused naming the flag, and --batch must split among the ranks") {
   if (!ranks_available()) return;
   const std::string dir = mg::test::scratch_dir("dist_mismatch");
   std::vector<std::string> argv = mpirun_args(1);
@@ -216,7 +216,7 @@ TEST_CASE("ranks started with different flags are refused naming the flag; --bat
   CHECK_MESSAGE(gen.output.find("runs as one process; start it without mpirun") != std::string::npos, gen.output);
 }
 
-TEST_CASE("a rank killed with SIGKILL ends the job within 60 s naming the rank; the last checkpoint resumes") {
+TEST_CASE("a rank killed with SIGKILL ends the job within 60 s naming the rank, and the last checkpoint resumes") {
   if (!ranks_available()) return;
   const std::string dir = mg::test::scratch_dir("dist_kill");
   const std::string out = dir + "/run";

@@ -499,7 +499,7 @@ TEST_CASE("jazz-vae generate decodes in batches and writes every sample") {
   CHECK(mg::io::load_audio(dir + "/gen/sample-01.wav").samples != mg::io::load_audio(dir + "/gen/sample-20.wav").samples);
 }
 
-TEST_CASE("jazz-vae eval --data scores every clip of every file of the folder; without it, the checkpoint's held-out clips") {
+TEST_CASE("jazz-vae eval --data scores every clip of every file of the folder, and without it the checkpoint's held-out clips") {
   const std::string dir = mg::test::scratch_dir("jazz-eval-data");
   // Five 2-s files cut into 1-s clips: ten clips, split by file.
   fs::create_directories(dir + "/data");

@@ -98,7 +98,7 @@ std::string report_entry(const nlohmann::json& report, const std::string& name, 
 
 }  // namespace
 
-TEST_CASE("one run per folder: a second run fails at once naming the folder and the other's PID; a dead run's lock blocks nobody") {
+TEST_CASE("one run per folder: a second run fails at once naming the folder and the other's PID, and a dead run's lock blocks nobody") {
   const std::string dir = mg::test::scratch_dir("lifecycle-lock");
   const std::string out = dir + "/run";
   fs::create_directories(out);

@@ -175,7 +175,7 @@ TEST_CASE("bf16 GEMM with tiny cache blocks: many row blocks, k slices and colum
   blocking = derived;
 }
 
-TEST_CASE("matmul under MatmulPrecision::Bf16 uses bf16 products; float64 and the default stay exact") {
+TEST_CASE("matmul under MatmulPrecision::Bf16 uses bf16 products, while float64 and the default stay exact") {
   if (skipped_without_bf16()) return;
   // 1 + 2^-12 is not a bf16 value: bf16 products lose it, float32 ones keep it.
   const mg::Tensor a = mg::full({4, 8}, 1.0 + std::ldexp(1.0, -12));

@@ -137,7 +137,7 @@ TEST_CASE("midi SMPTE division gives seconds from frames") {
   CHECK(mf.notes[0].end_sec == doctest::Approx(1.5));
 }
 
-TEST_CASE("midi overlapping notes pair first-in first-out; open notes end with the track") {
+TEST_CASE("midi overlapping notes pair first-in first-out, and open notes end with the track") {
   // Two C4 on, then two offs; an E4 never released; a track name; a program change.
   Bytes track = {0x00, 0xFF, 0x03, 0x02, 'R', 'H', 0x00, 0xC1, 0x07,
                  0x00, 0x91, 0x3C, 0x10, 0x0A, 0x3C, 0x20, 0x0A, 0x81, 0x3C, 0x00, 0x0A, 0x3C, 0x00,
