@@ -115,13 +115,13 @@ class PieceBuilder {
 
 std::vector<MidiFile> builtin_piano_corpus(uint64_t seed, const BuiltinCorpusOptions& options) {
   if (options.pieces < 1 || options.bars_per_piece < 1 || options.ticks_per_quarter < 2 ||
-      options.ticks_per_quarter % 2 != 0) {
-    fail("builtin corpus: needs pieces >= 1, bars >= 1 and an even ticks_per_quarter");
+      options.ticks_per_quarter % 2 != 0 || options.first_key < 0) {
+    fail("builtin corpus: needs pieces >= 1, bars >= 1, an even ticks_per_quarter and first_key >= 0");
   }
   Rng rng{seed};
   std::vector<MidiFile> corpus;
   for (int piece = 0; piece < options.pieces; ++piece) {
-    PieceBuilder builder(kKeys[piece % 3], options.ticks_per_quarter);  // keys in turn keep counts balanced
+    PieceBuilder builder(kKeys[(piece + options.first_key) % 3], options.ticks_per_quarter);  // keys in turn keep counts balanced
     int step = 2 + rng.below(4);
     int progression = rng.below(4);
     LeftHand style = LeftHand(rng.below(3));

@@ -20,6 +20,7 @@ struct BuiltinCorpusOptions {
   int pieces = 16;
   int bars_per_piece = 108;
   int ticks_per_quarter = 480;
+  int first_key = 0;  // piece k is in key (first_key + k) mod 3 of C, G, F
 };
 
 // The pieces as parsed MIDI files would look (format 1, two named tracks,

@@ -84,6 +84,10 @@ inline constexpr size_t kMaxMidiEvents = 1'000'000;
 // Reads and parses a file. Errors: "<path>: <what> at offset <n>".
 MidiFile read_midi(const std::string& path);
 
+// The bytes of a file read_midi would parse, with its checks (a regular file
+// of at most kMaxMidiFileBytes); errors name the path as read_midi's do.
+std::vector<uint8_t> read_midi_bytes(const std::string& path);
+
 // Parses an in-memory SMF; name_for_errors is put at the start of every error message.
 MidiFile parse_midi(const uint8_t* data, size_t size, const std::string& name_for_errors);
 

@@ -1,10 +1,12 @@
 #include "io/music_tokens.h"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <memory_resource>
 #include <set>
 #include <tuple>
 
@@ -77,7 +79,10 @@ void group_track(const std::vector<const MidiNote*>& notes, double quarter_ticks
   const int64_t w = static_cast<int64_t>(std::floor(quarter_ticks / 16.0));
   const size_t n = notes.size();
   std::vector<bool> gathered(n, false);
-  std::set<std::pair<int64_t, size_t>> window;  // (release tick, index) of notes i+1 .. next-1
+  // (release tick, index) of notes i+1 .. next-1; its nodes come from a pool
+  // (a malloc and a free per note otherwise).
+  std::pmr::unsynchronized_pool_resource nodes;
+  std::pmr::set<std::pair<int64_t, size_t>> window(&nodes);
   std::vector<const MidiNote*> group;
   std::vector<size_t> members;
   size_t next = 0;  // first note past the window
@@ -187,14 +192,36 @@ std::vector<int> normal_order(const std::vector<int>& pitch_classes) {
   fail("normal_order: no rotation found (internal error)");
 }
 
-std::string chord_token(const std::vector<int>& pitches) {
-  std::string out;
-  for (int pc : normal_order(pitches)) {
-    if (!out.empty()) out += '.';
-    out += std::to_string(pc);
-  }
-  return out;
+namespace {
+
+// The token of every note and every chord, made once: a chord's token depends
+// on its set of pitch classes alone (normal_order reads only that), and a
+// corpus asks for the same few hundred sets again and again.
+const std::string& pitch_token(int pitch) {
+  static const std::array<std::string, 128> table = [] {
+    std::array<std::string, 128> t;
+    for (int p = 0; p < 128; ++p) t[size_t(p)] = pitch_name(p);
+    return t;
+  }();
+  return table[size_t(pitch)];
 }
+
+const std::string& chord_token_of_mask(int mask) {
+  static const std::array<std::string, 4096> table = [] {
+    std::array<std::string, 4096> t;
+    for (int m = 1; m < 4096; ++m)
+      for (int pc : normal_order(pcs_of(m))) {
+        if (!t[size_t(m)].empty()) t[size_t(m)] += '.';
+        t[size_t(m)] += std::to_string(pc);
+      }
+    return t;
+  }();
+  return table[size_t(mask)];
+}
+
+}  // namespace
+
+std::string chord_token(const std::vector<int>& pitches) { return chord_token_of_mask(mask_of(pitches)); }
 
 bool is_chord_token(const std::string& token) {
   return !token.empty() && std::isdigit(static_cast<unsigned char>(token[0]));
@@ -214,30 +241,27 @@ std::vector<std::string> midi_to_tokens(const MidiFile& midi) {
     bool not_grace;
     int track;
     int order;
-    std::string token;
+    bool chord;
+    int value;  // a note's pitch, or a chord's pitch classes as a mask
   };
   std::vector<Placed> placed;
-  std::vector<int> pitches;
   for (size_t t = 0; t < track_count; ++t) {
     auto& notes = by_track[t];
     std::sort(notes.begin(), notes.end(), [](const MidiNote* a, const MidiNote* b) {
       return a->start_tick != b->start_tick ? a->start_tick < b->start_tick : a->order < b->order;
     });
     group_track(notes, quarter_ticks, [&](const std::vector<const MidiNote*>& g) {
-      std::string token;
-      if (g.size() == 1) {
-        token = pitch_name(g[0]->pitch);
-      } else {
-        pitches.clear();
-        for (const MidiNote* n : g) pitches.push_back(n->pitch);
-        token = chord_token(pitches);
+      int value = g[0]->pitch;
+      if (g.size() > 1) {
+        value = 0;
+        for (const MidiNote* n : g) value |= 1 << (((n->pitch % 12) + 12) % 12);
       }
       // music21 makes a zero-length group a grace note, which sorts first at its
       // offset; a chord's length is taken as its first note's release minus its
       // last note's onset.
       const bool grace = g.front()->end_tick == g.back()->start_tick;
       placed.push_back({quantize_offset_twelfths(double(g[0]->start_tick) / quarter_ticks), !grace, int(t), g[0]->order,
-                        std::move(token)});
+                        g.size() > 1, value});
     });
     std::vector<const MidiNote*>().swap(notes);
   }
@@ -246,13 +270,14 @@ std::vector<std::string> midi_to_tokens(const MidiFile& midi) {
   });
   std::vector<std::string> tokens;
   tokens.reserve(placed.size());
-  for (Placed& p : placed) tokens.push_back(std::move(p.token));
+  for (const Placed& p : placed)
+    tokens.push_back(p.chord                              ? chord_token_of_mask(p.value)
+                     : p.value >= 0 && p.value < 128 ? pitch_token(p.value)
+                                                     : pitch_name(p.value));
   return tokens;
 }
 
-FolderTokens tokenize_midi_folder(const std::string& folder,
-                                  const std::function<void(const std::string&, const std::string&)>& on_skip,
-                                  const MidiTokenizer& tokenize) {
+std::vector<std::filesystem::path> list_midi_files(const std::string& folder) {
   namespace fs = std::filesystem;
   std::error_code ec;
   if (!fs::is_directory(folder, ec)) fail("{}: MIDI folder not found", folder);
@@ -265,9 +290,14 @@ FolderTokens tokenize_midi_folder(const std::string& folder,
   if (ec) fail("{}: cannot list folder: {}", folder, ec.message());
   if (files.empty()) fail("{}: no .mid or .midi files in this folder", folder);
   std::sort(files.begin(), files.end());
+  return files;
+}
 
+FolderTokens tokenize_midi_folder(const std::string& folder,
+                                  const std::function<void(const std::string&, const std::string&)>& on_skip,
+                                  const MidiTokenizer& tokenize) {
   FolderTokens out;
-  for (const fs::path& path : files) {
+  for (const std::filesystem::path& path : list_midi_files(folder)) {
     std::vector<std::string> tokens;
     try {
       const MidiFile midi = read_midi(path.string());

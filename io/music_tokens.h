@@ -31,6 +31,7 @@
 //  - Notes still sounding at the end of their track are dropped, as music21
 //    drops note-ons that have no note-off.
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <string>
@@ -80,6 +81,11 @@ using MidiTokenizer = std::function<std::vector<std::string>(const MidiFile&)>;
 // Most tokens tokenize_midi_folder gathers (80 times the 48 Chopin files'
 // 63,628); a folder with more is an error naming it.
 inline constexpr size_t kMaxFolderTokens = 5'000'000;
+
+// The *.mid / *.midi regular files (or links to one) of `folder`, not
+// recursive, sorted by path: the files tokenize_midi_folder reads, in its
+// order. Throws mg::Error if the folder does not exist or holds no MIDI file.
+std::vector<std::filesystem::path> list_midi_files(const std::string& folder);
 
 // Tokenizes every *.mid / *.midi file of `folder` (not recursive) with
 // `tokenize` (empty: midi_to_tokens) in sorted

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "io/atomic_file.h"
+#include "io/checksum.h"
 #include "io/input_file.h"
 #include "io/json_limits.h"
 #include "tensor/error.h"
@@ -38,17 +39,14 @@ std::string shape_text(const std::vector<int64_t>& shape) {
   return s + "]";
 }
 
-// FNV-1a, 64-bit: a plain, well-known checksum; enough to catch corruption (not an attack).
+// FNV-1a, 64-bit (io/checksum.h), fed piece by piece.
 class Fnv1a64 {
  public:
-  void update(const void* data, size_t n) {
-    const auto* p = static_cast<const uint8_t*>(data);
-    for (size_t i = 0; i < n; ++i) hash_ = (hash_ ^ p[i]) * 0x100000001b3ULL;
-  }
+  void update(const void* data, size_t n) { hash_ = fnv1a64(data, n, hash_); }
   uint64_t value() const { return hash_; }
 
  private:
-  uint64_t hash_ = 0xcbf29ce484222325ULL;
+  uint64_t hash_ = kFnv1aOffset;
 };
 
 }  // namespace

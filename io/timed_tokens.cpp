@@ -1,6 +1,7 @@
 #include "io/timed_tokens.h"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <cmath>
 #include <tuple>
@@ -11,11 +12,16 @@ namespace mg::io {
 
 namespace {
 
-// Nearest value of a sorted list, by distance in log when `in_log`; ties to the smaller.
+// Nearest value of a sorted list, by distance in log when `in_log`; ties to
+// the smaller. Only the two values around x can be nearest, so only they are
+// measured (a duration is quantised once per note).
 int nearest_of(const std::vector<int>& values, double x, bool in_log) {
   int best = values.front();
   double best_distance = INFINITY;
-  for (int v : values) {
+  const auto above = std::lower_bound(values.begin(), values.end(), x);
+  const auto first = above == values.begin() ? above : above - 1;
+  for (auto it = first; it != values.end() && it <= above; ++it) {
+    const int v = *it;
     const double d = in_log ? std::abs(std::log(std::max(x, 1e-9) / v)) : std::abs(x - v);
     if (d < best_distance) {
       best = v;
@@ -76,8 +82,11 @@ int timed_duration_of(double grid_points) { return nearest_of(timed_durations(),
 int timed_tempo_of(double bpm) { return nearest_of(timed_tempos(), bpm, true); }
 int timed_velocity_of(int velocity) { return 8 * std::clamp(velocity / 8, 0, 15) + 4; }
 
-std::string timed_token_name(const TimedToken& t) {
-  MG_CHECK(valid_value(t.kind, t.value), "timed token: value {} out of range for its kind", t.value);
+namespace {
+
+constexpr int kMaxTimedValue = 256;  // the largest value of any kind (Tempo_256)
+
+std::string make_timed_token_name(const TimedToken& t) {
   switch (t.kind) {
     case TimedKind::Bar: {
       const auto [n, d] = meter_of(t.value);
@@ -90,6 +99,23 @@ std::string timed_token_name(const TimedToken& t) {
     case TimedKind::Vel: return fmt::format("Vel_{}", t.value);
   }
   return {};
+}
+
+}  // namespace
+
+std::string timed_token_name(const TimedToken& t) {
+  // Every name made once: the encoder names several tokens per note.
+  static const std::vector<std::array<std::string, kMaxTimedValue + 1>> names = [] {
+    std::vector<std::array<std::string, kMaxTimedValue + 1>> table(size_t(TimedKind::Vel) + 1);
+    for (size_t kind = 0; kind < table.size(); ++kind)
+      for (int v = 0; v <= kMaxTimedValue; ++v)
+        if (valid_value(TimedKind(kind), v)) table[kind][size_t(v)] = make_timed_token_name({TimedKind(kind), v});
+    return table;
+  }();
+  const size_t kind = size_t(t.kind);
+  MG_CHECK(kind < names.size() && t.value >= 0 && t.value <= kMaxTimedValue && !names[kind][size_t(t.value)].empty(),
+           "timed token: value {} out of range for its kind", t.value);
+  return names[kind][size_t(t.value)];
 }
 
 TimedToken parse_timed_token(const std::string& text) {
@@ -200,6 +226,7 @@ TimedEncoding midi_to_timed_tokens(const MidiFile& midi) {
   }
   const int64_t last_onset = notes.empty() ? -1 : notes.back().onset;
   TimedEncoding out;
+  out.tokens.reserve(3 * notes.size() + notes.size() / 2 + 16);  // Pitch Dur Vel per note, and the bars and onsets
   int64_t start = 0, length = 48;
   size_t next_meter = 0, next_note = 0;
   int last_tempo = 0;

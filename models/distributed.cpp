@@ -197,15 +197,6 @@ void require_same(const std::vector<std::pair<std::string, std::string>>& items,
   }
 }
 
-uint64_t fnv1a(const void* data, size_t bytes, uint64_t h) {
-  const auto* p = static_cast<const unsigned char*>(data);
-  for (size_t i = 0; i < bytes; ++i) {
-    h ^= p[i];
-    h *= 0x100000001b3ULL;
-  }
-  return h;
-}
-
 RowRange rank_rows(int64_t rows, int rank, int size) {
   return {rows * rank / size, rows * (rank + 1) / size};
 }

@@ -97,9 +97,6 @@ class ReportedByRankZero : public std::exception {
 // what was compared ("flags and data"). One rank: nothing to compare.
 void require_same(const std::vector<std::pair<std::string, std::string>>& items, const std::string& what);
 
-// 64-bit FNV-1a of bytes, for configuration and data hashes.
-uint64_t fnv1a(const void* data, size_t bytes, uint64_t h = 0xcbf29ce484222325ULL);
-
 // The rows [begin, end) of `rows` that rank `rank` of `size` computes.
 struct RowRange {
   int64_t begin = 0, end = 0;

@@ -1,8 +1,8 @@
 #include "models/vae_loss.h"
 
-#include "models/distributed.h"
-
 #include <algorithm>
+
+#include "models/distributed.h"
 
 namespace mg::nn {
 

@@ -7,6 +7,7 @@
 
 #include "apps/chopin-lstm/corpus.h"
 #include "apps/chopin-lstm/limits.h"
+#include "apps/chopin-lstm/token_cache.h"
 #include "apps/common/cli.h"
 #include "io/timed_grammar.h"
 #include "models/checkpoint.h"
@@ -72,12 +73,26 @@ struct EvalOptions {
   int64_t window_stride = 1;    // --data: a window at every this many tokens (1: every window)
 };
 
+// prepare: a MIDI folder parsed once into a token cache (token_cache.h), or
+// with --synthesize N, N MIDI files of the built-in generator.
+struct PrepareOptions {
+  std::string data, out;
+  std::string repr = "timed";
+  int threads = 0;      // 0: every CPU this process may use
+  uint64_t seed = 42;   // --synthesize: file i is made from seed + i
+  int64_t synthesize = 0;
+  int bars = 16;        // --synthesize: bars per piece
+  int64_t shard_tokens = kDefaultShardTokens;
+  bool quiet = false;
+};
+
 // One parsed and checked command line.
 struct Command {
-  enum class Kind { Train, Generate, Eval } kind = Kind::Train;
+  enum class Kind { Train, Generate, Eval, Prepare } kind = Kind::Train;
   TrainOptions train;
   GenerateOptions generate;
   EvalOptions eval;
+  PrepareOptions prepare;
 };
 
 // Parses and checks argv (every flag's type and range, and the flags that
@@ -89,6 +104,7 @@ int parse_command_line(int argc, const char* const* argv, Command& command);
 int run_train(TrainOptions o);
 int run_generate(const GenerateOptions& o);
 int run_eval(const EvalOptions& o);
+int run_prepare(const PrepareOptions& o);
 
 // The metadata of a chopin-lstm checkpoint, every field read through
 // mg::nn::MetaReader: types, ranges, and consistency (a sorted vocabulary of

@@ -130,8 +130,47 @@ int parse_command_line(int argc, const char* const* argv, Command& command) {
                  "Most reference pieces cut from the data for the Yang-Lerch measures (default 200)")
       ->check(integer_in(2, kMaxPieces));
 
+  PrepareOptions& p = command.prepare;
+  CLI::App* prep = app.add_subcommand(
+      "prepare", "Parse a MIDI folder once into a token cache that train and eval read with --data (README: Dataset cache)");
+  prep->add_option("--data", p.data, "MIDI folder to parse (its *.mid and *.midi files, not its subfolders)");
+  prep->add_option("--out", p.out,
+                   "Cache folder to write: new, empty, or a cache to replace (a folder holding other files is refused)")
+      ->required();
+  prep->add_option("--repr", p.repr, "Tokens: seed or timed (default timed, as train's default --model embed)")
+      ->check(CLI::IsMember({"seed", "timed"}));
+  prep->add_option("--threads", p.threads, "Threads parsing files (0 = all cores); the cache is the same for any number")
+      ->check(integer_in(0, mg::app::kMaxThreads));
+  prep->add_option("--shard-tokens", p.shard_tokens,
+                   fmt::format("Most tokens per shard file, 4 bytes each (default {}: 64 MiB); a file with more gets a "
+                               "shard of its own", kDefaultShardTokens))
+      ->check(integer_in(1, kMaxShardTokens));
+  prep->add_option("--synthesize", p.synthesize,
+                   "Instead of a cache, write this many MIDI files made by the built-in generator into --out (a new "
+                   "or empty folder): a corpus of any size for measurements")
+      ->check(integer_in(1, kMaxSynthesize));
+  prep->add_option("--bars", p.bars, "--synthesize: bars per piece (default 16)")
+      ->check(integer_in(1, kMaxSynthesizeBars));
+  prep->add_option("--seed", p.seed, "--synthesize: file i is the generator's piece for seed + i (default 42)")
+      ->check(mg::app::any_unsigned());
+  prep->add_flag("--quiet", p.quiet, "Print only warnings and errors");
+
   return mg::app::parse_cli(app, argc, argv, [&] {
-    command.kind = *train ? Command::Kind::Train : *gen ? Command::Kind::Generate : Command::Kind::Eval;
+    command.kind = *train ? Command::Kind::Train
+                   : *gen ? Command::Kind::Generate
+                   : *ev  ? Command::Kind::Eval
+                          : Command::Kind::Prepare;
+    if (*prep) {
+      if (p.synthesize > 0) {
+        for (const char* flag : {"--data", "--repr", "--shard-tokens"})
+          if (prep->count(flag)) mg::app::usage_fail("{}: not with --synthesize, which writes MIDI files", flag);
+      } else {
+        if (p.data.empty()) mg::app::usage_fail("--data: give the MIDI folder to parse (or --synthesize N)");
+        if (prep->count("--seed"))
+          mg::app::usage_fail("--seed: only with --synthesize (a folder's tokens do not depend on a seed)");
+        if (prep->count("--bars")) mg::app::usage_fail("--bars: only with --synthesize");
+      }
+    }
     if (*train && t.common.out.empty()) mg::app::usage_fail("--out: give the folder for the checkpoint, log and pictures");
     if (*train) {
       // The original recipe is --model seed: seed tokens, the next-token-after-the-window loss.

@@ -5,8 +5,13 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <numeric>
+#include <optional>
 #include <random>
 
+#include "apps/chopin-lstm/limits.h"
+#include "apps/chopin-lstm/token_cache.h"
+#include "apps/common/cli.h"
 #include "io/builtin_corpus.h"
 #include "io/music_tokens.h"
 #include "io/timed_tokens.h"
@@ -15,10 +20,133 @@
 
 namespace chopin {
 
+std::vector<std::string> piece_tokens(const mg::io::MidiFile& m, const std::string& repr) {
+  return repr == "timed" ? mg::io::midi_to_timed_tokens(m).tokens : mg::io::midi_to_tokens(m);
+}
+
 namespace {
 
-std::vector<std::string> tokens_of(const mg::io::MidiFile& m, const std::string& repr) {
-  return repr == "timed" ? mg::io::midi_to_timed_tokens(m).tokens : mg::io::midi_to_tokens(m);
+namespace fs = std::filesystem;
+
+// Token -> vocabulary id: its own, or (timed) the nearest token of its kind
+// that vocab holds; -1 when neither (a seed token outside vocab, a timed
+// token whose kind vocab lacks).
+class VocabMapper {
+ public:
+  VocabMapper(const std::vector<std::string>& vocab, const std::string& repr) : vocab_(vocab), timed_(repr == "timed") {
+    if (timed_)
+      for (const std::string& v : vocab) known_.push_back(mg::io::parse_timed_token(v));
+  }
+  int64_t id(const std::string& token, bool* replaced) const {
+    *replaced = false;
+    int64_t i = find(token);
+    if (i >= 0 || !timed_) return i;
+    i = find(mg::io::timed_token_name(mg::io::nearest_timed_token(mg::io::parse_timed_token(token), known_)));
+    *replaced = i >= 0;
+    return i;
+  }
+
+ private:
+  int64_t find(const std::string& token) const {
+    auto it = std::lower_bound(vocab_.begin(), vocab_.end(), token);
+    return it != vocab_.end() && *it == token ? it - vocab_.begin() : -1;
+  }
+  const std::vector<std::string>& vocab_;
+  bool timed_;
+  std::vector<mg::io::TimedToken> known_;
+};
+
+std::string cache_source(const CacheIndex& index) {
+  return fmt::format("{} (token cache of {}: {} MIDI files read{})", index.dir, index.source, index.files.size(),
+                     index.skipped.empty() ? "" : fmt::format(", {} skipped", index.skipped.size()));
+}
+
+// The cache's files, skipped files and source, as a folder's would be; warns once about the skipped.
+template <class Out>
+void describe_cache(const CacheIndex& index, const std::string& flag, Out& out) {
+  if (index.files.empty())
+    mg::fail("{} {}: no readable MIDI file ({} skipped)", flag, index.dir, index.skipped.size());
+  out.source = cache_source(index);
+  out.files_read = static_cast<int64_t>(index.files.size());
+  for (const CacheFile& f : index.files) out.files.push_back((fs::path(index.source) / f.path).string());
+  out.skipped = index.skipped;
+  if (!index.skipped.empty())
+    std::fprintf(stderr, "warning: %s: %zu files were skipped by prepare (listed in %s with the reason)\n",
+                 index.dir.c_str(), index.skipped.size(), index.index_path().c_str());
+}
+
+FolderPieces load_cached_pieces(const std::string& dir, const std::string& repr, const std::string& flag) {
+  const CacheIndex index = read_cache_index(dir);
+  require_cache_repr(index, repr, flag);
+  if (index.tokens > int64_t(mg::io::kMaxFolderTokens))
+    mg::fail("{} {}: more than {} tokens in the cache (the limit for reading its pieces as text); use fewer files",
+             flag, dir, mg::io::kMaxFolderTokens);
+  FolderPieces out;
+  describe_cache(index, flag, out);
+  std::optional<MappedShard> shard;
+  for (const CacheFile& f : index.files) {
+    if (f.tokens > 0 && (!shard || shard->path() != index.shard_path(size_t(f.shard)))) shard.emplace(index, size_t(f.shard));
+    std::vector<std::string>& piece = out.pieces.emplace_back();
+    for (int64_t i = f.first; i < f.first + f.tokens; ++i) {
+      const uint32_t id = (*shard)[size_t(i)];
+      if (id >= index.vocab.size())
+        mg::fail("{}: token id {} outside the cache's vocabulary of {}", shard->path(), id, index.vocab.size());
+      piece.push_back(index.vocab[id]);
+    }
+  }
+  return out;
+}
+
+// load_corpus from a cache: the folder's vocabulary, counts and id stream,
+// with no token text per occurrence: each raw id's vocabulary id is found
+// once, then every shard streams through that table into ids.
+Corpus load_cached_corpus(const std::string& dir, int64_t min_count, const std::string& repr) {
+  const CacheIndex index = read_cache_index(dir);
+  require_cache_repr(index, repr, "--data");
+  Corpus c;
+  c.repr = repr;
+  describe_cache(index, "--data", c);
+  if (index.tokens == 0) mg::fail("--data {}: the MIDI files hold no notes", dir);
+  if (index.tokens > kMaxCacheTokens)
+    mg::fail("--data {}: {} tokens, more than the limit of {}; prepare a cache of fewer files", dir, index.tokens,
+             kMaxCacheTokens);
+  // The raw tokens in byte order, as the folder's std::map counts them.
+  std::vector<size_t> by_text(index.vocab.size());
+  std::iota(by_text.begin(), by_text.end(), size_t(0));
+  std::sort(by_text.begin(), by_text.end(), [&](size_t a, size_t b) { return index.vocab[a] < index.vocab[b]; });
+  c.raw_tokens = index.tokens;
+  c.raw_distinct = static_cast<int64_t>(index.vocab.size());
+  for (size_t r : by_text) {
+    c.counts.emplace_back(index.vocab[r], index.counts[r]);
+    if (index.counts[r] >= min_count) c.vocab.push_back(index.vocab[r]);
+  }
+  std::stable_sort(c.counts.begin(), c.counts.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+  if (c.vocab.size() < 2)
+    mg::fail("--min-count {}: only {} distinct token(s) occur that often in {}; lower --min-count", min_count,
+             c.vocab.size(), c.source);
+
+  const VocabMapper mapper(c.vocab, repr);
+  std::vector<int64_t> id_of(index.vocab.size());  // raw id -> vocabulary id, -1: dropped
+  int64_t kept = 0;
+  for (size_t r = 0; r < index.vocab.size(); ++r) {
+    bool replaced = false;
+    id_of[r] = mapper.id(index.vocab[r], &replaced);
+    if (id_of[r] >= 0) kept += index.counts[r];
+    if (replaced) c.mapped += index.counts[r];
+  }
+  // The ids, and the window lists training builds over them (split_windows).
+  mg::app::check_memory(fmt::format("--data {} ({} tokens)", dir, kept), 18.0 * double(kept));
+  c.ids.reserve(static_cast<size_t>(kept));
+  for (size_t s = 0; s < index.shards.size(); ++s) {
+    const MappedShard shard(index, s);
+    for (size_t i = 0; i < shard.size(); ++i) {
+      const uint32_t raw = shard[i];
+      if (raw >= id_of.size())
+        mg::fail("{}: token id {} outside the cache's vocabulary of {}", shard.path(), raw, id_of.size());
+      if (id_of[raw] >= 0) c.ids.push_back(id_of[raw]);
+    }
+  }
+  return c;
 }
 
 }  // namespace
@@ -26,17 +154,18 @@ std::vector<std::string> tokens_of(const mg::io::MidiFile& m, const std::string&
 FolderPieces load_pieces(const std::string& data_dir, uint64_t seed, const std::string& repr, const std::string& flag) {
   FolderPieces out;
   if (data_dir.empty()) {
-    for (const mg::io::MidiFile& m : mg::io::builtin_piano_corpus(seed)) out.pieces.push_back(tokens_of(m, repr));
+    for (const mg::io::MidiFile& m : mg::io::builtin_piano_corpus(seed)) out.pieces.push_back(piece_tokens(m, repr));
     out.source = "the built-in piano corpus";
     return out;
   }
+  if (is_token_cache(data_dir)) return load_cached_pieces(data_dir, repr, flag);
   mg::io::FolderTokens ft = mg::io::tokenize_midi_folder(
       data_dir,
       [&](const std::string& file, const std::string& why) {
         std::fprintf(stderr, "warning: skipping %s: %s\n", file.c_str(), why.c_str());
         out.skipped.emplace_back(file, why);
       },
-      [&](const mg::io::MidiFile& m) { return tokens_of(m, repr); });
+      [&](const mg::io::MidiFile& m) { return piece_tokens(m, repr); });
   if (ft.files_read.empty()) mg::fail("{} {}: no readable MIDI file ({} skipped)", flag, data_dir, ft.files_skipped);
   for (size_t f = 0; f < ft.file_starts.size(); ++f) {
     const size_t end = f + 1 < ft.file_starts.size() ? ft.file_starts[f + 1] : ft.tokens.size();
@@ -51,6 +180,7 @@ FolderPieces load_pieces(const std::string& data_dir, uint64_t seed, const std::
 }
 
 Corpus load_corpus(const std::string& data_dir, int64_t min_count, uint64_t seed, const std::string& repr) {
+  if (!data_dir.empty() && is_token_cache(data_dir)) return load_cached_corpus(data_dir, min_count, repr);
   Corpus c;
   c.repr = repr;
   FolderPieces pieces = load_pieces(data_dir, seed, repr);
@@ -117,28 +247,17 @@ FolderIds load_folder_ids(const std::string& dir, const std::string& flag, const
 
 std::vector<int64_t> to_ids_nearest(const std::vector<std::string>& tokens, const std::vector<std::string>& vocab,
                                     const std::string& repr, int64_t* mapped, int64_t* skipped) {
-  if (repr != "timed") {
-    if (mapped) *mapped = 0;
-    return to_ids(tokens, vocab, skipped);
-  }
-  std::vector<mg::io::TimedToken> known;
-  for (const std::string& v : vocab) known.push_back(mg::io::parse_timed_token(v));
+  const VocabMapper mapper(vocab, repr);
   std::vector<int64_t> ids;
   int64_t n_mapped = 0, n_skipped = 0;
   for (const std::string& t : tokens) {
-    auto it = std::lower_bound(vocab.begin(), vocab.end(), t);
-    if (it != vocab.end() && *it == t) {
-      ids.push_back(it - vocab.begin());
-      continue;
-    }
-    const mg::io::TimedToken near = mg::io::nearest_timed_token(mg::io::parse_timed_token(t), known);
-    const std::string name = mg::io::timed_token_name(near);
-    it = std::lower_bound(vocab.begin(), vocab.end(), name);
-    if (it != vocab.end() && *it == name) {
-      ids.push_back(it - vocab.begin());
-      ++n_mapped;
-    } else {
+    bool replaced = false;
+    const int64_t id = mapper.id(t, &replaced);
+    if (id < 0) {
       ++n_skipped;
+    } else {
+      ids.push_back(id);
+      n_mapped += replaced;
     }
   }
   if (mapped) *mapped = n_mapped;
@@ -155,7 +274,9 @@ Split split_windows(int64_t num_tokens, int64_t seq_len, uint64_t seed) {
   mg::nn::seeded_shuffle(all, seed);
   const int64_t n_test = windows >= 2 ? std::max<int64_t>(1, (windows * 2 + 9) / 10) : 0;
   s.heldout.assign(all.begin(), all.begin() + n_test);
-  s.train.assign(all.begin() + n_test, all.end());
+  // The training windows stay in `all`: one list of every window at a time, not two.
+  all.erase(all.begin(), all.begin() + n_test);
+  s.train = std::move(all);
   return s;
 }
 
@@ -167,13 +288,13 @@ std::vector<int64_t> strided(const std::vector<int64_t>& starts, int64_t stride)
 }
 
 std::vector<std::string> overlapping_files(const std::vector<std::string>& train, const std::vector<std::string>& heldout) {
-  namespace fs = std::filesystem;
   std::map<std::string, std::string> canonical;       // canonical path -> training file
   std::map<uintmax_t, std::vector<std::string>> by_size;
   for (const std::string& f : train) {
     std::error_code ec;
     canonical[fs::weakly_canonical(f, ec).string()] = f;
-    by_size[fs::file_size(f, ec)].push_back(f);
+    const uintmax_t size = fs::file_size(f, ec);
+    if (!ec) by_size[size].push_back(f);  // a file no longer there (a cache's source) compares by path only
   }
   auto bytes = [](const std::string& path) {
     std::ifstream in(path, std::ios::binary);
@@ -187,7 +308,7 @@ std::vector<std::string> overlapping_files(const std::vector<std::string>& train
       continue;
     }
     const auto same_size = by_size.find(fs::file_size(f, ec));
-    if (same_size == by_size.end()) continue;
+    if (ec || same_size == by_size.end()) continue;
     const std::string mine = bytes(f);
     for (const std::string& t : same_size->second)
       if (bytes(t) == mine) {

@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "io/midi.h"
+
 namespace chopin {
 
 struct Corpus {
@@ -43,6 +45,19 @@ struct FolderPieces {
 // `flag` names the folder in the error when nothing in it is readable.
 FolderPieces load_pieces(const std::string& data_dir, uint64_t seed, const std::string& repr,
                          const std::string& flag = "--data");
+
+// Token caches: a folder holding index.json is read as a token cache that
+// `chopin-lstm prepare` wrote (token_cache.h), not as MIDI: the same tokens in the same
+// order, from memory-mapped shards, so load_corpus, load_pieces and
+// everything built on them give what the MIDI folder itself would. A cache
+// of another representation than `repr` is refused, naming --repr and both
+// values. load_corpus maps the cache's raw ids to vocabulary ids through one
+// table over its distinct tokens (no token text per occurrence) and reads
+// up to kMaxCacheTokens (limits.h); load_pieces returns token text and keeps
+// the folder limit (io/music_tokens.h kMaxFolderTokens).
+
+// The tokens of one parsed file in a representation ("seed" or "timed").
+std::vector<std::string> piece_tokens(const mg::io::MidiFile& midi, const std::string& repr);
 
 // Window i is ids[i, i + seq_len) -> ids[i + seq_len].
 struct Split {

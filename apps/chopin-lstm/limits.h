@@ -23,5 +23,9 @@ inline constexpr double kMinTempo = 4, kMaxTempo = 1000;     // beats per minute
 inline constexpr double kMaxWavSeconds = 3600;    // --wav renders pieces up to an hour
 inline constexpr int64_t kMaxRollTokens = 2000;   // the piano roll shows at most this many generated tokens
 inline constexpr size_t kMaxPrimers = 1000;       // primer windows a checkpoint may hold
+inline constexpr int64_t kMaxCacheTokens = 1'000'000'000;  // tokens train reads from a token cache
+inline constexpr int64_t kMaxShardTokens = int64_t(1) << 28;  // prepare --shard-tokens (1 GiB shards)
+inline constexpr int64_t kMaxSynthesize = 1'000'000;        // prepare --synthesize files
+inline constexpr int kMaxSynthesizeBars = 10'000;           // prepare --bars
 
 }  // namespace chopin

@@ -2,6 +2,7 @@
 //   chopin-lstm train    [--data DIR] [--out DIR] [--model seed|embed] ...
 //   chopin-lstm generate --checkpoint FILE --notes N --out FILE.mid [--wav FILE.wav]
 //   chopin-lstm eval     --checkpoint FILE [--data DIR]
+//   chopin-lstm prepare  --data DIR --out CACHE [--repr seed|timed] [--threads N]
 #include "apps/chopin-lstm/chopin.h"
 
 int main(int argc, char** argv) {
@@ -12,6 +13,7 @@ int main(int argc, char** argv) {
       case chopin::Command::Kind::Train: return chopin::run_train(command.train);
       case chopin::Command::Kind::Generate: return chopin::run_generate(command.generate);
       case chopin::Command::Kind::Eval: return chopin::run_eval(command.eval);
+      case chopin::Command::Kind::Prepare: return chopin::run_prepare(command.prepare);
     }
     return mg::app::kExitRuntime;
   }, command.kind == chopin::Command::Kind::Train);

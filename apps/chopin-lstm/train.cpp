@@ -12,6 +12,7 @@
 #include "apps/chopin-lstm/pictures.h"
 #include "apps/common/train_record.h"
 #include "io/atomic_file.h"
+#include "io/checksum.h"
 #include "io/run_folder.h"
 #include "io/utf8.h"
 #include "models/distributed.h"
@@ -59,7 +60,7 @@ int run_train(TrainOptions o) {
     mg::fail("--min-count {}: {} distinct tokens remain, more than the limit of {}; raise --min-count", o.min_count,
              corpus.vocab.size(), kMaxVocab);
   mg::app::require_same_run(fmt::format("{} tokens, vocabulary {}, hash {:016x}", corpus.ids.size(), corpus.vocab.size(),
-                                        mg::nn::dist::fnv1a(corpus.ids.data(), corpus.ids.size() * sizeof(int64_t))));
+                                        mg::io::fnv1a64(corpus.ids.data(), corpus.ids.size() * sizeof(int64_t))));
   Split split = split_windows(static_cast<int64_t>(corpus.ids.size()), o.seq_len, o.common.seed);
   const bool all_positions = o.objective == "all";
   // Held-out windows index heldout_ids: the training stream, or --heldout-data's (then every window trains).

@@ -19,6 +19,7 @@
 #include "apps/common/train_record.h"
 #include "apps/jazz-vae/jazz.h"
 #include "io/atomic_file.h"
+#include "io/checksum.h"
 #include "io/plot.h"
 #include "io/run_folder.h"
 #include "io/utf8.h"
@@ -106,7 +107,7 @@ int run_prior(const PriorOptions& o) {
   {
     const std::vector<float> z = z_train.to_vector<float>();
     mg::app::require_same_run(fmt::format("{} training sequences, model checksum {}, hash {:016x}", z_train.size(0),
-                                          m.checksum, mg::nn::dist::fnv1a(z.data(), z.size() * sizeof(float))));
+                                          m.checksum, mg::io::fnv1a64(z.data(), z.size() * sizeof(float))));
   }
   mg::manual_seed(o.common.seed);
   mg::nn::LatentPriorConfig config;

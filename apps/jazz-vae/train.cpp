@@ -15,6 +15,7 @@
 #include "apps/jazz-vae/jazz.h"
 #include "apps/jazz-vae/pictures.h"
 #include "io/atomic_file.h"
+#include "io/checksum.h"
 #include "io/gif.h"
 #include "io/run_folder.h"
 #include "io/utf8.h"
@@ -85,8 +86,8 @@ int run_train(const TrainOptions& o) {
   for (size_t i : d.test.empty() ? d.train : d.test) scored.push_back(&d.clips[i]);
   if (d.test.empty()) std::printf("note: no held-out clip; metrics below are on the training clips\n");
 
-  uint64_t data_hash = mg::nn::dist::fnv1a(nullptr, 0);
-  for (const Clip& c : d.clips) data_hash = mg::nn::dist::fnv1a(c.audio.data(), c.audio.size() * sizeof(float), data_hash);
+  uint64_t data_hash = mg::io::kFnv1aOffset;
+  for (const Clip& c : d.clips) data_hash = mg::io::fnv1a64(c.audio.data(), c.audio.size() * sizeof(float), data_hash);
   mg::app::require_same_run(fmt::format("{} clips, hash {:016x}", d.clips.size(), data_hash));
   mg::manual_seed(settings.seed);
   model.vae = std::make_shared<mg::nn::ConvVAE>(meta.model);
