@@ -37,13 +37,15 @@ std::string latent_mode_of(const TrainOptions& o) {
 
 }  // namespace
 
+int model_sample_rate(const std::string& model) { return model == "seed" ? kSeedSampleRate : kConvSampleRate; }
+
 FeatureConfig features_from_flags(const TrainOptions& o) {
   FeatureConfig f;
   f.model = o.model;
   // seed: the original's 3 kHz waveform, 30 s. conv: 22,050 Hz (GTZAN's rate)
   // in 5 s clips: on 2 cores a 30 s GTZAN file then gives 6 examples instead
   // of 1, so an epoch takes 6 times as many Adam steps for the same compute.
-  f.sample_rate = o.model == "seed" ? 3000 : 22050;
+  f.sample_rate = model_sample_rate(o.model);
   f.clip_seconds = o.clip_seconds > 0 ? o.clip_seconds : (o.model == "seed" ? 30.0 : 5.0);
   if (o.n_fft < 16 || o.n_fft > kMaxFft || (o.n_fft & (o.n_fft - 1)) != 0)
     usage_fail("--n-fft: must be a power of two from 16 to {}, got {}", kMaxFft, o.n_fft);
@@ -252,10 +254,35 @@ int parse_command_line(int argc, const char* const* argv, Command& command) {
                 "Phase reconstruction iterations for the resynthesised scores (conv; default 64)")
       ->check(integer_in(1, kMaxGriffinLim));
 
+  PrepareOptions& prep = command.prepare;
+  CLI::App* pp = app.add_subcommand(
+      "prepare", "Decode and resample an audio folder once into a cache that train, prior and eval read with --data "
+                 "(README: Decoded-audio cache)");
+  pp->add_option("--data", prep.data, "Audio folder to decode (its .wav/.au/.flac/.ogg files, as train reads them)")
+      ->required();
+  pp->add_option("--out", prep.out,
+                 "Cache folder to write: new, empty, or a cache to replace (a folder holding other files is refused)")
+      ->required();
+  CLI::Option* model = pp->add_option("--model", prep.model,
+                                      "The model whose sample rate the cache holds: conv 22050 Hz, seed 3000 Hz "
+                                      "(default conv)")
+                           ->check(CLI::IsMember({"conv", "seed"}));
+  pp->add_option("--sample-rate", prep.sample_rate, "This sample rate instead of --model's (a checkpoint's own rate)")
+      ->check(integer_in(kMinSampleRate, kMaxSampleRate))
+      ->excludes(model);
+  pp->add_option("--threads", prep.threads, "Threads decoding files (0 = all cores); the cache is the same for any number")
+      ->check(integer_in(0, mg::app::kMaxThreads));
+  pp->add_option("--shard-samples", prep.shard_samples,
+                 fmt::format("Most samples per shard file, 4 bytes each (default {}: 256 MiB); a file with more gets a "
+                             "shard of its own", kDefaultShardSamples))
+      ->check(integer_in(1, kDefaultShardSamples));
+  pp->add_flag("--quiet", prep.quiet, "Print only warnings and errors");
+
   return mg::app::parse_cli(app, argc, argv, [&] {
     using Kind = Command::Kind;
     command.kind = t->parsed() ? Kind::Train : pr->parsed() ? Kind::Prior : g->parsed() ? Kind::Generate
-                 : ip->parsed() ? Kind::Interpolate : e->parsed() ? Kind::Encode : Kind::Eval;
+                 : ip->parsed() ? Kind::Interpolate : e->parsed() ? Kind::Encode : v->parsed() ? Kind::Eval
+                 : Kind::Prepare;
     if (command.kind == Kind::Train) {
       if (train.common.out.empty()) usage_fail("--out: give the folder for the checkpoint, log and pictures");
       if (!train.resume) settings_from_flags(train, model_from_flags(train, features_from_flags(train)));

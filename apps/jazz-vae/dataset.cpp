@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <regex>
 
 #include <fmt/format.h>
 
+#include "apps/jazz-vae/audio_cache.h"
 #include "io/audio.h"
 #include "io/jazz_synth.h"
 #include "io/stft.h"
@@ -15,6 +17,8 @@
 #include "tensor/rng.h"
 
 namespace jazz {
+
+namespace fs = std::filesystem;
 
 int64_t FeatureConfig::clip_samples() const {
   // The seed model takes the original's 90,001 samples: librosa's 30 s of a 30.01 s file at 3 kHz.
@@ -121,14 +125,29 @@ Dataset load_dataset(const std::string& folder, const FeatureConfig& f, uint64_t
     signals = std::move(set.clips);
   } else {
     d.source = folder;
-    size_t skipped = 0;
-    mg::io::ClipSet set = mg::io::load_audio_folder(folder, f.sample_rate, 0, [&](const std::string& file,
-                                                                                  const std::string& why) {
+    auto skip = [&](const std::string& file, const std::string& why) {
       std::fprintf(stderr, "warning: skipping %s: %s\n", file.c_str(), why.c_str());
       d.skipped.emplace_back(file, why);
-      ++skipped;
-    });
-    if (skipped > 0) std::fprintf(stderr, "warning: %zu unreadable file(s) skipped, %zu loaded\n", skipped, set.names.size());
+    };
+    mg::io::ClipSet set;
+    if (is_audio_cache(folder)) {
+      // The files' samples as the folder would give them, decoded once by `jazz-vae prepare`.
+      const AudioCacheIndex index = read_audio_cache_index(folder);
+      if (index.sample_rate != f.sample_rate)
+        mg::fail("{}: a decoded-audio cache at {} Hz, but --model {} reads audio at {} Hz (the sample rate of its "
+                 "features); prepare one at that rate: jazz-vae prepare --data {} --out NEW_CACHE --sample-rate {}",
+                 folder, index.sample_rate, f.model, f.sample_rate, index.source, f.sample_rate);
+      d.source = fmt::format("{} (decoded-audio cache of {})", folder, index.source);
+      for (const auto& [name, why] : index.skipped) skip((fs::path(index.source) / name).string(), why);
+      if (index.files.empty())
+        mg::fail("{}: no usable audio clip: the decoded-audio cache holds no file ({} unreadable file(s) skipped by "
+                 "jazz-vae prepare)", folder, index.skipped.size());
+      set = read_audio_cache(index);
+    } else {
+      set = mg::io::load_audio_folder(folder, f.sample_rate, 0, skip);
+    }
+    if (!d.skipped.empty())
+      std::fprintf(stderr, "warning: %zu unreadable file(s) skipped, %zu loaded\n", d.skipped.size(), set.names.size());
     d.files = std::move(set.names);
     signals = std::move(set.clips);
   }

@@ -82,8 +82,10 @@ struct Dataset {
 inline constexpr int kBuiltinFiles = 16, kBuiltinClipsPerFile = 4;
 inline constexpr double kBuiltinClips = kBuiltinFiles * kBuiltinClipsPerFile;
 
-// Loads a folder (warning line per skipped file) or, with an empty folder
-// name, the built-in synthesised set; splits it (see split_files).
+// Loads a folder (warning line per skipped file), a decoded-audio cache of
+// one (audio_cache.h: the same files and samples, read from its shards; a
+// cache at another sample rate than f's is an error naming both) or, with an
+// empty folder name, the built-in synthesised set; splits it (see split_files).
 Dataset load_dataset(const std::string& folder, const FeatureConfig& f, uint64_t seed);
 
 // The names of the files behind clips (indices into d.clips), in order, without repeats, made valid UTF-8

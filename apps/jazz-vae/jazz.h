@@ -12,6 +12,7 @@
 
 #include "apps/common/cli.h"
 #include "apps/common/csv_log.h"
+#include "apps/jazz-vae/audio_cache.h"
 #include "apps/jazz-vae/dataset.h"
 #include "apps/jazz-vae/limits.h"
 #include "models/checkpoint.h"
@@ -101,15 +102,26 @@ struct EvalOptions {
   int griffin_lim_iters = 64;
 };
 
+// prepare: an audio folder decoded once into a decoded-audio cache (audio_cache.h).
+struct PrepareOptions {
+  std::string data, out;
+  std::string model = "conv";  // the cache's sample rate is this model's (model_sample_rate)
+  int sample_rate = 0;         // > 0: this rate instead of --model's
+  int threads = 0;             // 0: every CPU this process may use
+  int64_t shard_samples = kDefaultShardSamples;
+  bool quiet = false;
+};
+
 // One parsed and checked command line.
 struct Command {
-  enum class Kind { Train, Prior, Generate, Interpolate, Encode, Eval } kind = Kind::Train;
+  enum class Kind { Train, Prior, Generate, Interpolate, Encode, Eval, Prepare } kind = Kind::Train;
   TrainOptions train;
   PriorOptions prior;
   GenerateOptions generate;
   InterpolateOptions interpolate;
   EncodeOptions encode;
   EvalOptions eval;
+  PrepareOptions prepare;
 };
 
 // Parses and checks argv (every flag's type and range, and the flags that
@@ -117,6 +129,11 @@ struct Command {
 // filled in, or the exit status when there is nothing to run: 0 after --help,
 // 2 after a usage error (its one-line message printed).
 int parse_command_line(int argc, const char* const* argv, Command& command);
+
+// The sample rate a --model reads its audio at: seed the original's 3 kHz
+// waveform; conv 22,050 Hz (GTZAN's rate).
+inline constexpr int kConvSampleRate = 22050, kSeedSampleRate = 3000;
+int model_sample_rate(const std::string& model);
 
 // The feature and model configs the training flags describe (usage errors name the flag).
 FeatureConfig features_from_flags(const TrainOptions& o);
@@ -151,6 +168,7 @@ int run_generate(const GenerateOptions& o);
 int run_interpolate(const InterpolateOptions& o);
 int run_encode(const EncodeOptions& o);
 int run_eval(const EvalOptions& o);
+int run_prepare(const PrepareOptions& o);
 
 // The training settings a checkpoint keeps so that --resume continues exactly.
 struct TrainSettings {

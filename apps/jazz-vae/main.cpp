@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
       case Kind::Interpolate: return jazz::run_interpolate(command.interpolate);
       case Kind::Encode: return jazz::run_encode(command.encode);
       case Kind::Eval: return jazz::run_eval(command.eval);
+      case Kind::Prepare: return jazz::run_prepare(command.prepare);
     }
     return mg::app::kExitRuntime;
   }, command.kind == jazz::Command::Kind::Train || command.kind == jazz::Command::Kind::Prior);
