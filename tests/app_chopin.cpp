@@ -518,8 +518,16 @@ TEST_CASE("chopin-lstm train --augment: trains, resumes bit for bit, and refuses
     std::getline(csv, row);
     return row.substr(0, row.find(',', row.find(',') + 1));  // "epoch,train_loss"
   };
-  Run plain = run("train --out " + dir + "/plain --epochs 1" + kTiny);
+  Run plain = run("train --out " + dir + "/plain --epochs 1 --augment none" + kTiny);
   REQUIRE_MESSAGE(plain.code == 0, plain.output);
+  // The default: every augmentation for the timed representation, none for the seed's.
+  Run by_default = run("train --out " + dir + "/default --epochs 1" + kTiny);
+  REQUIRE_MESSAGE(by_default.code == 0, by_default.output);
+  CHECK(mg::nn::load_checkpoint(dir + "/default/model.safetensors", "chopin-lstm").meta["augment"] ==
+        "transpose,tempo,velocity");
+  Run seed_default = run("train --out " + dir + "/seed --epochs 1 --model seed" + kTiny);
+  REQUIRE_MESSAGE(seed_default.code == 0, seed_default.output);
+  CHECK(mg::nn::load_checkpoint(dir + "/seed/model.safetensors", "chopin-lstm").meta["augment"] == "none");
   Run a = run("train --out " + dir + "/straight --epochs 2" + kTiny + augment);
   REQUIRE_MESSAGE(a.code == 0, a.output);
   CHECK(a.output.find("augmentation  transpose,tempo,velocity (training windows only)") != std::string::npos);

@@ -32,7 +32,9 @@ struct TrainOptions {
   int64_t max_steps = 0;  // 0: whole epochs
   std::string heldout_data;  // a folder for the held-out metrics; empty: 20 % of the training windows
   int patience = 0;          // stop after this many epochs without a better held-out NLL; 0: never
-  std::string augment = "none";  // training-data augmentation (models/chopin_augment.h), as AugmentOptions::name() writes it
+  // Training-data augmentation (models/chopin_augment.h), as AugmentOptions::name() writes it; empty:
+  // transpose,tempo,velocity for --repr timed, none for --repr seed.
+  std::string augment;
   bool resume = false;
   bool skip_nonfinite = false;  // skip a step with a non-finite loss or gradient instead of stopping
   mg::nn::ChopinConfig net;  // sizes (vocab filled from the data)
