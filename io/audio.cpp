@@ -197,33 +197,35 @@ std::vector<float> crop_or_pad(const std::vector<float>& x, size_t length) {
   return out;
 }
 
-ClipSet load_audio_folder(const std::string& dir, int rate, size_t clip_length,
-                          const std::function<void(const std::string&, const std::string&)>& on_skip) {
+AudioFiles list_audio_files(const std::string& dir) {
   std::error_code ec;
   if (!fs::exists(dir, ec)) fail("{}: no such folder", dir);
   if (!fs::is_directory(dir, ec)) fail("{}: not a folder", dir);
-  if (rate <= 0) fail("{}: invalid sample rate {}", dir, rate);
-
-  std::vector<fs::path> files;
-  size_t ignored = 0;
+  AudioFiles out;
   fs::directory_iterator it(dir, ec);
   if (ec) fail("{}: cannot list folder: {}", dir, ec.message());
   for (const fs::directory_entry& entry : it) {
-    std::string name = entry.path().filename().string();
     // Hidden files include the "._name.wav" AppleDouble files that macOS
     // archives put beside every clip; they are metadata, not audio.
-    if (name.starts_with(".") || !has_audio_extension(entry.path()) || !entry.is_regular_file(ec)) {
-      ++ignored;
-      continue;
-    }
-    files.push_back(entry.path());
+    if (entry.path().filename().string().starts_with(".") || !has_audio_extension(entry.path()) ||
+        !entry.is_regular_file(ec))
+      ++out.ignored;
+    else
+      out.files.push_back(entry.path());
   }
-  std::sort(files.begin(), files.end(),
+  std::sort(out.files.begin(), out.files.end(),
             [](const fs::path& a, const fs::path& b) { return a.filename().string() < b.filename().string(); });
+  return out;
+}
+
+ClipSet load_audio_folder(const std::string& dir, int rate, size_t clip_length,
+                          const std::function<void(const std::string&, const std::string&)>& on_skip) {
+  const AudioFiles folder = list_audio_files(dir);
+  if (rate <= 0) fail("{}: invalid sample rate {}", dir, rate);
 
   ClipSet set;
   size_t skipped = 0, samples = 0;
-  for (const fs::path& file : files) {
+  for (const fs::path& file : folder.files) {
     Audio audio;
     if (std::string why = read_audio(file.string(), rate, audio); !why.empty()) {
       ++skipped;
@@ -239,7 +241,7 @@ ClipSet load_audio_folder(const std::string& dir, int rate, size_t clip_length,
   }
   if (set.clips.empty()) {
     fail("{}: no usable audio clip (.wav/.au/.flac/.ogg): {} unreadable file(s) skipped, {} other file(s) ignored",
-         dir, skipped, ignored);
+         dir, skipped, folder.ignored);
   }
   return set;
 }

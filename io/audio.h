@@ -3,6 +3,7 @@
 // FLAC and OGG; libsamplerate resamples. Everything is mono float in [-1, 1].
 // Errors are mg::Error, one line, naming the file or folder.
 #include <cstddef>
+#include <filesystem>
 #include <functional>
 #include <string>
 #include <vector>
@@ -40,10 +41,18 @@ struct ClipSet {
   std::vector<std::vector<float>> clips;   // one per name, each of the requested length
 };
 
-// Loads every .wav/.au/.flac/.ogg file (extension case-insensitive) of `dir`,
-// sorted by name, at `rate` Hz, cropped or zero-padded to clip_length samples
-// (0 keeps each clip's own length). Hidden files, which include macOS "._*"
-// AppleDouble metadata, and files with other extensions are ignored silently.
+// The audio files of `dir`: every regular .wav/.au/.flac/.ogg file
+// (extension case-insensitive), sorted by file name. Hidden files, which
+// include macOS "._*" AppleDouble metadata, and other entries are only
+// counted. Throws when dir is missing, not a folder or cannot be listed.
+struct AudioFiles {
+  std::vector<std::filesystem::path> files;
+  size_t ignored = 0;  // the folder's other entries
+};
+AudioFiles list_audio_files(const std::string& dir);
+
+// Loads the files list_audio_files gives, in its order, at `rate` Hz, cropped
+// or zero-padded to clip_length samples (0 keeps each clip's own length).
 // A file that cannot be loaded (unreadable, truncated, empty, too long,
 // non-finite samples) is reported once
 // through on_skip(file path, reason) and left out. Throws when dir is missing

@@ -11,16 +11,12 @@
 // measure with.
 #include <chrono>
 #include <cmath>
-#include <condition_variable>
 #include <cstdio>
-#include <exception>
 #include <filesystem>
-#include <mutex>
-#include <optional>
-#include <thread>
 #include <unordered_map>
 
 #include "apps/chopin-lstm/chopin.h"
+#include "apps/common/ordered_map.h"
 #include "apps/common/progress.h"
 #include "apps/common/run_control.h"
 #include "io/atomic_file.h"
@@ -74,106 +70,6 @@ ParsedFile parse_file(const fs::path& path, const std::string& repr) {
   return p;
 }
 
-// Calls parse(i) for every i < n on `threads` threads, and commit() with
-// each result on this thread in the order of i. At most `ahead` results wait
-// for their turn. An exception from either side stops the workers and is
-// rethrown here.
-void parse_in_order(size_t n, int threads, const std::function<ParsedFile(size_t)>& parse,
-                    const std::function<void(ParsedFile&&)>& commit) {
-  if (threads <= 1) {
-    for (size_t i = 0; i < n; ++i) commit(parse(i));
-    return;
-  }
-  const size_t ahead = 8 * static_cast<size_t>(threads);
-  std::mutex mutex;
-  std::condition_variable parsed, room;
-  std::vector<std::optional<ParsedFile>> slots(ahead);  // result i waits in slot i % ahead
-  size_t next = 0, committed = 0;
-  bool stop = false;
-  std::exception_ptr failure;
-  auto work = [&] {
-    for (;;) {
-      size_t i = 0;
-      {
-        std::unique_lock lock(mutex);
-        room.wait(lock, [&] { return stop || next >= n || next < committed + ahead; });
-        if (stop || next >= n) return;
-        i = next++;
-      }
-      std::optional<ParsedFile> result;
-      try {
-        result = parse(i);
-      } catch (...) {
-        std::lock_guard lock(mutex);
-        if (!failure) failure = std::current_exception();
-        stop = true;
-        parsed.notify_all();
-        room.notify_all();
-        return;
-      }
-      std::lock_guard lock(mutex);
-      slots[i % ahead] = std::move(result);
-      parsed.notify_all();
-    }
-  };
-  {
-    std::vector<std::jthread> workers;
-    // Destroyed before the workers are joined, also when commit() or starting a thread throws.
-    struct StopWorkers {
-      std::mutex& mutex;
-      bool& stop;
-      std::condition_variable& room;
-      ~StopWorkers() {
-        {
-          std::lock_guard lock(mutex);
-          stop = true;
-        }
-        room.notify_all();
-      }
-    };
-    StopWorkers stop_workers{mutex, stop, room};
-    for (int t = 0; t < threads; ++t) workers.emplace_back(work);
-    for (size_t i = 0; i < n; ++i) {
-      std::optional<ParsedFile> result;
-      {
-        std::unique_lock lock(mutex);
-        parsed.wait(lock, [&] { return stop || slots[i % ahead].has_value(); });
-        if (!slots[i % ahead]) break;  // a worker failed
-        result = std::move(slots[i % ahead]);
-        slots[i % ahead].reset();
-        committed = i + 1;
-      }
-      room.notify_all();
-      commit(std::move(*result));
-    }
-  }
-  if (failure) std::rethrow_exception(failure);
-}
-
-bool is_cache_file(const std::string& name) {
-  auto digits = [](const std::string& s) { return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos; };
-  if (name == kCacheIndexName || name == "run.lock") return true;
-  if (name.size() == 16 && name.rfind("tokens-", 0) == 0 && name.substr(12) == ".bin" && digits(name.substr(7, 5)))
-    return true;
-  const size_t tmp = name.rfind(".tmp.");
-  return tmp != std::string::npos && digits(name.substr(tmp + 5)) && is_cache_file(name.substr(0, tmp));
-}
-
-// --out may be new, empty, a cache (it holds index.json) or what a failed
-// prepare left (shards without an index); any other folder is refused, so
-// that prepare never writes its files among someone else's.
-void refuse_foreign_folder(const std::string& dir, const std::string& what) {
-  std::error_code ec;
-  if (fs::exists(fs::path(dir) / kCacheIndexName, ec)) return;
-  for (const fs::directory_entry& e : fs::directory_iterator(dir, ec)) {
-    const std::string name = e.path().filename().string();
-    if (!is_cache_file(name))
-      mg::fail("{} {}: holds {}, and is not a token cache (no {}); give a new or empty folder, or a cache to replace",
-               what, dir, name, kCacheIndexName);
-  }
-  if (ec) mg::fail("{} {}: cannot list folder: {}", what, dir, ec.message());
-}
-
 int synthesize(const PrepareOptions& o) {
   mg::io::check_output_folder(o.out, "--out");
   std::error_code ec;
@@ -213,7 +109,8 @@ int run_prepare(const PrepareOptions& o) {
   }
   mg::io::check_output_folder(o.out, "--out");
   std::error_code ec;
-  if (fs::is_directory(o.out, ec)) refuse_foreign_folder(o.out, "--out");
+  if (fs::is_directory(o.out, ec))
+    mg::io::refuse_foreign_folder(o.out, "--out", shard_name, "a token cache", is_token_cache);
   mg::io::RunFolder folder(o.out, "--out");  // one prepare per folder
 
   const int threads =
@@ -223,8 +120,9 @@ int run_prepare(const PrepareOptions& o) {
   const auto start = std::chrono::steady_clock::now();
   double parse_seconds = 0;
   int64_t done = 0;
-  parse_in_order(
-      files.size(), threads, [&](size_t i) { return parse_file(files[i], o.repr); },
+  // At most 8 parsed files per thread wait for their turn.
+  mg::app::map_in_order(
+      files.size(), threads, 8 * size_t(threads), [&](size_t i) { return parse_file(files[i], o.repr); },
       [&](ParsedFile&& p) {
         if (!p.error.empty()) {
           std::fprintf(stderr, "warning: skipping %s: %s\n", p.file.path.c_str(), p.error.c_str());

@@ -1,21 +1,11 @@
 #include "apps/chopin-lstm/token_cache.h"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <bit>
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <set>
 
 #include <nlohmann/json.hpp>
 
-#include "io/atomic_file.h"
-#include "io/json_limits.h"
 #include "io/music_tokens.h"
 #include "io/timed_tokens.h"
 #include "io/utf8.h"
@@ -27,57 +17,12 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A cache of a million files has an index of about 200 MB.
-constexpr mg::io::JsonLimits kIndexLimits{size_t(1) << 30, 8};
+constexpr const char* kAgain = "run chopin-lstm prepare again";
 
 uint32_t from_little_endian(uint32_t v) {
   if constexpr (std::endian::native == std::endian::little) return v;
   return (v >> 24) | ((v >> 8) & 0xFF00u) | ((v << 8) & 0xFF0000u) | (v << 24);
 }
-
-std::string hex64(uint64_t v) { return fmt::format("{:016x}", v); }
-
-// Typed fields of index.json; an error names the file and the field ("files[3].tokens").
-class Fields {
- public:
-  explicit Fields(std::string file) : file_(std::move(file)) {}
-  [[noreturn]] void bad(const std::string& field, const std::string& what) const {
-    mg::fail("{}: field '{}': {}", file_, field, what);
-  }
-  const nlohmann::json& at(const nlohmann::json& j, const std::string& key, const std::string& field) const {
-    if (!j.is_object()) bad(field, "expected an object");
-    auto it = j.find(key);
-    if (it == j.end()) bad(field + key, "missing");
-    return *it;
-  }
-  int64_t integer(const nlohmann::json& j, const std::string& key, const std::string& field, int64_t lo,
-                  int64_t hi) const {
-    const nlohmann::json& v = at(j, key, field);
-    if (!v.is_number_integer() || v.get<int64_t>() < lo || v.get<int64_t>() > hi ||
-        (v.is_number_unsigned() && v.get<uint64_t>() > uint64_t(hi)))
-      bad(field + key, fmt::format("expected an integer in [{}, {}], got {}", lo, hi, v.dump()));
-    return v.get<int64_t>();
-  }
-  std::string text(const nlohmann::json& j, const std::string& key, const std::string& field) const {
-    const nlohmann::json& v = at(j, key, field);
-    if (!v.is_string()) bad(field + key, fmt::format("expected a string, got {}", v.dump()));
-    return v.get<std::string>();
-  }
-  uint64_t checksum(const nlohmann::json& j, const std::string& key, const std::string& field) const {
-    const std::string s = text(j, key, field);
-    if (s.size() != 16 || s.find_first_not_of("0123456789abcdef") != std::string::npos)
-      bad(field + key, fmt::format("expected 16 lower-case hex digits, got '{}'", s));
-    return std::stoull(s, nullptr, 16);
-  }
-  const nlohmann::json& array(const nlohmann::json& j, const std::string& key, const std::string& field) const {
-    const nlohmann::json& v = at(j, key, field);
-    if (!v.is_array()) bad(field + key, "expected an array");
-    return v;
-  }
-
- private:
-  std::string file_;
-};
 
 // A token the representation can produce (so a damaged vocabulary is caught here, not in training).
 bool valid_token(const std::string& token, const std::string& repr) {
@@ -92,9 +37,6 @@ bool valid_token(const std::string& token, const std::string& repr) {
 
 }  // namespace
 
-
-std::string shard_name(size_t s) { return fmt::format("tokens-{:05}.bin", s); }
-
 bool is_token_cache(const std::string& dir) {
   std::error_code ec;
   return !dir.empty() && fs::is_directory(dir, ec) && fs::exists(fs::path(dir) / kCacheIndexName, ec);
@@ -104,13 +46,8 @@ CacheIndex read_cache_index(const std::string& dir) {
   CacheIndex index;
   index.dir = dir;
   const std::string path = index.index_path();
-  std::ifstream in(path, std::ios::binary);
-  if (!in) mg::fail("{}: cannot read the cache index: {}", path, std::strerror(errno));
-  const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-  mg::io::check_json_limits(text, kIndexLimits, path);
-  nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
-  if (j.is_discarded()) mg::fail("{}: not valid JSON (a damaged cache index; run chopin-lstm prepare again)", path);
-  const Fields f(path);
+  const nlohmann::json j = mg::io::read_index_json(path, kAgain);
+  const mg::io::IndexFields f(path);
   if (!j.is_object() || !j.contains("format") || j["format"] != kCacheFormat)
     mg::fail("{}: not a chopin-lstm token cache (its format is not \"{}\")", path, kCacheFormat);
   const int64_t version = f.integer(j, "version", "", 1, 1'000'000);
@@ -194,45 +131,13 @@ void require_cache_repr(const CacheIndex& index, const std::string& repr, const 
              "or use --repr {})", repr, flag, index.dir, index.repr, repr, index.repr);
 }
 
-MappedShard::MappedShard(const CacheIndex& index, size_t shard) : path_(index.shard_path(shard)) {
-  const CacheShard& s = index.shards[shard];
-  const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) mg::fail("{}: cannot read the cache shard: {}", path_, std::strerror(errno));
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    mg::fail("{}: cannot read the cache shard: not a regular file", path_);
-  }
-  if (uint64_t(st.st_size) != 4 * uint64_t(s.tokens)) {
-    ::close(fd);
-    mg::fail("{}: {} bytes, but {} lists {} tokens ({} bytes): a truncated or replaced shard (run chopin-lstm "
-             "prepare again)", path_, st.st_size, kCacheIndexName, s.tokens, 4 * s.tokens);
-  }
-  size_ = size_t(s.tokens);
-  if (size_ > 0) {
-    void* p = ::mmap(nullptr, 4 * size_, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (p == MAP_FAILED) {
-      const int err = errno;
-      ::close(fd);
-      mg::fail("{}: cannot map the cache shard: {}", path_, std::strerror(err));
-    }
-    ::madvise(p, 4 * size_, MADV_SEQUENTIAL);
-    data_ = static_cast<const uint32_t*>(p);
-  }
-  ::close(fd);  // the mapping stays
-  if (fnv1a64(data_, 4 * size_) != s.checksum) {
-    if (data_) ::munmap(const_cast<uint32_t*>(data_), 4 * size_);
-    mg::fail("{}: checksum mismatch against {}: a damaged shard (run chopin-lstm prepare again)", path_,
-             kCacheIndexName);
-  }
-}
+MappedShard::MappedShard(const CacheIndex& index, size_t shard)
+    : file_(index.shard_path(shard), 4 * uint64_t(index.shards[shard].tokens), index.shards[shard].checksum,
+            fmt::format("{} tokens", index.shards[shard].tokens), kAgain) {}
 
-MappedShard::~MappedShard() {
-  if (data_) ::munmap(const_cast<uint32_t*>(data_), 4 * size_);
-  data_ = nullptr;
+uint32_t MappedShard::operator[](size_t i) const {
+  return from_little_endian(static_cast<const uint32_t*>(file_.data())[i]);
 }
-
-uint32_t MappedShard::operator[](size_t i) const { return from_little_endian(data_[i]); }
 
 CacheWriter::CacheWriter(std::string dir, std::string repr, std::string source, int64_t shard_tokens)
     : shard_tokens_(shard_tokens) {
@@ -273,13 +178,7 @@ void CacheWriter::write_shard() {
   for (uint32_t& id : pending_) id = from_little_endian(id);  // to little-endian: the same swap
   shard.checksum = fnv1a64(pending_.data(), 4 * pending_.size());
   const std::string path = index_.dir + "/" + shard.name;
-  mg::io::write_file_atomic(path, [&](const std::string& tmp) {
-    std::ofstream out(tmp, std::ios::binary);
-    if (!out) mg::fail("{}: cannot open for writing", path);
-    out.write(reinterpret_cast<const char*>(pending_.data()), std::streamsize(4 * pending_.size()));
-    out.flush();
-    if (!out) mg::fail("{}: write failed (disk full?)", path);
-  });
+  mg::io::write_shard(path, pending_.data(), 4 * pending_.size());
   written_.add(path);
   index_.shards.push_back(std::move(shard));
   pending_.clear();
@@ -289,12 +188,7 @@ void CacheWriter::finish() {
   if (!pending_.empty()) write_shard();
   // One line per vocabulary entry, shard and file: a large index stays readable with grep and diff.
   using ojson = nlohmann::ordered_json;
-  auto list = [](const std::vector<ojson>& items) {
-    if (items.empty()) return std::string("[]");
-    std::string s = "[\n";
-    for (size_t i = 0; i < items.size(); ++i) s += "    " + items[i].dump() + (i + 1 < items.size() ? ",\n" : "\n");
-    return s + "  ]";
-  };
+  using mg::io::hex64, mg::io::json_lines;
   std::vector<ojson> vocab, shards, files, skipped;
   for (size_t i = 0; i < index_.vocab.size(); ++i) vocab.push_back({{"token", index_.vocab[i]}, {"count", index_.counts[i]}});
   for (const CacheShard& s : index_.shards)
@@ -309,14 +203,10 @@ void CacheWriter::finish() {
                   "  \"tokens\": {},\n  \"notes\": {},\n  \"vocabulary\": {},\n  \"shards\": {},\n  \"files\": {},\n"
                   "  \"skipped\": {}\n}}\n",
                   ojson(kCacheFormat).dump(), kCacheVersion, ojson(index_.repr).dump(), ojson(mg::io::valid_utf8(index_.source)).dump(),
-                  index_.tokens, index_.notes, list(vocab), list(shards), list(files), list(skipped));
-  mg::io::write_file_atomic(index_.dir + "/" + kCacheIndexName, text);
+                  index_.tokens, index_.notes, json_lines(vocab), json_lines(shards), json_lines(files), json_lines(skipped));
+  mg::io::write_file_atomic(index_.index_path(), text);
   written_.keep();
-  // Shards of an older, larger cache in this folder are no longer listed.
-  for (size_t s = index_.shards.size();; ++s) {
-    std::error_code ec;
-    if (!fs::remove(fs::path(index_.dir) / shard_name(s), ec)) break;
-  }
+  mg::io::remove_shards_from(index_.dir, shard_name, index_.shards.size());
 }
 
 }  // namespace chopin

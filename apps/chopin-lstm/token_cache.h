@@ -17,12 +17,15 @@
 
 #include "io/atomic_file.h"
 #include "io/checksum.h"
+#include "io/dataset_cache.h"
 
 namespace chopin {
 
 inline constexpr const char* kCacheFormat = "chopin-lstm-token-cache";
 inline constexpr int kCacheVersion = 1;
-inline constexpr const char* kCacheIndexName = "index.json";
+using mg::io::kCacheIndexName;  // index.json
+// Shard s is shard_name(s): tokens-00000.bin.
+inline const mg::io::ShardNames shard_name{"tokens-", ".bin"};
 // Tokens per shard (64 MiB of ids); a file with more gets a shard of its own.
 inline constexpr int64_t kDefaultShardTokens = int64_t(16) << 20;
 
@@ -57,9 +60,6 @@ struct CacheIndex {
   std::string shard_path(size_t s) const { return dir + "/" + shards[s].name; }
 };
 
-// The name of shard s: tokens-00000.bin.
-std::string shard_name(size_t s);
-
 // True when dir is a folder holding index.json: a cache (or a damaged one,
 // which read_cache_index then names).
 bool is_token_cache(const std::string& dir);
@@ -79,17 +79,12 @@ void require_cache_repr(const CacheIndex& index, const std::string& repr, const 
 class MappedShard {
  public:
   MappedShard(const CacheIndex& index, size_t shard);
-  ~MappedShard();
-  MappedShard(const MappedShard&) = delete;
-  MappedShard& operator=(const MappedShard&) = delete;
-  size_t size() const { return size_; }
+  size_t size() const { return file_.bytes() / 4; }
   uint32_t operator[](size_t i) const;
-  const std::string& path() const { return path_; }
+  const std::string& path() const { return file_.path(); }
 
  private:
-  std::string path_;
-  const uint32_t* data_ = nullptr;
-  size_t size_ = 0;
+  mg::io::MappedFile file_;
 };
 
 // Writes a cache file by file, in the order the files are added: a file's

@@ -1,13 +1,6 @@
 #include "apps/jazz-vae/audio_cache.h"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <bit>
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -16,7 +9,6 @@
 
 #include "apps/jazz-vae/limits.h"
 #include "io/checksum.h"
-#include "io/json_limits.h"
 #include "io/utf8.h"
 #include "tensor/error.h"
 
@@ -26,8 +18,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A cache of a million files has an index of about 200 MB.
-constexpr mg::io::JsonLimits kIndexLimits{size_t(1) << 30, 8};
+constexpr const char* kAgain = "run jazz-vae prepare again";
 
 // Samples are little-endian on disk: a no-op here, a byte swap on a big-endian machine (the same swap both ways).
 void swap_to_little_endian(float* x, size_t n) {
@@ -35,103 +26,11 @@ void swap_to_little_endian(float* x, size_t n) {
     for (size_t i = 0; i < n; ++i) x[i] = std::bit_cast<float>(__builtin_bswap32(std::bit_cast<uint32_t>(x[i])));
 }
 
-std::string hex64(uint64_t v) { return fmt::format("{:016x}", v); }
-
-// Typed fields of index.json; an error names the file and the field ("files[3].samples").
-class Fields {
- public:
-  explicit Fields(std::string file) : file_(std::move(file)) {}
-  [[noreturn]] void bad(const std::string& field, const std::string& what) const {
-    mg::fail("{}: field '{}': {}", file_, field, what);
-  }
-  const nlohmann::json& at(const nlohmann::json& j, const std::string& key, const std::string& field) const {
-    if (!j.is_object()) bad(field, "expected an object");
-    auto it = j.find(key);
-    if (it == j.end()) bad(field + key, "missing");
-    return *it;
-  }
-  int64_t integer(const nlohmann::json& j, const std::string& key, const std::string& field, int64_t lo,
-                  int64_t hi) const {
-    const nlohmann::json& v = at(j, key, field);
-    if (!v.is_number_integer() || (v.is_number_unsigned() && v.get<uint64_t>() > uint64_t(hi)) ||
-        v.get<int64_t>() < lo || v.get<int64_t>() > hi)
-      bad(field + key, fmt::format("expected an integer in [{}, {}], got {}", lo, hi, v.dump()));
-    return v.get<int64_t>();
-  }
-  std::string text(const nlohmann::json& j, const std::string& key, const std::string& field) const {
-    const nlohmann::json& v = at(j, key, field);
-    if (!v.is_string()) bad(field + key, fmt::format("expected a string, got {}", v.dump()));
-    return v.get<std::string>();
-  }
-  uint64_t checksum(const nlohmann::json& j, const std::string& key, const std::string& field) const {
-    const std::string s = text(j, key, field);
-    if (s.size() != 16 || s.find_first_not_of("0123456789abcdef") != std::string::npos)
-      bad(field + key, fmt::format("expected 16 lower-case hex digits, got '{}'", s));
-    return std::stoull(s, nullptr, 16);
-  }
-  const nlohmann::json& array(const nlohmann::json& j, const std::string& key, const std::string& field) const {
-    const nlohmann::json& v = at(j, key, field);
-    if (!v.is_array()) bad(field + key, "expected an array");
-    return v;
-  }
-
- private:
-  std::string file_;
-};
-
-// One shard mapped read-only, its size and checksum verified against the index first.
-class MappedShard {
- public:
-  MappedShard(const AudioCacheIndex& index, size_t shard) : path_(index.shard_path(shard)) {
-    const AudioCacheShard& s = index.shards[shard];
-    const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) mg::fail("{}: cannot read the cache shard: {} (run jazz-vae prepare again)", path_, std::strerror(errno));
-    struct stat st {};
-    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-      ::close(fd);
-      mg::fail("{}: cannot read the cache shard: not a regular file", path_);
-    }
-    bytes_ = 4 * size_t(s.samples);
-    if (uint64_t(st.st_size) != bytes_) {
-      ::close(fd);
-      mg::fail("{}: {} bytes, but {} lists {} samples ({} bytes): a truncated or replaced shard (run jazz-vae "
-               "prepare again)", path_, st.st_size, kAudioCacheIndexName, s.samples, bytes_);
-    }
-    void* p = ::mmap(nullptr, bytes_, PROT_READ, MAP_PRIVATE, fd, 0);
-    const int err = errno;
-    ::close(fd);  // the mapping stays
-    if (p == MAP_FAILED) mg::fail("{}: cannot map the cache shard: {}", path_, std::strerror(err));
-    ::madvise(p, bytes_, MADV_SEQUENTIAL);
-    data_ = static_cast<const float*>(p);
-    if (mg::io::fnv1a64(data_, bytes_) != s.checksum) {
-      ::munmap(p, bytes_);
-      mg::fail("{}: checksum mismatch against {}: a damaged shard (run jazz-vae prepare again)", path_,
-               kAudioCacheIndexName);
-    }
-  }
-  ~MappedShard() { ::munmap(const_cast<float*>(data_), bytes_); }
-  MappedShard(const MappedShard&) = delete;
-  MappedShard& operator=(const MappedShard&) = delete;
-  // Samples [offset, offset + n) in the machine's byte order.
-  std::vector<float> samples(int64_t offset, int64_t n) const {
-    std::vector<float> out(data_ + offset, data_ + offset + n);
-    swap_to_little_endian(out.data(), out.size());
-    return out;
-  }
-
- private:
-  std::string path_;
-  const float* data_ = nullptr;
-  size_t bytes_ = 0;
-};
-
 }  // namespace
-
-std::string audio_shard_name(size_t s) { return fmt::format("audio-{:05}.f32", s); }
 
 bool is_audio_cache(const std::string& dir) {
   std::error_code ec;
-  const fs::path index = fs::path(dir) / kAudioCacheIndexName;
+  const fs::path index = fs::path(dir) / kCacheIndexName;
   if (dir.empty() || !fs::is_directory(dir, ec) || !fs::is_regular_file(index, ec)) return false;
   if (fs::exists(fs::path(dir) / audio_shard_name(0), ec)) return true;
   std::ifstream in(index, std::ios::binary);
@@ -145,13 +44,8 @@ AudioCacheIndex read_audio_cache_index(const std::string& dir) {
   AudioCacheIndex index;
   index.dir = dir;
   const std::string path = index.index_path();
-  std::ifstream in(path, std::ios::binary);
-  if (!in) mg::fail("{}: cannot read the cache index: {}", path, std::strerror(errno));
-  const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-  mg::io::check_json_limits(text, kIndexLimits, path);
-  const nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
-  if (j.is_discarded()) mg::fail("{}: not valid JSON (a damaged cache index; run jazz-vae prepare again)", path);
-  const Fields f(path);
+  const nlohmann::json j = mg::io::read_index_json(path, kAgain);
+  const mg::io::IndexFields f(path);
   if (!j.is_object() || !j.contains("format") || j["format"] != kAudioCacheFormat)
     mg::fail("{}: not a decoded-audio cache (its format is not \"{}\")", path, kAudioCacheFormat);
   const int64_t version = f.integer(j, "version", "", 1, 1'000'000);
@@ -223,10 +117,15 @@ mg::io::ClipSet read_audio_cache(const AudioCacheIndex& index) {
   mg::io::ClipSet set;
   size_t next = 0;  // the first file of the shard being read
   for (size_t s = 0; s < index.shards.size(); ++s) {
-    const MappedShard shard(index, s);
+    const AudioCacheShard& shard = index.shards[s];
+    const mg::io::MappedFile mapped(index.shard_path(s), 4 * uint64_t(shard.samples), shard.checksum,
+                                    fmt::format("{} samples", shard.samples), kAgain);
+    const float* samples = static_cast<const float*>(mapped.data());
     for (; next < index.files.size() && index.files[next].shard == int64_t(s); ++next) {
-      set.names.push_back(index.files[next].name);
-      set.clips.push_back(shard.samples(index.files[next].offset, index.files[next].samples));
+      const AudioCacheFile& f = index.files[next];
+      set.names.push_back(f.name);
+      set.clips.emplace_back(samples + f.offset, samples + f.offset + f.samples);
+      swap_to_little_endian(set.clips.back().data(), set.clips.back().size());  // to the machine's order
     }
   }
   return set;
@@ -259,13 +158,7 @@ void AudioCacheWriter::write_shard() {
   AudioCacheShard shard{audio_shard_name(index_.shards.size()), int64_t(pending_.size()),
                         mg::io::fnv1a64(pending_.data(), bytes)};
   const std::string path = index_.dir + "/" + shard.name;
-  mg::io::write_file_atomic(path, [&](const std::string& tmp) {
-    std::ofstream out(tmp, std::ios::binary);
-    if (!out) mg::fail("{}: cannot open for writing", path);
-    out.write(reinterpret_cast<const char*>(pending_.data()), std::streamsize(bytes));
-    out.flush();
-    if (!out) mg::fail("{}: write failed (disk full?)", path);
-  });
+  mg::io::write_shard(path, pending_.data(), bytes);
   written_.add(path);
   index_.shards.push_back(std::move(shard));
   pending_.clear();
@@ -275,12 +168,7 @@ void AudioCacheWriter::finish() {
   if (!pending_.empty()) write_shard();
   // One line per shard, file and skipped file: a large index stays readable with grep and diff.
   using ojson = nlohmann::ordered_json;
-  auto list = [](const std::vector<ojson>& items) {
-    if (items.empty()) return std::string("[]");
-    std::string s = "[\n";
-    for (size_t i = 0; i < items.size(); ++i) s += "    " + items[i].dump() + (i + 1 < items.size() ? ",\n" : "\n");
-    return s + "  ]";
-  };
+  using mg::io::hex64, mg::io::json_lines;
   std::vector<ojson> shards, files, skipped;
   for (const AudioCacheShard& s : index_.shards)
     shards.push_back({{"file", s.name}, {"samples", s.samples}, {"bytes", 4 * s.samples}, {"fnv1a64", hex64(s.checksum)}});
@@ -293,14 +181,10 @@ void AudioCacheWriter::finish() {
       "{{\n  \"format\": {},\n  \"version\": {},\n  \"sample_rate\": {},\n  \"encoding\": \"float32le\",\n"
       "  \"source\": {},\n  \"shards\": {},\n  \"files\": {},\n  \"skipped\": {}\n}}\n",
       ojson(kAudioCacheFormat).dump(), kAudioCacheVersion, index_.sample_rate,
-      ojson(mg::io::valid_utf8(index_.source)).dump(), list(shards), list(files), list(skipped));
+      ojson(mg::io::valid_utf8(index_.source)).dump(), json_lines(shards), json_lines(files), json_lines(skipped));
   mg::io::write_file_atomic(index_.index_path(), text);
   written_.keep();
-  // Shards of an older, larger cache in this folder are no longer listed.
-  for (size_t s = index_.shards.size();; ++s) {
-    std::error_code ec;
-    if (!fs::remove(fs::path(index_.dir) / audio_shard_name(s), ec)) break;
-  }
+  mg::io::remove_shards_from(index_.dir, audio_shard_name, index_.shards.size());
 }
 
 }  // namespace jazz

@@ -18,12 +18,15 @@
 
 #include "io/atomic_file.h"
 #include "io/audio.h"
+#include "io/dataset_cache.h"
 
 namespace jazz {
 
 inline constexpr const char* kAudioCacheFormat = "musicgen-audio-cache";
 inline constexpr int kAudioCacheVersion = 1;
-inline constexpr const char* kAudioCacheIndexName = "index.json";
+using mg::io::kCacheIndexName;  // index.json
+// Shard s is audio_shard_name(s): audio-00000.f32.
+inline const mg::io::ShardNames audio_shard_name{"audio-", ".f32"};
 // Samples per shard (256 MiB of float32); a file with more gets a shard of its own.
 inline constexpr int64_t kDefaultShardSamples = int64_t(64) << 20;
 
@@ -48,12 +51,9 @@ struct AudioCacheIndex {
   std::vector<AudioCacheFile> files;
   std::vector<std::pair<std::string, std::string>> skipped;  // file name, why
   int64_t samples = 0;  // in all shards
-  std::string index_path() const { return dir + "/" + kAudioCacheIndexName; }
+  std::string index_path() const { return dir + "/" + kCacheIndexName; }
   std::string shard_path(size_t s) const { return dir + "/" + shards[s].name; }
 };
-
-// The name of shard s: audio-00000.f32.
-std::string audio_shard_name(size_t s);
 
 // True when dir holds an index.json that names the cache format in its first
 // kilobytes (a cache, or a damaged one, which read_audio_cache_index then
