@@ -100,6 +100,10 @@ CLI::Validator positive_up_to(double hi) {
 }
 
 Device setup_device(const CommonOptions& o) {
+  const nn::dist::Communicator& ranks = nn::dist::world();
+  if (ranks.distributed() && o.batch > 0 && o.batch % ranks.size() != 0)
+    usage_fail("--batch {} does not split evenly among the {} ranks; choose a multiple of {}", o.batch, ranks.size(),
+               ranks.size());
   set_cpu_threads(o.threads);
   set_output_mode(o.json ? OutputMode::Json : o.quiet ? OutputMode::Quiet : OutputMode::Normal);
   if (o.precision != "fp32" && o.precision != "bf16") usage_fail("--precision: expected fp32 or bf16, got '{}'", o.precision);
