@@ -16,7 +16,7 @@
 #include <string>
 
 #include "bench/bench_util.h"
-#include "io/stft.h"
+#include "bench/jazz_step.h"
 #include "kernels/cpu/parallel.h"
 #include "models/jazz_vae.h"
 #include "models/vae_loss.h"
@@ -33,22 +33,6 @@ struct Case {
   nn::ConvVaeConfig config;
   int64_t clips_per_file;  // clips jazz-vae cuts from one 30 s file
 };
-
-// The loss as jazz-vae trains each model (models/vae_loss.h): conv with the
-// spectral term and free bits of its time-resolved latent, seed the plain ELBO.
-Tensor vae_loss(const nn::ConvVaeConfig& c, const nn::VaeOutput& out, const Tensor& x) {
-  nn::VaeLossConfig loss;
-  nn::MagnitudeMap map;
-  if (c.kind == "conv") {
-    loss.free_bits = 0.1;
-    loss.spectral_weight = 1;
-    map.shift = zeros({c.in_channels, 1}, x.dtype(), x.device());
-    map.floor = 1e-3;
-  } else {
-    loss.reconstruction = nn::Reconstruction::BernoulliLogits;
-  }
-  return nn::vae_loss(loss, out, x, 0, &map).total;
-}
 
 }  // namespace
 
@@ -87,13 +71,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   // The app's defaults: conv = 5 s at 22,050 Hz, n_fft 1024, hop 512; seed = 90,001 samples at 3 kHz.
-  nn::ConvVaeConfig conv;
-  conv.kind = "conv";
-  conv.latent_mode = "time";
-  conv.channels = {128, 128, 256};
-  conv.latent = 16;
-  conv.in_channels = 513;
-  conv.length = io::stft_frames(5 * 22050, io::StftConfig{1024, 512, true});
+  const nn::ConvVaeConfig conv = bench::jazz_conv_config();
   nn::ConvVaeConfig seed;
   seed.kind = "seed";
   seed.latent_mode = "global";
@@ -121,8 +99,8 @@ int main(int argc, char** argv) {
       ref.to(DType::F64);
       NoGradGuard no_grad;
       Tensor xh = x_cpu.slice(0, 0, kCheckClips).contiguous(), eh = eps_cpu.slice(0, 0, kCheckClips).contiguous();
-      const double lf = vae_loss(c.config, fast.forward(xh, eh), xh).item();
-      const double lr = vae_loss(c.config, ref.forward(xh.to(DType::F64), eh.to(DType::F64)), xh.to(DType::F64)).item();
+      const double lf = bench::jazz_loss(c.config, fast.forward(xh, eh), xh).item();
+      const double lr = bench::jazz_loss(c.config, ref.forward(xh.to(DType::F64), eh.to(DType::F64)), xh.to(DType::F64)).item();
       std::printf("check %s: loss on %lld clips: float32 kernels %.7g, float64 reference %.7g\n", c.name,
                   static_cast<long long>(kCheckClips), lf, lr);
       // bf16 products carry 8 significant bits of each operand: a looser check.
@@ -143,7 +121,7 @@ int main(int argc, char** argv) {
     int64_t saved_bytes = 0;
     auto step = [&] {
       const int64_t before = be.memory_use().live_bytes;
-      Tensor loss = vae_loss(c.config, vae.forward(x, eps), x);
+      Tensor loss = bench::jazz_loss(c.config, vae.forward(x, eps), x);
       saved_bytes = be.memory_use().live_bytes - before;  // what the graph holds for backward
       opt.zero_grad();
       loss.backward();

@@ -18,12 +18,10 @@
 #include <cstring>
 
 #include "bench/bench_util.h"
-#include "io/stft.h"
+#include "bench/jazz_step.h"
 #include "models/chopin_lstm.h"
 #include "models/distributed.h"
-#include "models/jazz_vae.h"
 #include "models/optim.h"
-#include "models/vae_loss.h"
 #include "tensor/backend.h"
 #include "tensor/rng.h"
 
@@ -89,24 +87,12 @@ int main(int argc, char** argv) {
       net = lstm;
       what = fmt::format("Chopin seed network, vocab {}, 40-token windows, global batch {}", cfg.vocab, batch);
     } else {
-      nn::ConvVaeConfig c;
-      c.kind = "conv";
-      c.latent_mode = "time";
-      c.channels = {128, 128, 256};
-      c.latent = 16;
-      c.in_channels = 513;
-      c.length = io::stft_frames(5 * 22050, io::StftConfig{1024, 512, true});
+      const nn::ConvVaeConfig c = bench::jazz_conv_config();
       auto vae = std::make_shared<nn::ConvVAE>(c);
       // The whole batch's input and noise drawn once; this rank keeps its rows.
       const Tensor x = randn({batch, c.in_channels, c.length}).slice(0, part.begin, part.end).contiguous();
       const Tensor eps = randn(c.latent_shape(batch)).slice(0, part.begin, part.end).contiguous();
-      nn::VaeLossConfig loss;
-      loss.free_bits = 0.1;
-      loss.spectral_weight = 1;
-      nn::MagnitudeMap map;
-      map.shift = zeros({c.in_channels, 1});
-      map.floor = 1e-3;
-      forward = [vae, x, eps, loss, map] { return nn::vae_loss(loss, vae->forward(x, eps), x, 0, &map).total; };
+      forward = [vae, c, x, eps] { return bench::jazz_loss(c, vae->forward(x, eps), x); };
       opt = std::make_unique<nn::Adam>(vae->named_parameters(), 3e-4);
       net = vae;
       what = fmt::format("jazz conv VAE, {} x {} input, global batch {}", c.in_channels, c.length, batch);

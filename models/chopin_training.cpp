@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <tuple>
 
 #include "models/distributed.h"
 
@@ -38,8 +39,6 @@ WindowMetrics evaluate_windows(const ChopinLSTM& net, const std::vector<int64_t>
                                const std::vector<int64_t>& starts, int64_t seq_len, int64_t batch, Device device) {
   NoGradGuard no_grad;
   WindowMetrics m;
-  double loss_sum = 0;
-  int64_t correct = 0;
   const int64_t V = net.config().vocab;
   for (size_t b = 0; b < starts.size(); b += static_cast<size_t>(batch)) {
     const size_t e = std::min(starts.size(), b + static_cast<size_t>(batch));
@@ -51,18 +50,22 @@ WindowMetrics evaluate_windows(const ChopinLSTM& net, const std::vector<int64_t>
     Tensor logits = all.select(1, seq_len - 1).contiguous();                  // [B, V]: after the window
     std::vector<int64_t> truth_all = y.to_vector<int64_t>(), truth;
     for (int64_t i = 0; i < B; ++i) truth.push_back(truth_all[static_cast<size_t>((i + 1) * seq_len - 1)]);
-    loss_sum += cross_entropy(logits, from_vector(truth, {B}, device)).item() * static_cast<double>(B);
+    m.nll_sum += cross_entropy(logits, from_vector(truth, {B}, device)).item() * static_cast<double>(B);
     std::vector<int64_t> pred = argmax_rows(logits).to_vector<int64_t>();
-    for (size_t i = 0; i < pred.size(); ++i) correct += pred[i] == truth[i];
+    for (size_t i = 0; i < pred.size(); ++i) m.correct += pred[i] == truth[i];
   }
   m.windows = static_cast<int64_t>(starts.size());
-  if (m.windows > 0) {
-    m.loss = loss_sum / static_cast<double>(m.windows);
-    m.perplexity = std::exp(m.loss);
-    m.accuracy = static_cast<double>(correct) / static_cast<double>(m.windows);
-    m.loss_all = m.nll_sum_all / static_cast<double>(m.windows * seq_len);
-  }
+  m.finish(seq_len);
   return m;
+}
+
+void WindowMetrics::finish(int64_t seq_len) {
+  if (windows <= 0) return;
+  const double n = static_cast<double>(windows);
+  loss = nll_sum / n;
+  perplexity = std::exp(loss);
+  accuracy = correct / n;
+  loss_all = nll_sum_all / (n * static_cast<double>(seq_len));
 }
 
 ChopinTask::ChopinTask(const ChopinLSTM& net, ChopinData data, bool all_positions, int64_t eval_batch, Device device,
@@ -94,28 +97,17 @@ StepOutput ChopinTask::step(const std::vector<int64_t>& batch, const StepPositio
 }
 
 Evaluation ChopinTask::evaluate() {
-  WindowMetrics h;
+  // Each rank scores its share of the windows (one process: all of them); the sums add over the ranks.
   const dist::Communicator& comm = dist::world();
-  if (!comm.distributed()) {
-    h = evaluate_windows(net_, *data_.heldout_ids, data_.heldout_starts, data_.seq_len, eval_batch_, device_);
-  } else {
-    // Each rank scores its share of the windows; the sums are added over the ranks.
-    const dist::RowRange part =
-        dist::rank_rows(static_cast<int64_t>(data_.heldout_starts.size()), comm.rank(), comm.size());
-    const std::vector<int64_t> mine(data_.heldout_starts.begin() + part.begin, data_.heldout_starts.begin() + part.end);
-    const WindowMetrics m = evaluate_windows(net_, *data_.heldout_ids, mine, data_.seq_len, eval_batch_, device_);
-    const double w = static_cast<double>(m.windows);
-    double sums[4] = {m.loss * w, m.accuracy * w, m.nll_sum_all, w};
-    comm.all_reduce_sum(sums, 4, "the held-out sums");
-    h.windows = static_cast<int64_t>(sums[3]);
-    if (h.windows > 0) {
-      h.loss = sums[0] / sums[3];
-      h.perplexity = std::exp(h.loss);
-      h.accuracy = sums[1] / sums[3];
-      h.nll_sum_all = sums[2];
-      h.loss_all = sums[2] / (sums[3] * static_cast<double>(data_.seq_len));
-    }
-  }
+  const dist::RowRange part =
+      dist::rank_rows(static_cast<int64_t>(data_.heldout_starts.size()), comm.rank(), comm.size());
+  const std::vector<int64_t> mine(data_.heldout_starts.begin() + part.begin, data_.heldout_starts.begin() + part.end);
+  WindowMetrics h = evaluate_windows(net_, *data_.heldout_ids, mine, data_.seq_len, eval_batch_, device_);
+  double sums[4] = {h.nll_sum, h.correct, h.nll_sum_all, static_cast<double>(h.windows)};
+  comm.all_reduce_sum(sums, 4, "the held-out sums");
+  std::tie(h.nll_sum, h.correct, h.nll_sum_all) = std::make_tuple(sums[0], sums[1], sums[2]);
+  h.windows = static_cast<int64_t>(sums[3]);
+  h.finish(data_.seq_len);
   return {{{"loss", h.loss}, {"perplexity", h.perplexity}, {"accuracy", h.accuracy}, {"loss_all", h.loss_all}},
           all_positions_ ? h.loss_all : h.loss};
 }

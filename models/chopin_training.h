@@ -38,6 +38,11 @@ std::pair<Tensor, Tensor> window_batch(const ChopinLSTM& net, const std::vector<
 struct WindowMetrics {
   double loss = 0, perplexity = 0, accuracy = 0, loss_all = 0, nll_sum_all = 0;
   int64_t windows = 0;
+  // The sums behind them: NLL of the token after each window, windows predicted right.
+  double nll_sum = 0, correct = 0;
+  // The means from the sums (nll_sum, correct, nll_sum_all, windows), which add
+  // over parts of the windows (ranks under mpirun).
+  void finish(int64_t seq_len);
 };
 // In batches of `batch` windows, without gradients.
 WindowMetrics evaluate_windows(const ChopinLSTM& net, const std::vector<int64_t>& ids,

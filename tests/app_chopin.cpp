@@ -31,29 +31,11 @@ const std::string kTiny = " --hidden1 24 --hidden2 12 --dense 12 --batch 32 --ma
 // The original recipe, no longer train's default.
 const std::string kSeedRecipe = " --model seed";
 
-struct Run {
-  int code = -1;
-  std::string output;  // stdout and stderr together
-};
+using Run = mg::test::ShellRun;
 
-Run run(const std::string& args) {
-  Run r;
-  FILE* p = popen((kBin + " " + args + " 2>&1").c_str(), "r");
-  REQUIRE(p != nullptr);
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
-  const int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+Run run(const std::string& args) { return mg::test::run_shell(kBin + " " + args); }
 
-std::string slurp(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
+using mg::test::slurp;
 
 // The last line of the output (where the one-line error is).
 std::string last_line(const std::string& s) {

@@ -29,10 +29,7 @@ mg::test::ChildResult run(const std::string& args) {
   return mg::test::run_program(argv, 300);
 }
 
-std::string slurp(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
-}
+using mg::test::slurp;
 
 void spit(const std::string& path, const std::string& bytes) { std::ofstream(path, std::ios::binary) << bytes; }
 

@@ -37,12 +37,7 @@ struct Finished {
   std::string output;
 };
 
-std::string slurp(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
+using mg::test::slurp;
 
 std::vector<std::string> split_args(const std::string& args) {
   std::istringstream in(args);

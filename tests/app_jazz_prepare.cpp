@@ -27,21 +27,9 @@ const std::string kBinary = MUSICGEN_BINARY_DIR "/apps/jazz-vae/jazz-vae";
 // A model small enough for a test: 0.5 s clips, 129 bins, two stages of 4 channels.
 const std::string kTiny = " --clip-seconds 0.5 --n-fft 256 --hop 128 --channels 4,4 --epochs 1 --threads 2";
 
-struct Run {
-  int rc = 0;
-  std::string output;  // stdout and stderr
-};
+using Run = mg::test::ShellRun;
 
-Run run(const std::string& args) {
-  Run r;
-  FILE* p = popen((kBinary + " " + args + " 2>&1").c_str(), "r");
-  REQUIRE(p != nullptr);
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, p)) r.output.append(buf, n);
-  const int status = pclose(p);
-  r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+Run run(const std::string& args) { return mg::test::run_shell(kBinary + " " + args); }
 
 size_t count(const std::string& text, const std::string& what) {
   size_t n = 0;
@@ -61,21 +49,18 @@ std::vector<float> tone(double seconds, int seed, int rate) {
   return x;
 }
 
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
+using mg::test::slurp;
 
 void write_bytes(const std::string& path, const std::string& bytes) {
   std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
 }
 
-nlohmann::json read_index(const std::string& cache) { return nlohmann::json::parse(read_bytes(cache + "/index.json")); }
+nlohmann::json read_index(const std::string& cache) { return nlohmann::json::parse(slurp(cache + "/index.json")); }
 
 // Every file of a folder, name -> bytes.
 std::map<std::string, std::string> folder_bytes(const std::string& dir) {
   std::map<std::string, std::string> out;
-  for (const fs::directory_entry& e : fs::directory_iterator(dir)) out[e.path().filename().string()] = read_bytes(e.path());
+  for (const fs::directory_entry& e : fs::directory_iterator(dir)) out[e.path().filename().string()] = slurp(e.path());
   return out;
 }
 
@@ -120,11 +105,11 @@ TEST_CASE("jazz-vae prepare: train from the cache logs what train from the folde
   // Shards smaller than two files: each file gets a shard of its own.
   Run one = run("prepare --data " + data + " --out " + dir + "/cache1 --threads 1 --shard-samples 50000");
   INFO(one.output);
-  REQUIRE(one.rc == 0);
+  REQUIRE(one.code == 0);
   CHECK(one.output.find("warning: skipping " + data + "/broken.wav: truncated") != std::string::npos);
   Run two = run("prepare --data " + data + " --out " + dir + "/cache2 --threads 2 --shard-samples 50000");
   INFO(two.output);
-  REQUIRE(two.rc == 0);
+  REQUIRE(two.code == 0);
   CHECK(folder_bytes(dir + "/cache1") == folder_bytes(dir + "/cache2"));
 
   const nlohmann::json index = read_index(dir + "/cache1");
@@ -147,7 +132,7 @@ TEST_CASE("jazz-vae prepare: train from the cache logs what train from the folde
     REQUIRE(file["samples"] == expected.size());
     const nlohmann::json& shard = index["shards"][file["shard"].get<size_t>()];
     CHECK(file["offset"].get<int64_t>() + file["samples"].get<int64_t>() <= shard["samples"].get<int64_t>());
-    const std::string bytes = read_bytes(dir + "/cache1/" + shard["file"].get<std::string>());
+    const std::string bytes = slurp(dir + "/cache1/" + shard["file"].get<std::string>());
     REQUIRE(bytes.size() == 4 * shard["samples"].get<size_t>());
     CHECK(std::memcmp(bytes.data() + 4 * file["offset"].get<size_t>(), expected.data(), 4 * expected.size()) == 0);
   }
@@ -155,10 +140,10 @@ TEST_CASE("jazz-vae prepare: train from the cache logs what train from the folde
 
   Run folder = run("train --data " + data + " --out " + dir + "/from-folder" + kTiny);
   INFO(folder.output);
-  REQUIRE(folder.rc == 0);
+  REQUIRE(folder.code == 0);
   Run cached = run("train --data " + dir + "/cache1 --out " + dir + "/from-cache" + kTiny);
   INFO(cached.output);
-  REQUIRE(cached.rc == 0);
+  REQUIRE(cached.code == 0);
   CHECK(cached.output.find("decoded-audio cache of " + fs::canonical(data).string()) != std::string::npos);
   CHECK(cached.output.find("warning: skipping " + fs::canonical(data).string() + "/broken.wav: truncated") !=
         std::string::npos);
@@ -179,10 +164,10 @@ TEST_CASE("jazz-vae prepare: train from the cache logs what train from the folde
   const std::string ck = dir + "/from-cache/model.safetensors";
   Run prior = run("prior --checkpoint " + ck + " --epochs 1 --windows 2 --hidden 8 --threads 2");
   INFO(prior.output);
-  CHECK(prior.rc == 0);
+  CHECK(prior.code == 0);
   Run eval = run("eval --checkpoint " + ck + " --samples 2 --griffin-lim-iters 1 --threads 2");
   INFO(eval.output);
-  CHECK(eval.rc == 0);
+  CHECK(eval.code == 0);
   CHECK(eval.output.find("decoded-audio cache of") != std::string::npos);
 }
 
@@ -193,16 +178,16 @@ TEST_CASE("jazz-vae prepare: the sample rate is --model's or --sample-rate's, an
   fs::create_directories(data);
   mg::io::write_wav(data + "/a.wav", tone(1.0, 0, 22050), 22050, true);
   mg::io::write_wav(data + "/b.wav", tone(1.0, 1, 22050), 22050, true);
-  REQUIRE(run("prepare --data " + data + " --out " + dir + "/seed --model seed").rc == 0);
+  REQUIRE(run("prepare --data " + data + " --out " + dir + "/seed --model seed").code == 0);
   CHECK(read_index(dir + "/seed")["sample_rate"] == 3000);
   CHECK(read_index(dir + "/seed")["files"][0]["samples"] == 3000);
-  REQUIRE(run("prepare --data " + data + " --out " + dir + "/16k --sample-rate 16000").rc == 0);
+  REQUIRE(run("prepare --data " + data + " --out " + dir + "/16k --sample-rate 16000").code == 0);
   CHECK(read_index(dir + "/16k")["sample_rate"] == 16000);
-  CHECK(run("prepare --data " + data + " --out " + dir + "/both --model seed --sample-rate 16000").rc == 2);
+  CHECK(run("prepare --data " + data + " --out " + dir + "/both --model seed --sample-rate 16000").code == 2);
 
   Run r = run("train --data " + dir + "/seed --out " + dir + "/run" + kTiny);
   INFO(r.output);
-  CHECK(r.rc == 1);
+  CHECK(r.code == 1);
   CHECK(count(r.output, "jazz-vae: error:") == 1);
   CHECK(r.output.find(dir + "/seed: a decoded-audio cache at 3000 Hz, but --model conv reads audio at 22050 Hz") !=
         std::string::npos);
@@ -218,8 +203,8 @@ TEST_CASE("jazz-vae: a damaged decoded-audio cache is a one-line error naming th
   mg::io::write_wav(data + "/a.wav", tone(1.0, 0, 22050), 22050, true);
   mg::io::write_wav(data + "/b.wav", tone(1.0, 1, 22050), 22050, true);
   const std::string good = dir + "/good";
-  REQUIRE(run("prepare --data " + data + " --out " + good).rc == 0);
-  const std::string shard = read_bytes(good + "/audio-00000.f32"), index = read_bytes(good + "/index.json");
+  REQUIRE(run("prepare --data " + data + " --out " + good).code == 0);
+  const std::string shard = slurp(good + "/audio-00000.f32"), index = slurp(good + "/index.json");
 
   struct Damage {
     std::string what, file, message;
@@ -267,7 +252,7 @@ TEST_CASE("jazz-vae: a damaged decoded-audio cache is a one-line error naming th
     d.apply(cache);
     Run r = run("train --data " + cache + " --out " + dir + "/run" + std::to_string(k) + kTiny);
     INFO(r.output);
-    CHECK(r.rc == 1);
+    CHECK(r.code == 1);
     CHECK(count(r.output, "jazz-vae: error:") == 1);
     CHECK(r.output.find("jazz-vae: error: " + (d.file.empty() ? cache : cache + "/" + d.file)) != std::string::npos);
     CHECK(r.output.find(d.message) != std::string::npos);
@@ -282,22 +267,22 @@ TEST_CASE("jazz-vae prepare writes only into a new, empty or cache folder, repla
 
   Run into_data = run("prepare --data " + data + " --out " + data);
   INFO(into_data.output);
-  CHECK(into_data.rc == 1);
+  CHECK(into_data.code == 1);
   CHECK(into_data.output.find("--out " + data + ": holds ") != std::string::npos);
   CHECK_FALSE(fs::exists(data + "/index.json"));
 
   fs::create_directories(dir + "/foreign");
   std::ofstream(dir + "/foreign/index.json") << R"({"format": "something else"})";
-  CHECK(run("prepare --data " + data + " --out " + dir + "/foreign").rc == 1);
+  CHECK(run("prepare --data " + data + " --out " + dir + "/foreign").code == 1);
 
   fs::create_directories(dir + "/cache");  // empty: fine
-  REQUIRE(run("prepare --data " + data + " --out " + dir + "/cache --shard-samples 30000").rc == 0);
+  REQUIRE(run("prepare --data " + data + " --out " + dir + "/cache --shard-samples 30000").code == 0);
   const size_t small_shards = read_index(dir + "/cache")["shards"].size();
   CHECK(small_shards >= 4);
   // Replaced by a cache of one shard: the older shards go.
   Run again = run("prepare --data " + data + " --out " + dir + "/cache --quiet");
   INFO(again.output);
-  REQUIRE(again.rc == 0);
+  REQUIRE(again.code == 0);
   CHECK(read_index(dir + "/cache")["shards"].size() == 1);
   for (const fs::directory_entry& e : fs::directory_iterator(dir + "/cache"))
     CHECK((e.path().filename() == "index.json" || e.path().filename() == "audio-00000.f32"));
@@ -306,7 +291,7 @@ TEST_CASE("jazz-vae prepare writes only into a new, empty or cache folder, repla
   fs::copy_file(data + "/broken.wav", dir + "/nothing/broken.wav");
   Run nothing = run("prepare --data " + dir + "/nothing --out " + dir + "/empty-cache");
   INFO(nothing.output);
-  CHECK(nothing.rc == 1);
+  CHECK(nothing.code == 1);
   CHECK(nothing.output.find("no usable audio clip") != std::string::npos);
   CHECK_FALSE(fs::exists(dir + "/empty-cache"));
 }
@@ -321,7 +306,7 @@ TEST_CASE("jazz-vae prepare on the shared GTZAN clip and rendered jazz folder") 
   if (fs::is_directory(shared + "/jazz-rendered")) {
     Run r = run("prepare --data " + shared + "/jazz-rendered --out " + dir + "/rendered --threads 2");
     INFO(r.output);
-    REQUIRE(r.rc == 0);
+    REQUIRE(r.code == 0);
     const nlohmann::json index = read_index(dir + "/rendered");
     CHECK(index["files"].size() == 16);
     CHECK(index["skipped"].empty());
@@ -330,7 +315,7 @@ TEST_CASE("jazz-vae prepare on the shared GTZAN clip and rendered jazz folder") 
   for (const auto& [model, samples] : {std::pair{"conv", 661794}, std::pair{"seed", 90040}}) {
     Run r = run("prepare --data " + shared + "/gtzan-jazz --out " + dir + "/" + model + " --model " + model);
     INFO(r.output);
-    REQUIRE(r.rc == 0);
+    REQUIRE(r.code == 0);
     const nlohmann::json index = read_index(dir + "/" + model);
     REQUIRE(index["files"].size() >= 1);
     CHECK(index["files"][0]["name"] == "jazz.00000.wav");

@@ -53,10 +53,7 @@ mg::test::ChildResult run(const std::string& bin, const std::string& args, std::
   return mg::test::run_program(argv, 300);
 }
 
-std::string slurp(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
-}
+using mg::test::slurp;
 
 std::string last_line(std::string s) {
   while (!s.empty() && s.back() == '\n') s.pop_back();

@@ -31,10 +31,7 @@ using app::RunReport;
 
 namespace {
 
-std::string read_file(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(f), {}};
-}
+using mg::test::slurp;
 void write_text(const fs::path& p, const std::string& s) { std::ofstream(p, std::ios::binary) << s; }
 
 size_t count(const std::string& haystack, const std::string& needle) {
@@ -88,7 +85,7 @@ TEST_CASE("report: hostile names from users are escaped everywhere") {
   s.picture(evil_file, evil);
   s.clip({"id\"><script>", "none.wav", evil, "", "", {{evil, evil}}});
   report.save();
-  const std::string html = read_file(dir / "report.html");
+  const std::string html = slurp(dir / "report.html");
   CHECK(html == report.html());
   CHECK(html.rfind("<!doctype html>\n", 0) == 0);
   CHECK(count(html, "<script") == 0);
@@ -142,7 +139,7 @@ TEST_CASE("report: a later command adds its section to the same page through rep
   CHECK(train.pictures[0].path == "loss.png");
   CHECK(again.sections()[1].clips.at(0).metrics.at(0).second.text() == "120");
 
-  const std::string html = read_file(dir / "report.html");
+  const std::string html = slurp(dir / "report.html");
   CHECK(html.find("<h2>chopin-lstm train</h2>") < html.find("<h2>chopin-lstm generate</h2>"));
   CHECK(html.find("<td class=n>1.75</td>") != std::string::npos);
   CHECK(html.find("12 files read from <code>data/chopin</code>, 1 skipped.") != std::string::npos);
@@ -217,11 +214,11 @@ TEST_CASE("report: every save replaces the page atomically") {
   // A reader that opened the old page (here: a second link to its file) keeps
   // the whole old page: the new one arrives by rename, not by rewriting in place.
   fs::create_hard_link(dir / "report.html", dir / "old.html");
-  const std::string before = read_file(dir / "report.html");
+  const std::string before = slurp(dir / "report.html");
   epochs.add({2, 1.25});
   report.save();
-  CHECK(read_file(dir / "old.html") == before);
-  const std::string after = read_file(dir / "report.html");
+  CHECK(slurp(dir / "old.html") == before);
+  const std::string after = slurp(dir / "report.html");
   CHECK(after != before);
   CHECK(after.find("<td class=n>1.25</td>") != std::string::npos);
   CHECK(after.size() > 7);

@@ -23,12 +23,7 @@ using mg::test::error_of;
 
 namespace {
 
-std::string slurp(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
+using mg::test::slurp;
 
 // The message of the mg::Error that fn throws ("" when it throws none).
 // A pid that belonged to a process that has exited.

@@ -61,10 +61,7 @@ int count(const Png& p, Rgb c, int x0, int y0, int x1, int y1, int tol = 0) {
 int count(const Png& p, Rgb c, int tol = 0) { return count(p, c, 0, 0, p.w - 1, p.h - 1, tol); }
 
 
-std::string read_bytes(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
-}
+using mg::test::slurp;
 
 }  // namespace
 
@@ -379,7 +376,7 @@ TEST_CASE("GIF: header, loop extension, one image per frame, held last frame") {
     frames.push_back(render_line_chart({{"loss", {0, 1, 2}, {3.0, 2.0 - k * 0.5, 1.0}, std::nullopt}}, opt));
   }
   write_gif(dir + "/anim.gif", frames, 25, 0, 3);
-  std::string bytes = read_bytes(dir + "/anim.gif");
+  std::string bytes = slurp(dir + "/anim.gif");
   REQUIRE(bytes.size() > 100);
   CHECK(bytes.compare(0, 6, "GIF89a") == 0);
   GifInfo info = walk_gif(bytes);
@@ -416,7 +413,7 @@ TEST_CASE("GIF: header, loop extension, one image per frame, held last frame") {
   flat[1].text(2, 2, "ok", {colors::black, 2});
   write_gif(dir + "/flat.gif", flat, 50, 0, 0);
   decoded.clear();
-  decode(read_bytes(dir + "/flat.gif"), decoded);
+  decode(slurp(dir + "/flat.gif"), decoded);
   REQUIRE(decoded.size() == 2);
   CHECK(decoded[0] == flat[0].pixels());
   CHECK(decoded[1] == flat[1].pixels());
@@ -428,7 +425,7 @@ TEST_CASE("GIF: header, loop extension, one image per frame, held last frame") {
   sopt.width = 400;
   Image spec = render_spectrogram_image(p, sopt);
   write_gif(dir + "/spec.gif", {spec, spec}, 10, 1, 0);
-  bytes = read_bytes(dir + "/spec.gif");
+  bytes = slurp(dir + "/spec.gif");
   info = walk_gif(bytes);
   CHECK(info.images == 2);
   CHECK(!info.netscape);  // played once: no loop extension

@@ -44,10 +44,7 @@ void write_bytes(const std::string& path, const std::string& bytes) {
   f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
 
-std::string read_bytes(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
-}
+using mg::test::slurp;
 
 std::string le64(uint64_t n) {
   std::string s(8, '\0');
@@ -86,7 +83,7 @@ TEST_CASE("safetensors byte layout") {
   std::string path = mg::test::scratch_dir("safetensors/layout") + "/model.safetensors";
   SafetensorsFile in = sample();
   write_safetensors(path, in);
-  std::string bytes = read_bytes(path);
+  std::string bytes = slurp(path);
   REQUIRE(bytes.size() > 8);
   uint64_t n = 0;
   for (int i = 0; i < 8; ++i) n |= static_cast<uint64_t>(static_cast<uint8_t>(bytes[i])) << (8 * i);
@@ -202,7 +199,7 @@ TEST_CASE("safetensors reader: every truncation fails cleanly, corrupted bytes n
   small.metadata = {{"k", "v"}};
   std::string good_path = dir + "/good.safetensors";
   write_safetensors(good_path, small);
-  const std::string good = read_bytes(good_path);
+  const std::string good = slurp(good_path);
   const std::string path = dir + "/cut.safetensors";
   int errors = 0;
   for (size_t len = 0; len < good.size(); ++len) {
@@ -292,7 +289,7 @@ print("meta", json.dumps(header.get("__metadata__", {}), sort_keys=True))
     expected += "\n";
   }
   expected += "meta " + nlohmann::json(in.metadata).dump(-1) + "\n";
-  std::string got = read_bytes(out_path);
+  std::string got = slurp(out_path);
   // Python's json.dumps puts a space after ':' and ','; compare the parsed metadata instead.
   size_t meta_at = got.rfind("meta ");
   REQUIRE(meta_at != std::string::npos);
@@ -303,7 +300,7 @@ print("meta", json.dumps(header.get("__metadata__", {}), sort_keys=True))
 TEST_CASE("safetensors parsed from memory equals the file read from disk") {
   std::string path = mg::test::scratch_dir("safetensors/memory") + "/model.safetensors";
   write_safetensors(path, sample());
-  const std::string bytes = read_bytes(path);
+  const std::string bytes = slurp(path);
   const SafetensorsFile a = read_safetensors(path);
   const SafetensorsFile b = parse_safetensors(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), "mem");
   REQUIRE(a.tensors.size() == b.tensors.size());

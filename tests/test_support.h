@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <cstdint>
 #include <random>
@@ -65,6 +67,12 @@ inline std::string shared_data_dir() {
   }
   std::filesystem::path p = std::filesystem::path(MUSICGEN_SOURCE_DIR) / ".." / "shared" / "data";
   return std::filesystem::is_directory(p) ? std::filesystem::weakly_canonical(p).string() : std::string();
+}
+
+// The bytes of a file ("" when it cannot be read).
+inline std::string slurp(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
 }
 
 // A fresh, empty scratch folder for one test under the build tree.
@@ -158,6 +166,24 @@ inline ChildResult run_program(const std::vector<std::string>& argv, double time
         return 127;
       },
       timeout_s);
+}
+
+// A command run by /bin/sh with its stderr joined to its stdout: the exit
+// status (-1 when a signal ended it) and everything it printed.
+struct ShellRun {
+  int code = -1;
+  std::string output;
+};
+
+inline ShellRun run_shell(const std::string& command) {
+  ShellRun r;
+  FILE* p = popen((command + " 2>&1").c_str(), "r");
+  REQUIRE(p != nullptr);
+  char buf[4096];
+  for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) r.output.append(buf, n);
+  const int status = pclose(p);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
 }
 
 // True in a build with AddressSanitizer, whose shadow memory and checks make
