@@ -21,11 +21,11 @@ echo "== chopin-lstm: train on the built-in piano corpus"
 # the built-in corpus itself, its own keys and tempi; augmentation (the
 # default) pays on pieces never trained on (apps/chopin-lstm/README.md), and
 # over 10 epochs on this corpus it lowers these scores (Yang-Lerch 0.80 -> 0.73).
-$chopin train --out runs/chopin --model embed --hidden1 128 --hidden2 64 --dense 64 --batch 32 --epochs 10 --augment none
+$chopin train --out runs/chopin --model embed --hidden1 128 --hidden2 64 --dense 64 --batch 32 --epochs 10 \
+  --augment none
 echo "== chopin-lstm: generate 30 seconds (temperature 1, top-p 0.95)"
-$chopin generate --checkpoint runs/chopin/model.safetensors --length-seconds 30 \
+$chopin generate --checkpoint runs/chopin/best.safetensors --length-seconds 30 \
   --out runs/chopin/generated.mid --wav runs/chopin/generated.wav
-$chopin eval --checkpoint runs/chopin/model.safetensors
 
 echo "== jazz-vae: train on the built-in jazz clips (time-resolved latent: 128 channels per 46 ms)"
 $jazz train --out runs/jazz --epochs 40

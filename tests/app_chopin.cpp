@@ -273,6 +273,58 @@ TEST_CASE("chopin-lstm timed embed model: all-position training, pieces with rhy
   CHECK(ev.output.find(pairs + fmt::format("{} of 27", static_cast<int>(inside))) != std::string::npos);
 }
 
+TEST_CASE("chopin-lstm embed: whole pieces held out by default, and eval scores those pieces") {
+  const std::string dir = mg::test::scratch_dir("chopin-holdout");
+  Run t = run("train --out " + dir + "/run --model embed --epochs 1 --augment none" + kTiny);
+  REQUIRE_MESSAGE(t.code == 0, t.output);
+  // The built-in corpus's 16 pieces: the 4th, 10th and 16th held out.
+  CHECK(t.output.find("held out: 3 whole pieces: built-in piece 4, built-in piece 10, built-in piece 16\n") !=
+        std::string::npos);
+  const mg::nn::Checkpoint c = mg::nn::load_checkpoint(dir + "/run/model.safetensors", "chopin-lstm");
+  CHECK(c.meta["holdout"] == "pieces");
+  // The run ends with eval's tables for the best epoch's pieces against the held-out pieces.
+  const size_t tables = t.output.find("the best epoch against the held-out music (chopin-lstm eval --checkpoint " + dir +
+                                      "/run/best.safetensors)");
+  REQUIRE(tables != std::string::npos);
+  CHECK(t.output.find("(metric, piece) pairs inside the reference band: ", tables) != std::string::npos);
+  CHECK(t.output.find("generated: 8 pieces of about 300 notes", tables) != std::string::npos);
+  std::istringstream csv(slurp(dir + "/run/log.csv"));
+  std::string header, row;
+  std::getline(csv, header);
+  std::getline(csv, row);
+  REQUIRE(header.substr(header.rfind(',') + 1) == "heldout_loss_all");
+  const double logged_all = std::stod(row.substr(row.rfind(',') + 1));
+  // At the end of training the same windows were scored (one epoch: the best is the last).
+  CHECK(number_after(t.output.substr(tables), "NLL per token over all positions: ") ==
+        doctest::Approx(logged_all).epsilon(1e-4));
+
+  // eval rebuilds the split from the checkpoint: the same pieces, every 40th window as train scored them.
+  Run ev = run("eval --checkpoint " + dir + "/run/model.safetensors --window-stride 40 --pieces 2 --notes 15 "
+               "--reference-pieces 10 --threads 2");
+  REQUIRE_MESSAGE(ev.code == 0, ev.output);
+  CHECK(ev.output.find("held out: 3 whole pieces\n") != std::string::npos);
+  CHECK(number_after(ev.output, "NLL per token over all positions: ") == doctest::Approx(logged_all).epsilon(1e-4));
+  CHECK(number_after(ev.output, "NLL per note: ") > 0);
+  CHECK(ev.output.find("cut from the held-out pieces of the training data") != std::string::npos);
+  CHECK(ev.output.find("training data (ceiling)") != std::string::npos);
+
+  // --holdout windows is the original's split of the windows; --model seed keeps it by default.
+  Run w = run("train --out " + dir + "/windows --model embed --epochs 1 --holdout windows --augment none" + kTiny);
+  REQUIRE_MESSAGE(w.code == 0, w.output);
+  CHECK(w.output.find("held out:") == std::string::npos);
+  CHECK(w.output.find("the best epoch against the held-out music") == std::string::npos);  // windows it trained beside
+  CHECK(mg::nn::load_checkpoint(dir + "/windows/model.safetensors", "chopin-lstm").meta["holdout"] == "windows");
+  Run seed = run("train --out " + dir + "/seed --epochs 1" + kTiny + kSeedRecipe);
+  REQUIRE_MESSAGE(seed.code == 0, seed.output);
+  CHECK(mg::nn::load_checkpoint(dir + "/seed/model.safetensors", "chopin-lstm").meta["holdout"] == "windows");
+  // With --heldout-data the folder is what is held out.
+  Run both = run("train --out " + dir + "/both --holdout pieces --heldout-data " + dir + kTiny);
+  CHECK(both.code == 2);
+  CHECK(last_line(both.output) ==
+        "chopin-lstm: error: --holdout: not with --heldout-data, whose folder is what is held out (see --help)");
+  CHECK(!fs::exists(dir + "/both"));
+}
+
 TEST_CASE("chopin-lstm --heldout-data: held-out metrics on another folder, the best epoch kept, --patience stops") {
   const std::string dir = mg::test::scratch_dir("chopin-heldout-folder");
   // Music the second model never trains on: pieces of a first model.
@@ -412,6 +464,15 @@ TEST_CASE("chopin-lstm bad input gives one line naming the culprit and writes no
   CHECK(r.code == 0);
   CHECK(r.output.find("warning: skipping broken.mid") != std::string::npos);
   CHECK(r.output.find("1 skipped") != std::string::npos);
+  // One piece cannot be held out whole: the default falls back to the windows, saying so; asked for, it is an error.
+  CHECK(r.output.find("holds one piece; nothing can be held out whole; holding out 20 % of the windows instead "
+                      "(--holdout windows)") != std::string::npos);
+  CHECK(mg::nn::load_checkpoint(dir + "/mixed-out/model.safetensors", "chopin-lstm").meta["holdout"] == "windows");
+  Run asked = run("train --data " + mixed + " --holdout pieces --min-count 1 --batch 8 --max-steps 2 --epochs 1 "
+                  "--hidden1 8 --hidden2 8 --dense 8 --out " + dir + "/mixed-pieces");
+  CHECK(asked.code == 1);
+  CHECK(last_line(asked.output).find("chopin-lstm: error: --holdout pieces: " + mixed) != std::string::npos);
+  CHECK(last_line(asked.output).find("holds one piece") != std::string::npos);
 }
 
 TEST_CASE("chopin-lstm on the original 48 Chopin files") {

@@ -87,7 +87,7 @@ TEST_CASE("chopin-lstm generate: a model that makes no note is an error naming t
   fs::create_directories(dir + "/data");
   mg::io::write_midi(dir + "/data/rests.mid", {{0, 1, 60, 80}, {1200, 1, 62, 80}}, {{0, 120}}, {{0, 4, 4}});
   Run t = run("train --data " + dir + "/data --out " + dir + "/run --model embed --seq-len 8 --batch 8 --epochs 30 "
-              "--hidden1 16 --hidden2 8 --dense 8 --threads 1");
+              "--hidden1 16 --hidden2 8 --dense 8 --threads 1 --holdout windows --patience 0");
   REQUIRE_MESSAGE(t.code == 0, t.output);
   const std::string gen = "generate --checkpoint " + dir + "/run/model.safetensors --greedy --threads 1";
   for (const std::string length : {" --notes 3", " --length-seconds 30"}) {

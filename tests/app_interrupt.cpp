@@ -284,8 +284,8 @@ TEST_CASE("a second signal ends the run at once, leaving no half-written file an
   // During training, after the first epoch: wherever the second signal lands (in the step, or in the writes of
   // the stop), every file on disk is a complete one.
   const std::string late = dir + "/late";
-  const Finished b = twice("train --epochs 100000 --batch 1 --clip-seconds 1 --n-fft 256 --hop 128 --channels 4,4 "
-                           "--threads 2", late, SIGTERM, [&] { return csv_rows(late + "/log.csv") >= 1; });
+  const Finished b = twice("train --epochs 100000 --eval-every 1 --batch 1 --clip-seconds 1 --n-fft 256 --hop 128 "
+                           "--channels 4,4 --threads 2", late, SIGTERM, [&] { return csv_rows(late + "/log.csv") >= 1; });
   INFO(b.output);
   CHECK(b.code == 143);
   const bool cut_short = b.output.find("signalled again") != std::string::npos;

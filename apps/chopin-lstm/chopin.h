@@ -20,6 +20,16 @@ namespace chopin {
 
 inline constexpr const char* kApp = "chopin-lstm";
 
+// Without --epochs: the original's 200 epochs for --model seed; the embed
+// network trains kEmbedDefaultSteps Adamax steps, as many epochs as that
+// takes at --batch (and --max-steps), whatever the data's size
+// (apps/chopin-lstm/README.md: about 30 minutes on 2 cores).
+inline constexpr int kSeedEpochs = 200;
+inline constexpr int64_t kEmbedDefaultSteps = 1500;
+// The embed network's default --patience: on the 48 Chopin files its
+// held-out NLL is lowest near epoch 24 of those 60 and rises after it.
+inline constexpr int kEmbedPatience = 10;
+
 struct TrainOptions {
   mg::app::CommonOptions common;
   std::string model = "embed";  // "seed": the original recipe
@@ -30,13 +40,19 @@ struct TrainOptions {
   int64_t seq_len = 40;
   double lr = 0.01;
   int64_t max_steps = 0;  // 0: whole epochs
-  std::string heldout_data;  // a folder for the held-out metrics; empty: 20 % of the training windows
-  int patience = 0;          // stop after this many epochs without a better held-out NLL; 0: never
+  std::string heldout_data;  // a folder for the held-out metrics; empty: --holdout
+  // Without --heldout-data: "pieces" (whole pieces of the data held out, corpus.h hold_out_pieces) or
+  // "windows" (a seeded 20 % of the windows, the original's split); empty: pieces for --model embed,
+  // windows for --model seed.
+  std::string holdout;
+  int patience = -1;         // stop after this many epochs without a better held-out NLL; 0: never;
+                             // -1: kEmbedPatience for --model embed, 0 for --model seed
   // Training-data augmentation (models/chopin_augment.h), as AugmentOptions::name() writes it; empty:
   // transpose,tempo,velocity for --repr timed, none for --repr seed.
   std::string augment;
   bool resume = false;
   bool skip_nonfinite = false;  // skip a step with a non-finite loss or gradient instead of stopping
+  int64_t eval_pieces = 8;  // pieces the best epoch generates at the end for eval's tables (0: none)
   mg::nn::ChopinConfig net;  // sizes (vocab filled from the data)
 };
 
@@ -69,10 +85,11 @@ struct GenerateOptions {
 struct EvalOptions {
   mg::app::CommonOptions common;
   std::string checkpoint;
-  int64_t pieces = 8, notes = 200;
+  int64_t pieces = 8, notes = 300;
   double temperature = 1.0, top_p = 0.95;
   int64_t max_reference = 200;  // reference pieces for the Yang-Lerch measures
-  int64_t window_stride = 1;    // --data: a window at every this many tokens (1: every window)
+  int64_t window_stride = 0;    // a window at every this many tokens (1: every window; 0: seq_len / 40, at least 1)
+  Context context = Context::State;  // how the generated pieces see the music before each token (generate --context)
 };
 
 // prepare: a MIDI folder parsed once into a token cache (token_cache.h), or
@@ -125,6 +142,7 @@ struct ChopinMeta {
   int64_t min_count = 100, batch = 256, max_steps = 0;
   uint64_t seed = 42;
   std::string heldout_data;  // absent in older checkpoints: the split of the training windows
+  std::string holdout = "windows";  // without heldout_data: "pieces" or "windows" (absent in older checkpoints)
   int patience = 0;
   std::string augment = "none";  // absent in older checkpoints: none
   mg::nn::TrainingState state;  // epochs done, a partial epoch, the best epoch, generator, optimizer steps

@@ -18,11 +18,13 @@ int parse_command_line(int argc, const char* const* argv, Command& command) {
 
   TrainOptions& t = command.train;
   CLI::App* train = app.add_subcommand("train", "Train on a MIDI folder (default: the built-in corpus)");
-  t.common.epochs = 200;
+  t.common.epochs = 0;  // the model's default (train.cpp)
   t.common.batch = 256;
   t.common.out = "runs/chopin";
   mg::app::add_common_options(train, t.common, true, kMaxBatch);
-  train->get_option("--epochs")->description("Training epochs (default 200)");
+  train->get_option("--epochs")->description(fmt::format(
+      "Training epochs (default: --model seed {}, as the original; --model embed as many as {} steps take, e.g. 60 "
+      "epochs of 25 steps on the 40 training pieces of the 48 Chopin files)", kSeedEpochs, kEmbedDefaultSteps));
   train->get_option("--batch")->description("Batch size (default 256)");
   train->add_option("--out", t.common.out, "Output folder (default runs/chopin)");
   train->add_option("--model", t.model,
@@ -50,10 +52,17 @@ int parse_command_line(int argc, const char* const* argv, Command& command) {
   train->add_option("--heldout-data", t.heldout_data,
                     "MIDI folder for the held-out metrics (music the model does not train on; every window, or "
                     "every --stride-th with --objective all); then every training window is trained on. "
-                    "Default: 20 % of the training windows")
+                    "Default: --holdout")
       ->check(CLI::ExistingDirectory);
+  train->add_option("--holdout", t.holdout,
+                    "Without --heldout-data, what is held out of --data: pieces: whole pieces, every sixth from the "
+                    "fourth in file-name order (8 of 48 files; the last piece when there are fewer than 4), none of "
+                    "whose tokens trains; windows: a seeded 20 % of all windows, as the original (default pieces for "
+                    "--model embed, windows for --model seed)")
+      ->check(CLI::IsMember({"pieces", "windows"}));
   train->add_option("--patience", t.patience,
-                    "Stop after this many epochs without a lower held-out NLL (0: run every --epochs); "
+                    "Stop after this many epochs without a lower held-out NLL (0: run every --epochs; default "
+                    + std::to_string(kEmbedPatience) + " for --model embed, 0 for --model seed); "
                     "OUT/best.safetensors always holds the best epoch")
       ->check(integer_in(0, mg::app::kMaxEpochs));
   train->add_option("--augment", t.augment,
@@ -61,6 +70,10 @@ int parse_command_line(int argc, const char* const* argv, Command& command) {
                     "--repr timed, none for --repr seed): none, or a comma-separated list of transpose (by -5..+6 semitones, redrawn while a pitch would leave the "
                     "piano or the vocabulary), tempo (Tempo tokens stretched by 0.95..1.05, to the nearest bin) and "
                     "velocity (Vel tokens moved -1..+1 bins); drawn anew for every window and epoch from --seed");
+  train->add_option("--eval-pieces", t.eval_pieces,
+                    "At the end, the best epoch generates this many pieces that are compared with the held-out "
+                    "pieces or --heldout-data, as `eval` does (its tables, also in report.html; default 8, 0: none)")
+      ->check(integer_in(0, kMaxPieces));
   train->add_flag("--resume", t.resume, "Continue from OUT/model.safetensors");
   train->add_flag("--skip-nonfinite", t.skip_nonfinite,
                   "Skip a step whose loss or gradient is NaN or infinite (counted in log.csv) instead of stopping");
@@ -118,13 +131,18 @@ int parse_command_line(int argc, const char* const* argv, Command& command) {
                  "(default: the held-out windows of the training data)");
   ev->add_option("--pieces", e.pieces, "Pieces to generate for the statistics (default 8)")
       ->check(integer_in(1, kMaxPieces));
-  ev->add_option("--notes", e.notes, "Notes per piece (seed representation: tokens; default 200)")
+  ev->add_option("--notes", e.notes, "Notes per piece (seed representation: tokens; default 300)")
       ->check(integer_in(1, kMaxEvalNotes));
   ev->add_option("--temperature", e.temperature, "Sampling temperature of those pieces (default 1; 0: greedy)")
       ->check(number_in(0, kMaxTemperature));
   ev->add_option("--top-p", e.top_p, "Top-p of those pieces (default 0.95)")->check(positive_up_to(1));
+  ev->add_option_function<std::string>(
+         "--context", [&e](const std::string& v) { e.context = v == "window" ? Context::Window : Context::State; },
+         "How the generated pieces see the music before each token, as generate --context (default state)")
+      ->check(CLI::IsMember({"state", "window"}));
   ev->add_option("--window-stride", e.window_stride,
-                 "--data: evaluate the windows starting every this many tokens (default 1: every window)")
+                 "Evaluate the windows starting every this many tokens (default: train's --seq-len / 40, at least "
+                 "1: every window of the default 40 tokens)")
       ->check(integer_in(1, kMaxSeqLen));
   ev->add_option("--reference-pieces", e.max_reference,
                  "Most reference pieces cut from the data for the Yang-Lerch measures (default 200)")
@@ -186,6 +204,10 @@ int parse_command_line(int argc, const char* const* argv, Command& command) {
       }
       if (t.augment != "none" && t.repr != "timed")
         mg::app::usage_fail("--augment {}: only with --repr timed, not --repr {}", t.augment, t.repr);
+      if (!t.heldout_data.empty() && train->count("--holdout"))
+        mg::app::usage_fail("--holdout: not with --heldout-data, whose folder is what is held out");
+      if (t.patience < 0) t.patience = t.model == "embed" ? kEmbedPatience : 0;
+      if (t.holdout.empty()) t.holdout = t.heldout_data.empty() && t.model == "embed" ? "pieces" : "windows";
       if (t.stride == 0) t.stride = t.objective == "all" ? t.seq_len : 1;
       else if (t.objective != "all") mg::app::usage_fail("--stride: only with --objective all");
     }

@@ -137,14 +137,16 @@ Corpus load_cached_corpus(const std::string& dir, int64_t min_count, const std::
   // The ids, and the window lists training builds over them (split_windows).
   mg::app::check_memory(fmt::format("--data {} ({} tokens)", dir, kept), 18.0 * double(kept));
   c.ids.reserve(static_cast<size_t>(kept));
-  for (size_t s = 0; s < index.shards.size(); ++s) {
-    const MappedShard shard(index, s);
-    for (size_t i = 0; i < shard.size(); ++i) {
-      const uint32_t raw = shard[i];
+  std::optional<MappedShard> shard;
+  for (const CacheFile& f : index.files) {  // file by file, as the folder reads them
+    if (f.tokens > 0 && (!shard || shard->path() != index.shard_path(size_t(f.shard)))) shard.emplace(index, size_t(f.shard));
+    for (int64_t i = f.first; i < f.first + f.tokens; ++i) {
+      const uint32_t raw = (*shard)[size_t(i)];
       if (raw >= id_of.size())
-        mg::fail("{}: token id {} outside the cache's vocabulary of {}", shard.path(), raw, id_of.size());
+        mg::fail("{}: token id {} outside the cache's vocabulary of {}", shard->path(), raw, id_of.size());
       if (id_of[raw] >= 0) c.ids.push_back(id_of[raw]);
     }
+    c.piece_ends.push_back(static_cast<int64_t>(c.ids.size()));
   }
   return c;
 }
@@ -210,8 +212,66 @@ Corpus load_corpus(const std::string& data_dir, int64_t min_count, uint64_t seed
     std::vector<int64_t> ids = to_ids_nearest(p, c.vocab, repr, &mapped, &skipped);
     c.mapped += mapped;
     c.ids.insert(c.ids.end(), ids.begin(), ids.end());
+    c.piece_ends.push_back(static_cast<int64_t>(c.ids.size()));
   }
   return c;
+}
+
+std::vector<size_t> heldout_piece_numbers(size_t pieces) {
+  std::vector<size_t> held;
+  for (size_t i = kHoldoutFirst; i < pieces; i += kHoldoutEvery) held.push_back(i);
+  if (held.empty() && pieces >= 2) held.push_back(pieces - 1);
+  return held;
+}
+
+namespace {
+
+// Tokens of the held-out pieces and of the others.
+std::pair<int64_t, int64_t> holdout_sizes(const Corpus& corpus, const std::vector<size_t>& held) {
+  int64_t in_held = 0;
+  for (size_t p : held) in_held += corpus.piece_ends[p] - (p == 0 ? 0 : corpus.piece_ends[p - 1]);
+  const int64_t total = corpus.piece_ends.empty() ? 0 : corpus.piece_ends.back();
+  return {in_held, total - in_held};
+}
+
+}  // namespace
+
+std::string pieces_holdout_problem(const Corpus& corpus, int64_t seq_len) {
+  const std::vector<size_t> held = heldout_piece_numbers(corpus.piece_ends.size());
+  if (held.empty()) return fmt::format("{} holds one piece; nothing can be held out whole", corpus.source);
+  const auto [in_held, in_train] = holdout_sizes(corpus, held);
+  if (in_held <= seq_len || in_train <= seq_len)
+    return fmt::format("{} held-out and {} training tokens in {}; each needs more than one window of {}", in_held,
+                       in_train, corpus.source, seq_len);
+  return "";
+}
+
+PieceHoldout hold_out_pieces(Corpus& corpus, int64_t seq_len, Split& split) {
+  const std::string problem = pieces_holdout_problem(corpus, seq_len);
+  if (!problem.empty()) mg::fail("--holdout pieces: {} (use --holdout windows or --heldout-data)", problem);
+  const size_t n = corpus.piece_ends.size();
+  const std::vector<size_t> held = heldout_piece_numbers(n);
+  PieceHoldout out;
+  std::vector<int64_t> train;
+  size_t next = 0;
+  for (size_t p = 0; p < n; ++p) {
+    const int64_t begin = p == 0 ? 0 : corpus.piece_ends[p - 1], end = corpus.piece_ends[p];
+    const auto first = corpus.ids.begin() + begin, last = corpus.ids.begin() + end;
+    if (next < held.size() && held[next] == p) {
+      ++next;
+      out.ids.insert(out.ids.end(), first, last);
+      out.pieces.emplace_back(first, last);
+      out.names.push_back(p < corpus.files.size() ? corpus.files[p] : fmt::format("built-in piece {}", p + 1));
+    } else {
+      train.insert(train.end(), first, last);
+    }
+  }
+  corpus.ids = std::move(train);
+  split.train.clear();
+  split.heldout.clear();
+  for (int64_t s = 0; s + seq_len < static_cast<int64_t>(corpus.ids.size()); ++s) split.train.push_back(s);
+  for (int64_t s = 0; s + seq_len < static_cast<int64_t>(out.ids.size()); ++s) split.heldout.push_back(s);
+  return out;
 }
 
 std::vector<int64_t> to_ids(const std::vector<std::string>& tokens, const std::vector<std::string>& vocab,

@@ -24,6 +24,7 @@ struct Corpus {
   std::vector<std::pair<std::string, int64_t>> counts;  // every raw token, most frequent first
   std::vector<std::string> vocab;            // sorted distinct tokens after filtering
   std::vector<int64_t> ids;                  // the filtered token stream as vocab ids
+  std::vector<int64_t> piece_ends;           // where each piece (file) ends in ids, in reading order
   int64_t files_read = 0;                    // MIDI files read (built-in: its pieces)
   std::vector<std::string> files;            // the paths of the files read (none for the built-in corpus)
   std::vector<std::pair<std::string, std::string>> skipped;  // files skipped, and why
@@ -95,6 +96,28 @@ std::vector<std::string> overlapping_files(const std::vector<std::string>& train
 // that is also a training file (overlapping_files).
 std::vector<int64_t> hold_out_folder(const std::string& dir, const Corpus& corpus, uint64_t seed,
                                      const std::string& repr, int64_t seq_len, Split& split);
+
+// train --holdout pieces (the embed network's default): whole pieces held
+// out, so that the held-out metrics judge music the model never trained on,
+// not windows that overlap training windows of the same piece. Pieces
+// kHoldoutFirst, kHoldoutFirst + kHoldoutEvery, ... in reading order (file
+// names sorted; the built-in corpus's pieces in order): 8 of the 48 Chopin
+// files, 3 of the 16 built-in pieces; the last piece when there are fewer
+// than kHoldoutFirst + 1. The vocabulary stays the whole corpus's.
+inline constexpr size_t kHoldoutFirst = 3, kHoldoutEvery = 6;
+std::vector<size_t> heldout_piece_numbers(size_t pieces);
+struct PieceHoldout {
+  std::vector<int64_t> ids;                  // the held-out pieces one after another
+  std::vector<std::vector<int64_t>> pieces;  // each held-out piece
+  std::vector<std::string> names;            // their files ("built-in piece N" for the built-in corpus)
+};
+// Why whole pieces cannot be held out ("" when they can): one piece, or no
+// more than a window of seq_len tokens on either side.
+std::string pieces_holdout_problem(const Corpus& corpus, int64_t seq_len);
+// Takes the held-out pieces out of corpus.ids (which keeps the training
+// pieces, one after another) and sets split to every window of each stream.
+// Fails, naming --holdout, with pieces_holdout_problem's reason.
+PieceHoldout hold_out_pieces(Corpus& corpus, int64_t seq_len, Split& split);
 
 // Ids of tokens, skipping those not in vocab (returns how many were skipped).
 std::vector<int64_t> to_ids(const std::vector<std::string>& tokens, const std::vector<std::string>& vocab,

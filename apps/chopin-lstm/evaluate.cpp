@@ -1,8 +1,9 @@
 // chopin-lstm eval: how well the model predicts music, and how its own music
 // compares with real music.
 //  - Without --data: the checkpoint's --heldout-data folder, as with --data;
-//    without that either, the held-out windows of the training data (the split
-//    rebuilt from the checkpoint's settings).
+//    without that either, what train held out of its data (the split rebuilt
+//    from the checkpoint's settings): its whole held-out pieces, scored as a
+//    --data folder is (--holdout pieces), or its held-out windows.
 //  - With --data DIR: every window of another folder (or those starting every
 //    --window-stride tokens; tokens outside the vocabulary are skipped and
 //    counted): NLL per token after each window, NLL per token over every
@@ -95,32 +96,14 @@ int run_eval(const EvalOptions& o) {
 
   std::vector<std::vector<std::string>> reference_files;  // the music the generated pieces are compared with
   std::vector<std::vector<int64_t>> primers;
-  // A model trained with --heldout-data is evaluated on that folder unless --data names another.
-  const std::string data_dir = o.common.data.empty() ? meta.heldout_data : o.common.data;
-  if (data_dir.empty()) {
-    Corpus corpus = load_corpus(meta.data, meta.min_count, meta.seed, meta.repr);
-    if (corpus.vocab != vocab)
-      mg::fail("{}: its training data ({}) no longer gives its vocabulary ({} vs {} tokens)", o.checkpoint,
-               corpus.source, corpus.vocab.size(), vocab.size());
-    Split split = split_windows(static_cast<int64_t>(corpus.ids.size()), T, meta.seed);
-    mg::nn::WindowMetrics h = mg::nn::evaluate_windows(*lm.net, corpus.ids, split.heldout, T, 256, device);
-    std::printf("data: %s\n", corpus.source.c_str());
-    std::printf("held-out windows: %lld\nheld-out loss: %.4f\nheld-out perplexity: %.2f\nheld-out top-1 accuracy: "
-                "%.2f%%\nheld-out loss over all positions: %.4f\n",
-                static_cast<long long>(h.windows), h.loss, h.perplexity, 100 * h.accuracy, h.loss_all);
-    reference_files = load_pieces(meta.data, meta.seed, meta.repr).pieces;
-    for (size_t p = 0; p < static_cast<size_t>(o.pieces) && p < split.heldout.size(); ++p) {
-      const int64_t st = split.heldout[p];
-      primers.emplace_back(corpus.ids.begin() + st, corpus.ids.begin() + st + T);
-    }
-  } else {
-    const FolderIds folder = load_folder_ids(data_dir, o.common.data.empty() ? "--heldout-data" : "--data", "data",
-                                             meta.seed, meta.repr, vocab, T);
-    const std::vector<int64_t>& ids = folder.ids;
-    const FolderPieces& data = folder.data;
+  // Music the model never trained on, as one stream of ids and as pieces of token text: every window
+  // scored, each token once for the NLL per note, primers evenly spaced over it.
+  auto score_music = [&](const std::vector<int64_t>& ids, std::vector<std::vector<std::string>> pieces) {
     const int64_t windows = static_cast<int64_t>(ids.size()) - T;
     std::vector<int64_t> every, tiled;
-    for (int64_t s = 0; s < windows; s += o.window_stride) every.push_back(s);
+    // By default as many windows as every window of 40 tokens would cost: every window for the seed's 40.
+    const int64_t stride = o.window_stride > 0 ? o.window_stride : std::max<int64_t>(1, T / 40);
+    for (int64_t s = 0; s < windows; s += stride) every.push_back(s);
     for (int64_t s = 0; s < windows; s += T) tiled.push_back(s);
     const mg::nn::WindowMetrics h = mg::nn::evaluate_windows(*lm.net, ids, every, T, 256, device);
     // Each token after the first once: the windows that tile the stream.
@@ -133,17 +116,51 @@ int run_eval(const EvalOptions& o) {
                 static_cast<long long>(h.windows), h.loss, h.perplexity, 100 * h.accuracy, h.loss_all,
                 notes > 0 ? once.nll_sum_all / static_cast<double>(notes) : NAN,
                 static_cast<long long>(once.windows * T), static_cast<long long>(notes));
-    reference_files = data.pieces;
+    reference_files = std::move(pieces);
     for (size_t p = 0; p < static_cast<size_t>(o.pieces); ++p)
       primers.emplace_back(ids.begin() + static_cast<long>(every[p * every.size() / static_cast<size_t>(o.pieces)]),
                            ids.begin() + static_cast<long>(every[p * every.size() / static_cast<size_t>(o.pieces)] + T));
+  };
+  // A model trained with --heldout-data is evaluated on that folder unless --data names another.
+  const std::string data_dir = o.common.data.empty() ? meta.heldout_data : o.common.data;
+  if (data_dir.empty()) {
+    Corpus corpus = load_corpus(meta.data, meta.min_count, meta.seed, meta.repr);
+    if (corpus.vocab != vocab)
+      mg::fail("{}: its training data ({}) no longer gives its vocabulary ({} vs {} tokens)", o.checkpoint,
+               corpus.source, corpus.vocab.size(), vocab.size());
+    std::printf("data: %s\n", corpus.source.c_str());
+    Split split = split_windows(static_cast<int64_t>(corpus.ids.size()), T, meta.seed);
+    if (meta.holdout == "pieces") {  // the whole pieces train held out
+      const PieceHoldout held = hold_out_pieces(corpus, T, split);
+      std::printf("held out: %zu whole pieces\n", held.names.size());
+      std::vector<std::vector<std::string>> pieces;
+      for (const auto& piece : held.pieces) {
+        std::vector<std::string>& text = pieces.emplace_back();
+        for (int64_t id : piece) text.push_back(vocab[static_cast<size_t>(id)]);
+      }
+      score_music(held.ids, std::move(pieces));
+    } else {
+      mg::nn::WindowMetrics h = mg::nn::evaluate_windows(*lm.net, corpus.ids, split.heldout, T, 256, device);
+      std::printf("held-out windows: %lld\nheld-out loss: %.4f\nheld-out perplexity: %.2f\nheld-out top-1 accuracy: "
+                  "%.2f%%\nheld-out loss over all positions: %.4f\n",
+                  static_cast<long long>(h.windows), h.loss, h.perplexity, 100 * h.accuracy, h.loss_all);
+      reference_files = load_pieces(meta.data, meta.seed, meta.repr).pieces;
+      for (size_t p = 0; p < static_cast<size_t>(o.pieces) && p < split.heldout.size(); ++p) {
+        const int64_t st = split.heldout[p];
+        primers.emplace_back(corpus.ids.begin() + st, corpus.ids.begin() + st + T);
+      }
+    }
+  } else {
+    FolderIds folder = load_folder_ids(data_dir, o.common.data.empty() ? "--heldout-data" : "--data", "data",
+                                       meta.seed, meta.repr, vocab, T);
+    score_music(folder.ids, std::move(folder.data.pieces));
   }
 
   // Generated pieces as one batch, piece p from its own primer and with seed + p.
   const bool timed = meta.repr == "timed";
   std::vector<PieceTracker> pieces;
   for (const auto& primer : primers) pieces.emplace_back(meta, primer, o.notes);
-  const DecodingOptions decoding{{false, o.temperature, 0, o.top_p}, Context::State, T,
+  const DecodingOptions decoding{{false, o.temperature, 0, o.top_p}, o.context, T,
                                  timed ? 16 * o.notes + 1000 : o.notes, o.common.seed};
   generate_pieces(*lm.net, primers, pieces, decoding, device);
   std::vector<mg::io::TimedPiece> generated;
@@ -165,22 +182,30 @@ int run_eval(const EvalOptions& o) {
     return spread(all, n);
   };
   const std::vector<mg::io::TimedPiece> reference = chunks_of(reference_files, static_cast<size_t>(o.max_reference));
+  const bool held_pieces = data_dir.empty() && meta.holdout == "pieces";
+  const std::string reference_source = !data_dir.empty() ? data_dir
+                                       : held_pieces     ? "the held-out pieces of the training data"
+                                                         : "the training data";
   if (reference.size() < 2)
-    mg::fail("{}: fewer than two pieces of {} notes to compare with", data_dir.empty() ? "the training data" : "--data " + data_dir, notes);
+    mg::fail("{}: fewer than two pieces of {} notes to compare with",
+             data_dir.empty() ? reference_source : (o.common.data.empty() ? "--heldout-data " : "--data ") + data_dir, notes);
   const std::vector<PieceFeatures> ref_features = features_of(reference);
   const auto overlap = yang_lerch_overlap(features_of(generated), ref_features);
   std::optional<std::array<double, kYangLerchFeatures>> ceiling;
-  if (!data_dir.empty()) {
-    const auto training = chunks_of(load_pieces(meta.data, meta.seed, meta.repr).pieces, generated.size());
-    ceiling = yang_lerch_overlap(features_of(training), ref_features);
+  if (!data_dir.empty() || held_pieces) {  // music never trained on: the training pieces give the ceiling
+    std::vector<std::vector<std::string>> training = load_pieces(meta.data, meta.seed, meta.repr).pieces;
+    if (held_pieces) {
+      const std::vector<size_t> held = heldout_piece_numbers(training.size());
+      for (auto it = held.rbegin(); it != held.rend(); ++it) training.erase(training.begin() + static_cast<long>(*it));
+    }
+    ceiling = yang_lerch_overlap(features_of(chunks_of(training, generated.size())), ref_features);
   }
 
   std::printf("\ngenerated: %zu pieces of about %zu notes (%s), longest run of one token: %lld\n", generated.size(),
               notes,
               o.temperature > 0 ? fmt::format("temperature {}, top-p {}", o.temperature, o.top_p).c_str() : "greedy",
               static_cast<long long>(longest));
-  std::printf("reference: %zu pieces of %zu notes cut from %s\n\n", reference.size(), notes,
-              data_dir.empty() ? "the training data" : data_dir.c_str());
+  std::printf("reference: %zu pieces of %zu notes cut from %s\n\n", reference.size(), notes, reference_source.c_str());
   std::printf("| Yang-Lerch overlap        | generated |%s\n|---------------------------|-----------|%s\n",
               ceiling ? " training data (ceiling) |" : "", ceiling ? "-------------------------|" : "");
   double mean = 0, mean_ceiling = 0;
@@ -222,8 +247,7 @@ int run_eval(const EvalOptions& o) {
     mg::app::RunReport report(parent.empty() ? "." : parent.string(), "chopin-lstm");
     mg::app::ReportSection& page = report.start("eval", mg::app::command_line());
     page.set("generated", fmt::format("{} pieces of about {} notes, longest run of one token {}", generated.size(), notes, longest));
-    page.set("reference", fmt::format("{} pieces cut from {}", reference.size(),
-                                      data_dir.empty() ? "the training data" : data_dir));
+    page.set("reference", fmt::format("{} pieces cut from {}", reference.size(), reference_source));
     std::vector<std::string> columns = {"Yang-Lerch overlap", "generated"};
     if (ceiling) columns.push_back("training data (ceiling)");
     mg::app::ReportTable& t = page.table("Generated pieces against the reference (1 = indistinguishable)", columns);

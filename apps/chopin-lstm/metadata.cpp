@@ -88,6 +88,7 @@ ChopinMeta read_metadata(const mg::nn::Checkpoint& ck, const std::string& path) 
   out.max_steps = m.integer("max_steps", 0, 1'000'000'000);
   out.seed = m.unsigned_integer("seed");
   if (m.has("heldout_data")) out.heldout_data = m.string("heldout_data");
+  if (m.has("holdout")) out.holdout = m.one_of("holdout", {"pieces", "windows"});
   if (m.has("augment")) {
     const std::string augment = m.string("augment", 64);
     try {
@@ -118,7 +119,7 @@ std::vector<mg::app::ResumedSetting> resumed_settings(const ChopinMeta& m, const
           {"--objective", m.objective, o.objective},   {"--stride", text(m.stride), text(o.stride)},
           {"--min-count", text(m.min_count), text(o.min_count)}, {"--seq-len", text(m.seq_len), text(o.seq_len)},
           {"--lr", text(m.state.learning_rate), text(o.lr)}, {"--max-steps", text(m.max_steps), text(o.max_steps)},
-          {"--heldout-data", m.heldout_data, mg::io::valid_utf8(o.heldout_data)},
+          {"--heldout-data", m.heldout_data, mg::io::valid_utf8(o.heldout_data)}, {"--holdout", m.holdout, o.holdout},
           {"--patience", text(m.patience), text(o.patience)}, {"--augment", m.augment, o.augment},
           {"--hidden1", text(m.net.hidden1), text(o.net.hidden1)},
           {"--hidden2", text(m.net.hidden2), text(o.net.hidden2)}, {"--dense", text(m.net.dense), text(o.net.dense)},

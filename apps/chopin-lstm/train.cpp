@@ -45,6 +45,7 @@ int run_train(TrainOptions o) {
         std::make_tuple(resumed.seed, static_cast<int>(resumed.batch), resumed.max_steps, resumed.patience);
     o.common.data = mg::io::from_valid_utf8(resumed.data);
     o.heldout_data = mg::io::from_valid_utf8(resumed.heldout_data);
+    o.holdout = resumed.holdout;
   }
 
   Corpus corpus = load_corpus(o.common.data, o.min_count, o.common.seed, o.repr);
@@ -63,11 +64,24 @@ int run_train(TrainOptions o) {
                                         mg::io::fnv1a64(corpus.ids.data(), corpus.ids.size() * sizeof(int64_t))));
   Split split = split_windows(static_cast<int64_t>(corpus.ids.size()), o.seq_len, o.common.seed);
   const bool all_positions = o.objective == "all";
-  // Held-out windows index heldout_ids: the training stream, or --heldout-data's (then every window trains).
-  const std::vector<int64_t> folder_ids =
-      o.heldout_data.empty() ? std::vector<int64_t>()
-                             : hold_out_folder(o.heldout_data, corpus, o.common.seed, o.repr, o.seq_len, split);
-  const std::vector<int64_t>& heldout_ids = o.heldout_data.empty() ? corpus.ids : folder_ids;
+  // Held-out windows index heldout_ids: the training stream (--holdout windows), the held-out pieces
+  // (--holdout pieces) or --heldout-data's folder; in the last two every window of corpus.ids trains.
+  std::vector<int64_t> held_stream;
+  std::string held_what = o.heldout_data.empty() ? "" : " (held out: " + o.heldout_data + ")";
+  if (!o.heldout_data.empty()) {
+    held_stream = hold_out_folder(o.heldout_data, corpus, o.common.seed, o.repr, o.seq_len, split);
+  } else if (o.holdout == "pieces" && !mg::app::flag_given("--holdout") &&
+             !pieces_holdout_problem(corpus, o.seq_len).empty()) {
+    std::printf("note: %s; holding out 20 %% of the windows instead (--holdout windows)\n",
+                pieces_holdout_problem(corpus, o.seq_len).c_str());
+    o.holdout = "windows";
+  } else if (o.holdout == "pieces") {
+    PieceHoldout held = hold_out_pieces(corpus, o.seq_len, split);
+    held_stream = std::move(held.ids);
+    held_what = fmt::format(" (held out: {} whole pieces of {})", held.names.size(), corpus.piece_ends.size());
+    std::printf("held out: %zu whole pieces: %s\n", held.names.size(), fmt::format("{}", fmt::join(held.names, ", ")).c_str());
+  }
+  const std::vector<int64_t>& heldout_ids = held_stream.empty() ? corpus.ids : held_stream;
   // --objective all: the windows that start on the stride, for training and for the held-out metrics.
   if (all_positions) {
     split.train = strided(split.train, o.stride);
@@ -105,7 +119,8 @@ int run_train(TrainOptions o) {
                                {"stride", o.stride},       {"vocab", corpus.vocab}, {"seq_len", o.seq_len},
                                {"min_count", o.min_count}, {"seed", o.common.seed}, {"data", o.common.data},
                                {"batch", o.common.batch},  {"max_steps", o.max_steps},
-                               {"heldout_data", o.heldout_data}, {"patience", o.patience}, {"augment", o.augment},
+                               {"heldout_data", o.heldout_data}, {"holdout", o.holdout},
+                               {"patience", o.patience}, {"augment", o.augment},
                                {"primers", primers}};
   const mg::nn::AugmentOptions augment = mg::nn::AugmentOptions::parse(o.augment);
   mg::nn::ChopinTask task(net,
@@ -113,13 +128,22 @@ int run_train(TrainOptions o) {
                            augment.any() ? mg::nn::TimedAugmenter(corpus.vocab, augment, o.common.seed)
                                          : mg::nn::TimedAugmenter()},
                           all_positions, o.common.batch, device, [&meta] { return meta; });
+  // Without --epochs: the seed recipe's epochs, or the embed network's steps in whole epochs.
+  const int64_t steps_per_epoch = std::max<int64_t>(
+      1, o.max_steps > 0 ? std::min<int64_t>(o.max_steps, int64_t(split.train.size()) / o.common.batch)
+                         : int64_t(split.train.size()) / o.common.batch);
+  const int epochs = o.common.epochs > 0 ? o.common.epochs
+                     : o.model == "seed" ? kSeedEpochs
+                                         : static_cast<int>(std::min<int64_t>(
+                                               (kEmbedDefaultSteps + steps_per_epoch - 1) / steps_per_epoch,
+                                               mg::app::kMaxEpochs));
   mg::nn::Trainer trainer(net, opt, task,
-                         {.app = kApp, .checkpoint = ckpt_path, .best = best_path, .epochs = o.common.epochs,
+                         {.app = kApp, .checkpoint = ckpt_path, .best = best_path, .epochs = epochs,
                           .batch = o.common.batch, .drop_last = true, .max_steps = o.max_steps, .seed = o.common.seed,
                           .order = mg::nn::ExampleOrder::FisherYates, .patience = o.patience,
                           .skip_nonfinite = o.skip_nonfinite,
                           .resume_command = fmt::format("chopin-lstm train --out {} --resume --epochs {}",
-                                                        o.common.out, o.common.epochs)});
+                                                        o.common.out, epochs)});
   const int start_epoch = ck ? resumed.state.epoch : 0;
   if (ck) mg::app::resume_from(trainer, *ck, resumed.state, ckpt_path);
   std::printf("model: %s input, %lld parameters, device %s\n", o.net.input.c_str(),
@@ -136,10 +160,10 @@ int run_train(TrainOptions o) {
                                   : fmt::format("next token after windows of {}", o.seq_len)},
       {"augmentation", o.augment == "none" ? "none" : o.augment + " (training windows only)"},
       {"optimizer", fmt::format("Adamax, learning rate {}", opt.learning_rate())},
-      {"epochs", fmt::format("{} ({} steps of batch {} each{})", o.common.epochs, trainer.steps_per_epoch(),
+      {"epochs", fmt::format("{} ({} steps of batch {} each{})", epochs, trainer.steps_per_epoch(),
                              o.common.batch, o.max_steps > 0 ? ", capped by --max-steps" : "")},
       {"data", fmt::format("{}: {} training and {} held-out windows{}", corpus.source, split.train.size(),
-                           split.heldout.size(), o.heldout_data.empty() ? "" : " (held out: " + o.heldout_data + ")")},
+                           split.heldout.size(), held_what)},
       {"best model", o.patience > 0 ? fmt::format("{}, stop after {} epochs without a new low", best_rule, o.patience)
                                     : best_rule},
       {"device", mg::app::compute_summary(device)},
@@ -190,12 +214,30 @@ int run_train(TrainOptions o) {
   const mg::nn::RunEnd end =
       mg::app::fit_recorded(trainer, "samples", o.common.out + "/log.csv", report, page, std::move(record), start_epoch);
   if (end.signal != 0) return end.exit_status();
-  if (start_epoch >= o.common.epochs)
+  if (start_epoch >= epochs)
     std::printf("nothing to do: already trained for %d epochs; pass a larger --epochs to continue\n", start_epoch);
   std::printf("checkpoint: %s (best held-out epoch %d: %s)\nlog: %s/log.csv\npictures: %s/curves.png, "
               "%s/token-histogram.png\nreport: %s/report.html\n",
               ckpt_path.c_str(), end.best_epoch, best_path.c_str(), o.common.out.c_str(), o.common.out.c_str(),
               o.common.out.c_str(), o.common.out.c_str());
+  // The best epoch's music against the held-out music, as `eval` judges it (on the first rank alone).
+  if (o.eval_pieces > 0 && (o.holdout == "pieces" || !o.heldout_data.empty()) && std::filesystem::exists(best_path) &&
+      mg::nn::dist::world().rank() == 0) {
+    EvalOptions e;
+    e.common = o.common;
+    e.common.data.clear();
+    e.checkpoint = best_path;
+    e.pieces = o.eval_pieces;
+    e.window_stride = o.stride;  // the held-out windows train scored
+    std::printf("\nthe best epoch against the held-out music (chopin-lstm eval --checkpoint %s):\n", best_path.c_str());
+    std::fflush(stdout);
+    try {
+      return run_eval(e);
+    } catch (const mg::Error& error) {  // the training itself is done and written
+      std::fflush(stdout);
+      std::fprintf(stderr, "warning: no closing evaluation: %s\n", error.what());
+    }
+  }
   return 0;
 }
 

@@ -1,5 +1,6 @@
 // jazz-vae's command line: every flag with its type, range and default, shown
 // by --help; checked here, before any file is touched.
+#include <algorithm>
 #include <charconv>
 #include <sstream>
 
@@ -77,6 +78,17 @@ mg::nn::ConvVaeConfig model_from_flags(const TrainOptions& o, const FeatureConfi
   return c;
 }
 
+int default_epochs(const TrainOptions& o, const mg::nn::ConvVaeConfig& c, int64_t steps_per_epoch) {
+  if (o.common.epochs > 0) return o.common.epochs;
+  if (c.kind != "conv" || !c.time_resolved()) return kOriginalEpochs;
+  const int64_t epochs = (kTimeDefaultSteps + steps_per_epoch - 1) / std::max<int64_t>(1, steps_per_epoch);
+  return static_cast<int>(std::clamp<int64_t>(epochs, 1, mg::app::kMaxEpochs));
+}
+
+int default_eval_every(const TrainOptions& o, int epochs) {
+  return o.eval_every > 0 ? o.eval_every : std::max(1, epochs / kEvaluations);
+}
+
 TrainSettings settings_from_flags(const TrainOptions& o, const mg::nn::ConvVaeConfig& c) {
   TrainSettings s;
   s.seed = o.common.seed;
@@ -103,10 +115,14 @@ int parse_command_line(int argc, const char* const* argv, Command& command) {
   app.require_subcommand(1);
 
   TrainOptions& train = command.train;
-  train.common.epochs = 20;
+  train.common.epochs = 0;  // default_epochs
   train.common.batch = 10;
   CLI::App* t = app.add_subcommand("train", "Train on a folder of audio files (or the built-in clips)");
   mg::app::add_common_options(t, train.common, true, kMaxBatch);
+  t->get_option("--epochs")->description(fmt::format(
+      "Training epochs (default: the time-resolved conv model trains {} Adam steps, as many epochs as that takes at "
+      "--batch, e.g. 900 for the 78 training clips of 13 files at batch 10; the seed and global designs {}, as the original)",
+      kTimeDefaultSteps, kOriginalEpochs));
   t->add_option("--out", train.common.out, "Output folder (checkpoint, log, pictures)")->required();
   t->add_option("--model", train.model, "conv: spectrogram VAE; seed: the original's 3 kHz waveform VAE")
       ->check(CLI::IsMember({"conv", "seed"}));
@@ -162,7 +178,8 @@ int parse_command_line(int argc, const char* const* argv, Command& command) {
       ->check(CLI::IsMember({"crop", "none"}));
   t->add_option("--eval-every", train.eval_every,
                 "Held-out metrics, the log row and the pictures every this many epochs and after the last "
-                "(the checkpoint is written every epoch; default 1)")
+                "(the checkpoint is written every epoch; default: about " + std::to_string(kEvaluations) +
+                " evaluations over --epochs, every epoch up to " + std::to_string(kEvaluations) + " epochs)")
       ->check(integer_in(1, mg::app::kMaxEpochs));
   t->add_flag("--resume", train.resume, "Continue from OUT/model.safetensors up to --epochs");
   t->add_flag("--skip-nonfinite", train.skip_nonfinite,

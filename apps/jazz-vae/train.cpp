@@ -100,15 +100,17 @@ int run_train(const TrainOptions& o) {
   const nlohmann::json checkpoint_meta = {
       {"model", meta.model.to_json()}, {"features", features.to_json()}, {"data", meta.data},
       {"split", {{"how", d.split}, {"train", train_files}, {"test", test_files}}}, {"train", settings.to_json()}};
-  mg::nn::TrainerOptions t{.app = kApp, .checkpoint = ckpt_path, .epochs = o.common.epochs, .batch = settings.batch,
-                           .seed = settings.seed, .order = mg::nn::ExampleOrder::PhiloxKeys, .eval_every = o.eval_every,
-                           .skip_nonfinite = o.skip_nonfinite, .clip_grad = settings.clip_grad,
-                           .resume_command = fmt::format("jazz-vae train --out {} --resume --epochs {}", o.common.out,
-                                                         o.common.epochs)};
-  // The cosine schedule spans this run's --epochs (a resume with more --epochs re-plans it over the new total).
   const int64_t steps_per_epoch = (static_cast<int64_t>(d.train.size()) + settings.batch - 1) / settings.batch;
+  const int epochs = default_epochs(o, meta.model, steps_per_epoch);
+  mg::nn::TrainerOptions t{.app = kApp, .checkpoint = ckpt_path, .epochs = epochs, .batch = settings.batch,
+                           .seed = settings.seed, .order = mg::nn::ExampleOrder::PhiloxKeys,
+                           .eval_every = default_eval_every(o, epochs), .skip_nonfinite = o.skip_nonfinite,
+                           .clip_grad = settings.clip_grad,
+                           .resume_command = fmt::format("jazz-vae train --out {} --resume --epochs {}", o.common.out,
+                                                         epochs)};
+  // The cosine schedule spans this run's epochs (a resume with more --epochs re-plans it over the new total).
   if (settings.lr_schedule == "cosine")
-    t.learning_rate = [lr = settings.lr, total = int64_t{o.common.epochs} * steps_per_epoch](int64_t step) {
+    t.learning_rate = [lr = settings.lr, total = int64_t{epochs} * steps_per_epoch](int64_t step) {
       return mg::nn::cosine_learning_rate(lr, step, total);
     };
   VaeTask task(model, d, crops ? &*crops : nullptr, scored, opt, steps_per_epoch, [&] { return checkpoint_meta; });
@@ -133,7 +135,7 @@ int run_train(const TrainOptions& o) {
       {"optimizer", fmt::format("Adam, learning rate {}{}, gradient norm clipped at {}", settings.lr,
                                 settings.lr_schedule == "cosine" ? " with cosine decay to 0 over the epochs" : "",
                                 settings.clip_grad)},
-      {"epochs", fmt::format("{} ({} steps of batch {} each)", o.common.epochs, steps_per_epoch, settings.batch)},
+      {"epochs", fmt::format("{} ({} steps of batch {} each)", epochs, steps_per_epoch, settings.batch)},
       {"data", fmt::format("{}: {} training and {} held-out clips of {:g} s", d.source, d.train.size(), d.test.size(),
                            features.clip_seconds)},
       {"device", mg::app::compute_summary(device)},
@@ -179,7 +181,7 @@ int run_train(const TrainOptions& o) {
   };
   record.summary = [&](const mg::nn::EpochEnd& e) {
     std::string line = fmt::format("epoch {}/{}  {:.1f} s  train loss {:.4g} (recon {:.4g}, kl {:.4g}, beta {:.3g})",
-                                   e.epoch, o.common.epochs, e.seconds, mean(e, "loss"), mean(e, "recon"),
+                                   e.epoch, epochs, e.seconds, mean(e, "loss"), mean(e, "recon"),
                                    mean(e, "kl"), task.beta());
     if (e.evaluation)
       line += fmt::format("  held-out recon {:.4g}  kl {:.4g}  SC {:.4f}  LSD {:.3f} dB  MR {:.4f}  onset r {:.3f}  "
@@ -197,14 +199,14 @@ int run_train(const TrainOptions& o) {
   record.at_end = [&](const mg::nn::RunEnd&, const mg::app::CsvLog&) {
     // Assembled once at the end from the frame files (so a resumed run gets every epoch); the last
     // frame is held for 4 extra delays, as the original repeated its last frame.
-    mg::io::write_gif(o.common.out + "/training.gif", read_epoch_frames(o.common.out, o.common.epochs), 60, 0, 4);
+    mg::io::write_gif(o.common.out + "/training.gif", read_epoch_frames(o.common.out, epochs), 60, 0, 4);
     page.picture(o.common.out + "/training.gif", "Reconstructions through training, one frame per epoch");
   };
   const mg::nn::RunEnd end =
       mg::app::fit_recorded(trainer, "clips", o.common.out + "/log.csv", report, page, std::move(record), start_epoch);
   if (end.signal != 0) return end.exit_status();
-  if (start_epoch >= o.common.epochs)
-    std::printf("%s is already at epoch %d of %d: nothing to do\n", ckpt_path.c_str(), start_epoch, o.common.epochs);
+  if (start_epoch >= epochs)
+    std::printf("%s is already at epoch %d of %d: nothing to do\n", ckpt_path.c_str(), start_epoch, epochs);
   std::printf("wrote %s, %s/log.csv, training.gif, latent-map.png, reconstruction.png, curves.png\n",
               ckpt_path.c_str(), o.common.out.c_str());
   return 0;
