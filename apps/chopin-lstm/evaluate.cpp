@@ -117,9 +117,11 @@ int run_eval(const EvalOptions& o) {
                 notes > 0 ? once.nll_sum_all / static_cast<double>(notes) : NAN,
                 static_cast<long long>(once.windows * T), static_cast<long long>(notes));
     reference_files = std::move(pieces);
-    for (size_t p = 0; p < static_cast<size_t>(o.pieces); ++p)
-      primers.emplace_back(ids.begin() + static_cast<long>(every[p * every.size() / static_cast<size_t>(o.pieces)]),
-                           ids.begin() + static_cast<long>(every[p * every.size() / static_cast<size_t>(o.pieces)] + T));
+    // Primers evenly spaced over the windows that tile the music, whatever --window-stride scores.
+    for (size_t p = 0; p < static_cast<size_t>(o.pieces); ++p) {
+      const int64_t start = tiled[p * tiled.size() / static_cast<size_t>(o.pieces)];
+      primers.emplace_back(ids.begin() + static_cast<long>(start), ids.begin() + static_cast<long>(start + T));
+    }
   };
   // A model trained with --heldout-data is evaluated on that folder unless --data names another.
   const std::string data_dir = o.common.data.empty() ? meta.heldout_data : o.common.data;
