@@ -49,12 +49,13 @@ Trainer::Trainer(Module& model, Optimizer& optimizer, TrainingTask& task, Traine
            o_.eval_every);
 }
 
-int64_t Trainer::steps_per_epoch() const {
-  const int64_t n = task_.examples();
-  int64_t steps = o_.drop_last ? n / o_.batch : (n + o_.batch - 1) / o_.batch;
-  if (o_.max_steps > 0) steps = std::min(steps, o_.max_steps);
+int64_t Trainer::epoch_steps(int64_t examples, int64_t batch, bool drop_last, int64_t max_steps) {
+  int64_t steps = drop_last ? examples / batch : (examples + batch - 1) / batch;
+  if (max_steps > 0) steps = std::min(steps, max_steps);
   return steps;
 }
+
+int64_t Trainer::steps_per_epoch() const { return epoch_steps(task_.examples(), o_.batch, o_.drop_last, o_.max_steps); }
 
 void Trainer::resume(const Checkpoint& ck, const TrainingState& state, const std::string& path) {
   if (state.step >= steps_per_epoch())

@@ -203,8 +203,11 @@ class Trainer {
 
   void add_callback(TrainerCallback& callback) { callbacks_.push_back(&callback); }
 
-  // Steps in one epoch of this run.
+  // Steps in one epoch of this run: epoch_steps of the task's examples.
   int64_t steps_per_epoch() const;
+  // Steps in an epoch of `examples` at `batch` (a last partial batch dropped
+  // or kept), at most max_steps when that is positive.
+  static int64_t epoch_steps(int64_t examples, int64_t batch, bool drop_last, int64_t max_steps);
 
   // Trains to options.epochs (or patience, or a stop). Signals are handled
   // for its duration (models/stop_request.h).

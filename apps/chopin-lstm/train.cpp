@@ -130,8 +130,7 @@ int run_train(TrainOptions o) {
                           all_positions, o.common.batch, device, [&meta] { return meta; });
   // Without --epochs: the seed recipe's epochs, or the embed network's steps in whole epochs.
   const int64_t steps_per_epoch = std::max<int64_t>(
-      1, o.max_steps > 0 ? std::min<int64_t>(o.max_steps, int64_t(split.train.size()) / o.common.batch)
-                         : int64_t(split.train.size()) / o.common.batch);
+      1, mg::nn::Trainer::epoch_steps(int64_t(split.train.size()), o.common.batch, true, o.max_steps));
   const int epochs = o.common.epochs > 0 ? o.common.epochs
                      : o.model == "seed" ? kSeedEpochs
                                          : static_cast<int>(std::min<int64_t>(

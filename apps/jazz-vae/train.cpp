@@ -100,7 +100,7 @@ int run_train(const TrainOptions& o) {
   const nlohmann::json checkpoint_meta = {
       {"model", meta.model.to_json()}, {"features", features.to_json()}, {"data", meta.data},
       {"split", {{"how", d.split}, {"train", train_files}, {"test", test_files}}}, {"train", settings.to_json()}};
-  const int64_t steps_per_epoch = (static_cast<int64_t>(d.train.size()) + settings.batch - 1) / settings.batch;
+  const int64_t steps_per_epoch = mg::nn::Trainer::epoch_steps(int64_t(d.train.size()), settings.batch, false, 0);
   const int epochs = default_epochs(o, meta.model, steps_per_epoch);
   mg::nn::TrainerOptions t{.app = kApp, .checkpoint = ckpt_path, .epochs = epochs, .batch = settings.batch,
                            .seed = settings.seed, .order = mg::nn::ExampleOrder::PhiloxKeys,
