@@ -81,7 +81,8 @@ mg::nn::ConvVaeConfig model_from_flags(const TrainOptions& o, const FeatureConfi
 int default_epochs(const TrainOptions& o, const mg::nn::ConvVaeConfig& c, int64_t steps_per_epoch) {
   if (o.common.epochs > 0) return o.common.epochs;
   if (c.kind != "conv" || !c.time_resolved()) return kOriginalEpochs;
-  const int64_t epochs = (kTimeDefaultSteps + steps_per_epoch - 1) / std::max<int64_t>(1, steps_per_epoch);
+  const int64_t steps = std::max<int64_t>(1, steps_per_epoch);
+  const int64_t epochs = (kTimeDefaultSteps + steps - 1) / steps;
   return static_cast<int>(std::clamp<int64_t>(epochs, 1, mg::app::kMaxEpochs));
 }
 
