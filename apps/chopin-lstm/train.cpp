@@ -68,12 +68,14 @@ int run_train(TrainOptions o) {
   // (--holdout pieces) or --heldout-data's folder; in the last two every window of corpus.ids trains.
   std::vector<int64_t> held_stream;
   std::string held_what = o.heldout_data.empty() ? "" : " (held out: " + o.heldout_data + ")";
+  // The default falls back to the windows when the data cannot lose whole pieces; --holdout pieces given fails.
+  const std::string no_pieces = o.heldout_data.empty() && o.holdout == "pieces" && !mg::app::flag_given("--holdout")
+                                    ? pieces_holdout_problem(corpus, o.seq_len)
+                                    : "";
   if (!o.heldout_data.empty()) {
     held_stream = hold_out_folder(o.heldout_data, corpus, o.common.seed, o.repr, o.seq_len, split);
-  } else if (o.holdout == "pieces" && !mg::app::flag_given("--holdout") &&
-             !pieces_holdout_problem(corpus, o.seq_len).empty()) {
-    std::printf("note: %s; holding out 20 %% of the windows instead (--holdout windows)\n",
-                pieces_holdout_problem(corpus, o.seq_len).c_str());
+  } else if (!no_pieces.empty()) {
+    std::printf("note: %s; holding out 20 %% of the windows instead (--holdout windows)\n", no_pieces.c_str());
     o.holdout = "windows";
   } else if (o.holdout == "pieces") {
     PieceHoldout held = hold_out_pieces(corpus, o.seq_len, split);
